@@ -1,0 +1,35 @@
+/* diag.h — collected diagnostics for files read at load time (zones, config).
+ *
+ * A diag_t gathers every error found while validating one load, each as
+ * "file:line:column: message", so --check-config / --check-zone and a
+ * refused reload can report all problems at once instead of the first.
+ * line and column are 1-based; 0 means "unknown" and is printed as 1
+ * (so editors still jump to the file).
+ */
+#ifndef SOV_COMMON_DIAG_H
+#define SOV_COMMON_DIAG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct diag diag_t;
+
+/** Allocates an empty list. Returns NULL on allocation failure. */
+diag_t *diag_new(void);
+/** Frees the list and its messages; NULL is allowed. */
+void diag_free(diag_t *d);
+
+/** Appends "file:line:col: message". file may be NULL ("<config>"). */
+void diag_add(diag_t *d, const char *file, unsigned line, unsigned col,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/** Number of errors collected. */
+size_t diag_count(const diag_t *d);
+/** The i-th message (0-based), fully formatted, owned by d. */
+const char *diag_get(const diag_t *d, size_t i);
+/** Writes every message, one per line, to out. */
+void diag_print(const diag_t *d, FILE *out);
+/** Moves all messages of src to the end of dst; src becomes empty. */
+void diag_merge(diag_t *dst, diag_t *src);
+
+#endif

@@ -1,0 +1,52 @@
+/* answer.h — the answer path: one query in, one reply out.
+ *
+ * query_process() is a pure function of the snapshot, the client address
+ * and the query bytes: no socket, no lock, no allocation. UDP, TCP, the
+ * unit tests and the fuzzers all drive it.
+ *
+ * Implements RFC 1034 §4.3.2 (lookup, CNAME, referral), RFC 2181 (§5.2
+ * RRset TTLs, §9 TC), RFC 2308 (negative answers), RFC 4592 (wildcards),
+ * RFC 6891 (EDNS0), RFC 8482 (minimal ANY), RFC 1035 §4.1.4 (compression).
+ */
+#ifndef SOV_DNS_ANSWER_H
+#define SOV_DNS_ANSWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "dns/snapshot.h"
+
+enum dns_transport { DNS_UDP = 0, DNS_TCP = 1 };
+
+/** Per-worker counters (no atomics: each worker owns its own; readers tolerate tearing). */
+struct query_stats {
+	uint64_t queries[2];     /* by transport */
+	uint64_t rcode[17];      /* replies by rcode (index 16 = BADVERS) */
+	uint64_t dropped;        /* no reply sent (QR set, runt) */
+	uint64_t truncated;      /* UDP replies with TC set */
+	uint64_t referrals;
+	uint64_t nodata;
+};
+
+/** Per-worker context: scratch and counters; zero-initialise before first use. */
+struct query_ctx {
+	struct query_stats stats;
+};
+
+/** Largest reply we ever build (TCP). */
+#define DNS_REPLY_MAX 65535
+
+/**
+ * Answers the query in q[0..qlen) from snapshot snap for client `client`
+ * (may be NULL in tests) over `transport`, writing the reply to reply[0..cap).
+ * cap must be >= 512 (UDP) and should be DNS_REPLY_MAX for TCP; the UDP
+ * size limit applied is min(client's EDNS size (512 without EDNS, at least
+ * 512), snap->edns_payload). Returns the reply length, or 0 to send nothing.
+ */
+size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct sockaddr *client,
+		     enum dns_transport transport, const uint8_t *q, size_t qlen, uint8_t *reply,
+		     size_t cap);
+
+#endif

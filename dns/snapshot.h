@@ -1,0 +1,56 @@
+/* snapshot.h — the immutable world the answer path reads, swapped by RCU.
+ *
+ * A snapshot holds everything derived from the configuration and zone
+ * files. It is built off to the side (snapshot_build), validated, then
+ * published with snapshot_publish(), which swaps the global pointer and,
+ * after an RCU grace period (liburcu, memb flavour), frees the old one.
+ * Readers (DNS workers, TCP, API) bracket their use with
+ * snapshot_read_lock()/snapshot_read_unlock() and must have called
+ * snapshot_thread_register() once per thread.
+ */
+#ifndef SOV_DNS_SNAPSHOT_H
+#define SOV_DNS_SNAPSHOT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "common/diag.h"
+#include "conf/config.h"
+#include "dns/zonedb.h"
+
+typedef struct snapshot {
+	config_t *conf;       /* owned */
+	zonedb_t *zones;      /* owned */
+	uint16_t edns_payload;/* bytes, copied from conf */
+	uint64_t generation;  /* 1 for the first load, +1 per successful reload */
+	struct timespec loaded_at; /* CLOCK_REALTIME when built */
+	double load_ms;       /* time spent loading zones, milliseconds */
+} snapshot_t;
+
+/**
+ * Builds a snapshot from conf (takes ownership of conf, also on failure).
+ * Loads every zone; every problem goes to diag. Returns SOV_OK and *out,
+ * or an error (nothing published).
+ */
+int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
+	__attribute__((warn_unused_result));
+
+/** Frees a snapshot that was never published, or after its grace period. */
+void snapshot_free(snapshot_t *s);
+
+/**
+ * Makes s the current snapshot. Waits for a grace period and frees the
+ * previous one (so it may block for as long as the slowest reader holds
+ * its read lock: one batch of queries). Call from one thread at a time.
+ */
+void snapshot_publish(snapshot_t *s);
+
+/** Current snapshot; only valid between read_lock and read_unlock. NULL before the first publish. */
+const snapshot_t *snapshot_current(void);
+
+void snapshot_thread_register(void);
+void snapshot_thread_unregister(void);
+void snapshot_read_lock(void);
+void snapshot_read_unlock(void);
+
+#endif

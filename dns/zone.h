@@ -1,0 +1,109 @@
+/* zone.h — one authoritative zone, loaded from an RFC 1035 master file.
+ *
+ * Loading (zone.c) parses the file with ldns ($ORIGIN, $TTL, $INCLUDE,
+ * relative names, RFC 3597 unknown types), validates it, and builds an
+ * immutable in-memory index that the answer path reads without locks:
+ *
+ *   - nodes[]: one per owner name, plus one per empty non-terminal (a name
+ *     with no records but with descendants, RFC 4592 §2.2.2), so that
+ *     "name exists" is one hash lookup. nodes[0] is the apex.
+ *   - each node's RRsets are sorted by type; each RRset keeps its records
+ *     pre-rendered to wire format: `count` × [RDLENGTH u16, network order]
+ *     [RDATA], with every domain name inside RDATA uncompressed and in the
+ *     letter case of the zone file. The answer path compresses the names of
+ *     RFC 1035 types (NS, CNAME, SOA, PTR, MX) as it writes them.
+ *   - owner names are stored lowercased (index keys).
+ *
+ * Everything is allocated once at load time and freed by zone_free().
+ */
+#ifndef SOV_DNS_ZONE_H
+#define SOV_DNS_ZONE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+#include "dns/dname.h"
+
+#define ZNODE_NONE UINT32_MAX
+
+/* znode_t.flags */
+#define ZNODE_APEX 0x01     /* the zone apex (nodes[0]) */
+#define ZNODE_DELEG 0x02    /* has NS and is not the apex: a zone cut (RFC 1034 §4.2.1) */
+#define ZNODE_WILDCARD 0x04 /* a child "*.<this name>" exists (RFC 4592) */
+#define ZNODE_GLUE 0x08     /* at or below a cut (cut != ZNODE_NONE): not authoritative */
+
+/** One RRset: all records of one type at one owner. */
+typedef struct zrrset {
+	uint16_t type;        /* RR type, host order */
+	uint16_t count;       /* number of records, >= 1 */
+	uint32_t ttl_s;       /* TTL in seconds (RFC 2181 §5.2: one TTL per RRset) */
+	uint32_t rdata_len;   /* bytes in rdata */
+	const uint8_t *rdata; /* count × [RDLENGTH u16 BE][RDATA]; owned by the zone */
+} zrrset_t;
+
+/** One name in the zone (real owner or empty non-terminal). */
+typedef struct znode {
+	const uint8_t *owner;    /* lowercased wire name, owned by the zone */
+	uint32_t parent;         /* index of the parent node; ZNODE_NONE for the apex */
+	uint32_t cut;            /* index of the topmost zone cut at or above this node
+				    (apex excluded); ZNODE_NONE when not under a cut */
+	uint32_t service;        /* reserved for geo services: service id or ZNODE_NONE */
+	uint16_t flags;          /* ZNODE_* bits */
+	uint16_t rrset_count;    /* 0 for an empty non-terminal */
+	const zrrset_t *rrsets;  /* sorted by type ascending; owned by the zone */
+} znode_t;
+
+/** A loaded zone. All fields are read-only after zone_load(). */
+typedef struct zone {
+	uint8_t origin[DNAME_MAXLEN]; /* lowercased wire name of the apex */
+	uint16_t origin_len;          /* wire length of origin */
+	uint16_t origin_labels;       /* label count of origin */
+	char *origin_str;             /* presentation form, with the final dot */
+	char *path;                   /* the master file it was read from */
+	uint32_t serial;              /* SOA serial */
+	uint32_t neg_ttl_s;           /* min(SOA TTL, SOA MINIMUM): TTL of the SOA in
+					 NXDOMAIN/NODATA replies (RFC 2308 §3, §5) */
+	size_t record_count;          /* records loaded (after removing duplicates) */
+	znode_t *nodes;               /* nodes[0] is the apex */
+	uint32_t node_count;
+	uint32_t *index;              /* open addressing: node index + 1, 0 = empty slot */
+	uint32_t index_mask;          /* table size - 1 (power of two) */
+	void *mem;                    /* private: allocation bookkeeping */
+} zone_t;
+
+/**
+ * Loads and validates the master file at `path` for the zone `origin`
+ * (presentation form, "example.test" or "example.test.").
+ * On success stores a new zone in *out and returns SOV_OK. On failure
+ * returns SOV_EIO/SOV_EPARSE/SOV_ESEMANTIC and adds every problem found to
+ * `diag` as "file:line:column: message" (file is the file that holds the
+ * record, also inside $INCLUDE). Rejected: syntax errors; no SOA at the
+ * apex; more than one SOA; SOA below the apex; a name outside the origin;
+ * CNAME beside other data or two CNAMEs at a name (RFC 2181 §10.1);
+ * records below a zone cut other than glue addresses (A/AAAA) named by an
+ * NS target of that cut, and any data at a cut but NS/DS ("occluded data");
+ * no NS at the apex; class other than IN. Differing TTLs within an RRset
+ * are warned about (logged) and the first one kept; duplicate records are
+ * dropped (RFC 2181 §5).
+ */
+int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
+	__attribute__((warn_unused_result));
+
+/** Frees a zone; NULL is allowed. */
+void zone_free(zone_t *z);
+
+/** Exact-match lookup of a lowercased wire name; NULL if the name is not in the zone. */
+const znode_t *zone_find(const zone_t *z, const uint8_t *lower_name);
+
+/** The node's RRset of `type`, or NULL. */
+const zrrset_t *znode_rrset(const znode_t *n, uint16_t type);
+
+/** Node by index (no bounds check beyond an assert). */
+static inline const znode_t *zone_node(const zone_t *z, uint32_t idx)
+{
+	return &z->nodes[idx];
+}
+
+#endif
