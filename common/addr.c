@@ -1,1 +1,210 @@
-/* stub: to be implemented */
+#include "common/addr.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+
+/* INET6_ADDRSTRLEN (46) plus room for a scope we refuse anyway. */
+#define ADDR_IP_TEXT_MAX 64
+
+/* Parses a decimal port 1..65535 with no sign, no spaces, no leading "0x". */
+static int port_parse(const char *s, uint16_t *out)
+{
+	if (*s == '\0' || strlen(s) > 5)
+		return SOV_EINVAL;
+	unsigned v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return SOV_EINVAL;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (v == 0 || v > 65535)
+		return SOV_EINVAL;
+	*out = (uint16_t)v;
+	return SOV_OK;
+}
+
+static int addr_fill(const char *ip, bool v6, uint16_t port, sov_sockaddr_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+		if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) != 1)
+			return SOV_EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		out->len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+		if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1)
+			return SOV_EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		out->len = sizeof(*sin);
+	}
+	return SOV_OK;
+}
+
+int addr_parse(const char *text, uint16_t default_port, sov_sockaddr_t *out)
+{
+	char ip[ADDR_IP_TEXT_MAX];
+	uint16_t port = default_port;
+	int ret = SOV_EINVAL;
+
+	if (text == NULL || out == NULL || *text == '\0')
+		goto finish;
+
+	if (text[0] == '[') {
+		/* "[v6]" or "[v6]:port" */
+		const char *close = strchr(text, ']');
+		if (close == NULL || (size_t)(close - text - 1) >= sizeof(ip) || close == text + 1)
+			goto finish;
+		memcpy(ip, text + 1, (size_t)(close - text - 1));
+		ip[close - text - 1] = '\0';
+		if (close[1] == ':') {
+			if (port_parse(close + 2, &port) != SOV_OK)
+				goto finish;
+		} else if (close[1] != '\0') {
+			goto finish;
+		}
+		ret = addr_fill(ip, true, port, out);
+		goto finish;
+	}
+
+	const char *colon = strchr(text, ':');
+	if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+		/* Two or more colons without brackets: a bare IPv6 address, no port
+		 * (":53" after a bare v6 address would be ambiguous, hence brackets). */
+		if (strlen(text) >= sizeof(ip))
+			goto finish;
+		ret = addr_fill(text, true, port, out);
+		goto finish;
+	}
+	if (colon != NULL) {
+		if ((size_t)(colon - text) >= sizeof(ip) || colon == text)
+			goto finish;
+		memcpy(ip, text, (size_t)(colon - text));
+		ip[colon - text] = '\0';
+		if (port_parse(colon + 1, &port) != SOV_OK)
+			goto finish;
+		ret = addr_fill(ip, false, port, out);
+		goto finish;
+	}
+	if (strlen(text) >= sizeof(ip))
+		goto finish;
+	ret = addr_fill(text, false, port, out);
+
+finish:
+	if (ret == SOV_OK && port == 0)
+		ret = SOV_EINVAL; /* default_port 0 and no port given */
+	return ret;
+}
+
+const char *addr_format_ip(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	if (cap == 0)
+		return buf;
+	buf[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+		if (inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)cap) == NULL)
+			buf[0] = '\0';
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)cap) == NULL)
+			buf[0] = '\0';
+	} else {
+		snprintf(buf, cap, "<family %d>", (int)sa->sa_family);
+	}
+	return buf;
+}
+
+const char *addr_format(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	char ip[ADDR_IP_TEXT_MAX];
+	addr_format_ip(sa, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+		snprintf(buf, cap, "%s:%u", ip, (unsigned)ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		snprintf(buf, cap, "[%s]:%u", ip, (unsigned)ntohs(sin6->sin6_port));
+	} else {
+		snprintf(buf, cap, "%s", ip);
+	}
+	return buf;
+}
+
+int net_parse(const char *text, sov_net_t *out)
+{
+	char ip[ADDR_IP_TEXT_MAX];
+	int ret = SOV_EINVAL;
+	const char *slash;
+	size_t iplen;
+	unsigned maxbits;
+	unsigned prefix;
+
+	if (text == NULL || out == NULL)
+		goto finish;
+	memset(out, 0, sizeof(*out));
+	slash = strchr(text, '/');
+	iplen = slash ? (size_t)(slash - text) : strlen(text);
+	if (iplen == 0 || iplen >= sizeof(ip))
+		goto finish;
+	memcpy(ip, text, iplen);
+	ip[iplen] = '\0';
+
+	if (inet_pton(AF_INET, ip, out->addr) == 1) {
+		out->family = AF_INET;
+		maxbits = 32;
+	} else if (inet_pton(AF_INET6, ip, out->addr) == 1) {
+		out->family = AF_INET6;
+		maxbits = 128;
+	} else {
+		goto finish;
+	}
+
+	prefix = maxbits;
+	if (slash != NULL) {
+		const char *p = slash + 1;
+		if (*p == '\0' || strlen(p) > 3)
+			goto finish;
+		prefix = 0;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9')
+				goto finish;
+			prefix = prefix * 10 + (unsigned)(*p - '0');
+		}
+		if (prefix > maxbits)
+			goto finish;
+	}
+	out->prefix = (uint8_t)prefix;
+
+	/* Host bits must be zero: "192.0.2.1/24" is almost always a typo for
+	 * either the host or the network, and guessing would hide it. */
+	for (unsigned bit = prefix; bit < maxbits; bit++) {
+		if (out->addr[bit / 8] & (0x80u >> (bit % 8)))
+			goto finish;
+	}
+	ret = SOV_OK;
+
+finish:
+	if (ret != SOV_OK && out != NULL)
+		memset(out, 0, sizeof(*out));
+	return ret;
+}
+
+bool net_contains(const sov_net_t *net, const uint8_t *addr)
+{
+	unsigned full = net->prefix / 8;
+	unsigned rest = net->prefix % 8;
+	if (memcmp(net->addr, addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xFFu << (8 - rest));
+	return (net->addr[full] & mask) == (addr[full] & mask);
+}

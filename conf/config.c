@@ -1,1 +1,798 @@
-/* stub: to be implemented */
+#include "conf/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "conf/jsonpos.h"
+
+/* A config is a few KiB; a multi-megabyte one is a mistake (a zone file or a
+ * log passed by accident), and refusing it early keeps the error readable. */
+#define CONFIG_MAX_BYTES (16u * 1024 * 1024)
+
+#define CONFIG_THREADS_MAX 256
+#define CONFIG_EDNS_MIN 512   /* RFC 6891 §6.2.5: values below 512 are treated as 512 */
+#define CONFIG_EDNS_MAX 4096  /* RFC 6891 §6.2.5 suggests 4096 as the upper starting point */
+#define CONFIG_TCP_IDLE_MIN_MS 100
+#define CONFIG_TCP_IDLE_MAX_MS 3600000 /* one hour: longer only pins file descriptors */
+#define CONFIG_TCP_MAX_CONN_MAX 1000000
+
+const char *const config_reserved_keys[] = {
+	"datacenters", "services", "geo", "probes", "api", "state_dir", NULL,
+};
+
+static const char *const top_keys[] = {
+	"listen", "threads", "edns_payload", "tcp", "log", "zones", NULL,
+};
+static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
+static const char *const log_keys[] = {"level", "syslog", NULL};
+static const char *const zone_keys[] = {"origin", "file", NULL};
+
+/* One validation error, kept until the end so that all of them can be
+ * reported in file order rather than in the order the checks ran. */
+struct cfg_err {
+	unsigned line, col;
+	size_t seq;
+	char *msg;
+};
+
+/* Validation state: where we are in the document, for error positions. */
+struct cfg_ctx {
+	const char *file;
+	const char *text;
+	size_t len;
+	diag_t *diag;
+	char ptr[JSONPOS_POINTER_MAX]; /* JSON Pointer of the value being checked */
+	char *dir;                     /* directory of the config file, for relative paths */
+	unsigned errors;
+	struct cfg_err *errs;
+	size_t nerrs, caperrs;
+};
+
+static void cfg_verror(struct cfg_ctx *cx, const char *pointer, bool at_key, const char *fmt,
+		       va_list ap) __attribute__((format(printf, 4, 0)));
+static void cfg_verror(struct cfg_ctx *cx, const char *pointer, bool at_key, const char *fmt,
+		       va_list ap)
+{
+	char msg[768];
+	struct jsonpos pos = {1, 1};
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cx->text != NULL)
+		(void)jsonpos_locate(cx->text, cx->len, pointer, at_key ? JSONPOS_KEY : JSONPOS_VALUE,
+				     &pos);
+	cx->errors++;
+	if (cx->nerrs == cx->caperrs) {
+		size_t ncap = cx->caperrs ? cx->caperrs * 2 : 16;
+		struct cfg_err *n = realloc(cx->errs, ncap * sizeof(*n));
+		if (n == NULL) {
+			diag_add(cx->diag, cx->file, pos.line, pos.col, "%s", msg);
+			return;
+		}
+		cx->errs = n;
+		cx->caperrs = ncap;
+	}
+	char *copy = strdup(msg);
+	if (copy == NULL) {
+		diag_add(cx->diag, cx->file, pos.line, pos.col, "%s", msg);
+		return;
+	}
+	cx->errs[cx->nerrs] = (struct cfg_err){pos.line, pos.col, cx->nerrs, copy};
+	cx->nerrs++;
+}
+
+static int cfg_err_cmp(const void *a, const void *b)
+{
+	const struct cfg_err *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Moves the collected errors to the diag list, sorted by position. */
+static void cfg_flush(struct cfg_ctx *cx)
+{
+	if (cx->nerrs > 1)
+		qsort(cx->errs, cx->nerrs, sizeof(*cx->errs), cfg_err_cmp);
+	for (size_t i = 0; i < cx->nerrs; i++) {
+		diag_add(cx->diag, cx->file, cx->errs[i].line, cx->errs[i].col, "%s", cx->errs[i].msg);
+		free(cx->errs[i].msg);
+	}
+	free(cx->errs);
+	cx->errs = NULL;
+	cx->nerrs = cx->caperrs = 0;
+}
+
+/* Error at the current value (cx->ptr). */
+static void cfg_error(struct cfg_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_error(struct cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cfg_verror(cx, cx->ptr, false, fmt, ap);
+	va_end(ap);
+}
+
+/* Error at the member name of the current value (for unknown keys). */
+static void cfg_error_key(struct cfg_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_error_key(struct cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cfg_verror(cx, cx->ptr, true, fmt, ap);
+	va_end(ap);
+}
+
+/* Line of the value at pointer (for "first at line N" hints). */
+static unsigned cfg_line_of(const struct cfg_ctx *cx, const char *pointer)
+{
+	struct jsonpos pos = {1, 1};
+	if (cx->text != NULL)
+		(void)jsonpos_locate(cx->text, cx->len, pointer, JSONPOS_VALUE, &pos);
+	return pos.line;
+}
+
+/* Pointer pushes never overflow in practice (JSONPOS_POINTER_MAX is far
+ * deeper than the schema); if one did, errors would point at the parent. */
+static void cfg_push_key(struct cfg_ctx *cx, const char *key)
+{
+	(void)jsonpos_push_key(cx->ptr, sizeof(cx->ptr), key);
+}
+
+static void cfg_push_index(struct cfg_ctx *cx, size_t i)
+{
+	(void)jsonpos_push_index(cx->ptr, sizeof(cx->ptr), i);
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a fractional number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "a value";
+}
+
+static bool key_in(const char *key, const char *const *list)
+{
+	for (size_t i = 0; list && list[i]; i++)
+		if (strcmp(key, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Levenshtein distance, capped: enough to suggest "listen" for "lisen". */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[64];
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* Reports every member of obj whose name is not in known (nor in extra). */
+static void cfg_check_keys(struct cfg_ctx *cx, json_t *obj, const char *const *known,
+			   const char *const *extra)
+{
+	const char *key;
+	json_t *val;
+	json_object_foreach(obj, key, val) {
+		(void)val;
+		if (key_in(key, known) || key_in(key, extra))
+			continue;
+		char expected[256] = "";
+		const char *suggest = NULL;
+		size_t used = 0;
+		for (size_t i = 0; known[i]; i++) {
+			int n = snprintf(expected + used, sizeof(expected) - used, "%s%s",
+					 i ? ", " : "", known[i]);
+			if (n > 0 && (size_t)n < sizeof(expected) - used)
+				used += (size_t)n;
+			if (suggest == NULL && edit_distance(key, known[i]) <= 2)
+				suggest = known[i];
+		}
+		cfg_push_key(cx, key);
+		if (suggest != NULL)
+			cfg_error_key(cx, "unknown key \"%s\" (did you mean \"%s\"?)", key, suggest);
+		else
+			cfg_error_key(cx, "unknown key \"%s\" (expected one of: %s)", key, expected);
+		jsonpos_pop(cx->ptr);
+	}
+}
+
+/* Integer in [min, max]; the caller has pushed the key. */
+static bool cfg_int(struct cfg_ctx *cx, const char *name, json_t *v, long long min, long long max,
+		    long long *out)
+{
+	if (!json_is_integer(v)) {
+		cfg_error(cx, "\"%s\" must be an integer from %lld to %lld, not %s", name, min, max,
+			  json_kind(v));
+		return false;
+	}
+	long long n = json_integer_value(v);
+	if (n < min || n > max) {
+		cfg_error(cx, "\"%s\" is %lld, out of range: must be from %lld to %lld", name, n, min,
+			  max);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+static bool cfg_object(struct cfg_ctx *cx, const char *name, json_t *v)
+{
+	if (json_is_object(v))
+		return true;
+	cfg_error(cx, "\"%s\" must be an object, not %s", name, json_kind(v));
+	return false;
+}
+
+static char *cfg_strdup(struct cfg_ctx *cx, const char *s)
+{
+	char *d = strdup(s);
+	if (d == NULL)
+		cfg_error(cx, "out of memory");
+	return d;
+}
+
+static void cfg_listen(struct cfg_ctx *cx, config_t *c, json_t *v)
+{
+	if (!json_is_array(v)) {
+		cfg_error(cx, "\"listen\" must be an array of addresses such as "
+			      "[\"127.0.0.1:53\", \"[::1]:53\"], not %s",
+			  json_kind(v));
+		return;
+	}
+	size_t n = json_array_size(v);
+	if (n == 0) {
+		cfg_error(cx, "\"listen\" is empty: at least one listen address is required");
+		return;
+	}
+	c->listen = calloc(n, sizeof(*c->listen));
+	if (c->listen == NULL) {
+		cfg_error(cx, "out of memory");
+		return;
+	}
+	size_t i;
+	json_t *item;
+	json_array_foreach(v, i, item) {
+		cfg_push_index(cx, i);
+		if (!json_is_string(item)) {
+			cfg_error(cx, "a listen address must be a string such as \"127.0.0.1:53\", not %s",
+				  json_kind(item));
+		} else if (addr_parse(json_string_value(item), CONFIG_DEFAULT_PORT,
+				      &c->listen[c->listen_count]) != SOV_OK) {
+			cfg_error(cx, "invalid listen address \"%s\": expected IPv4:PORT, [IPv6]:PORT, "
+				      "or an address alone for port %d",
+				  json_string_value(item), CONFIG_DEFAULT_PORT);
+		} else {
+			sov_sockaddr_t *a = &c->listen[c->listen_count];
+			for (size_t k = 0; k < c->listen_count; k++) {
+				if (c->listen[k].len == a->len &&
+				    memcmp(&c->listen[k].ss, &a->ss, a->len) == 0) {
+					char buf[ADDR_STR_MAX];
+					char first[JSONPOS_POINTER_MAX] = "";
+					(void)jsonpos_push_key(first, sizeof(first), "listen");
+					(void)jsonpos_push_index(first, sizeof(first), k);
+					cfg_error(cx, "listen address %s is listed twice (first on line %u)",
+						  addr_format((struct sockaddr *)&a->ss, buf, sizeof(buf)),
+						  cfg_line_of(cx, first));
+					a = NULL;
+					break;
+				}
+			}
+			if (a != NULL)
+				c->listen_count++;
+		}
+		jsonpos_pop(cx->ptr);
+	}
+}
+
+static void cfg_tcp(struct cfg_ctx *cx, config_t *c, json_t *v)
+{
+	if (!cfg_object(cx, "tcp", v))
+		return;
+	cfg_check_keys(cx, v, tcp_keys, NULL);
+	json_t *m;
+	long long n;
+	if ((m = json_object_get(v, "idle_timeout_ms")) != NULL) {
+		cfg_push_key(cx, "idle_timeout_ms");
+		if (cfg_int(cx, "idle_timeout_ms", m, CONFIG_TCP_IDLE_MIN_MS, CONFIG_TCP_IDLE_MAX_MS, &n))
+			c->tcp_idle_timeout_ms = (uint32_t)n;
+		jsonpos_pop(cx->ptr);
+	}
+	if ((m = json_object_get(v, "max_connections")) != NULL) {
+		cfg_push_key(cx, "max_connections");
+		if (cfg_int(cx, "max_connections", m, 1, CONFIG_TCP_MAX_CONN_MAX, &n))
+			c->tcp_max_connections = (uint32_t)n;
+		jsonpos_pop(cx->ptr);
+	}
+}
+
+static void cfg_log(struct cfg_ctx *cx, config_t *c, json_t *v)
+{
+	if (!cfg_object(cx, "log", v))
+		return;
+	cfg_check_keys(cx, v, log_keys, NULL);
+	json_t *m;
+	if ((m = json_object_get(v, "level")) != NULL) {
+		cfg_push_key(cx, "level");
+		int lvl = json_is_string(m) ? log_level_parse(json_string_value(m)) : -1;
+		if (!json_is_string(m))
+			cfg_error(cx, "\"level\" must be a string (error, warning, info or debug), not %s",
+				  json_kind(m));
+		else if (lvl < 0)
+			cfg_error(cx, "unknown log level \"%s\": expected error, warning, info or debug",
+				  json_string_value(m));
+		else
+			c->log_level = lvl;
+		jsonpos_pop(cx->ptr);
+	}
+	if ((m = json_object_get(v, "syslog")) != NULL) {
+		cfg_push_key(cx, "syslog");
+		if (!json_is_boolean(m))
+			cfg_error(cx, "\"syslog\" must be true or false, not %s", json_kind(m));
+		else
+			c->log_syslog = json_is_true(m);
+		jsonpos_pop(cx->ptr);
+	}
+}
+
+/*
+ * Checks the shape of a zone origin in presentation form (RFC 1035 §5.1):
+ * no empty label, labels of at most 63 octets, at most 255 octets in wire
+ * form, \X and \DDD escapes counted as one octet. zone_load() parses it for
+ * real; checking here lets the error point at the config line.
+ * Returns NULL if fine, else a reason.
+ */
+static const char *origin_problem(const char *s)
+{
+	size_t wire = 1; /* the root label */
+	size_t label = 0;
+	if (*s == '\0')
+		return "it is empty";
+	if (strcmp(s, ".") == 0)
+		return NULL;
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= ' ' || ch == 0x7F)
+			return "it contains a space or a control character";
+		if (ch == '.') {
+			if (label == 0)
+				return "it has an empty label (\"..\" or a leading dot)";
+			wire += label + 1;
+			label = 0;
+			continue;
+		}
+		if (ch == '\\') {
+			if (p[1] >= '0' && p[1] <= '9') {
+				if (!(p[2] >= '0' && p[2] <= '9' && p[3] >= '0' && p[3] <= '9'))
+					return "it has a \\DDD escape without three digits";
+				p += 3;
+			} else if (p[1] != '\0') {
+				p += 1;
+			} else {
+				return "it ends with a lone backslash";
+			}
+		}
+		if (++label > 63)
+			return "a label is longer than 63 octets";
+	}
+	if (label > 0)
+		wire += label + 1;
+	if (wire > 255)
+		return "it is longer than 255 octets";
+	return NULL;
+}
+
+/* Lowercased, final dot removed: "Example.TEST." and "example.test" are one zone. */
+static void origin_key(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; *s && n + 1 < cap; s++)
+		out[n++] = (*s >= 'A' && *s <= 'Z') ? (char)(*s - 'A' + 'a') : *s;
+	if (n > 1 && out[n - 1] == '.' && (n < 2 || out[n - 2] != '\\'))
+		n--;
+	out[n] = '\0';
+}
+
+/* dir + "/" + file, unless file is absolute or dir is empty. */
+static char *path_join(const char *dir, const char *file)
+{
+	if (file[0] == '/' || dir == NULL || dir[0] == '\0')
+		return strdup(file);
+	size_t len = strlen(dir) + 1 + strlen(file) + 1;
+	char *p = malloc(len);
+	if (p != NULL)
+		snprintf(p, len, "%s/%s", dir, file);
+	return p;
+}
+
+static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
+{
+	json_t *z = json_array_get(all, idx);
+	if (!json_is_object(z)) {
+		cfg_error(cx, "a zone must be an object {\"origin\": ..., \"file\": ...}, not %s",
+			  json_kind(z));
+		return;
+	}
+	cfg_check_keys(cx, z, zone_keys, NULL);
+	json_t *origin = json_object_get(z, "origin");
+	json_t *file = json_object_get(z, "file");
+	bool ok = true;
+
+	if (origin == NULL) {
+		cfg_error(cx, "zone %zu has no \"origin\" (the zone's name, e.g. \"example.com\")", idx);
+		ok = false;
+	} else {
+		cfg_push_key(cx, "origin");
+		const char *why;
+		if (!json_is_string(origin)) {
+			cfg_error(cx, "\"origin\" must be a string such as \"example.com\", not %s",
+				  json_kind(origin));
+			ok = false;
+		} else if ((why = origin_problem(json_string_value(origin))) != NULL) {
+			cfg_error(cx, "invalid zone origin \"%s\": %s", json_string_value(origin), why);
+			ok = false;
+		} else {
+			char key[1024], other[1024];
+			origin_key(json_string_value(origin), key, sizeof(key));
+			for (size_t k = 0; k < idx; k++) {
+				json_t *prev = json_object_get(json_array_get(all, k), "origin");
+				if (!json_is_string(prev))
+					continue;
+				origin_key(json_string_value(prev), other, sizeof(other));
+				if (strcmp(key, other) == 0) {
+					char first[JSONPOS_POINTER_MAX] = "";
+					(void)jsonpos_push_key(first, sizeof(first), "zones");
+					(void)jsonpos_push_index(first, sizeof(first), k);
+					(void)jsonpos_push_key(first, sizeof(first), "origin");
+					cfg_error(cx, "zone \"%s\" is listed twice (first on line %u)",
+						  json_string_value(origin), cfg_line_of(cx, first));
+					ok = false;
+					break;
+				}
+			}
+		}
+		jsonpos_pop(cx->ptr);
+	}
+
+	char *resolved = NULL;
+	if (file == NULL) {
+		cfg_error(cx, "zone %zu has no \"file\" (the path of its zone file)", idx);
+		ok = false;
+	} else {
+		cfg_push_key(cx, "file");
+		if (!json_is_string(file)) {
+			cfg_error(cx, "\"file\" must be a string (a path), not %s", json_kind(file));
+			ok = false;
+		} else if (json_string_value(file)[0] == '\0') {
+			cfg_error(cx, "\"file\" is empty: expected the path of the zone file");
+			ok = false;
+		} else if ((resolved = path_join(cx->dir, json_string_value(file))) == NULL) {
+			cfg_error(cx, "out of memory");
+			ok = false;
+		} else if (access(resolved, R_OK) != 0) {
+			cfg_error(cx, "cannot read zone file \"%s\": %s", resolved, strerror(errno));
+			ok = false;
+		}
+		jsonpos_pop(cx->ptr);
+	}
+
+	if (ok) {
+		struct zone_conf *zc = &c->zones[c->zone_count];
+		zc->origin = cfg_strdup(cx, json_string_value(origin));
+		zc->file = resolved;
+		resolved = NULL;
+		if (zc->origin != NULL)
+			c->zone_count++;
+		else
+			free(zc->file);
+	}
+	free(resolved);
+}
+
+static void cfg_zones(struct cfg_ctx *cx, config_t *c, json_t *v)
+{
+	if (!json_is_array(v)) {
+		cfg_error(cx, "\"zones\" must be an array of {\"origin\": ..., \"file\": ...}, not %s",
+			  json_kind(v));
+		return;
+	}
+	size_t n = json_array_size(v);
+	if (n == 0) {
+		cfg_error(cx, "\"zones\" is empty: at least one zone is required");
+		return;
+	}
+	c->zones = calloc(n, sizeof(*c->zones));
+	if (c->zones == NULL) {
+		cfg_error(cx, "out of memory");
+		return;
+	}
+	size_t i;
+	json_t *z;
+	json_array_foreach(v, i, z) {
+		cfg_push_index(cx, i);
+		(void)z;
+		cfg_zone(cx, c, v, i);
+		jsonpos_pop(cx->ptr);
+	}
+}
+
+static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
+{
+	json_t *v;
+	long long n;
+
+	cfg_check_keys(cx, root, top_keys, config_reserved_keys);
+
+	if ((v = json_object_get(root, "listen")) != NULL) {
+		cfg_push_key(cx, "listen");
+		cfg_listen(cx, c, v);
+		jsonpos_pop(cx->ptr);
+	} else {
+		cfg_error(cx, "missing \"listen\": at least one listen address is required, "
+			      "e.g. \"listen\": [\"127.0.0.1:53\"]");
+	}
+	if ((v = json_object_get(root, "threads")) != NULL) {
+		cfg_push_key(cx, "threads");
+		if (cfg_int(cx, "threads", v, 0, CONFIG_THREADS_MAX, &n))
+			c->threads = (unsigned)n;
+		jsonpos_pop(cx->ptr);
+	}
+	if ((v = json_object_get(root, "edns_payload")) != NULL) {
+		cfg_push_key(cx, "edns_payload");
+		if (cfg_int(cx, "edns_payload", v, CONFIG_EDNS_MIN, CONFIG_EDNS_MAX, &n))
+			c->edns_payload = (uint16_t)n;
+		jsonpos_pop(cx->ptr);
+	}
+	if ((v = json_object_get(root, "tcp")) != NULL) {
+		cfg_push_key(cx, "tcp");
+		cfg_tcp(cx, c, v);
+		jsonpos_pop(cx->ptr);
+	}
+	if ((v = json_object_get(root, "log")) != NULL) {
+		cfg_push_key(cx, "log");
+		cfg_log(cx, c, v);
+		jsonpos_pop(cx->ptr);
+	}
+	if ((v = json_object_get(root, "zones")) != NULL) {
+		cfg_push_key(cx, "zones");
+		cfg_zones(cx, c, v);
+		jsonpos_pop(cx->ptr);
+	} else {
+		cfg_error(cx, "missing \"zones\": at least one zone is required, e.g. "
+			      "\"zones\": [{\"origin\": \"example.com\", \"file\": \"example.com.zone\"}]");
+	}
+}
+
+/* Reads the whole file; NUL-terminates it. */
+static int read_file(const char *path, char **out, size_t *out_len, diag_t *diag)
+{
+	int ret = SOV_EIO;
+	char *buf = NULL;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		diag_add(diag, path, 0, 0, "cannot open configuration file: %s", strerror(errno));
+		goto finish;
+	}
+	if (fstat(fd, &st) != 0) {
+		diag_add(diag, path, 0, 0, "cannot stat configuration file: %s", strerror(errno));
+		goto finish;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		diag_add(diag, path, 0, 0, "not a regular file");
+		goto finish;
+	}
+	if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
+		diag_add(diag, path, 0, 0, "configuration file is %lld bytes, larger than the %u allowed",
+			 (long long)st.st_size, CONFIG_MAX_BYTES);
+		goto finish;
+	}
+	size_t size = (size_t)st.st_size;
+	buf = malloc(size + 1);
+	if (buf == NULL) {
+		diag_add(diag, path, 0, 0, "out of memory");
+		ret = SOV_ENOMEM;
+		goto finish;
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = read(fd, buf + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			diag_add(diag, path, 0, 0, "cannot read configuration file: %s", strerror(errno));
+			goto finish;
+		}
+		if (r == 0)
+			break; /* shrank while we read: take what is there */
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*out_len = got;
+	buf = NULL;
+	ret = SOV_OK;
+finish:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+config_t *config_new_defaults(void)
+{
+	config_t *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->threads = 0;
+	c->edns_payload = CONFIG_DEFAULT_EDNS_PAYLOAD;
+	c->tcp_idle_timeout_ms = CONFIG_DEFAULT_TCP_IDLE_MS;
+	c->tcp_max_connections = CONFIG_DEFAULT_TCP_MAX_CONN;
+	c->log_level = LOG_LVL_INFO;
+	c->log_syslog = false;
+	return c;
+}
+
+int config_load(const char *path, config_t **out, diag_t *diag)
+{
+	int ret;
+	config_t *c = NULL;
+	json_t *root = NULL;
+	json_error_t jerr;
+	struct cfg_ctx cx = {.file = path, .diag = diag};
+
+	*out = NULL;
+	c = config_new_defaults();
+	if (c == NULL || (c->path = strdup(path)) == NULL) {
+		diag_add(diag, path, 0, 0, "out of memory");
+		ret = SOV_ENOMEM;
+		goto finish;
+	}
+	ret = read_file(path, &c->text, &c->text_len, diag);
+	if (ret != SOV_OK)
+		goto finish;
+	cx.text = c->text;
+	cx.len = c->text_len;
+
+	/* Duplicate keys are rejected: with two "threads" one of them would be
+	 * silently ignored, which is never what the operator meant. */
+	root = json_loadb(c->text, c->text_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		diag_add(diag, path, jerr.line > 0 ? (unsigned)jerr.line : 0,
+			 jerr.column > 0 ? (unsigned)jerr.column : 0, "invalid JSON: %s", jerr.text);
+		ret = SOV_EPARSE;
+		goto finish;
+	}
+	if (!json_is_object(root)) {
+		cfg_error(&cx, "the configuration must be a JSON object {...}, not %s", json_kind(root));
+		ret = SOV_ESEMANTIC;
+		goto finish;
+	}
+
+	const char *slash = strrchr(path, '/');
+	if (slash != NULL) {
+		cx.dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+		if (cx.dir == NULL) {
+			diag_add(diag, path, 0, 0, "out of memory");
+			ret = SOV_ENOMEM;
+			goto finish;
+		}
+	}
+
+	cfg_root(&cx, c, root);
+	if (cx.errors > 0) {
+		ret = SOV_ESEMANTIC;
+		goto finish;
+	}
+	c->json = root;
+	root = NULL;
+	*out = c;
+	c = NULL;
+	ret = SOV_OK;
+
+finish:
+	cfg_flush(&cx);
+	free(cx.dir);
+	json_decref(root);
+	config_free(c);
+	return ret;
+}
+
+int config_add_zone(config_t *c, const char *origin, const char *file)
+{
+	struct zone_conf *n = realloc(c->zones, (c->zone_count + 1) * sizeof(*n));
+	if (n == NULL)
+		return SOV_ENOMEM;
+	c->zones = n;
+	char *o = strdup(origin);
+	char *f = strdup(file);
+	if (o == NULL || f == NULL) {
+		free(o);
+		free(f);
+		return SOV_ENOMEM;
+	}
+	c->zones[c->zone_count].origin = o;
+	c->zones[c->zone_count].file = f;
+	c->zone_count++;
+	return SOV_OK;
+}
+
+int config_add_listen(config_t *c, const char *text)
+{
+	sov_sockaddr_t a;
+	int ret = addr_parse(text, CONFIG_DEFAULT_PORT, &a);
+	if (ret != SOV_OK)
+		return ret;
+	sov_sockaddr_t *n = realloc(c->listen, (c->listen_count + 1) * sizeof(*n));
+	if (n == NULL)
+		return SOV_ENOMEM;
+	c->listen = n;
+	c->listen[c->listen_count++] = a;
+	return SOV_OK;
+}
+
+void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key,
+		 const char *fmt, ...)
+{
+	char msg[768];
+	struct jsonpos pos = {1, 1};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->text != NULL)
+		(void)jsonpos_locate(c->text, c->text_len, pointer,
+				     at_key ? JSONPOS_KEY : JSONPOS_VALUE, &pos);
+	diag_add(diag, c->path, pos.line, pos.col, "%s", msg);
+}
+
+void config_free(config_t *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->zone_count; i++) {
+		free(c->zones[i].origin);
+		free(c->zones[i].file);
+	}
+	free(c->zones);
+	free(c->listen);
+	json_decref((json_t *)c->json);
+	free(c->text);
+	free(c->path);
+	free(c);
+}

@@ -1,2 +1,575 @@
-/* stub */
-int main(void) { return 0; }
+/* main.c — the sovdns daemon: options, start-up, signals, reload.
+ *
+ * Thin on purpose: configuration, snapshots and the network live in their
+ * libraries. Exit codes: 0 ok, 1 invalid configuration or zone, 2 usage
+ * error, 3 runtime error (e.g. a listen address cannot be bound).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/addr.h"
+#include "common/diag.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "conf/config.h"
+#include "dns/server.h"
+#include "dns/snapshot.h"
+#include "dns/zone.h"
+#include "dns/zonedb.h"
+
+enum exit_code { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
+
+#define THREADS_MAX 256
+#define EDNS_MIN 512
+#define EDNS_MAX 4096
+
+/* An ORIGIN=PATH pair from --zone or --check-zone. */
+struct zone_arg {
+	const char *origin;
+	const char *path;
+};
+
+struct opts {
+	const char *config_path;   /* --config */
+	const char *check_config;  /* --check-config */
+	const char **listen;       /* --listen, repeatable */
+	size_t listen_count;
+	struct zone_arg *zones;    /* --zone, repeatable */
+	size_t zone_count;
+	struct zone_arg *checks;   /* --check-zone, repeatable */
+	size_t check_count;
+	long threads;              /* -1: not given */
+	long edns_payload;         /* -1: not given */
+	int log_level;             /* -1: not given */
+	bool syslog;               /* --syslog given */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage:\n"
+		"  sovdns --config FILE [--threads N] [--edns-payload N] [--log-level LEVEL] [--syslog]\n"
+		"  sovdns --listen ADDR[:PORT] [--listen ...] --zone ORIGIN=PATH [--zone ...]\n"
+		"         [--threads N] [--edns-payload N] [--log-level LEVEL] [--syslog]\n"
+		"  sovdns --check-config FILE\n"
+		"  sovdns --check-zone ORIGIN=PATH [--check-zone ...]\n"
+		"  sovdns --version | --help\n"
+		"\n"
+		"sovdns is an authoritative DNS server. It answers over UDP and TCP on every\n"
+		"listen address, with one worker thread per CPU by default.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE        Read the JSON configuration FILE (see docs/configuration.md).\n"
+		"                           SIGHUP re-reads it and reloads every zone.\n"
+		"  -l, --listen ADDR[:PORT] Serve on ADDR (\"127.0.0.1:5353\", \"[::1]:5353\"; port 53\n"
+		"                           if omitted). Repeatable. Required with --zone; not\n"
+		"                           allowed with --config (use \"listen\" in the file).\n"
+		"  -z, --zone ORIGIN=PATH   Serve the zone ORIGIN from the master file PATH.\n"
+		"                           Repeatable. SIGHUP re-reads the zone files.\n"
+		"  -t, --threads N          DNS worker threads, 0..%d; 0 = one per online CPU.\n"
+		"                           Overrides \"threads\" in the configuration file.\n"
+		"  -e, --edns-payload N     EDNS UDP payload size in bytes, %d..%d (default %d).\n"
+		"                           Overrides \"edns_payload\" in the configuration file.\n"
+		"  -C, --check-config FILE  Validate FILE and every zone it names, print each\n"
+		"                           problem as file:line:column: message and exit 1,\n"
+		"                           or print a summary and exit 0. Serves nothing.\n"
+		"  -Z, --check-zone ORIGIN=PATH\n"
+		"                           Validate one zone file the same way and print\n"
+		"                           \"ORIGIN.: N records, serial S\". Repeatable.\n"
+		"  -L, --log-level LEVEL    error, warning, info (default) or debug. Overrides\n"
+		"                           \"log.level\" in the configuration file.\n"
+		"  -s, --syslog             Also log to syslog (facility daemon).\n"
+		"  -V, --version            Print the version and exit.\n"
+		"  -h, --help               Print this help and exit.\n"
+		"\n"
+		"Signals: SIGHUP reloads (a failed reload keeps serving the previous data);\n"
+		"SIGTERM and SIGINT stop the server.\n"
+		"\n"
+		"Exit status: 0 success, 1 invalid configuration or zone, 2 usage error,\n"
+		"3 runtime error (e.g. an address cannot be bound).\n",
+		THREADS_MAX, EDNS_MIN, EDNS_MAX, CONFIG_DEFAULT_EDNS_PAYLOAD);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("sovdns: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'sovdns --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Strict decimal in [min, max]; false on anything else. */
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	if (*s == '\0' || *s == '+' || *s == ' ')
+		return false;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_zone_arg(char *arg, struct zone_arg *out)
+{
+	char *eq = strchr(arg, '=');
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		return false;
+	*eq = '\0';
+	out->origin = arg;
+	out->path = eq + 1;
+	return true;
+}
+
+static bool push_zone(struct zone_arg **list, size_t *count, char *arg)
+{
+	struct zone_arg za;
+	if (!parse_zone_arg(arg, &za))
+		return false;
+	struct zone_arg *n = realloc(*list, (*count + 1) * sizeof(*n));
+	if (n == NULL) {
+		fprintf(stderr, "sovdns: out of memory\n");
+		exit(EXIT_RUNTIME);
+	}
+	n[(*count)++] = za;
+	*list = n;
+	return true;
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"zone", required_argument, NULL, 'z'},
+		{"threads", required_argument, NULL, 't'},
+		{"edns-payload", required_argument, NULL, 'e'},
+		{"check-config", required_argument, NULL, 'C'},
+		{"check-zone", required_argument, NULL, 'Z'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"syslog", no_argument, NULL, 's'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->threads = -1;
+	o->edns_payload = -1;
+	o->log_level = -1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:l:z:t:e:C:Z:L:sVh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (o->config_path != NULL)
+				return usage_error("--config given twice");
+			o->config_path = optarg;
+			break;
+		case 'l': {
+			sov_sockaddr_t a;
+			if (addr_parse(optarg, CONFIG_DEFAULT_PORT, &a) != SOV_OK)
+				return usage_error("invalid --listen address '%s': expected IPv4:PORT, "
+						   "[IPv6]:PORT or an address alone (port 53)",
+						   optarg);
+			const char **n = realloc(o->listen, (o->listen_count + 1) * sizeof(*n));
+			if (n == NULL)
+				return EXIT_RUNTIME;
+			n[o->listen_count++] = optarg;
+			o->listen = n;
+			break;
+		}
+		case 'z':
+			if (!push_zone(&o->zones, &o->zone_count, optarg))
+				return usage_error("invalid --zone '%s': expected ORIGIN=PATH", optarg);
+			break;
+		case 'Z':
+			if (!push_zone(&o->checks, &o->check_count, optarg))
+				return usage_error("invalid --check-zone '%s': expected ORIGIN=PATH", optarg);
+			break;
+		case 't':
+			if (!parse_long(optarg, 0, THREADS_MAX, &o->threads))
+				return usage_error("invalid --threads '%s': expected 0..%d", optarg,
+						   THREADS_MAX);
+			break;
+		case 'e':
+			if (!parse_long(optarg, EDNS_MIN, EDNS_MAX, &o->edns_payload))
+				return usage_error("invalid --edns-payload '%s': expected %d..%d", optarg,
+						   EDNS_MIN, EDNS_MAX);
+			break;
+		case 'C':
+			if (o->check_config != NULL)
+				return usage_error("--check-config given twice");
+			o->check_config = optarg;
+			break;
+		case 'L':
+			o->log_level = log_level_parse(optarg);
+			if (o->log_level < 0)
+				return usage_error("invalid --log-level '%s': expected error, warning, "
+						   "info or debug",
+						   optarg);
+			break;
+		case 's':
+			o->syslog = true;
+			break;
+		case 'V':
+			printf("sovdns %s\n", SOVDNS_VERSION);
+			return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+
+	int modes = (o->check_config != NULL) + (o->check_count > 0) +
+		    (o->config_path != NULL || o->zone_count > 0 || o->listen_count > 0);
+	if (modes == 0)
+		return usage_error("nothing to do: give --config FILE, or --listen and --zone");
+	if (modes > 1)
+		return usage_error("--check-config, --check-zone and serving (--config, --listen, "
+				   "--zone) are separate modes; use one");
+	if (o->config_path != NULL && (o->listen_count > 0 || o->zone_count > 0))
+		return usage_error("--listen and --zone cannot be combined with --config "
+				   "(put them in the configuration file)");
+	if (o->config_path == NULL && o->check_config == NULL && o->check_count == 0) {
+		if (o->listen_count == 0)
+			return usage_error("--listen ADDR:PORT is required with --zone");
+		if (o->zone_count == 0)
+			return usage_error("at least one --zone ORIGIN=PATH is required");
+	}
+	return -1;
+}
+
+/* Applies command-line overrides on top of a configuration. */
+static void apply_overrides(const struct opts *o, config_t *c)
+{
+	if (o->threads >= 0)
+		c->threads = (unsigned)o->threads;
+	if (o->edns_payload >= 0)
+		c->edns_payload = (uint16_t)o->edns_payload;
+	if (o->log_level >= 0)
+		c->log_level = o->log_level;
+	if (o->syslog)
+		c->log_syslog = true;
+}
+
+/* The configuration for this run: from the file, or from the command line. */
+static int conf_build(const struct opts *o, const char *file, config_t **out, diag_t *diag)
+{
+	int ret;
+	config_t *c = NULL;
+
+	*out = NULL;
+	if (file != NULL) {
+		ret = config_load(file, &c, diag);
+		if (ret != SOV_OK)
+			goto finish;
+	} else {
+		c = config_new_defaults();
+		if (c == NULL) {
+			ret = SOV_ENOMEM;
+			goto finish;
+		}
+		for (size_t i = 0; i < o->listen_count; i++) {
+			ret = config_add_listen(c, o->listen[i]);
+			if (ret != SOV_OK) {
+				diag_add(diag, "--listen", 0, 0, "%s: %s", o->listen[i], err_str(ret));
+				goto finish;
+			}
+		}
+		for (size_t i = 0; i < o->zone_count; i++) {
+			ret = config_add_zone(c, o->zones[i].origin, o->zones[i].path);
+			if (ret != SOV_OK)
+				goto finish;
+		}
+	}
+	apply_overrides(o, c);
+	*out = c;
+	c = NULL;
+	ret = SOV_OK;
+finish:
+	config_free(c);
+	return ret;
+}
+
+static size_t snapshot_records(const snapshot_t *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < zonedb_count(s->zones); i++)
+		n += zonedb_get(s->zones, i)->record_count;
+	return n;
+}
+
+static int run_check_zones(const struct opts *o)
+{
+	int code = EXIT_OK;
+	diag_t *diag = diag_new();
+	if (diag == NULL)
+		return EXIT_RUNTIME;
+	for (size_t i = 0; i < o->check_count; i++) {
+		zone_t *z = NULL;
+		size_t before = diag_count(diag);
+		int r = zone_load(o->checks[i].origin, o->checks[i].path, &z, diag);
+		if (r != SOV_OK) {
+			if (diag_count(diag) == before)
+				diag_add(diag, o->checks[i].path, 0, 0, "zone %s: %s", o->checks[i].origin,
+					 err_str(r));
+			code = EXIT_INVALID;
+			continue;
+		}
+		printf("%s: %zu records, serial %u\n", z->origin_str, z->record_count, z->serial);
+		zone_free(z);
+	}
+	diag_print(diag, stderr);
+	diag_free(diag);
+	return code;
+}
+
+static int run_check_config(const struct opts *o)
+{
+	int code = EXIT_INVALID;
+	config_t *c = NULL;
+	snapshot_t *s = NULL;
+	diag_t *diag = diag_new();
+	if (diag == NULL)
+		return EXIT_RUNTIME;
+	if (conf_build(o, o->check_config, &c, diag) != SOV_OK)
+		goto finish;
+	size_t nlisten = c->listen_count;
+	if (snapshot_build(c, &s, diag) != SOV_OK) /* takes c */
+		goto finish;
+	for (size_t i = 0; i < zonedb_count(s->zones); i++) {
+		const zone_t *z = zonedb_get(s->zones, i);
+		printf("%s: %zu records, serial %u\n", z->origin_str, z->record_count, z->serial);
+	}
+	printf("%s: configuration ok: %zu zones, %zu records, %zu listen addresses\n",
+	       o->check_config, zonedb_count(s->zones), snapshot_records(s), nlisten);
+	code = EXIT_OK;
+finish:
+	if (diag_count(diag) == 0 && code != EXIT_OK)
+		fprintf(stderr, "%s: invalid configuration\n", o->check_config);
+	diag_print(diag, stderr);
+	diag_free(diag);
+	snapshot_free(s);
+	return code;
+}
+
+/* What a running server cannot change without a restart, and the log
+ * settings in force. */
+struct fixed_settings {
+	sov_sockaddr_t *listen;
+	size_t listen_count;
+	unsigned threads;
+	int log_level;
+	bool log_syslog;
+};
+
+static bool listen_equal(const struct fixed_settings *f, const config_t *c)
+{
+	if (f->listen_count != c->listen_count)
+		return false;
+	for (size_t i = 0; i < c->listen_count; i++)
+		if (f->listen[i].len != c->listen[i].len ||
+		    memcmp(&f->listen[i].ss, &c->listen[i].ss, c->listen[i].len) != 0)
+			return false;
+	return true;
+}
+
+static void reload(const struct opts *o, struct fixed_settings *fixed, uint64_t *generation)
+{
+	config_t *c = NULL;
+	snapshot_t *s = NULL;
+	diag_t *diag = diag_new();
+	int r;
+
+	log_info("main", "SIGHUP: reloading %s", o->config_path ? o->config_path : "zone files");
+	if (diag == NULL) {
+		log_err("main", "reload refused (out of memory), still serving generation %llu",
+			(unsigned long long)*generation);
+		return;
+	}
+	r = conf_build(o, o->config_path, &c, diag);
+	if (r == SOV_OK) {
+		if (!listen_equal(fixed, c))
+			log_warn("main", "reload: the listen addresses changed; restart needed to apply "
+					 "them (still serving on the old ones)");
+		if (c->threads != fixed->threads)
+			log_warn("main", "reload: \"threads\" changed (%u -> %u); restart needed to "
+					 "apply it",
+				 fixed->threads, c->threads);
+		r = snapshot_build(c, &s, diag); /* takes c */
+	}
+	if (r != SOV_OK) {
+		for (size_t i = 0; i < diag_count(diag); i++)
+			log_err("main", "%s", diag_get(diag, i));
+		if (diag_count(diag) == 0)
+			log_err("main", "reload failed: %s", err_str(r));
+		log_err("main", "reload refused, still serving generation %llu",
+			(unsigned long long)*generation);
+		goto finish;
+	}
+	/* log_init() writes globals the workers read without a lock: only
+	 * touch them when the operator actually changed the log settings. */
+	if (s->conf->log_level != fixed->log_level || s->conf->log_syslog != fixed->log_syslog) {
+		log_init((enum log_level)s->conf->log_level, s->conf->log_syslog);
+		fixed->log_level = s->conf->log_level;
+		fixed->log_syslog = s->conf->log_syslog;
+	}
+	size_t nzones = zonedb_count(s->zones);
+	size_t nrecords = snapshot_records(s);
+	double ms = s->load_ms;
+	snapshot_publish(s); /* only this thread publishes, so s stays valid until the next */
+	*generation = s->generation;
+	log_info("main", "reload: generation %llu, %zu zones, %zu records in %.1f ms",
+		 (unsigned long long)*generation, nzones, nrecords, ms);
+finish:
+	diag_free(diag);
+}
+
+static int run_server(const struct opts *o)
+{
+	int code = EXIT_INVALID;
+	config_t *c = NULL;
+	snapshot_t *s = NULL;
+	server_t *srv = NULL;
+	struct fixed_settings fixed = {0};
+	uint64_t generation = 0;
+	sigset_t sigs;
+	diag_t *diag = diag_new();
+
+	if (diag == NULL)
+		return EXIT_RUNTIME;
+
+	/* Blocked before any thread exists, so every thread inherits the mask
+	 * and only sigwaitinfo() below ever receives these signals. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* A client closing its TCP connection while we write must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (conf_build(o, o->config_path, &c, diag) != SOV_OK) {
+		diag_print(diag, stderr);
+		goto finish;
+	}
+	log_init((enum log_level)c->log_level, c->log_syslog);
+
+	fixed.listen_count = c->listen_count;
+	fixed.threads = c->threads;
+	fixed.log_level = c->log_level;
+	fixed.log_syslog = c->log_syslog;
+	fixed.listen = calloc(c->listen_count, sizeof(*fixed.listen));
+	if (fixed.listen == NULL) {
+		code = EXIT_RUNTIME;
+		goto finish;
+	}
+	memcpy(fixed.listen, c->listen, c->listen_count * sizeof(*fixed.listen));
+
+	if (snapshot_build(c, &s, diag) != SOV_OK) { /* takes c */
+		diag_print(diag, stderr);
+		goto finish;
+	}
+	size_t nzones = zonedb_count(s->zones);
+	size_t nrecords = snapshot_records(s);
+	double ms = s->load_ms;
+	snapshot_publish(s);
+	generation = s->generation;
+
+	if (server_start(s->conf, &srv) != SOV_OK) {
+		log_err("main", "cannot start serving; exiting");
+		code = EXIT_RUNTIME;
+		goto finish;
+	}
+
+	char addrs[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < fixed.listen_count; i++) {
+		char a[ADDR_STR_MAX];
+		int n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s (udp+tcp)", i ? ", " : "",
+				 addr_format((struct sockaddr *)&fixed.listen[i].ss, a, sizeof(a)));
+		if (n < 0 || (size_t)n >= sizeof(addrs) - used)
+			break;
+		used += (size_t)n;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned workers = fixed.threads ? fixed.threads : (ncpu > 0 ? (unsigned)ncpu : 1);
+	log_info("main", "ready: serving %zu zones on %s, %u workers, generation %llu, %zu records "
+			 "loaded in %.1f ms",
+		 nzones, addrs, workers, (unsigned long long)generation, nrecords, ms);
+
+	for (;;) {
+		siginfo_t info;
+		int sig = sigwaitinfo(&sigs, &info);
+		if (sig < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("main", "sigwaitinfo failed: %s; stopping", strerror(errno));
+			break;
+		}
+		if (sig == SIGHUP) {
+			reload(o, &fixed, &generation);
+			continue;
+		}
+		log_info("main", "%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+
+	struct query_stats st;
+	server_stats(srv, &st);
+	server_stop(srv);
+	log_info("main", "stopped: answered %llu UDP and %llu TCP queries, dropped %llu",
+		 (unsigned long long)st.queries[DNS_UDP], (unsigned long long)st.queries[DNS_TCP],
+		 (unsigned long long)st.dropped);
+	code = EXIT_OK;
+
+finish:
+	snapshot_publish(NULL); /* frees the last snapshot */
+	free(fixed.listen);
+	diag_free(diag);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int code = parse_args(argc, argv, &o);
+	if (code >= 0)
+		goto finish;
+
+	log_init(o.log_level >= 0 ? (enum log_level)o.log_level : LOG_LVL_INFO, o.syslog);
+	if (o.check_count > 0)
+		code = run_check_zones(&o);
+	else if (o.check_config != NULL)
+		code = run_check_config(&o);
+	else
+		code = run_server(&o);
+
+finish:
+	free(o.listen);
+	free(o.zones);
+	free(o.checks);
+	return code;
+}
