@@ -12,7 +12,8 @@ static inline uint8_t lower_byte(uint8_t c)
 size_t dname_len(const uint8_t *name)
 {
 	size_t off = 0;
-	while (name[off] != 0 && off < DNAME_MAXLEN)
+	/* Bound first, then read: never look past the 255-octet maximum. */
+	while (off < DNAME_MAXLEN && name[off] != 0)
 		off += (size_t)name[off] + 1;
 	return off + 1;
 }
@@ -21,7 +22,7 @@ unsigned dname_labels(const uint8_t *name)
 {
 	unsigned n = 0;
 	size_t off = 0;
-	while (name[off] != 0 && off < DNAME_MAXLEN) {
+	while (off < DNAME_MAXLEN && name[off] != 0) {
 		off += (size_t)name[off] + 1;
 		n++;
 	}
@@ -102,28 +103,39 @@ uint32_t dname_hash(const uint8_t *name)
 	return h;
 }
 
+/* True for octets written as "\c" in presentation form: the RFC 1035 §5.1
+ * specials plus '@' and '$', which zone files give meaning to. */
+static inline bool needs_escape(uint8_t c)
+{
+	return c == '.' || c == '\\' || c == '"' || c == ';' || c == '(' || c == ')' || c == '@' ||
+	       c == '$';
+}
+
 int dname_to_str(const uint8_t *name, char *buf, size_t cap)
 {
 	size_t o = 0;
 	size_t off = 0;
+	int ret = -1;
+
+	/* Any name needs at least 2 bytes ("." and the NUL); past this check
+	 * cap - 2 cannot wrap. */
 	if (cap < 2)
-		return -1;
-	if (name[0] == 0) {
-		buf[0] = '.';
-		buf[1] = 0;
-		return 1;
-	}
-	while (name[off] != 0) {
+		goto finish;
+	if (name[0] == 0)
+		buf[o++] = '.';
+	while (off < DNAME_MAXLEN && name[off] != 0) {
 		uint8_t l = name[off];
 		for (size_t i = 1; i <= l; i++) {
 			uint8_t c = name[off + i];
-			if (o + 5 >= cap)
-				return -1;
-			if (c == '.' || c == '\\' || c == '"' || c == ';' || c == '(' || c == ')' ||
-			    c == '@' || c == '$') {
+			size_t need = needs_escape(c) ? 2 : (c <= 0x20 || c >= 0x7f) ? 4 : 1;
+			/* Room for this octet, the label's closing dot and the NUL:
+			 * a buffer of exactly strlen + 1 must be enough. */
+			if (o + need > cap - 2)
+				goto finish;
+			if (need == 2) {
 				buf[o++] = '\\';
 				buf[o++] = (char)c;
-			} else if (c <= 0x20 || c >= 0x7f) {
+			} else if (need == 4) {
 				buf[o++] = '\\';
 				buf[o++] = (char)('0' + c / 100);
 				buf[o++] = (char)('0' + (c / 10) % 10);
@@ -132,13 +144,15 @@ int dname_to_str(const uint8_t *name, char *buf, size_t cap)
 				buf[o++] = (char)c;
 			}
 		}
-		if (o + 2 >= cap)
-			return -1;
+		if (o > cap - 2)
+			goto finish;
 		buf[o++] = '.';
 		off += (size_t)l + 1;
 	}
 	buf[o] = 0;
-	return (int)o;
+	ret = (int)o;
+finish:
+	return ret;
 }
 
 int dname_from_str(const char *str, uint8_t *dst)

@@ -86,13 +86,19 @@ struct dns_query {
 	uint16_t qtype, qclass;
 	uint16_t question_end;             /* offset just past the question in pkt */
 
-	bool has_edns;           /* an OPT record was present and well formed */
+	/* has_edns: exactly one OPT record, in the additional section, owned by
+	 * the root, RDATA in bounds. It stays true on a FORMERR caused by its
+	 * option list (RFC 6891 §7: that FORMERR reply MUST carry an OPT) and on
+	 * BADVERS; it is false when the OPT itself breaks §6.1.1 (two OPTs, OPT
+	 * outside additional, owner not root). On other FORMERRs it says what was
+	 * found before the error. edns_* are valid when has_edns is. */
+	bool has_edns;
 	uint8_t edns_version;
 	uint16_t edns_udp_size;  /* client's advertised payload size, as sent */
 	bool edns_do;            /* DNSSEC OK bit */
-	bool has_ecs;            /* a valid ECS option was present */
+	bool has_ecs;            /* a valid ECS option was present (false if the option list is bad) */
 	struct dns_ecs ecs;
-	bool has_cookie;         /* a COOKIE option was present (RFC 7873) */
+	bool has_cookie;         /* a valid COOKIE option was present (RFC 7873) */
 	uint8_t cookie_len;      /* 8 (client only) or 16..40 (client + server) */
 	uint8_t cookie[40];
 };
@@ -108,8 +114,13 @@ struct dns_query {
  * malformed EDNS option list (an option running past RDLENGTH) → FORMERR;
  * invalid ECS (RFC 7871 §6, §7.2.1: family not 1/2, source prefix longer than
  * the family's address, ADDRESS octets != ceil(source/8), bits set beyond the
- * source prefix, scope prefix != 0) → FORMERR; EDNS version > 0 → BADVERS
- * (checked after the option list is validated). Opcode is NOT checked here.
+ * source prefix, scope prefix != 0, a second ECS option) → FORMERR; COOKIE
+ * length not 8 or 16..40, or a second COOKIE (RFC 7873 §5.2.2) → FORMERR;
+ * other options are ignored; EDNS version > 0 → BADVERS (checked after the
+ * option list is validated, and only if nothing else is FORMERR). Records
+ * other than OPT (e.g. TSIG) are bounds-checked and skipped; their owner
+ * names are fully validated. Opcode is NOT checked here.
+ * On DROP/FORMERR without a question, qname_len is 0 and qname is the root.
  */
 enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns_query *q);
 
