@@ -32,7 +32,10 @@
 #define ZNODE_APEX 0x01     /* the zone apex (nodes[0]) */
 #define ZNODE_DELEG 0x02    /* has NS and is not the apex: a zone cut (RFC 1034 §4.2.1) */
 #define ZNODE_WILDCARD 0x04 /* a child "*.<this name>" exists (RFC 4592) */
-#define ZNODE_GLUE 0x08     /* at or below a cut (cut != ZNODE_NONE): not authoritative */
+#define ZNODE_GLUE 0x08     /* strictly below a zone cut (cut != ZNODE_NONE and cut is
+				not this node): not authoritative; the only data allowed
+				here is A/AAAA glue named by an NS target of the cut.
+				The cut node itself has ZNODE_DELEG, not ZNODE_GLUE. */
 
 /** One RRset: all records of one type at one owner. */
 typedef struct zrrset {
