@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -698,24 +699,30 @@ static bool line_is_blank(FILE *fp, long line_start)
 static void excerpt(FILE *fp, long start, char *text, size_t cap)
 {
 	long here = ftell(fp);
-	size_t n = 0;
+	size_t n = 0, max = cap - 4; /* room for "..." and the NUL */
 	int c;
-	bool blank = false;
+	bool blank = false, cut = false;
 	text[0] = 0;
 	if (start < 0 || here < 0 || fseek(fp, start, SEEK_SET) != 0)
 		return;
-	while (n + 4 < cap && (c = getc(fp)) != EOF && c != '\n' && c != ';') {
+	while ((c = getc(fp)) != EOF && c != '\n' && c != ';') {
 		if (c == ' ' || c == '\t' || c == '\r') {
 			blank = n > 0;
 			continue;
+		}
+		if (n + (blank ? 2 : 1) > max) {
+			cut = true;
+			break;
 		}
 		if (blank)
 			text[n++] = ' ';
 		blank = false;
 		text[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
-	if (n + 4 >= cap)
-		memcpy(text + n, "...", 3), n += 3;
+	if (cut) {
+		memcpy(text + n, "...", 3);
+		n += 3;
+	}
 	text[n] = 0;
 	clearerr(fp);
 	fseek(fp, here, SEEK_SET);
@@ -733,13 +740,22 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 	ldns_rdf *origin = NULL, *prev = NULL;
 	uint16_t file = 0;
 	int line = 0;
+	struct stat st;
 	FILE *fp = fopen(path, "r");
+	/* Only regular files: a FIFO or /dev/zero would make the load (and
+	 * with it the reload of every zone) never finish. */
+	if (fp != NULL && (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))) {
+		fclose(fp);
+		fp = NULL;
+		errno = EINVAL;
+	}
 	if (fp == NULL) {
+		const char *why = errno == EINVAL ? "not a regular file" : strerror(errno);
 		if (depth == 0)
-			zerr_add(L, 0, from_file, 0, "cannot open zone file: %s", strerror(errno));
+			zerr_add(L, 0, from_file, 0, "cannot open zone file: %s", why);
 		else
 			zerr_add(L, (uint32_t)L->nrecs, from_file, from_line,
-				 "$INCLUDE: cannot open %s: %s", path, strerror(errno));
+				 "$INCLUDE: cannot open %s: %s", path, why);
 		L->io_error = true;
 		return;
 	}

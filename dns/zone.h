@@ -87,9 +87,15 @@ typedef struct zone {
  * CNAME beside other data or two CNAMEs at a name (RFC 2181 §10.1);
  * records below a zone cut other than glue addresses (A/AAAA) named by an
  * NS target of that cut, and any data at a cut but NS/DS ("occluded data");
- * no NS at the apex; class other than IN. Differing TTLs within an RRset
- * are warned about (logged) and the first one kept; duplicate records are
- * dropped (RFC 2181 §5).
+ * no NS at the apex; class other than IN; DNAME (not supported); query or
+ * meta types (ANY, OPT, ...); an $INCLUDE that cannot be opened or is not
+ * a regular file, or nests deeper than 8 files. Differing TTLs within an
+ * RRset are warned about (logged) and the first one kept; duplicate
+ * records (names in RDATA compared case-insensitively) are dropped
+ * (RFC 2181 §5). Without $TTL, records without a TTL get 3600 s (warned).
+ * $INCLUDE names a file relative to the including file's directory; the
+ * origin and the current owner are restored after it, $TTL is not.
+ * Diagnostics come out in file order; after 1000, only a count.
  */
 int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
 	__attribute__((warn_unused_result));

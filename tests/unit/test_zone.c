@@ -87,8 +87,9 @@ static void test_good_summary(void **state)
 	assert_string_equal(z->path, ZONES "example.test.zone");
 	assert_int_equal(z->serial, 2024010101u);
 	assert_int_equal(z->neg_ttl_s, 300); /* min(SOA TTL 3600, MINIMUM 300) */
-	/* 28 records in the three files, one an exact duplicate (www A 192.0.2.1). */
-	assert_int_equal(z->record_count, 27);
+	/* 30 records in the three files; two duplicates: www A 192.0.2.1, and
+	 * NS ns1 spelled in another case (RFC 4343). */
+	assert_int_equal(z->record_count, 28);
 	/* 16 owners + 5 empty non-terminals (wild, _tcp, ent, a.ent, lab). */
 	assert_int_equal(z->node_count, 21);
 	assert_true(z->index_mask + 1 >= 2 * z->node_count);
@@ -178,6 +179,9 @@ static void test_good_hosts(void **state)
 	const uint8_t cname_want[] = { 0, 18, 3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l',
 				       'e', 4, 't', 'e', 's', 't', 0 };
 	assert_rdata(cname, cname_want, sizeof(cname_want));
+	/* NSEC may sit beside a CNAME (RFC 4035 §2.5). */
+	rrset(z, "ftp.example.test", 47, 1, 3600);
+	assert_int_equal(find(z, "ftp.example.test")->rrset_count, 2);
 
 	const zrrset_t *srv = rrset(z, "_sip._tcp.example.test", T_SRV, 1, 3600);
 	const uint8_t srv_want[] = { 0, 24, 0, 10, 0, 60, 0x13, 0xc4, 3, 's', 'i', 'p', 7, 'e',
@@ -402,6 +406,8 @@ static void test_bad_directives(void **state)
 				  "parse the RR's rdata in \"broken IN AAAA not-an-address\"");
 	diag_free(d);
 	expect_bad("bad-include-loop.zone", SOV_EPARSE, 6, "nested more than 8 files deep");
+	expect_bad("bad-include-special.zone", SOV_EIO, 6,
+		   "$INCLUDE: cannot open /dev/null: not a regular file");
 	expect_bad("bad-directive.zone", SOV_EPARSE, 6, "unknown directive $GENERATE");
 	expect_bad("bad-ttl.zone", SOV_EPARSE, 6, "$TTL forever is not a TTL");
 }
