@@ -32,7 +32,10 @@
 #define ZNODE_APEX 0x01     /* the zone apex (nodes[0]) */
 #define ZNODE_DELEG 0x02    /* has NS and is not the apex: a zone cut (RFC 1034 §4.2.1) */
 #define ZNODE_WILDCARD 0x04 /* a child "*.<this name>" exists (RFC 4592) */
-#define ZNODE_GLUE 0x08     /* at or below a cut (cut != ZNODE_NONE): not authoritative */
+#define ZNODE_GLUE 0x08     /* strictly below a zone cut (cut != ZNODE_NONE and cut is
+				not this node): not authoritative; the only data allowed
+				here is A/AAAA glue named by an NS target of the cut.
+				The cut node itself has ZNODE_DELEG, not ZNODE_GLUE. */
 
 /** One RRset: all records of one type at one owner. */
 typedef struct zrrset {
@@ -84,9 +87,15 @@ typedef struct zone {
  * CNAME beside other data or two CNAMEs at a name (RFC 2181 §10.1);
  * records below a zone cut other than glue addresses (A/AAAA) named by an
  * NS target of that cut, and any data at a cut but NS/DS ("occluded data");
- * no NS at the apex; class other than IN. Differing TTLs within an RRset
- * are warned about (logged) and the first one kept; duplicate records are
- * dropped (RFC 2181 §5).
+ * no NS at the apex; class other than IN; DNAME (not supported); query or
+ * meta types (ANY, OPT, ...); an $INCLUDE that cannot be opened or is not
+ * a regular file, or nests deeper than 8 files. Differing TTLs within an
+ * RRset are warned about (logged) and the first one kept; duplicate
+ * records (names in RDATA compared case-insensitively) are dropped
+ * (RFC 2181 §5). Without $TTL, records without a TTL get 3600 s (warned).
+ * $INCLUDE names a file relative to the including file's directory; the
+ * origin and the current owner are restored after it, $TTL is not.
+ * Diagnostics come out in file order; after 1000, only a count.
  */
 int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
 	__attribute__((warn_unused_result));
