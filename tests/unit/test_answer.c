@@ -1,19 +1,449 @@
+/* Unit tests of the answer path: query_process() against zones loaded from
+ * tests/unit/answer/, queries built and replies parsed with ldns. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
 
-static void test_placeholder(void **state)
+#include <cmocka.h>
+#include <ldns/ldns.h>
+
+#include "common/diag.h"
+#include "dns/answer.h"
+#include "dns/wire.h"
+
+static snapshot_t *snap_parent; /* example.test only */
+static snapshot_t *snap_both;   /* example.test + lab.example.test */
+
+static snapshot_t *make_snapshot(int with_child)
+{
+	snapshot_t *s = calloc(1, sizeof(*s));
+	diag_t *d = diag_new();
+	zone_t *z = NULL;
+	s->zones = zonedb_new();
+	s->edns_payload = 1232;
+	assert_int_equal(zone_load("example.test", SRCDIR "/tests/unit/answer/example.test.zone", &z, d), 0);
+	assert_int_equal(zonedb_add(s->zones, z), 0);
+	if (with_child) {
+		assert_int_equal(zone_load("lab.example.test.",
+					   SRCDIR "/tests/unit/answer/lab.example.test.zone", &z, d), 0);
+		assert_int_equal(zonedb_add(s->zones, z), 0);
+	}
+	assert_int_equal(zonedb_finish(s->zones), 0);
+	diag_print(d, stderr);
+	diag_free(d);
+	return s;
+}
+
+static int setup(void **state)
 {
 	(void)state;
-	assert_true(1);
+	snap_parent = make_snapshot(0);
+	snap_both = make_snapshot(1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	zonedb_free(snap_parent->zones);
+	zonedb_free(snap_both->zones);
+	free(snap_parent);
+	free(snap_both);
+	return 0;
+}
+
+struct q_opts {
+	int edns;          /* 0 = no OPT */
+	uint16_t udp_size;
+	int do_bit;
+	int version;
+	int rd;
+	enum dns_transport tr;
+	int opcode;
+};
+
+static size_t build_query(const char *name, ldns_rr_type type, const struct q_opts *o, uint8_t *out)
+{
+	ldns_rdf *qn = NULL;
+	assert_int_equal(ldns_str2rdf_dname(&qn, name), LDNS_STATUS_OK);
+	ldns_pkt *p = ldns_pkt_query_new(qn, type, LDNS_RR_CLASS_IN, o && o->rd ? LDNS_RD : 0);
+	ldns_pkt_set_id(p, 0x1234);
+	if (o && o->opcode)
+		ldns_pkt_set_opcode(p, (ldns_pkt_opcode)o->opcode);
+	if (o && o->edns) {
+		ldns_pkt_set_edns_udp_size(p, o->udp_size);
+		ldns_pkt_set_edns_do(p, o->do_bit);
+		ldns_pkt_set_edns_version(p, (uint8_t)o->version);
+		ldns_pkt_set_edns_data(p, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_HEX, ""));
+	}
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	assert_int_equal(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
+	memcpy(out, wire, len);
+	free(wire);
+	ldns_pkt_free(p);
+	return len;
+}
+
+/* Sends `name type` to the snapshot and returns the parsed reply (caller frees). */
+static ldns_pkt *ask(snapshot_t *s, const char *name, ldns_rr_type type, const struct q_opts *o,
+		     uint8_t *raw, size_t *rawlen)
+{
+	static uint8_t q[512];
+	static uint8_t rbuf[DNS_REPLY_MAX];
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	size_t qlen = build_query(name, type, o, q);
+	size_t n = query_process(&ctx, s, NULL, o ? o->tr : DNS_UDP, q, qlen, rbuf, sizeof(rbuf));
+	assert_true(n >= 12);
+	if (raw) {
+		memcpy(raw, rbuf, n);
+		*rawlen = n;
+	}
+	ldns_pkt *r = NULL;
+	assert_int_equal(ldns_wire2pkt(&r, rbuf, n), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_id(r), 0x1234);
+	assert_true(ldns_pkt_qr(r));
+	assert_false(ldns_pkt_ra(r));
+	return r;
+}
+
+static ldns_rr *rr_at(ldns_rr_list *l, size_t i)
+{
+	assert_true(i < ldns_rr_list_rr_count(l));
+	return ldns_rr_list_rr(l, i);
+}
+
+static void assert_owner(ldns_rr *rr, const char *name)
+{
+	ldns_rdf *want = ldns_dname_new_frm_str(name);
+	assert_int_equal(ldns_dname_compare(ldns_rr_owner(rr), want), 0);
+	ldns_rdf_deep_free(want);
+}
+
+static void test_exact_a(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_rr *rr = rr_at(ldns_pkt_answer(r), 0);
+	assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_rr_ttl(rr), 300);
+	assert_owner(rr, "www.example.test.");
+	assert_int_equal(ldns_pkt_nscount(r), 0);
+	ldns_pkt_free(r);
+}
+
+static void test_case_echo_and_rd(void **state)
+{
+	(void)state;
+	uint8_t raw[DNS_REPLY_MAX];
+	size_t len = 0;
+	struct q_opts o = {.rd = 1};
+	ldns_pkt *r = ask(snap_parent, "WwW.ExAmPlE.tEsT.", LDNS_RR_TYPE_A, &o, raw, &len);
+	assert_true(ldns_pkt_rd(r));
+	assert_memory_equal(raw + 12, "\3WwW\7ExAmPlE\4tEsT", 18);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+}
+
+static void test_nxdomain_soa_ttl(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "nope.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	ldns_rr *soa = rr_at(ldns_pkt_authority(r), 0);
+	assert_int_equal(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+	assert_int_equal(ldns_rr_ttl(soa), 300); /* min(3600, minimum 300) */
+	assert_owner(soa, "example.test.");
+	ldns_pkt_free(r);
+}
+
+static void test_nodata(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_TXT, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	ldns_pkt_free(r);
+}
+
+static void test_empty_non_terminal(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "ent.sub.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "x.ent.sub.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(r);
+	/* "apps" exists only as the parent of the wildcard: NODATA. */
+	r = ask(snap_parent, "apps.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+}
+
+static void test_cname_chain(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "alias2.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 3);
+	assert_owner(rr_at(ldns_pkt_answer(r), 0), "alias2.example.test.");
+	assert_owner(rr_at(ldns_pkt_answer(r), 1), "blog.example.test.");
+	assert_owner(rr_at(ldns_pkt_answer(r), 2), "www.example.test.");
+	assert_int_equal(ldns_rr_get_type(rr_at(ldns_pkt_answer(r), 2)), LDNS_RR_TYPE_A);
+	ldns_pkt_free(r);
+	/* qtype CNAME: no chase */
+	r = ask(snap_parent, "alias2.example.test.", LDNS_RR_TYPE_CNAME, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+}
+
+static void test_cname_loops(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "loop1.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "self.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+}
+
+static void test_cname_out_of_zone_and_dangling(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "ext.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	assert_int_equal(ldns_pkt_nscount(r), 0);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "dangling.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	ldns_pkt_free(r);
+}
+
+static void test_wildcard(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "Foo.apps.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	assert_owner(rr_at(ldns_pkt_answer(r), 0), "foo.apps.example.test.");
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "a.b.apps.example.test.", LDNS_RR_TYPE_TXT, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "x.apps.example.test.", LDNS_RR_TYPE_MX, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	ldns_pkt_free(r);
+	/* wildcard CNAME is chased */
+	r = ask(snap_parent, "q.w2.example.test.", LDNS_RR_TYPE_AAAA, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	assert_owner(rr_at(ldns_pkt_answer(r), 0), "q.w2.example.test.");
+	ldns_pkt_free(r);
+}
+
+static void test_referral(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "host.lab.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_false(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	assert_int_equal(ldns_rr_get_type(rr_at(ldns_pkt_authority(r), 0)), LDNS_RR_TYPE_NS);
+	assert_owner(rr_at(ldns_pkt_authority(r), 0), "lab.example.test.");
+	assert_int_equal(ldns_pkt_arcount(r), 1);
+	assert_owner(rr_at(ldns_pkt_additional(r), 0), "ns1.lab.example.test.");
+	ldns_pkt_free(r);
+	/* NS at the cut and glue itself are referrals too */
+	r = ask(snap_parent, "lab.example.test.", LDNS_RR_TYPE_NS, NULL, NULL, NULL);
+	assert_false(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "ns1.lab.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_false(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+	/* out-of-bailiwick NS: no glue */
+	r = ask(snap_parent, "x.other.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	assert_int_equal(ldns_pkt_arcount(r), 0);
+	ldns_pkt_free(r);
+}
+
+static void test_ds_parent_side(void **state)
+{
+	(void)state;
+	snapshot_t *snaps[2] = {snap_parent, snap_both};
+	for (int i = 0; i < 2; i++) {
+		ldns_pkt *r = ask(snaps[i], "lab.example.test.", LDNS_RR_TYPE_DS, NULL, NULL, NULL);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_true(ldns_pkt_aa(r));
+		assert_int_equal(ldns_pkt_ancount(r), 1);
+		assert_int_equal(ldns_rr_get_type(rr_at(ldns_pkt_answer(r), 0)), LDNS_RR_TYPE_DS);
+		ldns_pkt_free(r);
+	}
+	/* child zone served: its data is authoritative */
+	ldns_pkt *r = ask(snap_both, "box.lab.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+	r = ask(snap_both, "lab.example.test.", LDNS_RR_TYPE_NS, NULL, NULL, NULL);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+}
+
+static void test_refused_outside(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "www.elsewhere.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	assert_false(ldns_pkt_aa(r));
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "test.", LDNS_RR_TYPE_SOA, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+}
+
+static void test_additional(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_MX, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	assert_int_equal(ldns_pkt_arcount(r), 1);
+	assert_owner(rr_at(ldns_pkt_additional(r), 0), "mail.example.test.");
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "_sip._tcp.example.test.", LDNS_RR_TYPE_SRV, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_arcount(r), 2); /* www A + AAAA */
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_NS, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	assert_int_equal(ldns_pkt_arcount(r), 3); /* ns1 A, ns2 A + AAAA */
+	ldns_pkt_free(r);
+}
+
+static void test_any_minimal(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_ANY, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+	struct q_opts o = {.tr = DNS_TCP};
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_ANY, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+}
+
+static void test_truncation(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "big.example.test.", LDNS_RR_TYPE_TXT, NULL, NULL, NULL);
+	assert_true(ldns_pkt_tc(r));
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	assert_int_equal(ldns_pkt_qdcount(r), 1);
+	ldns_pkt_free(r);
+	struct q_opts o = {.edns = 1, .udp_size = 4096};
+	r = ask(snap_parent, "big.example.test.", LDNS_RR_TYPE_TXT, &o, NULL, NULL);
+	assert_false(ldns_pkt_tc(r));
+	assert_int_equal(ldns_pkt_ancount(r), 6);
+	ldns_pkt_free(r);
+	struct q_opts t = {.tr = DNS_TCP};
+	r = ask(snap_parent, "big.example.test.", LDNS_RR_TYPE_TXT, &t, NULL, NULL);
+	assert_false(ldns_pkt_tc(r));
+	assert_int_equal(ldns_pkt_ancount(r), 6);
+	ldns_pkt_free(r);
+}
+
+static void test_edns(void **state)
+{
+	(void)state;
+	struct q_opts o = {.edns = 1, .udp_size = 4096, .do_bit = 1};
+	ldns_pkt *r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_true(ldns_pkt_edns(r));
+	assert_int_equal(ldns_pkt_edns_udp_size(r), 1232);
+	assert_true(ldns_pkt_edns_do(r));
+	assert_int_equal(ldns_pkt_edns_version(r), 0);
+	ldns_pkt_free(r);
+	struct q_opts v1 = {.edns = 1, .udp_size = 1232, .version = 1};
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &v1, NULL, NULL);
+	assert_true(ldns_pkt_edns(r));
+	assert_int_equal(ldns_pkt_edns_extended_rcode(r), 1); /* BADVERS = 16 */
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_false(ldns_pkt_edns(r));
+	ldns_pkt_free(r);
+}
+
+static void test_opcodes_and_meta(void **state)
+{
+	(void)state;
+	struct q_opts o = {.opcode = LDNS_PACKET_NOTIFY};
+	ldns_pkt *r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_SOA, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTIMPL);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_AXFR, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+}
+
+static void test_runt_and_response_dropped(void **state)
+{
+	(void)state;
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	uint8_t rbuf[DNS_REPLY_MAX];
+	uint8_t q[512] = {0};
+	assert_int_equal(query_process(&ctx, snap_parent, NULL, DNS_UDP, q, 11, rbuf, sizeof(rbuf)), 0);
+	size_t qlen = build_query("www.example.test.", LDNS_RR_TYPE_A, NULL, q);
+	q[2] |= 0x80; /* QR */
+	assert_int_equal(query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf)), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_placeholder),
+		cmocka_unit_test(test_exact_a),
+		cmocka_unit_test(test_case_echo_and_rd),
+		cmocka_unit_test(test_nxdomain_soa_ttl),
+		cmocka_unit_test(test_nodata),
+		cmocka_unit_test(test_empty_non_terminal),
+		cmocka_unit_test(test_cname_chain),
+		cmocka_unit_test(test_cname_loops),
+		cmocka_unit_test(test_cname_out_of_zone_and_dangling),
+		cmocka_unit_test(test_wildcard),
+		cmocka_unit_test(test_referral),
+		cmocka_unit_test(test_ds_parent_side),
+		cmocka_unit_test(test_refused_outside),
+		cmocka_unit_test(test_additional),
+		cmocka_unit_test(test_any_minimal),
+		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_edns),
+		cmocka_unit_test(test_opcodes_and_meta),
+		cmocka_unit_test(test_runt_and_response_dropped),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
