@@ -1,8 +1,10 @@
 /* driver.c — runs a libFuzzer target over files, for builds without libFuzzer.
  *
  * With gcc (the normal build) each fuzz target links against this main so
- * it keeps compiling, and `meson test --suite fuzz-regress` replays the seed
- * corpus and every past crash through it. Usage: fuzz_X FILE|DIR...
+ * it keeps compiling, and `meson test --suite fuzz` replays the seed corpus
+ * and every past crash through it. Usage: fuzz_X FILE|DIR...
+ * Seeds are kept readable: a file ending in ".hex" holds hex digits
+ * (whitespace and "#" comments ignored) and is decoded before use.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -13,6 +15,36 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
+
+/* Decodes hex text in place (comments from '#' to end of line skipped). */
+static size_t hex_decode(uint8_t *buf, size_t n)
+{
+	size_t out = 0;
+	int half = -1;
+	for (size_t i = 0; i < n; i++) {
+		int c = buf[i], v;
+		if (c == '#') {
+			while (i < n && buf[i] != '\n')
+				i++;
+			continue;
+		}
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v = c - 'A' + 10;
+		else
+			continue;
+		if (half < 0) {
+			half = v;
+		} else {
+			buf[out++] = (uint8_t)(half << 4 | v);
+			half = -1;
+		}
+	}
+	return out;
+}
 
 static int run_file(const char *path)
 {
@@ -26,6 +58,9 @@ static int run_file(const char *path)
 	fclose(f);
 	if (buf == NULL)
 		return 1;
+	size_t plen = strlen(path);
+	if (plen > 4 && strcmp(path + plen - 4, ".hex") == 0)
+		n = hex_decode(buf, n);
 	LLVMFuzzerTestOneInput(buf, n);
 	free(buf);
 	return 0;
