@@ -104,7 +104,10 @@ struct dns_query {
 };
 
 /**
- * Parses the query in pkt[0..len). Fills *q (always fully initialised).
+ * Parses the query in pkt[0..len). Fills *q: every field is set on every
+ * outcome, except that qname/qname_lower are defined only for their first
+ * qname_len bytes (and hold the root, qname[0] == 0, without a question) —
+ * not zeroing 510 bytes per query halves the cost of the common case.
  * Rules (each returns FORMERR unless stated): len < 12 → DROP; QR set → DROP;
  * QDCOUNT != 1 → FORMERR (has_question false); bad name (label > 63,
  * name > 255, reserved label type 0x40/0x80, pointer not strictly backwards,
