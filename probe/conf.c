@@ -31,14 +31,29 @@ struct key_rule {
 };
 
 static const struct key_rule check_keys[] = {
-	{"name", T_ALL},          {"type", T_ALL},          {"datacenters", T_ALL},
-	{"service", T_ALL},       {"targets", T_ALL},       {"port", T_ALL},
-	{"interval_ms", T_ALL},   {"timeout_ms", T_ALL},    {"jitter_ms", T_ALL},
-	{"rise", T_ALL},          {"fall", T_ALL},          {"url", T_WEB},
-	{"host", T_WEB},          {"path", T_WEB},          {"expect_status", T_WEB},
-	{"body_contains", T_WEB}, {"ca_file", T_HTTPS},     {"verify", T_HTTPS},
-	{"cert_warn_days", T_HTTPS}, {"qname", T_DNS},      {"qtype", T_DNS},
-	{"expect_rcode", T_DNS},  {"expect_address", T_DNS},
+    {"name", T_ALL},
+    {"type", T_ALL},
+    {"datacenters", T_ALL},
+    {"service", T_ALL},
+    {"targets", T_ALL},
+    {"port", T_ALL},
+    {"interval_ms", T_ALL},
+    {"timeout_ms", T_ALL},
+    {"jitter_ms", T_ALL},
+    {"rise", T_ALL},
+    {"fall", T_ALL},
+    {"url", T_WEB},
+    {"host", T_WEB},
+    {"path", T_WEB},
+    {"expect_status", T_WEB},
+    {"body_contains", T_WEB},
+    {"ca_file", T_HTTPS},
+    {"verify", T_HTTPS},
+    {"cert_warn_days", T_HTTPS},
+    {"qname", T_DNS},
+    {"qtype", T_DNS},
+    {"expect_rcode", T_DNS},
+    {"expect_address", T_DNS},
 };
 
 static const char *const timing_keys[] = {"interval_ms", "timeout_ms", "jitter_ms", "rise", "fall"};
@@ -47,10 +62,10 @@ static const struct {
 	const char *name;
 	uint8_t code;
 } rcodes[] = {
-	/* RFC 1035 §4.1.1 and RFC 2136 §2.2 */
-	{"NOERROR", 0}, {"FORMERR", 1}, {"SERVFAIL", 2}, {"NXDOMAIN", 3}, {"NOTIMP", 4},
-	{"REFUSED", 5}, {"YXDOMAIN", 6}, {"YXRRSET", 7}, {"NXRRSET", 8}, {"NOTAUTH", 9},
-	{"NOTZONE", 10},
+    /* RFC 1035 §4.1.1 and RFC 2136 §2.2 */
+    {"NOERROR", 0}, {"FORMERR", 1}, {"SERVFAIL", 2}, {"NXDOMAIN", 3},
+    {"NOTIMP", 4},  {"REFUSED", 5}, {"YXDOMAIN", 6}, {"YXRRSET", 7},
+    {"NXRRSET", 8}, {"NOTAUTH", 9}, {"NOTZONE", 10},
 };
 
 /* Parsing context: where we are, for messages. */
@@ -63,7 +78,7 @@ struct pctx {
 };
 
 __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, const char *path,
-							const char *fmt, ...)
+						       const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -255,7 +270,8 @@ static long target_for(probe_config_t *cfg, const char *service, size_t dc_index
 	if (service == NULL)
 		return (long)dc_index;
 	for (size_t i = cfg->dc_count; i < cfg->target_count; i++)
-		if (cfg->targets[i].dc_index == dc_index && strcmp(cfg->targets[i].service, service) == 0)
+		if (cfg->targets[i].dc_index == dc_index &&
+		    strcmp(cfg->targets[i].service, service) == 0)
 			return (long)i;
 	if (cfg->target_count == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 8;
@@ -373,7 +389,8 @@ static int expand_dc(struct pctx *p, probe_config_t *cfg, size_t *inst_cap, size
 				continue;
 			}
 			if (probe_addr_port(&a) == 0) {
-				perr(p, path, "targets.%s: a tcp check needs a port", p->dcs[dci].id);
+				perr(p, path, "targets.%s: a tcp check needs a port",
+				     p->dcs[dci].id);
 				continue;
 			}
 			rc = add_instance(cfg, inst_cap, ci, (size_t)ti, &a);
@@ -439,7 +456,8 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 
 	const char *key;
 	const json_t *val;
-	json_object_foreach((json_t *)obj, key, val) {
+	json_object_foreach((json_t *)obj, key, val)
+	{
 		const struct key_rule *rule = NULL;
 		for (size_t k = 0; k < sizeof(check_keys) / sizeof(check_keys[0]); k++)
 			if (strcmp(check_keys[k].key, key) == 0)
@@ -488,13 +506,16 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 		     "the next one starts",
 		     c->timeout_ms, c->interval_ms);
 	if (c->jitter_ms > c->interval_ms / 2)
-		perr(p, path, "jitter_ms (%u) must be at most half of interval_ms (%u)", c->jitter_ms,
-		     c->interval_ms);
+		perr(p, path, "jitter_ms (%u) must be at most half of interval_ms (%u)",
+		     c->jitter_ms, c->interval_ms);
 
 	/* Type-specific settings and their defaults. */
 	c->verify = true;
 	c->cert_warn_days = PROBE_DEFAULT_CERT_WARN_DAYS;
-	c->port = c->type == PROBE_HTTP ? 80 : c->type == PROBE_HTTPS ? 443 : c->type == PROBE_DNS ? 53 : 0;
+	c->port = c->type == PROBE_HTTP	   ? 80
+		  : c->type == PROBE_HTTPS ? 443
+		  : c->type == PROBE_DNS   ? 53
+					   : 0;
 	if (c->type == PROBE_HTTP || c->type == PROBE_HTTPS) {
 		c->path = strdup("/");
 		const char *url = get_string(p, obj, "url", path);
@@ -527,10 +548,12 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 				one = json_is_array(st) ? json_array_get(st, k) : st;
 				if (!json_is_integer(one) || json_integer_value(one) < 100 ||
 				    json_integer_value(one) > 599) {
-					perr(p, path, "expect_status: %s", "status codes are integers from 100 to 599");
+					perr(p, path, "expect_status: %s",
+					     "status codes are integers from 100 to 599");
 					break;
 				}
-				c->expect_status[c->expect_status_count++] = (uint16_t)json_integer_value(one);
+				c->expect_status[c->expect_status_count++] =
+				    (uint16_t)json_integer_value(one);
 			}
 		}
 		c->body_contains = xstrdup(get_string(p, obj, "body_contains", path));
@@ -581,7 +604,8 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 				}
 			}
 			if (!found)
-				perr(p, path, "unknown expect_rcode \"%s\" (NOERROR, NXDOMAIN, ...)", rcode);
+				perr(p, path,
+				     "unknown expect_rcode \"%s\" (NOERROR, NXDOMAIN, ...)", rcode);
 		}
 		const char *ea = get_string(p, obj, "expect_address", path);
 		if (ea != NULL) {
@@ -625,7 +649,8 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 		goto finish;
 	}
 	if (targets != NULL) {
-		json_object_foreach((json_t *)targets, key, val) {
+		json_object_foreach((json_t *)targets, key, val)
+		{
 			/* Without "datacenters" the check covers every datacenter. */
 			bool listed = dcs_json == NULL && find_dc(p, key) >= 0;
 			for (size_t k = 0; dcs_json && k < ndc; k++) {
@@ -634,11 +659,14 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 					listed = true;
 			}
 			if (!listed)
-				perr(p, path, "targets names \"%s\", which is not a datacenter of this check",
-				     key);
+				perr(
+				    p, path,
+				    "targets names \"%s\", which is not a datacenter of this check",
+				    key);
 		}
 	}
-	if (c->name == NULL || ((c->type == PROBE_HTTP || c->type == PROBE_HTTPS) && c->path == NULL)) {
+	if (c->name == NULL ||
+	    ((c->type == PROBE_HTTP || c->type == PROBE_HTTPS) && c->path == NULL)) {
 		rc = SOV_ENOMEM;
 		goto finish;
 	}
@@ -714,9 +742,10 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 
 	const char *key;
 	const json_t *val;
-	static const char *const section_keys[] = {"defaults", "combine", "max_in_flight",
+	static const char *const section_keys[] = {"defaults",	  "combine",  "max_in_flight",
 						   "datacenters", "services", "checks"};
-	json_object_foreach((json_t *)sec, key, val) {
+	json_object_foreach((json_t *)sec, key, val)
+	{
 		bool ok = false;
 		for (size_t k = 0; k < sizeof(section_keys) / sizeof(section_keys[0]); k++)
 			ok |= strcmp(section_keys[k], key) == 0;
@@ -729,13 +758,15 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 		if (!json_is_object(def)) {
 			perr(&p, "probes.defaults", "must be an object");
 		} else {
-			json_object_foreach((json_t *)def, key, val) {
+			json_object_foreach((json_t *)def, key, val)
+			{
 				bool ok = false;
 				for (size_t k = 0; k < 5; k++)
 					ok |= strcmp(timing_keys[k], key) == 0;
 				if (!ok)
 					perr(&p, "probes.defaults",
-					     "unknown key \"%s\" (interval_ms, timeout_ms, jitter_ms, rise, fall)",
+					     "unknown key \"%s\" (interval_ms, timeout_ms, "
+					     "jitter_ms, rise, fall)",
 					     key);
 			}
 			parse_timing(&p, def, "probes.defaults", &defaults);
@@ -771,7 +802,8 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 	if (dco != NULL && !json_is_object(dco))
 		perr(&p, "probes.datacenters", "must be an object: datacenter id → settings");
 	if (json_is_object(dco)) {
-		json_object_foreach((json_t *)dco, key, val) {
+		json_object_foreach((json_t *)dco, key, val)
+		{
 			char kp[160];
 			snprintf(kp, sizeof(kp), "probes.datacenters.%s", key);
 			int dci = find_dc(&p, key);
@@ -779,7 +811,8 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 				perr(&p, kp, "is not a known datacenter id");
 				continue;
 			}
-			const json_t *cv = json_is_object(val) ? json_object_get(val, "combine") : NULL;
+			const json_t *cv =
+			    json_is_object(val) ? json_object_get(val, "combine") : NULL;
 			if (cv == NULL || json_object_size(val) != 1) {
 				perr(&p, kp, "must be an object with only \"combine\"");
 				continue;
@@ -792,10 +825,12 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 	if (svo != NULL && !json_is_object(svo))
 		perr(&p, "probes.services", "must be an object: service name → settings");
 	if (json_is_object(svo)) {
-		json_object_foreach((json_t *)svo, key, val) {
+		json_object_foreach((json_t *)svo, key, val)
+		{
 			char kp[160];
 			snprintf(kp, sizeof(kp), "probes.services.%s", key);
-			const json_t *cv = json_is_object(val) ? json_object_get(val, "combine") : NULL;
+			const json_t *cv =
+			    json_is_object(val) ? json_object_get(val, "combine") : NULL;
 			if (cv == NULL || json_object_size(val) != 1) {
 				perr(&p, kp, "must be an object with only \"combine\"");
 				continue;
@@ -832,7 +867,8 @@ int probe_config_target_index(const probe_config_t *cfg, const char *dc_id, cons
 		if (strcmp(cfg->targets[i].name, dc_id) != 0)
 			continue;
 		for (size_t j = cfg->dc_count; service != NULL && j < cfg->target_count; j++)
-			if (cfg->targets[j].dc_index == i && strcmp(cfg->targets[j].service, service) == 0)
+			if (cfg->targets[j].dc_index == i &&
+			    strcmp(cfg->targets[j].service, service) == 0)
 				return (int)j;
 		return (int)i;
 	}

@@ -19,11 +19,12 @@
  * within fall × interval_ms + timeout_ms of a failure (docs/probes.md), and
  * the random walk keeps hundreds of probes from firing in lockstep.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,31 +64,31 @@ struct inst {
 	probe_engine_t *e;
 	const struct probe_check *check;
 	size_t target;
-	char desc[DESC_MAX];    /* "https://www.test/health at 127.0.0.5" */
-	struct event *timer;    /* the instance's one timer */
+	char desc[DESC_MAX]; /* "https://www.test/health at 127.0.0.5" */
+	struct event *timer; /* the instance's one timer */
 	enum inst_phase phase;
 	enum inst_step step;
-	int fd;                 /* socket while connecting (tcp/http/https) or for dns */
-	struct event *io;       /* connect-wait or dns read event on fd */
-	struct bufferevent *bev;/* after connect, http and https; owns fd and SSL */
-	SSL *ssl;               /* borrowed view of bev's SSL */
+	int fd;			 /* socket while connecting (tcp/http/https) or for dns */
+	struct event *io;	 /* connect-wait or dns read event on fd */
+	struct bufferevent *bev; /* after connect, http and https; owns fd and SSL */
+	SSL *ssl;		 /* borrowed view of bev's SSL */
 	struct timespec started;
 	bool first_done;
-	bool pending_fail;      /* failed synchronously while starting: report on next tick */
-	char text[TEXT_MAX];    /* the result of the probe being finished */
-	int32_t cert_days;      /* of the last certificate seen; HEALTH_CERT_DAYS_NONE */
-	char cert_not_after[16];/* "2026-11-29", for the expired-certificate message */
+	bool pending_fail;	 /* failed synchronously while starting: report on next tick */
+	char text[TEXT_MAX];	 /* the result of the probe being finished */
+	int32_t cert_days;	 /* of the last certificate seen; HEALTH_CERT_DAYS_NONE */
+	char cert_not_after[16]; /* "2026-11-29", for the expired-certificate message */
 	bool cert_warned;
 	struct probe_sm sm;
 	/* prepared once */
-	char *request;          /* http(s) request bytes */
+	char *request; /* http(s) request bytes */
 	size_t request_len;
-	uint8_t *query;         /* dns query wire bytes; the ID is rewritten per probe */
+	uint8_t *query; /* dns query wire bytes; the ID is rewritten per probe */
 	size_t query_len;
 	uint16_t query_id;
-	char *scratch;          /* HTTP_BODY_MAX, for body_contains */
-	SSL_CTX *ssl_ctx;       /* https: the check's context (owned by the engine) */
-	sov_sockaddr_t addr;    /* where to connect */
+	char *scratch;	     /* HTTP_BODY_MAX, for body_contains */
+	SSL_CTX *ssl_ctx;    /* https: the check's context (owned by the engine) */
+	sov_sockaddr_t addr; /* where to connect */
 	TAILQ_ENTRY(inst) qlink;
 };
 
@@ -107,7 +108,7 @@ struct probe_engine {
 	size_t n;
 	struct target_rt *targets;
 	enum health_state *states_scratch; /* for probe_combine_states, sized max target n */
-	SSL_CTX **ssl_ctx;                 /* per check; NULL unless https */
+	SSL_CTX **ssl_ctx;		   /* per check; NULL unless https */
 	TAILQ_HEAD(, inst) queue;
 	uint32_t in_flight;
 	uint64_t rng;
@@ -135,8 +136,8 @@ static void ssl_once_init(void)
 /* ---- small helpers ---- */
 
 /* snprintf for texts where truncation is accepted (long URLs in log lines). */
-__attribute__((format(printf, 3, 4))) static void text_fmt(char *buf, size_t cap,
-							    const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void text_fmt(char *buf, size_t cap, const char *fmt,
+							   ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -176,20 +177,28 @@ static void timer_arm(struct inst *in, int64_t ms)
 {
 	if (ms < 0)
 		ms = 0;
-	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 	evtimer_add(in->timer, &tv);
 }
 
 static const char *errno_text(int err)
 {
 	switch (err) {
-	case ECONNREFUSED: return "refused the connection";
-	case ECONNRESET: return "reset the connection";
-	case ETIMEDOUT: return "did not answer the connection (timed out in the kernel)";
-	case EHOSTUNREACH: return "is unreachable (no route to host)";
-	case ENETUNREACH: return "is unreachable (network unreachable)";
-	case EPIPE: return "closed the connection";
-	default: return NULL;
+	case ECONNREFUSED:
+		return "refused the connection";
+	case ECONNRESET:
+		return "reset the connection";
+	case ETIMEDOUT:
+		return "did not answer the connection (timed out in the kernel)";
+	case EHOSTUNREACH:
+		return "is unreachable (no route to host)";
+	case ENETUNREACH:
+		return "is unreachable (network unreachable)";
+	case EPIPE:
+		return "closed the connection";
+	default:
+		return NULL;
 	}
 }
 
@@ -247,6 +256,9 @@ static void inst_state_changed(struct inst *in, enum health_state before)
 		e->states_scratch[i] = e->insts[t->insts[i]].sm.state;
 	enum health_state now = probe_combine_states(e->states_scratch, t->n, tc->combine);
 	if (now == t->state) {
+		/* A probe's first result that decides nothing is start-up noise. */
+		if (before == HEALTH_UNKNOWN && !log_enabled(LOG_LVL_DEBUG))
+			return;
 		log_info(SUBSYS, "%s: probe %s: %s; %s stays %s (combine %s)", tc->name,
 			 health_state_name(in->sm.state), reason, tc->name, health_state_name(now),
 			 tc->combine == PROBE_COMBINE_ANY ? "any" : "all");
@@ -262,14 +274,14 @@ static void inst_state_changed(struct inst *in, enum health_state before)
 		log_info(SUBSYS, "%s %s: %s", tc->name, health_state_name(now), reason);
 	if (e->cb != NULL) {
 		struct probe_transition tr = {
-			.target = in->target,
-			.target_name = tc->name,
-			.dc_id = e->cfg->targets[tc->dc_index].name,
-			.service = tc->service,
-			.from = from,
-			.to = now,
-			.reason = reason,
-			.at_unix_ms = at,
+		    .target = in->target,
+		    .target_name = tc->name,
+		    .dc_id = e->cfg->targets[tc->dc_index].name,
+		    .service = tc->service,
+		    .from = from,
+		    .to = now,
+		    .reason = reason,
+		    .at_unix_ms = at,
 		};
 		e->cb(&tr, e->cb_arg);
 	}
@@ -323,7 +335,7 @@ static void inst_finish(struct inst *in, bool ok)
 }
 
 __attribute__((format(printf, 3, 4))) static void inst_result(struct inst *in, bool ok,
-							       const char *fmt, ...)
+							      const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -335,7 +347,7 @@ __attribute__((format(printf, 3, 4))) static void inst_result(struct inst *in, b
 /* Failure while starting (e.g. socket() failed): reported from the timer on
  * the next loop pass, so that inst_begin never recurses into inst_finish. */
 __attribute__((format(printf, 2, 3))) static void inst_fail_soon(struct inst *in, const char *fmt,
-								  ...)
+								 ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -380,7 +392,8 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *x)
 	/* Record the leaf's expiry even when verification fails, so an operator
 	 * sees "expired 3 days ago" rather than only "handshake failed". */
 	if (in != NULL && leaf != NULL)
-		in->cert_days = cert_days_left(leaf, in->cert_not_after, sizeof(in->cert_not_after));
+		in->cert_days =
+		    cert_days_left(leaf, in->cert_not_after, sizeof(in->cert_not_after));
 	return preverify_ok;
 }
 
@@ -390,13 +403,16 @@ static void tls_failure_text(struct inst *in, unsigned long ossl_err, int sock_e
 	switch (vr) {
 	case X509_V_OK:
 		break;
-	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_HAS_EXPIRED: {
+		int ago = in->cert_days == HEALTH_CERT_DAYS_NONE ? 0 : -in->cert_days;
 		snprintf(in->text, sizeof(in->text),
-			 "presented an expired certificate (not after %s, %d days ago)",
-			 in->cert_not_after, in->cert_days == HEALTH_CERT_DAYS_NONE ? 0 : -in->cert_days);
+			 "presented an expired certificate (expired on %s, %d day%s ago)",
+			 in->cert_not_after, ago, ago == 1 ? "" : "s");
 		return;
+	}
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		snprintf(in->text, sizeof(in->text), "presented a certificate that is not valid yet");
+		snprintf(in->text, sizeof(in->text),
+			 "presented a certificate that is not valid yet");
 		return;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 		snprintf(in->text, sizeof(in->text),
@@ -417,7 +433,8 @@ static void tls_failure_text(struct inst *in, unsigned long ossl_err, int sock_e
 			 X509_verify_cert_error_string(vr));
 		return;
 	default:
-		snprintf(in->text, sizeof(in->text), "presented a certificate that failed verification (%s)",
+		snprintf(in->text, sizeof(in->text),
+			 "presented a certificate that failed verification (%s)",
 			 X509_verify_cert_error_string(vr));
 		return;
 	}
@@ -434,7 +451,8 @@ static void tls_failure_text(struct inst *in, unsigned long ossl_err, int sock_e
 		snprintf(in->text, sizeof(in->text), "failed during the TLS handshake (%s)",
 			 strerror(sock_err));
 	} else {
-		snprintf(in->text, sizeof(in->text), "closed the connection during the TLS handshake");
+		snprintf(in->text, sizeof(in->text),
+			 "closed the connection during the TLS handshake");
 	}
 }
 
@@ -472,7 +490,7 @@ static void http_judge(struct inst *in, bool eof)
 	const char *data = len ? (const char *)evbuffer_pullup(inbuf, -1) : "";
 	struct http_check_result r;
 	enum http_check_rc rc =
-		http_response_check(data, len, eof, c->body_contains, in->scratch, &r);
+	    http_response_check(data, len, eof, c->body_contains, in->scratch, &r);
 	uint32_t ms = elapsed_ms(in);
 	char exp[96];
 
@@ -508,15 +526,18 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 		/* Only https gets here: the TLS handshake is complete. */
 		X509 *peer = SSL_get1_peer_certificate(in->ssl);
 		if (peer != NULL) {
-			in->cert_days = cert_days_left(peer, in->cert_not_after, sizeof(in->cert_not_after));
+			in->cert_days =
+			    cert_days_left(peer, in->cert_not_after, sizeof(in->cert_not_after));
 			X509_free(peer);
 		}
 		const struct probe_check *c = in->check;
-		if (in->cert_days != HEALTH_CERT_DAYS_NONE && in->cert_days < (int32_t)c->cert_warn_days) {
+		if (in->cert_days != HEALTH_CERT_DAYS_NONE &&
+		    in->cert_days < (int32_t)c->cert_warn_days) {
 			if (!in->cert_warned)
-				log_warn(SUBSYS, "%s: %s: certificate expires in %d days (not after %s)",
-					 in->e->cfg->targets[in->target].name, in->desc, in->cert_days,
-					 in->cert_not_after);
+				log_warn(SUBSYS,
+					 "%s: %s: certificate expires in %d days (not after %s)",
+					 in->e->cfg->targets[in->target].name, in->desc,
+					 in->cert_days, in->cert_not_after);
 			in->cert_warned = true;
 		} else {
 			in->cert_warned = false;
@@ -596,11 +617,11 @@ static void connect_cb(evutil_socket_t fd, short what, void *arg)
 			SSL_set_tlsext_host_name(ssl, c->host);
 			X509_VERIFY_PARAM_set1_host(param, c->host, 0);
 		} else {
-			X509_VERIFY_PARAM_set1_ip_asc(param, c->host ? c->host
-								   : probe_addr_ip(&in->addr, ip, sizeof(ip)));
+			X509_VERIFY_PARAM_set1_ip_asc(
+			    param, c->host ? c->host : probe_addr_ip(&in->addr, ip, sizeof(ip)));
 		}
-		in->bev = bufferevent_openssl_socket_new(e->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-							 opts);
+		in->bev = bufferevent_openssl_socket_new(e->base, fd, ssl,
+							 BUFFEREVENT_SSL_CONNECTING, opts);
 		if (in->bev == NULL) {
 			SSL_free(ssl);
 			inst_result(in, false, "could not be probed (out of memory)");
@@ -640,7 +661,8 @@ static void dns_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (errno == EAGAIN || errno == EINTR)
 			return;
 		if (errno == ECONNREFUSED)
-			inst_result(in, false, "refused the query (nothing listens on the DNS port)");
+			inst_result(in, false,
+				    "refused the query (nothing listens on the DNS port)");
 		else
 			inst_result(in, false, "could not be queried (%s)", strerror(errno));
 		return;
@@ -678,10 +700,11 @@ static void dns_read_cb(evutil_socket_t fd, short what, void *arg)
 	} else if (!found) {
 		char ip[64];
 		inet_ntop(c->expect_family, c->expect_address, ip, sizeof(ip));
-		inst_result(in, false, "answered %s without %s in the answer", got ? got->name : "?",
-			    ip);
+		inst_result(in, false, "answered %s without %s in the answer",
+			    got ? got->name : "?", ip);
 	} else {
-		inst_result(in, true, "answered %s in %u ms", got ? got->name : "?", elapsed_ms(in));
+		inst_result(in, true, "answered %s in %u ms", got ? got->name : "?",
+			    elapsed_ms(in));
 	}
 }
 
@@ -717,7 +740,8 @@ static void inst_begin(struct inst *in)
 		in->query[1] = (uint8_t)in->query_id;
 		if (send(in->fd, in->query, in->query_len, 0) < 0) {
 			if (errno == ECONNREFUSED)
-				inst_fail_soon(in, "refused the query (nothing listens on the DNS port)");
+				inst_fail_soon(
+				    in, "refused the query (nothing listens on the DNS port)");
 			else
 				inst_fail_soon(in, "could not be queried (%s)", strerror(errno));
 			return;
@@ -765,7 +789,8 @@ static void timeout_text(struct inst *in)
 		what = "waiting for the DNS reply";
 		break;
 	}
-	snprintf(in->text, sizeof(in->text), "timed out after %u ms %s", in->check->timeout_ms, what);
+	snprintf(in->text, sizeof(in->text), "timed out after %u ms %s", in->check->timeout_ms,
+		 what);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -802,8 +827,8 @@ static void inst_describe(struct inst *in)
 	uint16_t port = probe_addr_port(&in->addr);
 	switch (c->type) {
 	case PROBE_TCP:
-		text_fmt(in->desc, sizeof(in->desc), "tcp %s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "",
-			 (unsigned)port);
+		text_fmt(in->desc, sizeof(in->desc), "tcp %s%s%s:%u", v6 ? "[" : "", ip,
+			 v6 ? "]" : "", (unsigned)port);
 		break;
 	case PROBE_DNS: {
 		char *type = ldns_rr_type2str((ldns_rr_type)c->qtype);
@@ -819,16 +844,17 @@ static void inst_describe(struct inst *in)
 		const char *host = c->host ? c->host : ip;
 		bool bracket = strchr(host, ':') != NULL;
 		if (default_port)
-			snprintf(hp, sizeof(hp), "%s%s%s", bracket ? "[" : "", host, bracket ? "]" : "");
+			snprintf(hp, sizeof(hp), "%s%s%s", bracket ? "[" : "", host,
+				 bracket ? "]" : "");
 		else
 			snprintf(hp, sizeof(hp), "%s%s%s:%u", bracket ? "[" : "", host,
 				 bracket ? "]" : "", (unsigned)port);
 		if (c->host != NULL && strcmp(c->host, ip) != 0)
-			text_fmt(in->desc, sizeof(in->desc), "%s://%s%s at %s", https ? "https" : "http",
-				 hp, c->path, ip);
+			text_fmt(in->desc, sizeof(in->desc), "%s://%s%s at %s",
+				 https ? "https" : "http", hp, c->path, ip);
 		else
-			text_fmt(in->desc, sizeof(in->desc), "%s://%s%s", https ? "https" : "http", hp,
-				 c->path);
+			text_fmt(in->desc, sizeof(in->desc), "%s://%s%s", https ? "https" : "http",
+				 hp, c->path);
 		break;
 	}
 	}
@@ -847,7 +873,8 @@ static int inst_prepare(struct inst *in)
 		bool bracket = strchr(h, ':') != NULL;
 		/* RFC 9110 §7.2: Host is the authority, with the port if not the default. */
 		if (default_port)
-			snprintf(host, sizeof(host), "%s%s%s", bracket ? "[" : "", h, bracket ? "]" : "");
+			snprintf(host, sizeof(host), "%s%s%s", bracket ? "[" : "", h,
+				 bracket ? "]" : "");
 		else
 			snprintf(host, sizeof(host), "%s%s%s:%u", bracket ? "[" : "", h,
 				 bracket ? "]" : "", (unsigned)port);
@@ -870,9 +897,9 @@ static int inst_prepare(struct inst *in)
 		}
 	} else if (c->type == PROBE_DNS) {
 		ldns_rdf *qname = ldns_dname_new_frm_str(c->qname);
-		ldns_pkt *q = qname ? ldns_pkt_query_new(qname, (ldns_rr_type)c->qtype,
-							 LDNS_RR_CLASS_IN, 0)
-				    : NULL;
+		ldns_pkt *q =
+		    qname ? ldns_pkt_query_new(qname, (ldns_rr_type)c->qtype, LDNS_RR_CLASS_IN, 0)
+			  : NULL;
 		if (q == NULL) {
 			ldns_rdf_deep_free(qname);
 			rc = SOV_ENOMEM;
@@ -1062,8 +1089,17 @@ int probe_engine_start(probe_engine_t *e)
 			spread = PROBE_STARTUP_SPREAD_MS;
 		timer_arm(&e->insts[i], rng_below(e, spread + 1));
 	}
-	if (pthread_create(&e->thread, NULL, engine_thread, e) != 0) {
-		log_err(SUBSYS, "cannot start the probe thread: %s", strerror(errno));
+	/* The thread starts with every signal blocked (it inherits our mask):
+	 * signals are the main thread's business, and a write to a site that
+	 * closed the connection must give EPIPE, not kill the daemon with SIGPIPE
+	 * (bufferevents write without MSG_NOSIGNAL). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int prc = pthread_create(&e->thread, NULL, engine_thread, e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (prc != 0) {
+		log_err(SUBSYS, "cannot start the probe thread: %s", strerror(prc));
 		return SOV_ESYS;
 	}
 	e->started = true;
@@ -1080,7 +1116,8 @@ int probe_engine_first_round(probe_engine_t *e, size_t *pending)
 		return SOV_EINVAL;
 	}
 	struct timespec deadline = e->start_mono;
-	int64_t add_ms = PROBE_STARTUP_SPREAD_MS + (int64_t)e->max_timeout_ms + FIRST_ROUND_MARGIN_MS;
+	int64_t add_ms =
+	    PROBE_STARTUP_SPREAD_MS + (int64_t)e->max_timeout_ms + FIRST_ROUND_MARGIN_MS;
 	deadline.tv_sec += (time_t)(add_ms / 1000);
 	deadline.tv_nsec += (long)(add_ms % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L) {
@@ -1095,8 +1132,9 @@ int probe_engine_first_round(probe_engine_t *e, size_t *pending)
 	size_t left = e->first_pending;
 	pthread_mutex_unlock(&e->mu);
 	if (left > 0)
-		log_warn(SUBSYS, "first round of probes: %zu of %zu without a result after %lld ms; "
-				 "their targets stay unknown (usable) until they answer",
+		log_warn(SUBSYS,
+			 "first round of probes: %zu of %zu without a result after %lld ms; "
+			 "their targets stay unknown (usable) until they answer",
 			 left, e->n, (long long)add_ms);
 	if (pending)
 		*pending = left;

@@ -9,17 +9,20 @@
 
 struct health_table {
 	size_t count;
-	_Atomic uint32_t *words;       /* read by DNS workers, written by the probe thread */
-	pthread_mutex_t lock;          /* guards details only */
+	_Atomic uint32_t *words; /* read by DNS workers, written by the probe thread */
+	pthread_mutex_t lock;	 /* guards details only */
 	struct health_detail *details;
 };
 
 const char *health_state_name(enum health_state s)
 {
 	switch (s) {
-	case HEALTH_UP: return "up";
-	case HEALTH_DOWN: return "down";
-	case HEALTH_UNKNOWN: break;
+	case HEALTH_UP:
+		return "up";
+	case HEALTH_DOWN:
+		return "down";
+	case HEALTH_UNKNOWN:
+		break;
 	}
 	return "unknown";
 }
@@ -98,7 +101,8 @@ void health_publish(health_table_t *t, size_t idx, enum health_state state, cons
 	/* Only the probe thread writes, so a relaxed read of our own last store is exact. */
 	uint32_t old = atomic_load_explicit(&t->words[idx], memory_order_relaxed);
 	uint32_t count = (old >> HEALTH_WORD_COUNT_SHIFT) + 1;
-	uint32_t word = (count << HEALTH_WORD_COUNT_SHIFT) | ((uint32_t)state & HEALTH_WORD_STATE_MASK);
+	uint32_t word =
+	    (count << HEALTH_WORD_COUNT_SHIFT) | ((uint32_t)state & HEALTH_WORD_STATE_MASK);
 	atomic_store_explicit(&t->words[idx], word, memory_order_release);
 
 	pthread_mutex_lock(&t->lock);

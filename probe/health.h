@@ -49,17 +49,21 @@ enum health_state {
 /** A copy of one target's detail record (see health_detail_get). */
 struct health_detail {
 	enum health_state state;
-	bool last_ok;                   /* result of the most recent probe of this target */
-	char last_text[HEALTH_TEXT_MAX];/* that result in words, e.g. "https://... timed out after 2000 ms" */
-	char change_reason[HEALTH_TEXT_MAX]; /* why the state last changed ("" if never) */
-	uint32_t last_latency_ms;       /* duration of the most recent probe */
-	int32_t cert_days_left;         /* smallest days to expiry among https probes, negative
-					   once expired; HEALTH_CERT_DAYS_NONE if none */
-	int64_t last_check_unix_ms;     /* wall clock of the most recent result; 0 = never */
-	int64_t last_change_unix_ms;    /* wall clock of the most recent transition; 0 = never */
-	uint64_t checks_total;          /* probe results recorded */
-	uint64_t failures_total;        /* of which failed */
-	uint64_t transitions_total;     /* state changes, including the first unknown → up/down */
+	/* The most recent probe of this target: its result and, in words,
+	 * "https://... timed out after 2000 ms waiting for the response". */
+	bool last_ok;
+	char last_text[HEALTH_TEXT_MAX];
+	/* Why the state last changed ("" if it never did). */
+	char change_reason[HEALTH_TEXT_MAX];
+	uint32_t last_latency_ms; /* duration of the most recent probe */
+	/* Smallest days to expiry among this target's https probes, negative
+	 * once expired; HEALTH_CERT_DAYS_NONE if no certificate was seen. */
+	int32_t cert_days_left;
+	int64_t last_check_unix_ms;  /* wall clock of the most recent result; 0 = never */
+	int64_t last_change_unix_ms; /* wall clock of the most recent transition; 0 = never */
+	uint64_t checks_total;	     /* probe results recorded */
+	uint64_t failures_total;     /* of which failed */
+	uint64_t transitions_total;  /* state changes, including the first unknown → up/down */
 };
 
 typedef struct health_table health_table_t;
@@ -109,7 +113,7 @@ enum health_state health_get(const health_table_t *t, size_t idx) __attribute__(
  */
 void health_record_result(health_table_t *t, size_t idx, bool ok, const char *text,
 			  uint32_t latency_ms, int32_t cert_days, int64_t now_unix_ms)
-	__attribute__((nonnull(1, 4)));
+    __attribute__((nonnull(1, 4)));
 
 /**
  * Publishes a new state for target idx: release-stores the word (state plus
@@ -121,6 +125,6 @@ void health_publish(health_table_t *t, size_t idx, enum health_state state, cons
 
 /** Copies target idx's detail into *out under the mutex. SOV_OK or SOV_ENOENT. */
 int health_detail_get(health_table_t *t, size_t idx, struct health_detail *out)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 #endif

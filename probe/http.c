@@ -10,7 +10,7 @@
 /* Framing of the body, from the headers. */
 struct http_head {
 	int status;
-	size_t head_len;        /* bytes up to and including the empty line */
+	size_t head_len; /* bytes up to and including the empty line */
 	bool chunked;
 	bool has_length;
 	uint64_t content_length;
@@ -60,9 +60,9 @@ static int parse_head(const char *buf, size_t len, size_t off, struct http_head 
 		return 0;
 	/* "HTTP/1.1 200 OK": version, one space, three digits. */
 	const char *l = buf + pos;
-	if (ll < 12 || memcmp(l, "HTTP/1.", 7) != 0 || l[8] != ' ' || !isdigit((unsigned char)l[9]) ||
-	    !isdigit((unsigned char)l[10]) || !isdigit((unsigned char)l[11]) ||
-	    (ll > 12 && l[12] != ' ')) {
+	if (ll < 12 || memcmp(l, "HTTP/1.", 7) != 0 || l[8] != ' ' ||
+	    !isdigit((unsigned char)l[9]) || !isdigit((unsigned char)l[10]) ||
+	    !isdigit((unsigned char)l[11]) || (ll > 12 && l[12] != ' ')) {
 		snprintf(out->error, sizeof(out->error), "sent a malformed HTTP status line");
 		return -1;
 	}

@@ -31,7 +31,7 @@ enum http_check_rc {
 };
 
 struct http_check_result {
-	int status;       /* final status code once the headers are complete, else 0 */
+	int status;	  /* final status code once the headers are complete, else 0 */
 	bool body_found;  /* needle seen in the body (only meaningful with a needle) */
 	bool body_capped; /* gave up looking after HTTP_BODY_MAX body bytes */
 	char error[128];  /* for HTTP_CHECK_BAD: what is wrong, as a predicate
@@ -50,6 +50,6 @@ struct http_check_result {
  */
 enum http_check_rc http_response_check(const char *buf, size_t len, bool eof, const char *needle,
 				       char *scratch, struct http_check_result *out)
-	__attribute__((nonnull(5)));
+    __attribute__((nonnull(5)));
 
 #endif

@@ -100,8 +100,8 @@ uint16_t probe_addr_port(const sov_sockaddr_t *a)
 const char *probe_addr_ip(const sov_sockaddr_t *a, char *buf, size_t cap)
 {
 	const void *src = a->ss.ss_family == AF_INET6
-				  ? (const void *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr
-				  : (const void *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+			      ? (const void *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr
+			      : (const void *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
 	if (inet_ntop(a->ss.ss_family, src, buf, (socklen_t)cap) == NULL)
 		snprintf(buf, cap, "?");
 	return buf;

@@ -18,7 +18,7 @@
  * order; 0 allowed here, meaning "decided later"). SOV_OK or SOV_EINVAL.
  */
 int probe_addr_parse(const char *text, uint16_t default_port, sov_sockaddr_t *out)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 /** Sets the port (host order) of an AF_INET/AF_INET6 address. */
 void probe_addr_set_port(sov_sockaddr_t *a, uint16_t port) __attribute__((nonnull));

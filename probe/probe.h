@@ -45,10 +45,10 @@
 #include "probe/sm.h"
 
 /* Defaults (reasons in docs/probes.md, "Defaults"). */
-#define PROBE_DEFAULT_INTERVAL_MS 5000  /* between HAProxy's 2 s and gdnsd's 10 s */
-#define PROBE_DEFAULT_TIMEOUT_MS 2000   /* a healthy site answers in well under 1 s */
-#define PROBE_DEFAULT_RISE 2            /* HAProxy */
-#define PROBE_DEFAULT_FALL 3            /* HAProxy, Route 53 failure threshold */
+#define PROBE_DEFAULT_INTERVAL_MS 5000	/* between HAProxy's 2 s and gdnsd's 10 s */
+#define PROBE_DEFAULT_TIMEOUT_MS 2000	/* a healthy site answers in well under 1 s */
+#define PROBE_DEFAULT_RISE 2		/* HAProxy */
+#define PROBE_DEFAULT_FALL 3		/* HAProxy, Route 53 failure threshold */
 #define PROBE_DEFAULT_JITTER_DIVISOR 10 /* jitter_ms defaults to interval_ms / 10 */
 #define PROBE_DEFAULT_MAX_IN_FLIGHT 256 /* one socket each; far below a 1024 fd limit */
 #define PROBE_DEFAULT_CERT_WARN_DAYS 14 /* two renewal attempts of a 30-day ACME cycle */
@@ -69,53 +69,53 @@ enum probe_type {
 
 /** A datacenter as the probe configuration needs it (input, borrowed). */
 struct probe_dc {
-	const char *id;               /* "dc-west" */
-	const sov_sockaddr_t *addrs;  /* public addresses clients get; ports ignored */
+	const char *id;		     /* "dc-west" */
+	const sov_sockaddr_t *addrs; /* public addresses clients get; ports ignored */
 	size_t addr_count;
 };
 
 /** One check as configured (applies to one or more datacenters). */
 struct probe_check {
-	char *name;            /* "web" or, if not given, "<type>#<position>" */
+	char *name; /* "web" or, if not given, "<type>#<position>" */
 	enum probe_type type;
-	char *service;         /* NULL: decides the datacenters; else only this service's use */
-	uint32_t interval_ms;  /* start to start of consecutive probes, upper bound */
-	uint32_t timeout_ms;   /* <= interval_ms */
-	uint32_t jitter_ms;    /* each interval is shortened by a random 0..jitter_ms */
-	uint32_t rise;         /* consecutive successes to go down → up */
-	uint32_t fall;         /* consecutive failures to go up → down */
-	uint16_t port;         /* host order; type default filled in (80, 443, 53) */
+	char *service;	      /* NULL: decides the datacenters; else only this service's use */
+	uint32_t interval_ms; /* start to start of consecutive probes, upper bound */
+	uint32_t timeout_ms;  /* <= interval_ms */
+	uint32_t jitter_ms;   /* each interval is shortened by a random 0..jitter_ms */
+	uint32_t rise;	      /* consecutive successes to go down → up */
+	uint32_t fall;	      /* consecutive failures to go up → down */
+	uint16_t port;	      /* host order; type default filled in (80, 443, 53) */
 	/* http, https */
-	char *host;            /* Host header, SNI and name verified; NULL: the address */
-	char *path;            /* request target, starts with '/' */
+	char *host; /* Host header, SNI and name verified; NULL: the address */
+	char *path; /* request target, starts with '/' */
 	uint16_t expect_status[PROBE_MAX_EXPECT_STATUS];
 	size_t expect_status_count; /* 0: any status 200..399 */
-	char *body_contains;   /* NULL: body not examined */
+	char *body_contains;	    /* NULL: body not examined */
 	/* https */
-	char *ca_file;         /* NULL: system store; else resolved path */
-	bool verify;           /* false: chain and name not checked (expiry still recorded) */
+	char *ca_file;		 /* NULL: system store; else resolved path */
+	bool verify;		 /* false: chain and name not checked (expiry still recorded) */
 	uint32_t cert_warn_days; /* log a warning when the certificate expires sooner */
 	/* dns */
-	char *qname;           /* presentation form */
-	uint16_t qtype;        /* RR type number */
-	uint8_t expect_rcode;  /* RFC 1035 §4.1.1 RCODE */
+	char *qname;	      /* presentation form */
+	uint16_t qtype;	      /* RR type number */
+	uint8_t expect_rcode; /* RFC 1035 §4.1.1 RCODE */
 	bool has_expect_address;
-	int expect_family;     /* AF_INET / AF_INET6 */
+	int expect_family;	    /* AF_INET / AF_INET6 */
 	uint8_t expect_address[16]; /* network order */
 };
 
 /** One slot of the health table. */
 struct probe_target {
-	char *name;        /* "dc-west", or "pay.example.com@dc-west" for a service target */
-	size_t dc_index;   /* into the dcs given to probe_config_parse */
-	char *service;     /* NULL for a datacenter target */
+	char *name;	 /* "dc-west", or "pay.example.com@dc-west" for a service target */
+	size_t dc_index; /* into the dcs given to probe_config_parse */
+	char *service;	 /* NULL for a datacenter target */
 	enum probe_combine combine;
 };
 
 /** One check probing one address on behalf of one target. */
 struct probe_instance {
-	size_t check;      /* index into checks */
-	size_t target;     /* index into targets (= health table index) */
+	size_t check;	     /* index into checks */
+	size_t target;	     /* index into targets (= health table index) */
 	sov_sockaddr_t addr; /* with the port to connect to (network order inside) */
 };
 
@@ -143,7 +143,7 @@ typedef struct probe_config {
  */
 int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs, size_t dc_count,
 		       const char *file, probe_config_t **out, diag_t *diag)
-	__attribute__((warn_unused_result, nonnull(5)));
+    __attribute__((warn_unused_result, nonnull(5)));
 
 /** Frees a configuration; NULL allowed. */
 void probe_config_free(probe_config_t *cfg);
@@ -155,7 +155,7 @@ void probe_config_free(probe_config_t *cfg);
  * if dc_id is not a datacenter.
  */
 int probe_config_target_index(const probe_config_t *cfg, const char *dc_id, const char *service)
-	__attribute__((nonnull(1, 2)));
+    __attribute__((nonnull(1, 2)));
 
 /** "tcp", "http", "https", "dns". */
 const char *probe_type_name(enum probe_type t);
@@ -166,13 +166,14 @@ typedef struct probe_engine probe_engine_t;
 
 /** A change of a target's health, as given to the transition callback. */
 struct probe_transition {
-	size_t target;            /* health table index */
-	const char *target_name;  /* "dc-west" or "pay.example.com@dc-west" */
+	size_t target;		 /* health table index */
+	const char *target_name; /* "dc-west" or "pay.example.com@dc-west" */
 	const char *dc_id;
-	const char *service;      /* NULL for a datacenter target */
+	const char *service; /* NULL for a datacenter target */
 	enum health_state from;
 	enum health_state to;
-	const char *reason;       /* "https://198.51.100.7/health timed out after 2000 ms, 3 of 3 failed" */
+	const char
+	    *reason; /* "https://198.51.100.7/health timed out after 2000 ms, 3 of 3 failed" */
 	int64_t at_unix_ms;
 };
 
@@ -191,11 +192,15 @@ typedef void (*probe_transition_cb)(const struct probe_transition *t, void *arg)
  * SOV_ENOMEM.
  */
 int probe_engine_new(const probe_config_t *cfg, health_table_t *table, probe_transition_cb cb,
-		     void *cb_arg, probe_engine_t **out) __attribute__((warn_unused_result, nonnull(1, 2, 5)));
+		     void *cb_arg, probe_engine_t **out)
+    __attribute__((warn_unused_result, nonnull(1, 2, 5)));
 
 /**
  * Starts the engine thread. The first round of probes starts at once
- * (spread over at most PROBE_STARTUP_SPREAD_MS). SOV_OK or SOV_ESYS.
+ * (spread over at most PROBE_STARTUP_SPREAD_MS). The thread blocks every
+ * signal, so signals go to the caller's threads and a peer that closes
+ * mid-write gives EPIPE rather than SIGPIPE. Call at most once (a stopped
+ * engine is not restarted: build a new one). SOV_OK, SOV_EINVAL or SOV_ESYS.
  */
 int probe_engine_start(probe_engine_t *e) __attribute__((warn_unused_result, nonnull));
 

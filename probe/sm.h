@@ -43,7 +43,7 @@ struct probe_sm {
  * Returns true if sm->state changed.
  */
 bool probe_sm_feed(struct probe_sm *sm, bool ok, uint32_t rise, uint32_t fall)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 /**
  * Combines probe states into a target state.

@@ -50,8 +50,8 @@ static void on_transition(const struct probe_transition *t, void *arg)
 	emit(json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:I}", "event", "transition", "target",
 		       t->target_name, "dc", t->dc_id, "service",
 		       t->service ? json_string(t->service) : json_null(), "from",
-		       health_state_name(t->from), "to", health_state_name(t->to), "reason", t->reason,
-		       "at_ms", (json_int_t)t->at_unix_ms));
+		       health_state_name(t->from), "to", health_state_name(t->to), "reason",
+		       t->reason, "at_ms", (json_int_t)t->at_unix_ms));
 }
 
 static void print_details(const probe_config_t *cfg, health_table_t *table)
@@ -61,20 +61,20 @@ static void print_details(const probe_config_t *cfg, health_table_t *table)
 		if (health_detail_get(table, i, &d) != SOV_OK)
 			continue;
 		json_t *o = json_pack(
-			"{s:s, s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "event",
-			"detail", "target", cfg->targets[i].name, "state", health_state_name(d.state),
-			"last_ok", d.last_ok, "last_text", d.last_text, "change_reason",
-			d.change_reason, "last_latency_ms", (json_int_t)d.last_latency_ms,
-			"last_check_ms", (json_int_t)d.last_check_unix_ms, "last_change_ms",
-			(json_int_t)d.last_change_unix_ms, "checks", (json_int_t)d.checks_total,
-			"failures", (json_int_t)d.failures_total, "transitions",
-			(json_int_t)d.transitions_total);
+		    "{s:s, s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "event",
+		    "detail", "target", cfg->targets[i].name, "state", health_state_name(d.state),
+		    "last_ok", d.last_ok, "last_text", d.last_text, "change_reason",
+		    d.change_reason, "last_latency_ms", (json_int_t)d.last_latency_ms,
+		    "last_check_ms", (json_int_t)d.last_check_unix_ms, "last_change_ms",
+		    (json_int_t)d.last_change_unix_ms, "checks", (json_int_t)d.checks_total,
+		    "failures", (json_int_t)d.failures_total, "transitions",
+		    (json_int_t)d.transitions_total);
 		if (o == NULL)
 			continue;
 		json_object_set_new(o, "cert_days_left",
 				    d.cert_days_left == HEALTH_CERT_DAYS_NONE
-					    ? json_null()
-					    : json_integer(d.cert_days_left));
+					? json_null()
+					: json_integer(d.cert_days_left));
 		emit(o);
 	}
 }
@@ -120,7 +120,8 @@ static int load_dcs(const json_t *root, struct probe_dc **dcs_out, size_t *count
 			if (!json_is_string(a) ||
 			    probe_addr_parse(json_string_value(a), 0, &addrs[k]) != SOV_OK) {
 				diag_add(diag, file, 0, 0,
-					 "datacenters[%zu].addresses[%zu]: not an IP address", i, j);
+					 "datacenters[%zu].addresses[%zu]: not an IP address", i,
+					 j);
 				rc = SOV_ESEMANTIC;
 				continue;
 			}
@@ -191,7 +192,8 @@ int main(int argc, char **argv)
 		goto finish;
 	}
 	if (check_only) {
-		printf("%s: %zu targets, %zu probes\n", file, cfg->target_count, cfg->instance_count);
+		printf("%s: %zu targets, %zu probes\n", file, cfg->target_count,
+		       cfg->instance_count);
 		status = 0;
 		goto finish;
 	}
