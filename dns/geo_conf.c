@@ -338,11 +338,11 @@ static void parse_datacenters(struct cp *p, const json_t *arr)
 			continue;
 		}
 		const char *ids = json_string_value(id);
-		if (!dc_id_valid(ids)) {
+		if (ids == NULL || !dc_id_valid(ids)) {
 			cp_err(p, id,
 			       "datacenters[%zu]: id \"%s\" must be 1..%d characters of "
 			       "A-Z a-z 0-9 . _ -",
-			       i, ids, DC_ID_MAX);
+			       i, ids ? ids : "", DC_ID_MAX);
 			continue;
 		}
 		if (geo_dc_find(ctx, ids) >= 0) {

@@ -96,45 +96,54 @@ static void print_location(FILE *f, const geo_ctx_t *ctx, const struct geo_locat
 }
 
 static void print_order(FILE *f, const geo_ctx_t *ctx, const struct geo_locate_info *li,
-			const struct geo_service *svc)
+			const struct geo_service *svc, const struct geo_result *r,
+			const uint8_t *dc_state)
 {
 	const struct geo_decision *d = &li->decision;
-	bool have_ref = false;
+	uint16_t list[GEO_DC_MAX];
+	size_t n = 0;
 	double rlat = 0, rlon = 0;
-	const char *from = "";
+	bool km = false;
 
 	if (svc->info.policy != GEO_POLICY_NEAREST || d->n == 0) {
 		fprintf(f, "preference:  the service's order (%s)\n",
 			svc->info.policy == GEO_POLICY_NEAREST ? "no location preference"
 							       : geo_policy_str(svc->info.policy));
 		for (size_t i = 0; i < svc->info.dc_count; i++)
-			fprintf(f, "             %zu. %s\n", i + 1, ctx->dcs[svc->dcs[i]].id);
-		return;
-	}
-	if (li->src == GEO_SRC_DB && li->rec.by == GEO_BY_COORDS) {
-		have_ref = true;
-		rlat = li->rec.lat_deg * M_PI / 180.0;
-		rlon = li->rec.lon_deg * M_PI / 180.0;
-		from = "from the client";
+			list[n++] = svc->dcs[i];
 	} else {
-		const struct geo_dc *first = &ctx->dcs[d->order[0]];
-		have_ref = true;
-		rlat = first->lat_rad;
-		rlon = first->lon_rad;
-		from = "from the first listed datacenter";
+		if (li->src == GEO_SRC_DB && li->rec.by == GEO_BY_COORDS) {
+			rlat = li->rec.lat_deg * M_PI / 180.0;
+			rlon = li->rec.lon_deg * M_PI / 180.0;
+			fprintf(f, "preference:  nearest first (km from the client)\n");
+		} else {
+			const struct geo_dc *first = &ctx->dcs[d->order[0]];
+			rlat = first->lat_rad;
+			rlon = first->lon_rad;
+			fprintf(f, "preference:  the mapped datacenter(s) first, then the rest by "
+				   "distance from %s (km from %s)\n",
+				first->id, first->id);
+		}
+		km = true;
+		for (size_t i = 0; i < d->n; i++)
+			if (svc->dc_mask & ((uint64_t)1 << d->order[i]))
+				list[n++] = d->order[i];
 	}
-	fprintf(f, "preference:  nearest first (distances %s; datacenters not in the service "
-		   "are skipped)\n",
-		from);
-	size_t rank = 0;
-	for (size_t i = 0; i < d->n; i++) {
-		const struct geo_dc *dc = &ctx->dcs[d->order[i]];
-		if (!(svc->dc_mask & ((uint64_t)1 << d->order[i])))
-			continue;
-		fprintf(f, "             %zu. %s", ++rank, dc->id);
-		if (have_ref)
-			fprintf(f, "  %.0f km",
-				geo_distance_km(rlat, rlon, dc->lat_rad, dc->lon_rad));
+	for (size_t i = 0; i < n; i++) {
+		const struct geo_dc *dc = &ctx->dcs[list[i]];
+		bool inside = list[i] == r->inside_dc;
+		const struct geo_addrs *pa = &dc->pub, *ia = &dc->internal;
+		unsigned have = r->family == AF_INET ? pa->v4_count : pa->v6_count;
+		if (inside)
+			have += r->family == AF_INET ? ia->v4_count : ia->v6_count;
+		fprintf(f, "             %zu. %s", i + 1, dc->id);
+		if (km)
+			fprintf(f, "  %.0f km", geo_distance_km(rlat, rlon, dc->lat_rad, dc->lon_rad));
+		if (have == 0)
+			fprintf(f, "  (no %s address: skipped)", r->family == AF_INET ? "IPv4" : "IPv6");
+		else if (!(dc_state == NULL || ((dc_state[list[i]] & GEO_DC_USABLE) &&
+						 !(dc_state[list[i]] & GEO_DC_HELD))))
+			fprintf(f, "  (not usable)");
 		fprintf(f, "\n");
 	}
 }
@@ -166,9 +175,12 @@ static void print_scope(FILE *f, const geo_ctx_t *ctx, const struct geo_service 
 	block.prefix = (uint8_t)depth;
 	geo_addr_mask(block.addr, c->family, depth);
 	fprintf(f, "decided by:  %s — the widest network around the client in which every "
-		   "address gets the same %s (nets, internal networks and databases merged)\n",
+		   "address gets the same %s\n",
 		geo_net_format(&block, net, sizeof(net)),
-		t == &ctx->map ? "preference order" : "split-horizon view");
+		t == &ctx->map ? "preference order (internal networks, nets and databases, "
+				 "neighbours with equal orders merged)"
+			       : "split-horizon view (only internal networks matter to a "
+				 "failover/all answer)");
 	fprintf(f, "ECS scope:   /%u", r->ecs_scope);
 	if (depth > c->prefix)
 		fprintf(f, " (limited to the source prefix /%u)", c->prefix);
@@ -223,7 +235,7 @@ char *geo_explain(const geo_ctx_t *ctx, size_t service, const struct geo_client 
 			client->from_ecs ? "EDNS Client Subnet" : "source address");
 	}
 	print_location(f, ctx, &li);
-	print_order(f, ctx, &li, svc);
+	print_order(f, ctx, &li, svc, &r, dc_state);
 	print_scope(f, ctx, svc, client, &r);
 	fprintf(f, "state:      ");
 	for (size_t i = 0; i < svc->info.dc_count; i++)

@@ -84,7 +84,8 @@ struct geo_db {
 	bool open;
 };
 
-/* Trie references: bit 31 set = leaf (low bits: a value), else a node index. */
+/* Build-time trie references: bit 31 set = leaf (low bits: a value), else
+ * the index of a binary node. */
 #define GEO_LEAF 0x80000000u
 #define GEO_IS_LEAF(ref) (((ref)&GEO_LEAF) != 0)
 #define GEO_LEAF_VAL(ref) ((ref) & ~GEO_LEAF)
@@ -93,18 +94,42 @@ struct geo_trie_node {
 	uint32_t child[2];
 };
 
+/* Query-time (compiled) entries: a leaf is bit 31 | depth below its stride
+ * node (0..4, bits 28..30) | value (bits 0..27); otherwise a stride node
+ * index. Relative depths keep a compiled subtree valid wherever it is
+ * shared (MaxMind's IPv4 aliases sit at ::/96, ::ffff:0:0/96, 2002::/16). */
+#define GEO_STRIDE 4
+#define GEO_VAL_MAX 0x0FFFFFFFu
+#define GEO_CLEAF(rel, val) (GEO_LEAF | ((uint32_t)(rel) << 28) | (uint32_t)(val))
+#define GEO_CLEAF_REL(e) (((e) >> 28) & 0x7u)
+#define GEO_CLEAF_VAL(e) ((e)&GEO_VAL_MAX)
+
+/* 16 entries of 4 bytes: exactly one 64-byte cache line per step. */
+struct geo_stride_node {
+	uint32_t e[1u << GEO_STRIDE];
+};
+
 /**
- * A binary trie over address bits, one root per family (0: IPv4, 1: IPv6).
- * Nodes may be shared (a DAG: MaxMind's IPv6→IPv4 aliases); they are never
- * modified after creation, inserts copy the path. A node never has two
- * equal leaf children (they are merged into one leaf), so the depth of the
- * leaf reached is the length of the widest network around the address with
- * the same value.
+ * A trie over address bits, one root per family (0: IPv4, 1: IPv6).
+ *
+ * Built as a binary trie: nodes may be shared (a DAG: MaxMind's IPv6→IPv4
+ * aliases, later databases reused as fallbacks), are never modified after
+ * creation (inserts copy the path), and never have two equal leaf children
+ * (they merge into one leaf), so the depth of the leaf an address reaches is
+ * the length of the widest network around it with the same value.
+ *
+ * Then compiled (geo_trie_compile) into 4-bit strides for the query path:
+ * at most 8 (IPv4) / 32 (IPv6) dependent loads of one cache line each,
+ * instead of up to 32 / 128, with the exact leaf depth preserved. The binary
+ * nodes are freed after compilation.
  */
 struct geo_trie {
-	struct geo_trie_node *nodes;
+	struct geo_trie_node *nodes; /* build time */
 	uint32_t count, cap;
 	uint32_t root[2];
+	struct geo_stride_node *snodes; /* query time, 64-byte aligned */
+	uint32_t scount, scap;
+	uint32_t sroot[2];
 };
 
 struct geo_ctx {
@@ -166,7 +191,7 @@ int geo_decision_intern(geo_ctx_t *ctx, const struct geo_decision *d, uint32_t *
 /** Builds ctx->map and ctx->inside from nets, internal networks and databases. */
 int geo_map_build(geo_ctx_t *ctx, const char *file, diag_t *diag);
 
-/** Walks the trie for (family, addr); returns the leaf value, *depth the leaf's depth. */
+/** Walks the compiled trie for (family, addr); returns the leaf value, *depth the leaf's depth. */
 uint32_t geo_trie_lookup(const struct geo_trie *t, int family, const uint8_t *addr,
 			 unsigned *depth);
 void geo_trie_free(struct geo_trie *t);

@@ -300,7 +300,7 @@ int geo_decision_intern(geo_ctx_t *ctx, const struct geo_decision *d, uint32_t *
 		}
 		slot = (slot + 1) & mask;
 	}
-	if (ctx->decision_count >= GEO_LEAF - 1) {
+	if (ctx->decision_count >= GEO_VAL_MAX) {
 		rc = SOV_ENOMEM;
 		goto finish;
 	}
@@ -326,6 +326,7 @@ finish:
 void geo_trie_free(struct geo_trie *t)
 {
 	free(t->nodes);
+	free(t->snodes);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -382,20 +383,110 @@ static int trie_set(struct geo_trie *t, uint32_t ref, const uint8_t *addr, unsig
 	return trie_node(t, c[0], c[1], out);
 }
 
+/* Nibble of addr at bit offset d (a multiple of 4). */
+static unsigned addr_nibble(const uint8_t *addr, unsigned d)
+{
+	return (addr[d >> 3] >> (4 - (d & 4))) & 0xFu;
+}
+
 uint32_t geo_trie_lookup(const struct geo_trie *t, int family, const uint8_t *addr,
 			 unsigned *depth)
 {
-	uint32_t ref = t->root[family == AF_INET ? 0 : 1];
+	uint32_t e = t->sroot[family == AF_INET ? 0 : 1];
 	unsigned d = 0, maxbits = family == AF_INET ? 32 : 128;
 
-	while (!GEO_IS_LEAF(ref) && d < maxbits) {
-		ref = t->nodes[ref].child[addr_bit(addr, d)];
-		d++;
+	while (!GEO_IS_LEAF(e) && d < maxbits) {
+		uint32_t next = t->snodes[e].e[addr_nibble(addr, d)];
+		if (GEO_IS_LEAF(next)) {
+			*depth = d + GEO_CLEAF_REL(next);
+			return GEO_CLEAF_VAL(next);
+		}
+		e = next;
+		d += GEO_STRIDE;
 	}
-	*depth = d;
+	*depth = GEO_IS_LEAF(e) ? GEO_CLEAF_REL(e) : d;
 	/* Built tries end in leaves by maxbits; value 0 is the safe default
 	 * (the default decision / "not inside") should that ever not hold. */
-	return GEO_IS_LEAF(ref) ? GEO_LEAF_VAL(ref) : 0;
+	return GEO_IS_LEAF(e) ? GEO_CLEAF_VAL(e) : 0;
+}
+
+static int stride_alloc(struct geo_trie *t, uint32_t *out)
+{
+	if (t->scount == t->scap) {
+		uint32_t ncap = t->scap ? t->scap * 2 : 256;
+		void *n = NULL;
+		if (ncap >= GEO_LEAF ||
+		    posix_memalign(&n, sizeof(struct geo_stride_node),
+				   (size_t)ncap * sizeof(struct geo_stride_node)) != 0)
+			return SOV_ENOMEM;
+		if (t->scount > 0)
+			memcpy(n, t->snodes, (size_t)t->scount * sizeof(struct geo_stride_node));
+		free(t->snodes);
+		t->snodes = n;
+		t->scap = ncap;
+	}
+	*out = t->scount++;
+	return SOV_OK;
+}
+
+/* Compiles the binary node bnode into a stride node; memo[bnode] = index + 1
+ * once done, so shared subtrees stay shared. */
+static int compile_node(struct geo_trie *t, uint32_t *memo, uint32_t bnode, uint32_t *out)
+{
+	int rc = SOV_OK;
+	uint32_t s;
+
+	if (memo[bnode] != 0) {
+		*out = memo[bnode] - 1;
+		goto finish;
+	}
+	rc = stride_alloc(t, &s);
+	if (rc != SOV_OK)
+		goto finish;
+	for (unsigned pat = 0; pat < (1u << GEO_STRIDE); pat++) {
+		uint32_t r = bnode, e;
+		unsigned rel = 0;
+		while (rel < GEO_STRIDE && !GEO_IS_LEAF(r)) {
+			r = t->nodes[r].child[(pat >> (GEO_STRIDE - 1 - rel)) & 1u];
+			rel++;
+		}
+		if (GEO_IS_LEAF(r)) {
+			e = GEO_CLEAF(rel, GEO_LEAF_VAL(r));
+		} else {
+			rc = compile_node(t, memo, r, &e);
+			if (rc != SOV_OK)
+				goto finish;
+		}
+		t->snodes[s].e[pat] = e; /* by index: snodes may have moved */
+	}
+	memo[bnode] = s + 1;
+	*out = s;
+finish:
+	return rc;
+}
+
+/* Compiles both roots and frees the binary nodes. */
+static int geo_trie_compile(struct geo_trie *t)
+{
+	int rc = SOV_OK;
+	uint32_t *memo = calloc(t->count ? t->count : 1, sizeof(*memo));
+
+	if (memo == NULL) {
+		rc = SOV_ENOMEM;
+		goto finish;
+	}
+	for (int f = 0; f < 2; f++) {
+		if (GEO_IS_LEAF(t->root[f]))
+			t->sroot[f] = GEO_CLEAF(0, GEO_LEAF_VAL(t->root[f]));
+		else if ((rc = compile_node(t, memo, t->root[f], &t->sroot[f])) != SOV_OK)
+			goto finish;
+	}
+	free(t->nodes);
+	t->nodes = NULL;
+	t->count = t->cap = 0;
+finish:
+	free(memo);
+	return rc;
 }
 
 /* --- database walk ------------------------------------------------------ */
@@ -688,6 +779,9 @@ int geo_map_build(geo_ctx_t *ctx, const char *file, diag_t *diag)
 	ctx->map.root[1] = r6;
 	ctx->inside.root[0] = i4;
 	ctx->inside.root[1] = i6;
+	rc = geo_trie_compile(&ctx->map);
+	if (rc == SOV_OK)
+		rc = geo_trie_compile(&ctx->inside);
 finish:
 	free(inets);
 	if (rc == SOV_ENOMEM)

@@ -1191,7 +1191,9 @@ static void test_trie_matches_slow_path(void **state)
 
 static void assert_contains(const char *text, const char *needle)
 {
-	if (strstr(text, needle) == NULL)
+	if (text == NULL)
+		fail_msg("geo_explain returned NULL (looking for \"%s\")", needle);
+	else if (strstr(text, needle) == NULL)
 		fail_msg("explain text lacks \"%s\":\n%s", needle, text);
 }
 
