@@ -44,22 +44,22 @@
 #define GEO_DC_ADDR_MAX 16
 
 /* Defaults (documented in docs/geo.md). */
-#define GEO_DEFAULT_TTL_S 30 /* short enough that a withdrawal takes effect quickly */
+#define GEO_DEFAULT_TTL_S 30	  /* short enough that a withdrawal takes effect quickly */
 #define GEO_DEFAULT_MAX_ANSWERS 1 /* for nearest/failover; `all` defaults to every usable dc */
 
 typedef struct geo_ctx geo_ctx_t;
 
 enum geo_policy {
 	GEO_POLICY_NEAREST = 0, /* great-circle distance / region order from the client */
-	GEO_POLICY_FAILOVER,    /* first usable in the service's order */
-	GEO_POLICY_ALL,         /* every usable one */
+	GEO_POLICY_FAILOVER,	/* first usable in the service's order */
+	GEO_POLICY_ALL,		/* every usable one */
 };
 
 /** What to answer when no datacenter of a service is usable. */
 enum geo_on_all_down {
 	GEO_DOWN_ALL = 0, /* fail-open: every dc not held by an admin (if none, all of them) */
-	GEO_DOWN_FIRST,   /* the first in the client's preference order */
-	GEO_DOWN_EMPTY,   /* no address: NODATA, so maintenance is never bypassed */
+	GEO_DOWN_FIRST,	  /* the first in the client's preference order */
+	GEO_DOWN_EMPTY,	  /* no address: NODATA, so maintenance is never bypassed */
 };
 
 /*
@@ -108,21 +108,20 @@ int geo_dc_find(const geo_ctx_t *ctx, const char *id) __attribute__((nonnull));
 
 /** A service as configured, with its defaults applied. Owned by the context. */
 struct geo_service_info {
-	const char *name;        /* as written in the configuration */
-	const uint8_t *name_wire;/* uncompressed wire form, lowercased (dname.h) */
+	const char *name;	  /* as written in the configuration */
+	const uint8_t *name_wire; /* uncompressed wire form, lowercased (dname.h) */
 	enum geo_policy policy;
 	enum geo_on_all_down on_all_down;
-	uint32_t ttl_s;          /* TTL of the A/AAAA records */
-	unsigned max_answers;    /* datacenters per answer: 1..GEO_DC_MAX */
-	const uint16_t *dcs;     /* datacenter indices, config order (failover order) */
-	size_t dc_count;         /* >= 1 */
+	uint32_t ttl_s;	      /* TTL of the A/AAAA records */
+	unsigned max_answers; /* datacenters per answer: 1..GEO_DC_MAX */
+	const uint16_t *dcs;  /* datacenter indices, config order (failover order) */
+	size_t dc_count;      /* >= 1 */
 };
 
 /** Number of services. */
 size_t geo_service_count(const geo_ctx_t *ctx) __attribute__((nonnull));
 /** Service i (i < geo_service_count). */
-const struct geo_service_info *geo_service(const geo_ctx_t *ctx, size_t i)
-	__attribute__((nonnull));
+const struct geo_service_info *geo_service(const geo_ctx_t *ctx, size_t i) __attribute__((nonnull));
 /**
  * Index of the service whose name equals name_wire (wire form, any letter
  * case), or SOV_ENOENT. Linear scan: meant for load time (the zone index
@@ -135,9 +134,9 @@ int geo_service_find(const geo_ctx_t *ctx, const uint8_t *name_wire) __attribute
  * how many leading bits of it are known. Bits beyond `prefix` are zero.
  */
 struct geo_client {
-	int family;       /* AF_INET or AF_INET6 */
-	uint8_t prefix;   /* known bits: ECS SOURCE PREFIX-LENGTH, or 32/128 */
-	bool from_ecs;    /* the location came from an ECS option (else: source address) */
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t prefix;	  /* known bits: ECS SOURCE PREFIX-LENGTH, or 32/128 */
+	bool from_ecs;	  /* the location came from an ECS option (else: source address) */
 	uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
 };
 
@@ -147,7 +146,7 @@ struct geo_client {
  * longer than the address, and clears bits beyond the prefix.
  */
 int geo_client_from_ecs(const struct dns_ecs *ecs, struct geo_client *out)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /**
  * From the packet's source address (full-length prefix). An IPv4-mapped IPv6
@@ -155,7 +154,7 @@ int geo_client_from_ecs(const struct dns_ecs *ecs, struct geo_client *out)
  * SOV_EINVAL for another address family.
  */
 int geo_client_from_sockaddr(const struct sockaddr *sa, struct geo_client *out)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /**
  * Parses "ADDRESS" or "ADDRESS/PREFIX" (as a resolver would send it in ECS,
@@ -163,27 +162,27 @@ int geo_client_from_sockaddr(const struct sockaddr *sa, struct geo_client *out)
  * prefix was given. SOV_EINVAL on bad text.
  */
 int geo_client_parse(const char *text, struct geo_client *out)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /** Why the chosen datacenters were chosen. */
 enum geo_outcome {
-	GEO_OUT_OK = 0,         /* chosen among usable datacenters */
-	GEO_OUT_NOFAMILY,       /* no datacenter of the service has an address of
-				   the query's family: empty (NODATA), not an outage */
-	GEO_OUT_DOWN_ALL,       /* nothing usable; on_all_down "all" applied (fail-open) */
-	GEO_OUT_DOWN_FIRST,     /* nothing usable; on_all_down "first" applied */
-	GEO_OUT_DOWN_EMPTY,     /* nothing usable; on_all_down "empty": NODATA */
+	GEO_OUT_OK = 0,	    /* chosen among usable datacenters */
+	GEO_OUT_NOFAMILY,   /* no datacenter of the service has an address of
+			       the query's family: empty (NODATA), not an outage */
+	GEO_OUT_DOWN_ALL,   /* nothing usable; on_all_down "all" applied (fail-open) */
+	GEO_OUT_DOWN_FIRST, /* nothing usable; on_all_down "first" applied */
+	GEO_OUT_DOWN_EMPTY, /* nothing usable; on_all_down "empty": NODATA */
 };
 
 /** The outcome of one selection; lives on the caller's stack. */
 struct geo_result {
 	uint16_t dc[GEO_DC_MAX]; /* chosen datacenters, in answer order */
-	uint8_t count;           /* entries used in dc[]; 0 → NODATA */
-	uint8_t ecs_scope;       /* SCOPE PREFIX-LENGTH for the reply (<= client prefix) */
-	int family;              /* AF_INET (A) or AF_INET6 (AAAA) */
-	int16_t inside_dc;       /* the service's dc whose internal networks hold the
+	uint8_t count;		 /* entries used in dc[]; 0 → NODATA */
+	uint8_t ecs_scope;	 /* SCOPE PREFIX-LENGTH for the reply (<= client prefix) */
+	int family;		 /* AF_INET (A) or AF_INET6 (AAAA) */
+	int16_t inside_dc;	 /* the service's dc whose internal networks hold the
 				    client, or -1 */
-	bool internal;           /* inside_dc is among dc[] and answers with its
+	bool internal;		 /* inside_dc is among dc[] and answers with its
 				    internal addresses (split horizon) */
 	enum geo_outcome outcome;
 };
@@ -206,7 +205,7 @@ struct geo_result {
  */
 int geo_select(const geo_ctx_t *ctx, size_t service, const struct geo_client *client,
 	       uint16_t qtype, const uint8_t *dc_state, struct geo_result *out)
-	__attribute__((nonnull(1, 6)));
+    __attribute__((nonnull(1, 6)));
 
 /**
  * The addresses to answer for the k-th chosen datacenter of r (k < r->count):

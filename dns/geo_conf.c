@@ -19,7 +19,7 @@
 #include "common/err.h"
 #include "dns/dname.h"
 
-#define DC_ID_MAX 63 /* ids appear in logs, metrics labels and API paths */
+#define DC_ID_MAX 63	     /* ids appear in logs, metrics labels and API paths */
 #define TTL_MAX 2147483647LL /* RFC 2181 §8 */
 
 /* State of one parse. */
@@ -34,7 +34,7 @@ struct cp {
 };
 
 static void cp_err(struct cp *p, const json_t *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void cp_err(struct cp *p, const json_t *at, const char *fmt, ...)
 {
@@ -95,7 +95,8 @@ static void check_keys(struct cp *p, const json_t *obj, const char *where,
 	const char *key;
 	json_t *val;
 
-	json_object_foreach((json_t *)obj, key, val) {
+	json_object_foreach((json_t *)obj, key, val)
+	{
 		bool ok = false;
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = strcmp(*a, key) == 0;
@@ -141,14 +142,16 @@ static void parse_addrs(struct cp *p, const json_t *arr, const char *where, cons
 		       family == AF_INET ? "IPv4" : "IPv6", jtype(arr));
 		return;
 	}
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		uint8_t bytes[16] = {0}, other[16];
 		static const uint8_t zero[16] = {0};
 		size_t len = family == AF_INET ? 4 : 16;
 		uint8_t *count = family == AF_INET ? &a->v4_count : &a->v6_count;
 
 		if (!json_is_string(v)) {
-			cp_err(p, v, "%s: %s[%zu] must be a string, not %s", where, key, i, jtype(v));
+			cp_err(p, v, "%s: %s[%zu] must be a string, not %s", where, key, i,
+			       jtype(v));
 			continue;
 		}
 		const char *s = json_string_value(v);
@@ -184,8 +187,8 @@ static void parse_addrs(struct cp *p, const json_t *arr, const char *where, cons
 	}
 }
 
-static void parse_location(struct cp *p, const json_t *loc, const json_t *dcobj,
-			   const char *where, struct geo_dc *dc)
+static void parse_location(struct cp *p, const json_t *loc, const json_t *dcobj, const char *where,
+			   struct geo_dc *dc)
 {
 	static const char *const keys[] = {"lat", "lon", NULL};
 
@@ -204,14 +207,16 @@ static void parse_location(struct cp *p, const json_t *loc, const json_t *dcobj,
 	const json_t *lat = json_object_get(loc, "lat");
 	const json_t *lon = json_object_get(loc, "lon");
 	if (lat == NULL || !json_is_number(lat))
-		cp_err(p, lat ? lat : loc, "%s: location \"lat\" must be a number of degrees", where);
+		cp_err(p, lat ? lat : loc, "%s: location \"lat\" must be a number of degrees",
+		       where);
 	else if (!(json_number_value(lat) >= -90.0 && json_number_value(lat) <= 90.0))
 		cp_err(p, lat, "%s: latitude %g is outside -90..90 degrees", where,
 		       json_number_value(lat));
 	else
 		dc->lat_deg = json_number_value(lat);
 	if (lon == NULL || !json_is_number(lon))
-		cp_err(p, lon ? lon : loc, "%s: location \"lon\" must be a number of degrees", where);
+		cp_err(p, lon ? lon : loc, "%s: location \"lon\" must be a number of degrees",
+		       where);
 	else if (!(json_number_value(lon) >= -180.0 && json_number_value(lon) <= 180.0))
 		cp_err(p, lon, "%s: longitude %g is outside -180..180 degrees", where,
 		       json_number_value(lon));
@@ -236,7 +241,8 @@ static void parse_tags(struct cp *p, const json_t *arr, const char *where, struc
 	dc->tags = cp_calloc(p, json_array_size(arr), sizeof(char *));
 	if (dc->tags == NULL)
 		return;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (!json_is_string(v) || json_string_length(v) == 0) {
 			cp_err(p, v, "%s: regions[%zu] must be a non-empty string", where, i);
 			continue;
@@ -275,11 +281,13 @@ static void parse_internal(struct cp *p, const json_t *in, const char *where, st
 		       "%s: internal \"nets\" must be a non-empty array of networks (CIDR)", where);
 	} else {
 		dc->inets = cp_calloc(p, json_array_size(nets), sizeof(struct geo_net));
-		json_array_foreach(nets, i, v) {
+		json_array_foreach(nets, i, v)
+		{
 			struct geo_net n;
 			if (dc->inets == NULL)
 				break;
-			if (!json_is_string(v) || geo_net_parse(json_string_value(v), &n) != SOV_OK) {
+			if (!json_is_string(v) ||
+			    geo_net_parse(json_string_value(v), &n) != SOV_OK) {
 				cp_err(p, v,
 				       "%s: internal nets[%zu] is not a network such as "
 				       "\"10.1.0.0/16\" (host bits must be zero)",
@@ -300,8 +308,8 @@ static void parse_internal(struct cp *p, const json_t *in, const char *where, st
 
 static void parse_datacenters(struct cp *p, const json_t *arr)
 {
-	static const char *const keys[] = {"id", "location", "ipv4", "ipv6", "regions", "internal",
-					   NULL};
+	static const char *const keys[] = {"id",      "location", "ipv4", "ipv6",
+					   "regions", "internal", NULL};
 	geo_ctx_t *ctx = p->ctx;
 	size_t i;
 	json_t *obj;
@@ -324,7 +332,8 @@ static void parse_datacenters(struct cp *p, const json_t *arr)
 	ctx->dcs = cp_calloc(p, json_array_size(arr), sizeof(struct geo_dc));
 	if (ctx->dcs == NULL)
 		return;
-	json_array_foreach(arr, i, obj) {
+	json_array_foreach(arr, i, obj)
+	{
 		char where[128];
 		struct geo_dc *dc = &ctx->dcs[ctx->dc_count];
 
@@ -334,7 +343,8 @@ static void parse_datacenters(struct cp *p, const json_t *arr)
 		}
 		const json_t *id = json_object_get(obj, "id");
 		if (id == NULL || !json_is_string(id)) {
-			cp_err(p, id ? id : obj, "datacenters[%zu]: \"id\" (a string) is required", i);
+			cp_err(p, id ? id : obj, "datacenters[%zu]: \"id\" (a string) is required",
+			       i);
 			continue;
 		}
 		const char *ids = json_string_value(id);
@@ -400,10 +410,11 @@ static uint16_t *parse_dc_list(struct cp *p, const json_t *arr, const char *wher
 	out = cp_calloc(p, json_array_size(arr), sizeof(uint16_t));
 	if (out == NULL)
 		goto finish;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (!json_is_string(v)) {
-			cp_err(p, v, "%s: entry %zu must be a datacenter id string, not %s", where, i,
-			       jtype(v));
+			cp_err(p, v, "%s: entry %zu must be a datacenter id string, not %s", where,
+			       i, jtype(v));
 			continue;
 		}
 		int dc = geo_dc_find(p->ctx, json_string_value(v));
@@ -440,7 +451,8 @@ static void parse_regions(struct cp *p, const json_t *obj)
 	ctx->regions = cp_calloc(p, json_object_size(obj), sizeof(struct geo_region));
 	if (ctx->regions == NULL)
 		return;
-	json_object_foreach((json_t *)obj, key, val) {
+	json_object_foreach((json_t *)obj, key, val)
+	{
 		char where[128];
 		snprintf(where, sizeof(where), "geo region \"%.64s\"", key);
 		if (key[0] == '\0') {
@@ -496,7 +508,8 @@ static void parse_nets(struct cp *p, const json_t *obj)
 	ctx->nets = cp_calloc(p, json_object_size(obj), sizeof(struct geo_netmap));
 	if (ctx->nets == NULL)
 		return;
-	json_object_foreach((json_t *)obj, key, val) {
+	json_object_foreach((json_t *)obj, key, val)
+	{
 		struct geo_netmap *m = &ctx->nets[ctx->net_count];
 		char buf[64];
 
@@ -595,7 +608,8 @@ static void parse_databases(struct cp *p, const json_t *arr)
 	ctx->dbs = cp_calloc(p, json_array_size(arr), sizeof(struct geo_db));
 	if (ctx->dbs == NULL)
 		return;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (!json_is_string(v) || json_string_length(v) == 0) {
 			cp_err(p, v, "geo databases[%zu] must be a non-empty file path", i);
 			continue;
@@ -609,7 +623,8 @@ static void parse_databases(struct cp *p, const json_t *arr)
 		 * a replaced file is only seen by the next context (reload). */
 		int mrc = MMDB_open(path, MMDB_MODE_MMAP, &db->mmdb);
 		if (mrc != MMDB_SUCCESS) {
-			cp_err(p, v, "geo database \"%s\": cannot open: %s", path, MMDB_strerror(mrc));
+			cp_err(p, v, "geo database \"%s\": cannot open: %s", path,
+			       MMDB_strerror(mrc));
 			p->io = true;
 			continue;
 		}
@@ -657,8 +672,8 @@ static bool parse_enum(struct cp *p, const json_t *v, const char *where, const c
 
 static void parse_services(struct cp *p, const json_t *arr)
 {
-	static const char *const keys[] = {"name", "policy", "datacenters", "ttl", "max_answers",
-					   "on_all_down", NULL};
+	static const char *const keys[] = {"name",	  "policy",	 "datacenters", "ttl",
+					   "max_answers", "on_all_down", NULL};
 	/* Same order as enum geo_policy / enum geo_on_all_down. */
 	static const char *const policies[] = {"nearest", "failover", "all", NULL};
 	static const char *const downs[] = {"all", "first", "empty", NULL};
@@ -679,7 +694,8 @@ static void parse_services(struct cp *p, const json_t *arr)
 	ctx->svcs = cp_calloc(p, json_array_size(arr), sizeof(struct geo_service));
 	if (ctx->svcs == NULL)
 		return;
-	json_array_foreach(arr, i, obj) {
+	json_array_foreach(arr, i, obj)
+	{
 		struct geo_service *s = &ctx->svcs[ctx->svc_count];
 		char where[300];
 		int v;
@@ -690,8 +706,8 @@ static void parse_services(struct cp *p, const json_t *arr)
 		}
 		const json_t *name = json_object_get(obj, "name");
 		if (name == NULL || !json_is_string(name)) {
-			cp_err(p, name ? name : obj, "services[%zu]: \"name\" (a string) is required",
-			       i);
+			cp_err(p, name ? name : obj,
+			       "services[%zu]: \"name\" (a string) is required", i);
 			continue;
 		}
 		snprintf(where, sizeof(where), "service \"%.255s\"", json_string_value(name));
@@ -733,20 +749,21 @@ static void parse_services(struct cp *p, const json_t *arr)
 		if (ttl != NULL) {
 			if (!json_is_integer(ttl) || json_integer_value(ttl) < 0 ||
 			    json_integer_value(ttl) > TTL_MAX)
-				cp_err(p, ttl, "%s: \"ttl\" must be an integer number of seconds "
-					       "0..2147483647 (RFC 2181 §8)",
+				cp_err(p, ttl,
+				       "%s: \"ttl\" must be an integer number of seconds "
+				       "0..2147483647 (RFC 2181 §8)",
 				       where);
 			else
 				s->info.ttl_s = (uint32_t)json_integer_value(ttl);
 		}
-		s->info.max_answers = s->info.policy == GEO_POLICY_ALL ? GEO_DC_MAX
-								  : GEO_DEFAULT_MAX_ANSWERS;
+		s->info.max_answers =
+		    s->info.policy == GEO_POLICY_ALL ? GEO_DC_MAX : GEO_DEFAULT_MAX_ANSWERS;
 		const json_t *maxa = json_object_get(obj, "max_answers");
 		if (maxa != NULL) {
 			if (!json_is_integer(maxa) || json_integer_value(maxa) < 1 ||
 			    json_integer_value(maxa) > GEO_DC_MAX)
-				cp_err(p, maxa, "%s: \"max_answers\" must be an integer 1..%d", where,
-				       GEO_DC_MAX);
+				cp_err(p, maxa, "%s: \"max_answers\" must be an integer 1..%d",
+				       where, GEO_DC_MAX);
 			else
 				s->info.max_answers = (unsigned)json_integer_value(maxa);
 		}
@@ -761,7 +778,8 @@ static void parse_services(struct cp *p, const json_t *arr)
 			if (ctx->dcs[s->dcs[k]].inet_count > 0)
 				s->has_internal = true;
 		}
-		s->location_dependent = s->info.policy == GEO_POLICY_NEAREST && s->info.dc_count > 1;
+		s->location_dependent =
+		    s->info.policy == GEO_POLICY_NEAREST && s->info.dc_count > 1;
 		ctx->svc_count++;
 	}
 	/* Pointers into svcs are taken once the array is complete. */

@@ -56,11 +56,13 @@ static void print_location(FILE *f, const geo_ctx_t *ctx, const struct geo_locat
 	fprintf(f, "location:    ");
 	switch (li->src) {
 	case GEO_SRC_NOPREFIX:
-		fprintf(f, "not used (no client, or ECS source prefix 0, RFC 7871 §7.1.2) → default");
+		fprintf(f,
+			"not used (no client, or ECS source prefix 0, RFC 7871 §7.1.2) → default");
 		break;
 	case GEO_SRC_INSIDE:
-		fprintf(f, "inside datacenter %s: internal network %s (split horizon; wins over "
-			   "nets and databases)",
+		fprintf(f,
+			"inside datacenter %s: internal network %s (split horizon; wins over "
+			"nets and databases)",
 			ctx->dcs[li->inside_dc].id, geo_net_format(&li->matched, net, sizeof(net)));
 		break;
 	case GEO_SRC_NETS:
@@ -73,11 +75,13 @@ static void print_location(FILE *f, const geo_ctx_t *ctx, const struct geo_locat
 			geo_net_format(&li->matched, net, sizeof(net)));
 		print_record(f, &li->rec);
 		if (li->rec.by == GEO_BY_REGION)
-			fprintf(f, "\n             → geo region \"%s\" (explicit regions win over "
-				   "coordinates)",
+			fprintf(f,
+				"\n             → geo region \"%s\" (explicit regions win over "
+				"coordinates)",
 				li->rec.by_code);
 		else if (li->rec.by == GEO_BY_COORDS)
-			fprintf(f, "\n             → by great-circle distance from those coordinates");
+			fprintf(f,
+				"\n             → by great-circle distance from those coordinates");
 		else if (li->rec.by == GEO_BY_TAG)
 			fprintf(f, "\n             → datacenters tagged with region \"%s\"",
 				li->rec.by_code);
@@ -120,8 +124,9 @@ static void print_order(FILE *f, const geo_ctx_t *ctx, const struct geo_locate_i
 			const struct geo_dc *first = &ctx->dcs[d->order[0]];
 			rlat = first->lat_rad;
 			rlon = first->lon_rad;
-			fprintf(f, "preference:  the mapped datacenter(s) first, then the rest by "
-				   "distance from %s (km from %s)\n",
+			fprintf(f,
+				"preference:  the mapped datacenter(s) first, then the rest by "
+				"distance from %s (km from %s)\n",
 				first->id, first->id);
 		}
 		km = true;
@@ -138,11 +143,13 @@ static void print_order(FILE *f, const geo_ctx_t *ctx, const struct geo_locate_i
 			have += r->family == AF_INET ? ia->v4_count : ia->v6_count;
 		fprintf(f, "             %zu. %s", i + 1, dc->id);
 		if (km)
-			fprintf(f, "  %.0f km", geo_distance_km(rlat, rlon, dc->lat_rad, dc->lon_rad));
+			fprintf(f, "  %.0f km",
+				geo_distance_km(rlat, rlon, dc->lat_rad, dc->lon_rad));
 		if (have == 0)
-			fprintf(f, "  (no %s address: skipped)", r->family == AF_INET ? "IPv4" : "IPv6");
+			fprintf(f, "  (no %s address: skipped)",
+				r->family == AF_INET ? "IPv4" : "IPv6");
 		else if (!(dc_state == NULL || ((dc_state[list[i]] & GEO_DC_USABLE) &&
-						 !(dc_state[list[i]] & GEO_DC_HELD))))
+						!(dc_state[list[i]] & GEO_DC_HELD))))
 			fprintf(f, "  (not usable)");
 		fprintf(f, "\n");
 	}
@@ -163,8 +170,9 @@ static void print_scope(FILE *f, const geo_ctx_t *ctx, const struct geo_service 
 	else if (svc->has_internal)
 		t = &ctx->inside;
 	if (t == NULL) {
-		fprintf(f, "ECS scope:   /0 (a %s service with these datacenters answers the same "
-			   "everywhere)\n",
+		fprintf(f,
+			"ECS scope:   /0 (a %s service with these datacenters answers the same "
+			"everywhere)\n",
 			geo_policy_str(svc->info.policy));
 		return;
 	}
@@ -174,8 +182,9 @@ static void print_scope(FILE *f, const geo_ctx_t *ctx, const struct geo_service 
 	memcpy(block.addr, c->addr, 16);
 	block.prefix = (uint8_t)depth;
 	geo_addr_mask(block.addr, c->family, depth);
-	fprintf(f, "decided by:  %s — the widest network around the client in which every "
-		   "address gets the same %s\n",
+	fprintf(f,
+		"decided by:  %s — the widest network around the client in which every "
+		"address gets the same %s\n",
 		geo_net_format(&block, net, sizeof(net)),
 		t == &ctx->map ? "preference order (internal networks, nets and databases, "
 				 "neighbours with equal orders merged)"

@@ -45,9 +45,9 @@ struct geo_service {
 	char *name;
 	uint8_t name_wire[255];
 	uint16_t *dcs;
-	uint64_t dc_mask;          /* bit i set: dc i belongs to the service */
-	bool location_dependent;   /* nearest with more than one dc */
-	bool has_internal;         /* some dc of the service has internal networks */
+	uint64_t dc_mask;	 /* bit i set: dc i belongs to the service */
+	bool location_dependent; /* nearest with more than one dc */
+	bool has_internal;	 /* some dc of the service has internal networks */
 };
 
 /** An explicit `geo.regions` entry. */
@@ -74,12 +74,12 @@ struct geo_decision {
 /** A `geo.nets` entry, resolved. */
 struct geo_netmap {
 	struct geo_net net;
-	char *target;               /* dc id or region, as written */
+	char *target; /* dc id or region, as written */
 	struct geo_decision decision;
 };
 
 struct geo_db {
-	char *path;   /* resolved */
+	char *path; /* resolved */
 	MMDB_s mmdb;
 	bool open;
 };
@@ -143,16 +143,16 @@ struct geo_ctx {
 	size_t net_count;
 	struct geo_db *dbs;
 	size_t db_count;
-	char *default_target;          /* NULL: each service's own order */
-	uint32_t default_decision;     /* index into decisions */
+	char *default_target;	   /* NULL: each service's own order */
+	uint32_t default_decision; /* index into decisions */
 
 	struct geo_decision *decisions;
 	uint32_t decision_count, decision_cap;
-	uint32_t *decision_hash;       /* open addressing: index+1, 0 = empty */
+	uint32_t *decision_hash; /* open addressing: index+1, 0 = empty */
 	uint32_t decision_hash_cap;
 
-	struct geo_trie map;           /* leaves: decision index */
-	struct geo_trie inside;        /* leaves: inside dc + 1, 0 = none */
+	struct geo_trie map;	/* leaves: decision index */
+	struct geo_trie inside; /* leaves: inside dc + 1, 0 = none */
 };
 
 /* geo_conf.c */
@@ -199,11 +199,11 @@ void geo_trie_free(struct geo_trie *t);
 /** Slow, uncached location of a client, for --explain and tests: mirrors the trie. */
 struct geo_locate_info {
 	enum { GEO_SRC_NOPREFIX, GEO_SRC_INSIDE, GEO_SRC_NETS, GEO_SRC_DB, GEO_SRC_DEFAULT } src;
-	int inside_dc;             /* GEO_SRC_INSIDE */
-	struct geo_net matched;    /* the internal/nets/database network that matched */
-	size_t nets_index;         /* GEO_SRC_NETS */
-	size_t db_index;           /* GEO_SRC_DB */
-	struct geo_record_info rec;/* GEO_SRC_DB */
+	int inside_dc;		    /* GEO_SRC_INSIDE */
+	struct geo_net matched;	    /* the internal/nets/database network that matched */
+	size_t nets_index;	    /* GEO_SRC_NETS */
+	size_t db_index;	    /* GEO_SRC_DB */
+	struct geo_record_info rec; /* GEO_SRC_DB */
 	struct geo_decision decision;
 };
 int geo_locate_slow(const geo_ctx_t *ctx, const struct geo_client *c, struct geo_locate_info *info);

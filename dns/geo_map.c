@@ -259,7 +259,8 @@ static uint32_t decision_hash(const struct geo_decision *d)
 
 static bool decision_eq(const struct geo_decision *a, const struct geo_decision *b)
 {
-	return a->inside_dc == b->inside_dc && a->n == b->n && memcmp(a->order, b->order, a->n) == 0;
+	return a->inside_dc == b->inside_dc && a->n == b->n &&
+	       memcmp(a->order, b->order, a->n) == 0;
 }
 
 static int decision_rehash(geo_ctx_t *ctx, uint32_t cap)
@@ -389,8 +390,7 @@ static unsigned addr_nibble(const uint8_t *addr, unsigned d)
 	return (addr[d >> 3] >> (4 - (d & 4))) & 0xFu;
 }
 
-uint32_t geo_trie_lookup(const struct geo_trie *t, int family, const uint8_t *addr,
-			 unsigned *depth)
+uint32_t geo_trie_lookup(const struct geo_trie *t, int family, const uint8_t *addr, unsigned *depth)
 {
 	uint32_t e = t->sroot[family == AF_INET ? 0 : 1];
 	unsigned d = 0, maxbits = family == AF_INET ? 32 : 128;
@@ -736,8 +736,8 @@ int geo_map_build(geo_ctx_t *ctx, const char *file, diag_t *diag)
 		uint32_t *root = m->net.family == AF_INET ? &r4 : &r6;
 		rc = geo_decision_intern(ctx, &m->decision, &idx);
 		if (rc == SOV_OK)
-			rc = trie_set(&ctx->map, *root, m->net.addr, m->net.prefix, 0, GEO_LEAF | idx,
-				      root);
+			rc = trie_set(&ctx->map, *root, m->net.addr, m->net.prefix, 0,
+				      GEO_LEAF | idx, root);
 		if (rc != SOV_OK)
 			goto finish;
 	}
@@ -855,7 +855,7 @@ int geo_locate_slow(const geo_ctx_t *ctx, const struct geo_client *c, struct geo
 			memcpy(&sin6->sin6_addr, c->addr, 16);
 		}
 		MMDB_lookup_result_s res =
-			MMDB_lookup_sockaddr(&db->mmdb, (const struct sockaddr *)&ss, &merr);
+		    MMDB_lookup_sockaddr(&db->mmdb, (const struct sockaddr *)&ss, &merr);
 		if (merr != MMDB_SUCCESS || !res.found_entry)
 			continue;
 		struct geo_decision d;

@@ -9,11 +9,14 @@
  * 2001:db8:1..3::/48; 192.0.2.192/26, 203.0.113.224/27, 2001:db8::/48 and
  * 2001:db8:4::/46 are absent.
  */
+/* cmocka.h needs these first, in this order. */
+// clang-format off
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+// clang-format on
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -34,12 +37,12 @@
 #define REQUIRE_MMDB() ((void)0)
 #else
 #define MMDB_DIR "/nonexistent"
-#define REQUIRE_MMDB()                                                                        \
-	do {                                                                                  \
-		print_message("SKIPPED: the test .mmdb could not be built: install the Perl " \
-			      "module MaxMind::DB::Writer::Tree (Debian: "                    \
-			      "libmaxmind-db-writer-perl)\n");                                \
-		skip();                                                                       \
+#define REQUIRE_MMDB()                                                                             \
+	do {                                                                                       \
+		print_message("SKIPPED: the test .mmdb could not be built: install the Perl "      \
+			      "module MaxMind::DB::Writer::Tree (Debian: "                         \
+			      "libmaxmind-db-writer-perl)\n");                                     \
+		skip();                                                                            \
 	} while (0)
 #endif
 
@@ -126,7 +129,7 @@ static const char *ids(const geo_ctx_t *ctx, const struct geo_result *r)
 struct expect {
 	const char *client; /* NULL: no client */
 	uint16_t qtype;
-	const char *dcs;    /* expected chosen ids, "" for none */
+	const char *dcs; /* expected chosen ids, "" for none */
 	int scope;
 };
 
@@ -138,9 +141,8 @@ static void check_sel(const geo_ctx_t *ctx, const char *service, const struct ex
 
 	if (e->client)
 		c = client(e->client);
-	assert_int_equal(geo_select(ctx, svc(ctx, service), e->client ? &c : NULL, e->qtype, state,
-				    &r),
-			 SOV_OK);
+	assert_int_equal(
+	    geo_select(ctx, svc(ctx, service), e->client ? &c : NULL, e->qtype, state, &r), SOV_OK);
 	if (strcmp(ids(ctx, &r), e->dcs) != 0 || r.ecs_scope != e->scope)
 		fail_msg("%s %s %s: got [%s] scope %u, expected [%s] scope %d", service,
 			 e->client ? e->client : "(none)", e->qtype == DNS_TYPE_A ? "A" : "AAAA",
@@ -152,41 +154,41 @@ static void check_sel(const geo_ctx_t *ctx, const char *service, const struct ex
 
 /* The main test configuration: four datacenters on four continents. */
 static const char *base_cfg =
-	"{'datacenters': ["
-	" {'id': 'dc-east', 'location': {'lat': 40.7, 'lon': -74.0},"
-	"  'ipv4': ['192.0.2.10'], 'ipv6': ['2001:db8:e::10'], 'regions': ['NA', 'US'],"
-	"  'internal': {'nets': ['10.1.0.0/16', 'fd00:e::/48'], 'ipv4': ['10.1.0.10'],"
-	"               'ipv6': []}},"
-	" {'id': 'dc-west', 'location': {'lat': 50.1, 'lon': 8.7},"
-	"  'ipv4': ['198.51.100.10', '198.51.100.11'], 'ipv6': ['2001:db8:a::10'],"
-	"  'regions': ['EU'],"
-	"  'internal': {'nets': ['10.2.0.0/16'], 'ipv4': ['10.2.0.10'], 'ipv6': ['fd00:a::10']}},"
-	" {'id': 'dc-asia', 'location': {'lat': 1.35, 'lon': 103.8},"
-	"  'ipv4': ['203.0.113.10'], 'regions': ['AS']},"
-	" {'id': 'dc-south', 'location': {'lat': -23.5, 'lon': -46.6},"
-	"  'ipv4': ['203.0.113.50'], 'ipv6': ['2001:db8:5a::10'], 'regions': ['SA']}"
-	"],"
-	"'services': ["
-	" {'name': 'www.example.test', 'datacenters': ['dc-east', 'dc-west', 'dc-asia']},"
-	" {'name': 'db.example.test', 'policy': 'failover', 'datacenters': ['dc-west', 'dc-east']},"
-	" {'name': 'all.example.test', 'policy': 'all',"
-	"  'datacenters': ['dc-east', 'dc-west', 'dc-asia']},"
-	" {'name': 'first.example.test', 'datacenters': ['dc-east', 'dc-west', 'dc-asia'],"
-	"  'on_all_down': 'first'},"
-	" {'name': 'empty.example.test', 'datacenters': ['dc-east', 'dc-west'],"
-	"  'on_all_down': 'empty'},"
-	" {'name': 'two.example.test', 'datacenters': ['dc-east', 'dc-west', 'dc-asia'],"
-	"  'max_answers': 2},"
-	" {'name': 'v4.example.test', 'datacenters': ['dc-asia']},"
-	" {'name': 'fo.example.test', 'policy': 'failover', 'datacenters': ['dc-south', 'dc-asia'],"
-	"  'ttl': 60}"
-	"],"
-	"'geo': {"
-	" 'databases': ['@MMDB@/geo-city.mmdb'],"
-	" 'nets': {'192.0.2.64/26': 'dc-west', '2001:db8:3:1::/64': 'EU', '100.64.0.0/10': 'OC'},"
-	" 'regions': {'OC': ['dc-asia', 'dc-east']},"
-	" 'default': 'dc-east'"
-	"}}";
+    "{'datacenters': ["
+    " {'id': 'dc-east', 'location': {'lat': 40.7, 'lon': -74.0},"
+    "  'ipv4': ['192.0.2.10'], 'ipv6': ['2001:db8:e::10'], 'regions': ['NA', 'US'],"
+    "  'internal': {'nets': ['10.1.0.0/16', 'fd00:e::/48'], 'ipv4': ['10.1.0.10'],"
+    "               'ipv6': []}},"
+    " {'id': 'dc-west', 'location': {'lat': 50.1, 'lon': 8.7},"
+    "  'ipv4': ['198.51.100.10', '198.51.100.11'], 'ipv6': ['2001:db8:a::10'],"
+    "  'regions': ['EU'],"
+    "  'internal': {'nets': ['10.2.0.0/16'], 'ipv4': ['10.2.0.10'], 'ipv6': ['fd00:a::10']}},"
+    " {'id': 'dc-asia', 'location': {'lat': 1.35, 'lon': 103.8},"
+    "  'ipv4': ['203.0.113.10'], 'regions': ['AS']},"
+    " {'id': 'dc-south', 'location': {'lat': -23.5, 'lon': -46.6},"
+    "  'ipv4': ['203.0.113.50'], 'ipv6': ['2001:db8:5a::10'], 'regions': ['SA']}"
+    "],"
+    "'services': ["
+    " {'name': 'www.example.test', 'datacenters': ['dc-east', 'dc-west', 'dc-asia']},"
+    " {'name': 'db.example.test', 'policy': 'failover', 'datacenters': ['dc-west', 'dc-east']},"
+    " {'name': 'all.example.test', 'policy': 'all',"
+    "  'datacenters': ['dc-east', 'dc-west', 'dc-asia']},"
+    " {'name': 'first.example.test', 'datacenters': ['dc-east', 'dc-west', 'dc-asia'],"
+    "  'on_all_down': 'first'},"
+    " {'name': 'empty.example.test', 'datacenters': ['dc-east', 'dc-west'],"
+    "  'on_all_down': 'empty'},"
+    " {'name': 'two.example.test', 'datacenters': ['dc-east', 'dc-west', 'dc-asia'],"
+    "  'max_answers': 2},"
+    " {'name': 'v4.example.test', 'datacenters': ['dc-asia']},"
+    " {'name': 'fo.example.test', 'policy': 'failover', 'datacenters': ['dc-south', 'dc-asia'],"
+    "  'ttl': 60}"
+    "],"
+    "'geo': {"
+    " 'databases': ['@MMDB@/geo-city.mmdb'],"
+    " 'nets': {'192.0.2.64/26': 'dc-west', '2001:db8:3:1::/64': 'EU', '100.64.0.0/10': 'OC'},"
+    " 'regions': {'OC': ['dc-asia', 'dc-east']},"
+    " 'default': 'dc-east'"
+    "}}";
 
 /* ---- helpers: clients and networks -------------------------------------- */
 
@@ -328,112 +330,111 @@ struct cfg_error {
 #define SVC_AB "{'name': 's.test', 'datacenters': ['dc-a', 'dc-b']}"
 
 static const struct cfg_error cfg_errors[] = {
-	{"[]", "must be a JSON object"},
-	{"{'datacenters': {}}", "\"datacenters\" must be an array"},
-	{"{'datacenters': []}", "\"datacenters\" is empty"},
-	{"{'datacenters': [" DC_A ", " DC_A "]}", "duplicate datacenter id \"dc-a\""},
-	{"{'datacenters': [{'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
-	 "\"id\" (a string) is required"},
-	{"{'datacenters': [{'id': 'dc a', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
-	 "must be 1..63 characters"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 95, 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
-	 "latitude 95 is outside -90..90"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 5, 'lon': -181}, 'ipv4': ['192.0.2.1']}]}",
-	 "longitude -181 is outside -180..180"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 'n', 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
-	 "\"lat\" must be a number"},
-	{"{'datacenters': [{'id': 'x', 'ipv4': ['192.0.2.1']}]}", "\"location\" is required"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}}]}",
-	 "needs at least one public address"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['2001:db8::1']}]}",
-	 "is an IPv6 address; list it under \"ipv6\""},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.300']}]}",
-	 "\"192.0.2.300\" is not an IPv4 address"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1},"
-	 " 'ipv4': ['192.0.2.1', '192.0.2.1']}]}",
-	 "address 192.0.2.1 is listed twice"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['0.0.0.0']}]}",
-	 "unspecified address"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
-	 " 'color': 'red'}]}",
-	 "unknown key \"color\""},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
-	 " 'internal': {'ipv4': ['10.0.0.1']}}]}",
-	 "internal \"nets\" must be a non-empty array"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
-	 " 'internal': {'nets': ['10.0.0.1/8'], 'ipv4': ['10.0.0.1']}}]}",
-	 "internal nets[0] is not a network"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
-	 " 'internal': {'nets': ['10.0.0.0/8']}}]}",
-	 "\"internal\" needs at least one address"},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
-	 " 'internal': {'nets': ['10.0.0.0/8'], 'ipv4': ['10.0.0.1']}},"
-	 " {'id': 'y', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.2'],"
-	 " 'internal': {'nets': ['10.0.0.0/8'], 'ipv4': ['10.0.0.2']}}]}",
-	 "internal network 10.0.0.0/8 is listed by both \"x\" and \"y\""},
-	{"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
-	 " 'regions': ['EU', 'eu']}]}",
-	 "region \"eu\" is listed twice"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-z']}]}",
-	 "unknown datacenter \"dc-z\""},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': []}]}",
-	 "\"datacenters\": must be a non-empty array"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test'}]}",
-	 "\"datacenters\": must be a non-empty array"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test',"
-	 " 'datacenters': ['dc-a', 'dc-a']}]}",
-	 "datacenter \"dc-a\" is listed twice"},
-	{"{'datacenters': [" DC_A "], 'services': []}", "\"services\" is empty"},
-	{"{'datacenters': [" DC_A ", " DC_B "], 'services': [" SVC_AB ", "
-	 "{'name': 'S.TEST.', 'datacenters': ['dc-a']}]}",
-	 "service \"S.TEST.\": defined twice"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 'a..b', 'datacenters': ['dc-a']}]}",
-	 "not a valid domain name"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
-	 " 'policy': 'closest'}]}",
-	 "\"policy\" must be \"nearest\", \"failover\" or \"all\""},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
-	 " 'on_all_down': 'none'}]}",
-	 "\"on_all_down\" must be \"all\", \"first\" or \"empty\""},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
-	 " 'ttl': -1}]}",
-	 "\"ttl\" must be an integer"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
-	 " 'ttl': 1.5}]}",
-	 "\"ttl\" must be an integer"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
-	 " 'max_answers': 0}]}",
-	 "\"max_answers\" must be an integer 1..64"},
-	{"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
-	 " 'weight': 3}]}",
-	 "unknown key \"weight\""},
-	{"{'geo': {}}", "there are no \"datacenters\""},
-	{"{'datacenters': [" DC_A "], 'geo': {'map': {}}}", "geo: unknown key \"map\""},
-	{"{'datacenters': [" DC_A "], 'geo': {'nets': {'192.0.2.1/24': 'dc-a'}}}",
-	 "\"192.0.2.1/24\" is not a network"},
-	{"{'datacenters': [" DC_A "], 'geo': {'nets': {'300.0.0.0/8': 'dc-a'}}}",
-	 "\"300.0.0.0/8\" is not a network"},
-	{"{'datacenters': [" DC_A "], 'geo': {'nets': {'2001:db8::/32': 'dc-a',"
-	 " '2001:0db8::/32': 'dc-a'}}}",
-	 "network 2001:db8::/32 is listed twice"},
-	{"{'datacenters': [" DC_A "], 'geo': {'nets': {'192.0.2.0/24': 'mars'}}}",
-	 "maps to \"mars\", which is neither"},
-	{"{'datacenters': [" DC_A "], 'geo': {'nets': {'192.0.2.0/24': 7}}}",
-	 "must map to a datacenter id or region"},
-	{"{'datacenters': [" DC_A "], 'geo': {'default': 'mars'}}",
-	 "geo default: \"mars\" is neither"},
-	{"{'datacenters': [" DC_A "], 'geo': {'regions': {'EU': []}}}",
-	 "geo region \"EU\": must be a non-empty array"},
-	{"{'datacenters': [" DC_A "], 'geo': {'regions': {'EU': ['dc-q']}}}",
-	 "geo region \"EU\": unknown datacenter \"dc-q\""},
-	{"{'datacenters': [" DC_A "], 'geo': {'regions': {'dc-a': ['dc-a']}}}",
-	 "the name is also a datacenter id"},
-	{"{'datacenters': [" DC_A "], 'geo': {'regions': {'EU': ['dc-a'], 'eu': ['dc-a']}}}",
-	 "defined twice (names are case-insensitive)"},
-	{"{'datacenters': [" DC_A "], 'geo': {'databases': 'x.mmdb'}}",
-	 "\"databases\" must be an array"},
-	{"{'datacenters': [" DC_A "], 'geo': {'databases': ['']}}",
-	 "databases[0] must be a non-empty file path"},
+    {"[]", "must be a JSON object"},
+    {"{'datacenters': {}}", "\"datacenters\" must be an array"},
+    {"{'datacenters': []}", "\"datacenters\" is empty"},
+    {"{'datacenters': [" DC_A ", " DC_A "]}", "duplicate datacenter id \"dc-a\""},
+    {"{'datacenters': [{'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
+     "\"id\" (a string) is required"},
+    {"{'datacenters': [{'id': 'dc a', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
+     "must be 1..63 characters"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 95, 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
+     "latitude 95 is outside -90..90"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 5, 'lon': -181}, 'ipv4': ['192.0.2.1']}]}",
+     "longitude -181 is outside -180..180"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 'n', 'lon': 1}, 'ipv4': ['192.0.2.1']}]}",
+     "\"lat\" must be a number"},
+    {"{'datacenters': [{'id': 'x', 'ipv4': ['192.0.2.1']}]}", "\"location\" is required"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}}]}",
+     "needs at least one public address"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['2001:db8::1']}]}",
+     "is an IPv6 address; list it under \"ipv6\""},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.300']}]}",
+     "\"192.0.2.300\" is not an IPv4 address"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1},"
+     " 'ipv4': ['192.0.2.1', '192.0.2.1']}]}",
+     "address 192.0.2.1 is listed twice"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['0.0.0.0']}]}",
+     "unspecified address"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
+     " 'color': 'red'}]}",
+     "unknown key \"color\""},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
+     " 'internal': {'ipv4': ['10.0.0.1']}}]}",
+     "internal \"nets\" must be a non-empty array"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
+     " 'internal': {'nets': ['10.0.0.1/8'], 'ipv4': ['10.0.0.1']}}]}",
+     "internal nets[0] is not a network"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
+     " 'internal': {'nets': ['10.0.0.0/8']}}]}",
+     "\"internal\" needs at least one address"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
+     " 'internal': {'nets': ['10.0.0.0/8'], 'ipv4': ['10.0.0.1']}},"
+     " {'id': 'y', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.2'],"
+     " 'internal': {'nets': ['10.0.0.0/8'], 'ipv4': ['10.0.0.2']}}]}",
+     "internal network 10.0.0.0/8 is listed by both \"x\" and \"y\""},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
+     " 'regions': ['EU', 'eu']}]}",
+     "region \"eu\" is listed twice"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-z']}]}",
+     "unknown datacenter \"dc-z\""},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': []}]}",
+     "\"datacenters\": must be a non-empty array"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test'}]}",
+     "\"datacenters\": must be a non-empty array"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test',"
+     " 'datacenters': ['dc-a', 'dc-a']}]}",
+     "datacenter \"dc-a\" is listed twice"},
+    {"{'datacenters': [" DC_A "], 'services': []}", "\"services\" is empty"},
+    {"{'datacenters': [" DC_A ", " DC_B "], 'services': [" SVC_AB ", "
+     "{'name': 'S.TEST.', 'datacenters': ['dc-a']}]}",
+     "service \"S.TEST.\": defined twice"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 'a..b', 'datacenters': ['dc-a']}]}",
+     "not a valid domain name"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
+     " 'policy': 'closest'}]}",
+     "\"policy\" must be \"nearest\", \"failover\" or \"all\""},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
+     " 'on_all_down': 'none'}]}",
+     "\"on_all_down\" must be \"all\", \"first\" or \"empty\""},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
+     " 'ttl': -1}]}",
+     "\"ttl\" must be an integer"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
+     " 'ttl': 1.5}]}",
+     "\"ttl\" must be an integer"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
+     " 'max_answers': 0}]}",
+     "\"max_answers\" must be an integer 1..64"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
+     " 'weight': 3}]}",
+     "unknown key \"weight\""},
+    {"{'geo': {}}", "there are no \"datacenters\""},
+    {"{'datacenters': [" DC_A "], 'geo': {'map': {}}}", "geo: unknown key \"map\""},
+    {"{'datacenters': [" DC_A "], 'geo': {'nets': {'192.0.2.1/24': 'dc-a'}}}",
+     "\"192.0.2.1/24\" is not a network"},
+    {"{'datacenters': [" DC_A "], 'geo': {'nets': {'300.0.0.0/8': 'dc-a'}}}",
+     "\"300.0.0.0/8\" is not a network"},
+    {"{'datacenters': [" DC_A "], 'geo': {'nets': {'2001:db8::/32': 'dc-a',"
+     " '2001:0db8::/32': 'dc-a'}}}",
+     "network 2001:db8::/32 is listed twice"},
+    {"{'datacenters': [" DC_A "], 'geo': {'nets': {'192.0.2.0/24': 'mars'}}}",
+     "maps to \"mars\", which is neither"},
+    {"{'datacenters': [" DC_A "], 'geo': {'nets': {'192.0.2.0/24': 7}}}",
+     "must map to a datacenter id or region"},
+    {"{'datacenters': [" DC_A "], 'geo': {'default': 'mars'}}", "geo default: \"mars\" is neither"},
+    {"{'datacenters': [" DC_A "], 'geo': {'regions': {'EU': []}}}",
+     "geo region \"EU\": must be a non-empty array"},
+    {"{'datacenters': [" DC_A "], 'geo': {'regions': {'EU': ['dc-q']}}}",
+     "geo region \"EU\": unknown datacenter \"dc-q\""},
+    {"{'datacenters': [" DC_A "], 'geo': {'regions': {'dc-a': ['dc-a']}}}",
+     "the name is also a datacenter id"},
+    {"{'datacenters': [" DC_A "], 'geo': {'regions': {'EU': ['dc-a'], 'eu': ['dc-a']}}}",
+     "defined twice (names are case-insensitive)"},
+    {"{'datacenters': [" DC_A "], 'geo': {'databases': 'x.mmdb'}}",
+     "\"databases\" must be an array"},
+    {"{'datacenters': [" DC_A "], 'geo': {'databases': ['']}}",
+     "databases[0] must be a non-empty file path"},
 };
 
 static void test_config_errors(void **state)
@@ -478,7 +479,8 @@ static void test_config_all_errors(void **state)
 static void locate_stub(void *arg, const json_t *value, unsigned *line, unsigned *col)
 {
 	char *seen = arg;
-	snprintf(seen, 64, "%s", json_is_string(value) ? json_string_value(value) : "(not a string)");
+	snprintf(seen, 64, "%s",
+		 json_is_string(value) ? json_string_value(value) : "(not a string)");
 	*line = 7;
 	*col = 3;
 }
@@ -508,8 +510,9 @@ static void test_database_errors(void **state)
 	(void)state;
 	diag_t *diag = diag_new();
 	geo_ctx_t *ctx = NULL;
-	int rc = load_cfg("{'datacenters': [" DC_A "], 'geo': {'databases': ['/nonexistent/x.mmdb']}}",
-			  "c.json", NULL, diag, &ctx);
+	int rc =
+	    load_cfg("{'datacenters': [" DC_A "], 'geo': {'databases': ['/nonexistent/x.mmdb']}}",
+		     "c.json", NULL, diag, &ctx);
 	assert_int_equal(rc, SOV_EIO);
 	assert_null(ctx);
 	assert_non_null(strstr(diag_get(diag, 0), "\"/nonexistent/x.mmdb\": cannot open"));
@@ -555,33 +558,33 @@ static void test_nearest_v4(void **state)
 	REQUIRE_MMDB();
 	geo_ctx_t *ctx = load_ok(base_cfg);
 	static const struct expect cases[] = {
-		/* New York /25 around the nets /26: the /26 next to it decides. */
-		{"192.0.2.1", A, "dc-east", 26},
-		{"192.0.2.0/24", A, "dc-east", 24}, /* never longer than the source prefix */
-		{"192.0.2.0/26", A, "dc-east", 26},
-		/* SF (by coordinates) and the absent /26 next to it (default
-		 * dc-east) give the same order: merged to one /25. */
-		{"192.0.2.130", A, "dc-east", 25},
-		{"192.0.2.200", A, "dc-east", 25},
-		{"192.0.2.128/25", A, "dc-east", 25},
-		/* Frankfurt /25 + Paris /25 → one /24 (same order). */
-		{"198.51.100.1", A, "dc-west", 24},
-		{"198.51.100.128/25", A, "dc-west", 24},
-		{"198.51.100.0/22", A, "dc-west", 22},
-		/* Tokyo by coordinates. */
-		{"203.0.113.1", A, "dc-asia", 25},
-		/* AU: no coordinates; continent OC is an explicit region. */
-		{"203.0.113.130", A, "dc-asia", 26},
-		/* GB: no coordinates, no region; continent EU tags dc-west. */
-		{"203.0.113.200", A, "dc-west", 27},
-		/* Absent → default dc-east. */
-		{"203.0.113.230", A, "dc-east", 27},
-		/* Far from every entry: the widest block without one, 8.0.0.0/7. */
-		{"8.8.8.8", A, "dc-east", 7},
-		{"8.8.8.0/24", A, "dc-east", 7},
-		/* nets → region OC. */
-		{"100.64.1.1", A, "dc-asia", 10},
-		{"100.64.0.0/8", A, "dc-east", 8}, /* 100.0.0.0: outside the /10 */
+	    /* New York /25 around the nets /26: the /26 next to it decides. */
+	    {"192.0.2.1", A, "dc-east", 26},
+	    {"192.0.2.0/24", A, "dc-east", 24}, /* never longer than the source prefix */
+	    {"192.0.2.0/26", A, "dc-east", 26},
+	    /* SF (by coordinates) and the absent /26 next to it (default
+	     * dc-east) give the same order: merged to one /25. */
+	    {"192.0.2.130", A, "dc-east", 25},
+	    {"192.0.2.200", A, "dc-east", 25},
+	    {"192.0.2.128/25", A, "dc-east", 25},
+	    /* Frankfurt /25 + Paris /25 → one /24 (same order). */
+	    {"198.51.100.1", A, "dc-west", 24},
+	    {"198.51.100.128/25", A, "dc-west", 24},
+	    {"198.51.100.0/22", A, "dc-west", 22},
+	    /* Tokyo by coordinates. */
+	    {"203.0.113.1", A, "dc-asia", 25},
+	    /* AU: no coordinates; continent OC is an explicit region. */
+	    {"203.0.113.130", A, "dc-asia", 26},
+	    /* GB: no coordinates, no region; continent EU tags dc-west. */
+	    {"203.0.113.200", A, "dc-west", 27},
+	    /* Absent → default dc-east. */
+	    {"203.0.113.230", A, "dc-east", 27},
+	    /* Far from every entry: the widest block without one, 8.0.0.0/7. */
+	    {"8.8.8.8", A, "dc-east", 7},
+	    {"8.8.8.0/24", A, "dc-east", 7},
+	    /* nets → region OC. */
+	    {"100.64.1.1", A, "dc-asia", 10},
+	    {"100.64.0.0/8", A, "dc-east", 8}, /* 100.0.0.0: outside the /10 */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_sel(ctx, "www.example.test", &cases[i], NULL);
@@ -594,22 +597,22 @@ static void test_nearest_v6(void **state)
 	REQUIRE_MMDB();
 	geo_ctx_t *ctx = load_ok(base_cfg);
 	static const struct expect cases[] = {
-		{"2001:db8:1::1", A, "dc-west", 48},
-		{"2001:db8:1::1", AAAA, "dc-west", 48},
-		{"2001:db8:1::/56", AAAA, "dc-west", 48},
-		/* Singapore: dc-asia for A; it has no IPv6, so AAAA → next. */
-		{"2001:db8:2::1", A, "dc-asia", 48},
-		{"2001:db8:2::1", AAAA, "dc-west", 48},
-		/* New York /48 with a nets /64 (region EU) inside it. */
-		{"2001:db8:3::1", AAAA, "dc-east", 64},
-		{"2001:db8:3:1::1", AAAA, "dc-west", 64},
-		{"2001:db8:3::/48", AAAA, "dc-east", 48},
-		/* A record with nothing usable behaves as absent and merges with
-		 * the absent networks around it into 2001:db8:4::/46. */
-		{"2001:db8:5::1", AAAA, "dc-east", 46},
-		{"2001:db8::1", AAAA, "dc-east", 48},
-		{"2001:db8::/32", AAAA, "dc-east", 32},
-		{"2001:db9::1", AAAA, "dc-east", 32},
+	    {"2001:db8:1::1", A, "dc-west", 48},
+	    {"2001:db8:1::1", AAAA, "dc-west", 48},
+	    {"2001:db8:1::/56", AAAA, "dc-west", 48},
+	    /* Singapore: dc-asia for A; it has no IPv6, so AAAA → next. */
+	    {"2001:db8:2::1", A, "dc-asia", 48},
+	    {"2001:db8:2::1", AAAA, "dc-west", 48},
+	    /* New York /48 with a nets /64 (region EU) inside it. */
+	    {"2001:db8:3::1", AAAA, "dc-east", 64},
+	    {"2001:db8:3:1::1", AAAA, "dc-west", 64},
+	    {"2001:db8:3::/48", AAAA, "dc-east", 48},
+	    /* A record with nothing usable behaves as absent and merges with
+	     * the absent networks around it into 2001:db8:4::/46. */
+	    {"2001:db8:5::1", AAAA, "dc-east", 46},
+	    {"2001:db8::1", AAAA, "dc-east", 48},
+	    {"2001:db8::/32", AAAA, "dc-east", 32},
+	    {"2001:db9::1", AAAA, "dc-east", 32},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_sel(ctx, "www.example.test", &cases[i], NULL);
@@ -779,7 +782,8 @@ static void test_failover(void **state)
 	uint8_t st[4] = {GEO_DC_USABLE, GEO_DC_USABLE, GEO_DC_USABLE, GEO_DC_USABLE};
 
 	/* Same answer everywhere; fo's dcs have no internal nets → scope 0. */
-	check_sel(ctx, "fo.example.test", &(struct expect){"198.51.100.0/24", A, "dc-south", 0}, st);
+	check_sel(ctx, "fo.example.test", &(struct expect){"198.51.100.0/24", A, "dc-south", 0},
+		  st);
 	check_sel(ctx, "fo.example.test", &(struct expect){"203.0.113.0/24", A, "dc-south", 0}, st);
 	check_sel(ctx, "fo.example.test", &(struct expect){"2001:db8:2::/48", AAAA, "dc-south", 0},
 		  st);
@@ -847,13 +851,14 @@ static void test_usable_masks(void **state)
 	check_sel(ctx, "www.example.test", &fra, (uint8_t[]){U, U, U, 0});
 
 	/* max_answers 2: the two nearest usable. */
-	check_sel(ctx, "two.example.test", &(struct expect){"198.51.100.1", A, "dc-west dc-east", 24},
-		  NULL);
-	check_sel(ctx, "two.example.test", &(struct expect){"203.0.113.1", A, "dc-asia dc-west", 25},
-		  NULL);
-	check_sel(ctx, "two.example.test", &(struct expect){"203.0.113.1", AAAA, "dc-west dc-east", 25},
-		  NULL);
-	check_sel(ctx, "two.example.test", &(struct expect){"198.51.100.1", A, "dc-east dc-asia", 24},
+	check_sel(ctx, "two.example.test",
+		  &(struct expect){"198.51.100.1", A, "dc-west dc-east", 24}, NULL);
+	check_sel(ctx, "two.example.test",
+		  &(struct expect){"203.0.113.1", A, "dc-asia dc-west", 25}, NULL);
+	check_sel(ctx, "two.example.test",
+		  &(struct expect){"203.0.113.1", AAAA, "dc-west dc-east", 25}, NULL);
+	check_sel(ctx, "two.example.test",
+		  &(struct expect){"198.51.100.1", A, "dc-east dc-asia", 24},
 		  (uint8_t[]){U, 0, U, U});
 	geo_ctx_free(ctx);
 }
@@ -937,21 +942,21 @@ static void test_ties(void **state)
 	(void)state;
 	REQUIRE_MMDB();
 	static const char *tie_ab =
-		"{'datacenters': ["
-		" {'id': 'dc-a', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.1']},"
-		" {'id': 'dc-b', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.2']},"
-		" {'id': 'dc-c', 'location': {'lat': -10, 'lon': -10}, 'ipv4': ['192.0.2.3']}],"
-		"'services': [{'name': 's.test', 'datacenters': ['dc-c', 'dc-b', 'dc-a'],"
-		" 'max_answers': 3}],"
-		"'geo': {'databases': ['@MMDB@/geo-city.mmdb'], 'default': 'dc-c'}}";
+	    "{'datacenters': ["
+	    " {'id': 'dc-a', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.1']},"
+	    " {'id': 'dc-b', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.2']},"
+	    " {'id': 'dc-c', 'location': {'lat': -10, 'lon': -10}, 'ipv4': ['192.0.2.3']}],"
+	    "'services': [{'name': 's.test', 'datacenters': ['dc-c', 'dc-b', 'dc-a'],"
+	    " 'max_answers': 3}],"
+	    "'geo': {'databases': ['@MMDB@/geo-city.mmdb'], 'default': 'dc-c'}}";
 	static const char *tie_ba =
-		"{'datacenters': ["
-		" {'id': 'dc-b', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.2']},"
-		" {'id': 'dc-a', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.1']},"
-		" {'id': 'dc-c', 'location': {'lat': -10, 'lon': -10}, 'ipv4': ['192.0.2.3']}],"
-		"'services': [{'name': 's.test', 'datacenters': ['dc-c', 'dc-b', 'dc-a'],"
-		" 'max_answers': 3}],"
-		"'geo': {'databases': ['@MMDB@/geo-city.mmdb']}}";
+	    "{'datacenters': ["
+	    " {'id': 'dc-b', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.2']},"
+	    " {'id': 'dc-a', 'location': {'lat': 10, 'lon': 10}, 'ipv4': ['192.0.2.1']},"
+	    " {'id': 'dc-c', 'location': {'lat': -10, 'lon': -10}, 'ipv4': ['192.0.2.3']}],"
+	    "'services': [{'name': 's.test', 'datacenters': ['dc-c', 'dc-b', 'dc-a'],"
+	    " 'max_answers': 3}],"
+	    "'geo': {'databases': ['@MMDB@/geo-city.mmdb']}}";
 	geo_ctx_t *ctx = load_ok(tie_ab);
 	check_sel(ctx, "s.test", &(struct expect){"198.51.100.1", A, "dc-a dc-b dc-c", 24}, NULL);
 	/* Default dc-c, then the others by distance from it: a tie again. */
@@ -971,17 +976,18 @@ static void test_region_precedence(void **state)
 	(void)state;
 	REQUIRE_MMDB();
 	static const char *cfg =
-		"{'datacenters': ["
-		" {'id': 'dc-east', 'location': {'lat': 40.7, 'lon': -74.0}, 'ipv4': ['192.0.2.10']},"
-		" {'id': 'dc-west', 'location': {'lat': 50.1, 'lon': 8.7}, 'ipv4': ['198.51.100.10']}],"
-		"'services': [{'name': 'www.example.test', 'datacenters': ['dc-east', 'dc-west']}],"
-		"'geo': {'databases': ['@MMDB@/geo-city.mmdb'],"
-		" 'regions': {'US-CA': ['dc-west'], 'jp': ['dc-east'], 'EU': ['dc-east']}}}";
+	    "{'datacenters': ["
+	    " {'id': 'dc-east', 'location': {'lat': 40.7, 'lon': -74.0}, 'ipv4': ['192.0.2.10']},"
+	    " {'id': 'dc-west', 'location': {'lat': 50.1, 'lon': 8.7}, 'ipv4': ['198.51.100.10']}],"
+	    "'services': [{'name': 'www.example.test', 'datacenters': ['dc-east', 'dc-west']}],"
+	    "'geo': {'databases': ['@MMDB@/geo-city.mmdb'],"
+	    " 'regions': {'US-CA': ['dc-west'], 'jp': ['dc-east'], 'EU': ['dc-east']}}}";
 	geo_ctx_t *ctx = load_ok(cfg);
 	check_sel(ctx, "www.example.test", &(struct expect){"192.0.2.130", A, "dc-west", 26}, NULL);
 	check_sel(ctx, "www.example.test", &(struct expect){"192.0.2.1", A, "dc-east", 25}, NULL);
 	check_sel(ctx, "www.example.test", &(struct expect){"203.0.113.1", A, "dc-east", 25}, NULL);
-	check_sel(ctx, "www.example.test", &(struct expect){"198.51.100.1", A, "dc-east", 24}, NULL);
+	check_sel(ctx, "www.example.test", &(struct expect){"198.51.100.1", A, "dc-east", 24},
+		  NULL);
 	geo_ctx_free(ctx);
 }
 
@@ -996,32 +1002,36 @@ static void test_two_databases(void **state)
 	size_t head = (size_t)(dbs - base_cfg);
 
 	/* city, then country4. */
-	snprintf(cfg, sizeof(cfg), "%.*s'databases': ['@MMDB@/geo-city.mmdb', "
-				   "'@MMDB@/geo-country4.mmdb'],%s",
+	snprintf(cfg, sizeof(cfg),
+		 "%.*s'databases': ['@MMDB@/geo-city.mmdb', "
+		 "'@MMDB@/geo-country4.mmdb'],%s",
 		 (int)head, base_cfg, strchr(dbs, ']') + 2);
 	geo_ctx_t *ctx = load_ok(cfg);
 	static const struct expect cases[] = {
-		/* Absent from city; DE in country4 → EU tag → dc-west. */
-		{"192.0.2.200", A, "dc-west", 26},
-		{"192.0.2.130", A, "dc-east", 26},
-		/* Absent from city; JP in country4 → AS tag → dc-asia. */
-		{"203.0.113.230", A, "dc-asia", 27},
-		/* City knows it: GB → dc-west. */
-		{"203.0.113.200", A, "dc-west", 27},
-		{"2001:db8::1", AAAA, "dc-east", 48},
-		{"8.8.8.8", A, "dc-east", 7},
+	    /* Absent from city; DE in country4 → EU tag → dc-west. */
+	    {"192.0.2.200", A, "dc-west", 26},
+	    {"192.0.2.130", A, "dc-east", 26},
+	    /* Absent from city; JP in country4 → AS tag → dc-asia. */
+	    {"203.0.113.230", A, "dc-asia", 27},
+	    /* City knows it: GB → dc-west. */
+	    {"203.0.113.200", A, "dc-west", 27},
+	    {"2001:db8::1", AAAA, "dc-east", 48},
+	    {"8.8.8.8", A, "dc-east", 7},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		check_sel(ctx, "www.example.test", &cases[i], NULL);
 	geo_ctx_free(ctx);
 
 	/* country4 first: it now decides 203.0.113.200 too. */
-	snprintf(cfg, sizeof(cfg), "%.*s'databases': ['@MMDB@/geo-country4.mmdb', "
-				   "'@MMDB@/geo-city.mmdb'],%s",
+	snprintf(cfg, sizeof(cfg),
+		 "%.*s'databases': ['@MMDB@/geo-country4.mmdb', "
+		 "'@MMDB@/geo-city.mmdb'],%s",
 		 (int)head, base_cfg, strchr(dbs, ']') + 2);
 	ctx = load_ok(cfg);
-	check_sel(ctx, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-asia", 24}, NULL);
-	check_sel(ctx, "www.example.test", &(struct expect){"198.51.100.1", A, "dc-west", 24}, NULL);
+	check_sel(ctx, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-asia", 24},
+		  NULL);
+	check_sel(ctx, "www.example.test", &(struct expect){"198.51.100.1", A, "dc-west", 24},
+		  NULL);
 	check_sel(ctx, "www.example.test", &(struct expect){"2001:db8:1::1", AAAA, "dc-west", 48},
 		  NULL);
 	geo_ctx_free(ctx);
@@ -1041,8 +1051,9 @@ static void test_two_databases(void **state)
 static void test_no_geo(void **state)
 {
 	(void)state;
-	geo_ctx_t *ctx = load_ok("{'datacenters': [" DC_A ", " DC_B "],"
-				 " 'services': [{'name': 's.test', 'datacenters': ['dc-b', 'dc-a']}]}");
+	geo_ctx_t *ctx =
+	    load_ok("{'datacenters': [" DC_A ", " DC_B "],"
+		    " 'services': [{'name': 's.test', 'datacenters': ['dc-b', 'dc-a']}]}");
 	check_sel(ctx, "s.test", &(struct expect){"198.51.100.0/24", A, "dc-a", 0}, NULL);
 	check_sel(ctx, "s.test", &(struct expect){"198.51.100.0/24", AAAA, "dc-b", 0}, NULL);
 	check_sel(ctx, "s.test", &(struct expect){"2001:db8::/32", AAAA, "dc-b", 0}, NULL);
@@ -1065,16 +1076,21 @@ static void test_reload_replaced_file(void **state)
 	snprintf(cfg, sizeof(cfg), "%.*s'databases': ['%s/geo.mmdb'],%s", (int)(dbs - base_cfg),
 		 base_cfg, dir, strchr(dbs, ']') + 2);
 	geo_ctx_t *old = load_ok(cfg);
-	check_sel(old, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-west", 27}, NULL);
+	check_sel(old, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-west", 27},
+		  NULL);
 
 	/* Replace the file the way an updater does: write aside, rename. */
-	snprintf(cmd, sizeof(cmd), "cp '%s/geo-country4.mmdb' '%s/geo.mmdb.new' && mv '%s/geo.mmdb.new' '%s/geo.mmdb'",
-		 MMDB_DIR, dir, dir, dir);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "cp '%s/geo-country4.mmdb' '%s/geo.mmdb.new' && mv '%s/geo.mmdb.new' '%s/geo.mmdb'",
+	    MMDB_DIR, dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
 	geo_ctx_t *new = load_ok(cfg);
-	check_sel(new, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-asia", 24}, NULL);
+	check_sel(new, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-asia", 24},
+		  NULL);
 	/* The old context still answers from the old file. */
-	check_sel(old, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-west", 27}, NULL);
+	check_sel(old, "www.example.test", &(struct expect){"203.0.113.200", A, "dc-west", 27},
+		  NULL);
 	geo_ctx_free(old);
 	geo_ctx_free(new);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -1094,7 +1110,8 @@ static uint64_t rng(void)
 
 static bool decision_equal(const struct geo_decision *a, const struct geo_decision *b)
 {
-	return a->inside_dc == b->inside_dc && a->n == b->n && memcmp(a->order, b->order, a->n) == 0;
+	return a->inside_dc == b->inside_dc && a->n == b->n &&
+	       memcmp(a->order, b->order, a->n) == 0;
 }
 
 static void check_addr(const geo_ctx_t *ctx, int family, const uint8_t *addr)
@@ -1106,7 +1123,7 @@ static void check_addr(const geo_ctx_t *ctx, int family, const uint8_t *addr)
 
 	memcpy(c.addr, addr, family == AF_INET ? 4 : 16);
 	const struct geo_decision *d =
-		&ctx->decisions[geo_trie_lookup(&ctx->map, family, c.addr, &depth)];
+	    &ctx->decisions[geo_trie_lookup(&ctx->map, family, c.addr, &depth)];
 	assert_int_equal(geo_locate_slow(ctx, &c, &li), SOV_OK);
 	if (!decision_equal(d, &li.decision))
 		fail_msg("trie and slow path disagree at %s",
@@ -1135,8 +1152,9 @@ static void test_trie_matches_slow_path(void **state)
 	REQUIRE_MMDB();
 	char cfg[16384];
 	const char *dbs = strstr(base_cfg, "'databases'");
-	snprintf(cfg, sizeof(cfg), "%.*s'databases': ['@MMDB@/geo-city.mmdb', "
-				   "'@MMDB@/geo-country4.mmdb'],%s",
+	snprintf(cfg, sizeof(cfg),
+		 "%.*s'databases': ['@MMDB@/geo-city.mmdb', "
+		 "'@MMDB@/geo-country4.mmdb'],%s",
 		 (int)(dbs - base_cfg), base_cfg, strchr(dbs, ']') + 2);
 	const char *cfgs[] = {base_cfg, cfg};
 
@@ -1172,7 +1190,7 @@ static void test_trie_matches_slow_path(void **state)
 				a[5] &= 0x07;
 				if (i % 8 == 0)
 					a[6] = 0, a[7] &= 1; /* 2001:db8:X:0..1:: */
-			} else if (i % 5 == 0) { /* near fd00:e::/48 */
+			} else if (i % 5 == 0) {	     /* near fd00:e::/48 */
 				a[0] = 0xfd;
 				a[1] = 0;
 				a[2] = 0;
@@ -1259,33 +1277,33 @@ static void test_explain(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_client_helpers),
-		cmocka_unit_test(test_distance),
-		cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_config_empty),
-		cmocka_unit_test(test_config_errors),
-		cmocka_unit_test(test_config_all_errors),
-		cmocka_unit_test(test_config_positions),
-		cmocka_unit_test(test_database_errors),
-		cmocka_unit_test(test_database_relative_path),
-		cmocka_unit_test(test_nearest_v4),
-		cmocka_unit_test(test_nearest_v6),
-		cmocka_unit_test(test_aaaa_v4only),
-		cmocka_unit_test(test_result_addrs),
-		cmocka_unit_test(test_nets_over_db),
-		cmocka_unit_test(test_internal),
-		cmocka_unit_test(test_failover),
-		cmocka_unit_test(test_all),
-		cmocka_unit_test(test_usable_masks),
-		cmocka_unit_test(test_on_all_down),
-		cmocka_unit_test(test_unknown_location),
-		cmocka_unit_test(test_ties),
-		cmocka_unit_test(test_region_precedence),
-		cmocka_unit_test(test_two_databases),
-		cmocka_unit_test(test_no_geo),
-		cmocka_unit_test(test_reload_replaced_file),
-		cmocka_unit_test(test_trie_matches_slow_path),
-		cmocka_unit_test(test_explain),
+	    cmocka_unit_test(test_client_helpers),
+	    cmocka_unit_test(test_distance),
+	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_config_empty),
+	    cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_config_all_errors),
+	    cmocka_unit_test(test_config_positions),
+	    cmocka_unit_test(test_database_errors),
+	    cmocka_unit_test(test_database_relative_path),
+	    cmocka_unit_test(test_nearest_v4),
+	    cmocka_unit_test(test_nearest_v6),
+	    cmocka_unit_test(test_aaaa_v4only),
+	    cmocka_unit_test(test_result_addrs),
+	    cmocka_unit_test(test_nets_over_db),
+	    cmocka_unit_test(test_internal),
+	    cmocka_unit_test(test_failover),
+	    cmocka_unit_test(test_all),
+	    cmocka_unit_test(test_usable_masks),
+	    cmocka_unit_test(test_on_all_down),
+	    cmocka_unit_test(test_unknown_location),
+	    cmocka_unit_test(test_ties),
+	    cmocka_unit_test(test_region_precedence),
+	    cmocka_unit_test(test_two_databases),
+	    cmocka_unit_test(test_no_geo),
+	    cmocka_unit_test(test_reload_replaced_file),
+	    cmocka_unit_test(test_trie_matches_slow_path),
+	    cmocka_unit_test(test_explain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
