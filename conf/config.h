@@ -82,6 +82,14 @@ int config_add_listen(config_t *c, const char *text);
 void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/**
+ * Finds where the JSON value `value` (a node of c->json, compared by
+ * identity) is in c's file, for modules that validate a section from the
+ * parsed tree (geo, probes, api). Sets *line and *col (1-based); both 0 when
+ * the value is not in the tree or the config has no file.
+ */
+void config_locate(const config_t *c, const void *value, unsigned *line, unsigned *col);
+
 /** Frees a config; NULL allowed. */
 void config_free(config_t *c);
 

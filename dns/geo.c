@@ -84,6 +84,20 @@ const char *geo_dc_id(const geo_ctx_t *ctx, size_t i)
 	return i < ctx->dc_count ? ctx->dcs[i].id : NULL;
 }
 
+const uint8_t *geo_dc_addrs(const geo_ctx_t *ctx, size_t i, int family, size_t *count)
+{
+	*count = 0;
+	if (i >= ctx->dc_count)
+		return NULL;
+	const struct geo_addrs *a = &ctx->dcs[i].pub;
+	if (family == AF_INET) {
+		*count = a->v4_count;
+		return &a->v4[0][0];
+	}
+	*count = a->v6_count;
+	return &a->v6[0][0];
+}
+
 int geo_dc_find(const geo_ctx_t *ctx, const char *id)
 {
 	for (size_t i = 0; i < ctx->dc_count; i++)

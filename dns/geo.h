@@ -45,6 +45,7 @@
 
 /* Defaults (documented in docs/geo.md). */
 #define GEO_DEFAULT_TTL_S 30	  /* short enough that a withdrawal takes effect quickly */
+#define GEO_DEFAULT_TTL_DOWN_S 10 /* ttl_when_down: TTL while some dc of the service is not usable */
 #define GEO_DEFAULT_MAX_ANSWERS 1 /* for nearest/failover; `all` defaults to every usable dc */
 
 typedef struct geo_ctx geo_ctx_t;
@@ -103,6 +104,13 @@ void geo_ctx_free(geo_ctx_t *ctx);
 size_t geo_dc_count(const geo_ctx_t *ctx) __attribute__((nonnull));
 /** Id of datacenter i (i < geo_dc_count), owned by ctx. */
 const char *geo_dc_id(const geo_ctx_t *ctx, size_t i) __attribute__((nonnull));
+/**
+ * Public addresses of datacenter i of `family` (AF_INET: 4 bytes each,
+ * AF_INET6: 16 bytes each, network order); *count receives how many.
+ * Owned by ctx. For probes, which target the addresses clients get.
+ */
+const uint8_t *geo_dc_addrs(const geo_ctx_t *ctx, size_t i, int family, size_t *count)
+    __attribute__((nonnull));
 /** Index of the datacenter with this id (case-sensitive), or SOV_ENOENT. */
 int geo_dc_find(const geo_ctx_t *ctx, const char *id) __attribute__((nonnull));
 
@@ -113,6 +121,7 @@ struct geo_service_info {
 	enum geo_policy policy;
 	enum geo_on_all_down on_all_down;
 	uint32_t ttl_s;	      /* TTL of the A/AAAA records */
+	uint32_t ttl_down_s;  /* TTL instead while any of its dcs is not usable (<= ttl_s) */
 	unsigned max_answers; /* datacenters per answer: 1..GEO_DC_MAX */
 	const uint16_t *dcs;  /* datacenter indices, config order (failover order) */
 	size_t dc_count;      /* >= 1 */

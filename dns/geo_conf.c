@@ -673,7 +673,7 @@ static bool parse_enum(struct cp *p, const json_t *v, const char *where, const c
 static void parse_services(struct cp *p, const json_t *arr)
 {
 	static const char *const keys[] = {"name",	  "policy",	 "datacenters", "ttl",
-					   "max_answers", "on_all_down", NULL};
+					   "max_answers", "on_all_down", "ttl_when_down", NULL};
 	/* Same order as enum geo_policy / enum geo_on_all_down. */
 	static const char *const policies[] = {"nearest", "failover", "all", NULL};
 	static const char *const downs[] = {"all", "first", "empty", NULL};
@@ -756,6 +756,23 @@ static void parse_services(struct cp *p, const json_t *arr)
 			else
 				s->info.ttl_s = (uint32_t)json_integer_value(ttl);
 		}
+		/* While a datacenter of the service is not usable, answers carry
+		 * a shorter TTL so clients come back (or move on) sooner. */
+		s->info.ttl_down_s =
+		    s->info.ttl_s < GEO_DEFAULT_TTL_DOWN_S ? s->info.ttl_s : GEO_DEFAULT_TTL_DOWN_S;
+		const json_t *ttld = json_object_get(obj, "ttl_when_down");
+		if (ttld != NULL) {
+			if (!json_is_integer(ttld) || json_integer_value(ttld) < 0 ||
+			    json_integer_value(ttld) > TTL_MAX)
+				cp_err(p, ttld,
+				       "%s: \"ttl_when_down\" must be an integer number of seconds "
+				       "0..2147483647 (RFC 2181 §8)",
+				       where);
+			else
+				s->info.ttl_down_s = (uint32_t)json_integer_value(ttld);
+		}
+		if (s->info.ttl_down_s > s->info.ttl_s)
+			s->info.ttl_down_s = s->info.ttl_s;
 		s->info.max_answers =
 		    s->info.policy == GEO_POLICY_ALL ? GEO_DC_MAX : GEO_DEFAULT_MAX_ANSWERS;
 		const json_t *maxa = json_object_get(obj, "max_answers");

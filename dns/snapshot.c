@@ -1,5 +1,6 @@
 #include "dns/snapshot.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <urcu/urcu-memb.h>
 
@@ -22,6 +23,11 @@ static snapshot_t *snapshot_live;
 
 /* Generations of published snapshots; only the publisher touches it. */
 static uint64_t snapshot_generation_last;
+
+static void snapshot_locate(void *arg, const json_t *value, unsigned *line, unsigned *col)
+{
+	config_locate(arg, value, line, col);
+}
 
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
 {
@@ -52,6 +58,19 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		diag_add(diag, conf->path, 0, 0, "out of memory building the zone database");
 		ret = SOV_ENOMEM;
 		goto finish;
+	}
+
+	/* Datacenters, services and the client map come first: zone loading
+	 * needs the service names (each becomes a node of its zone). */
+	if (conf->json != NULL) {
+		geo_jsonpos_t pos = {snapshot_locate, conf};
+		int r = geo_ctx_load(conf->json, conf->path, &pos, diag, &s->geo);
+		if (r != SOV_OK)
+			ret = r;
+		else if (geo_dc_count(s->geo) == 0 && geo_service_count(s->geo) == 0) {
+			geo_ctx_free(s->geo);
+			s->geo = NULL;
+		}
 	}
 
 	/* Load every zone even after a failure, so that one check reports the
@@ -108,6 +127,7 @@ void snapshot_free(snapshot_t *s)
 	if (s == NULL)
 		return;
 	zonedb_free(s->zones);
+	geo_ctx_free(s->geo);
 	config_free(s->conf);
 	free(s);
 }

@@ -16,7 +16,10 @@
 
 #include "common/diag.h"
 #include "conf/config.h"
+#include "dns/geo.h"
 #include "dns/zonedb.h"
+
+struct monitor;
 
 typedef struct snapshot {
 	config_t *conf;       /* owned */
@@ -25,6 +28,12 @@ typedef struct snapshot {
 	uint64_t generation;  /* 1 for the first load, +1 per successful reload */
 	struct timespec loaded_at; /* CLOCK_REALTIME when built */
 	double load_ms;       /* time spent loading zones, milliseconds */
+	geo_ctx_t *geo;       /* owned: datacenters, services, client map; NULL when
+				 the configuration has neither datacenters nor services */
+	/* Borrowed, lock-free state of the datacenters, set before publishing;
+	 * whoever owns them frees them only after this snapshot is gone. */
+	const struct monitor *mon;      /* health (probe/); NULL: all unknown = usable */
+	const _Atomic uint32_t *admin;  /* admin words by dc (api/admin.h); NULL: all active */
 } snapshot_t;
 
 /**

@@ -1,0 +1,62 @@
+/* monitor.h — the health probes of one configuration, tied to its
+ * datacenters and services.
+ *
+ * A monitor owns the probe configuration, the health table (probe/health.h)
+ * and the probe engine thread. The answer path reads it lock-free through
+ * monitor_usable(). A reload keeps the running monitor when the
+ * `datacenters`, `services` and `probes` sections are unchanged (so rise/fall
+ * history survives), and otherwise starts a new one before the new snapshot
+ * is published; the old one is freed only after the snapshots that borrow it
+ * are gone (snapshot_publish waits for that).
+ *
+ * Health of a service at a datacenter = the datacenter's own health AND, if
+ * the service has probes of its own there, their health (docs/probes.md).
+ * A target with no probe at all stays `unknown`, which counts as usable.
+ */
+#ifndef SOV_DNS_MONITOR_H
+#define SOV_DNS_MONITOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+#include "conf/config.h"
+#include "dns/geo.h"
+#include "probe/probe.h"
+
+typedef struct monitor monitor_t;
+
+/**
+ * Parses the `probes` section of conf (may be absent: no probes) against the
+ * datacenters and services of geo, and creates the health table and the
+ * engine (not started). Errors go to diag. Returns SOV_OK and *out, or an
+ * error code. conf and geo are only read during the call.
+ */
+int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, diag_t *diag)
+	__attribute__((warn_unused_result));
+
+/**
+ * Starts the probe thread and waits for one full round of results (bounded
+ * by the largest probe timeout plus the start-up spread), so that a restart
+ * never answers with a site that is down. Returns SOV_OK or SOV_ESYS.
+ */
+int monitor_start(monitor_t *m) __attribute__((warn_unused_result));
+
+/** True if conf's datacenters/services/probes sections equal those m was built from. */
+bool monitor_same_config(const monitor_t *m, const config_t *conf);
+
+/** Stops the engine and frees everything; NULL allowed. */
+void monitor_free(monitor_t *m);
+
+/** Health of service `svc` at datacenter `dc` (indices of the geo context): lock-free. */
+enum health_state monitor_health(const monitor_t *m, size_t svc, size_t dc);
+
+/** Health of datacenter `dc` itself: lock-free. */
+enum health_state monitor_dc_health(const monitor_t *m, size_t dc);
+
+/** The health table (details for the API) and the probe configuration; owned by m. */
+health_table_t *monitor_table(const monitor_t *m);
+const probe_config_t *monitor_probes(const monitor_t *m);
+
+#endif
