@@ -10,7 +10,9 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -87,9 +89,9 @@ static void test_good_summary(void **state)
 	assert_string_equal(z->path, ZONES "example.test.zone");
 	assert_int_equal(z->serial, 2024010101u);
 	assert_int_equal(z->neg_ttl_s, 300); /* min(SOA TTL 3600, MINIMUM 300) */
-	/* 30 records in the three files; two duplicates: www A 192.0.2.1, and
+	/* 31 records in the three files; two duplicates: www A 192.0.2.1, and
 	 * NS ns1 spelled in another case (RFC 4343). */
-	assert_int_equal(z->record_count, 28);
+	assert_int_equal(z->record_count, 29);
 	/* 16 owners + 5 empty non-terminals (wild, _tcp, ent, a.ent, lab). */
 	assert_int_equal(z->node_count, 21);
 	assert_true(z->index_mask + 1 >= 2 * z->node_count);
@@ -133,9 +135,10 @@ static void test_good_apex(void **state)
 	assert_int_equal(txt->rdata[2], strlen(spf));
 	assert_memory_equal(txt->rdata + 3, spf, strlen(spf));
 
-	const zrrset_t *caa = rrset(z, "example.test", T_CAA, 1, 3600);
+	const zrrset_t *caa = rrset(z, "example.test", T_CAA, 2, 3600);
 	const uint8_t caa_want[] = { 0, 22, 0, 5, 'i', 's', 's', 'u', 'e', 'l', 'e', 't', 's',
-				     'e', 'n', 'c', 'r', 'y', 'p', 't', '.', 'o', 'r', 'g' };
+				     'e', 'n', 'c', 'r', 'y', 'p', 't', '.', 'o', 'r', 'g',
+				     0, 11, 0, 9, 'i', 's', 's', 'u', 'e', 'w', 'i', 'l', 'd' };
 	assert_rdata(caa, caa_want, sizeof(caa_want));
 	zone_free(z);
 }
@@ -376,6 +379,9 @@ static void test_bad_cname(void **state)
 		   "(RFC 2181 §10.1)");
 	expect_bad("bad-cname-two.zone", SOV_ESEMANTIC, 7,
 		   "two CNAME records at www.example.test.");
+	/* Conflict across files; an $INCLUDE does not make it a syntax error. */
+	expect_bad("bad-after-include.zone", SOV_ESEMANTIC, 7,
+		   "CNAME at mail.example.test. cannot coexist with other data (A)");
 }
 
 static void test_bad_cut(void **state)
@@ -410,6 +416,31 @@ static void test_bad_directives(void **state)
 		   "$INCLUDE: cannot open /dev/null: not a regular file");
 	expect_bad("bad-directive.zone", SOV_EPARSE, 6, "unknown directive $GENERATE");
 	expect_bad("bad-ttl.zone", SOV_EPARSE, 6, "$TTL forever is not a TTL");
+}
+
+/* Found by fuzz_zone: NUL bytes before a comment make ldns read on into the
+ * next line and run an $ORIGIN itself; a bad name there left the origin
+ * NULL and crashed the next record. Written at run time: fixtures are text. */
+static void test_bad_nul_then_directive(void **state)
+{
+	(void)state;
+	static const char text[] = "$TTL 3600\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+				   "@ IN NS ns1\nns1 IN A 192.0.2.53\n"
+				   "\0\0; NUL bytes, then a comment\n$ORIGIN bad..name\n"
+				   "www IN A 192.0.2.1\n";
+	char path[] = "/tmp/test_zone.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), sizeof(text) - 1);
+	close(fd);
+	diag_t *d = diag_new();
+	zone_t *z = NULL;
+	assert_int_equal(zone_load("example.test", path, &z, d), SOV_EPARSE);
+	assert_null(z);
+	assert_true(diag_count(d) >= 1);
+	assert_non_null(strstr(diag_get(d, 0), "a $ directive must start its line"));
+	diag_free(d);
+	unlink(path);
 }
 
 static void test_bad_args(void **state)
@@ -523,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_bad_cname),
 		cmocka_unit_test(test_bad_cut),
 		cmocka_unit_test(test_bad_directives),
+		cmocka_unit_test(test_bad_nul_then_directive),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_zonedb_longest_match),
 		cmocka_unit_test(test_zonedb_many),
