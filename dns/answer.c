@@ -10,8 +10,12 @@
  */
 #include "dns/answer.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
+#include "common/err.h"
+#include "dns/geo.h"
+#include "dns/monitor.h"
 #include "dns/wire.h"
 #include "dns/zonedb.h"
 
@@ -186,6 +190,28 @@ static bool put_rdata(struct reply *r, uint16_t type, const uint8_t *rd, uint16_
 	return true;
 }
 
+/* Writes the owner (pointer when owner_ptr != 0), type, class IN and TTL of
+ * one record; the RDATA follows. */
+static bool put_rr_head(struct reply *r, const uint8_t *owner, uint16_t owner_ptr, uint16_t type,
+			uint32_t ttl_s)
+{
+	if (owner_ptr) {
+		if (r->len + 2 > r->limit)
+			return false;
+		r->buf[r->len++] = (uint8_t)(0xC0 | (owner_ptr >> 8));
+		r->buf[r->len++] = (uint8_t)owner_ptr;
+	} else if (!put_name(r, owner, true)) {
+		return false;
+	}
+	if (r->len + 8 > r->limit)
+		return false;
+	wire_write_u16(r->buf + r->len, type);
+	wire_write_u16(r->buf + r->len + 2, DNS_CLASS_IN);
+	wire_write_u32(r->buf + r->len + 4, ttl_s);
+	r->len += 8;
+	return true;
+}
+
 /* Writes a whole RRset into `sec` with owner `owner` (uncompressed name; when
  * owner_ptr is non-zero the owner is written as that pointer instead) and
  * TTL ttl_s (the caller passes the RRset's own TTL, or the negative-answer
@@ -198,21 +224,8 @@ static bool put_rrset(struct reply *r, enum section sec, const uint8_t *owner, u
 	const uint8_t *rd = rs->rdata;
 	for (uint16_t i = 0; i < rs->count; i++) {
 		uint16_t rdlen = wire_read_u16(rd);
-		if (owner_ptr) {
-			if (r->len + 2 > r->limit)
-				goto fail;
-			r->buf[r->len++] = (uint8_t)(0xC0 | (owner_ptr >> 8));
-			r->buf[r->len++] = (uint8_t)owner_ptr;
-		} else if (!put_name(r, owner, true)) {
-			goto fail;
-		}
-		if (r->len + 8 > r->limit)
-			goto fail;
-		wire_write_u16(r->buf + r->len, rs->type);
-		wire_write_u16(r->buf + r->len + 2, DNS_CLASS_IN);
-		wire_write_u32(r->buf + r->len + 4, ttl_s);
-		r->len += 8;
-		if (!put_rdata(r, rs->type, rd + 2, rdlen))
+		if (!put_rr_head(r, owner, owner_ptr, rs->type, ttl_s) ||
+		    !put_rdata(r, rs->type, rd + 2, rdlen))
 			goto fail;
 		rd += 2 + rdlen;
 		r->count[sec]++;
@@ -226,8 +239,12 @@ fail:
 /* The state of one answer being built. */
 struct answer {
 	struct reply r;
+	const snapshot_t *snap;
+	const struct sockaddr *client;
+	struct query_stats *stats;
 	const zone_t *zone;
 	const struct dns_query *q;
+	uint8_t ecs_scope; /* SCOPE PREFIX-LENGTH for the reply's ECS option */
 	enum dns_transport transport;
 	uint8_t rcode;
 	bool aa;
@@ -374,6 +391,81 @@ static struct lookup zone_lookup(const zone_t *z, const uint8_t *lname)
 	return lk;
 }
 
+/* The per-datacenter state bytes geo_select() wants for service svc:
+ * health from the monitor (probes), admin state from the API's table. */
+static void service_dc_state(const snapshot_t *s, size_t svc, uint8_t *state, bool *degraded)
+{
+	const struct geo_service_info *si = geo_service(s->geo, svc);
+	memset(state, 0, geo_dc_count(s->geo));
+	*degraded = false;
+	for (size_t k = 0; k < si->dc_count; k++) {
+		uint16_t d = si->dcs[k];
+		enum health_state h = s->mon ? monitor_health(s->mon, svc, d) : HEALTH_UNKNOWN;
+		uint32_t admin = s->admin ? (atomic_load_explicit(&s->admin[d], memory_order_acquire) & 3u)
+					  : 0;
+		/* usable: health up (or unknown at start) and admin active;
+		 * held: drained or in maintenance (not even fail-open names it). */
+		if (h != HEALTH_DOWN && admin == 0)
+			state[d] |= GEO_DC_USABLE;
+		else
+			*degraded = true;
+		if (admin >= 2)
+			state[d] |= GEO_DC_HELD;
+	}
+}
+
+/* A/AAAA of a geo service: the datacenters geo_select() chooses for this
+ * client (ECS, else the source address). Returns the number of records
+ * written (0: NODATA). */
+static unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *owner, uint16_t ptr,
+			       uint16_t qtype)
+{
+	const snapshot_t *s = a->snap;
+	struct geo_client gc;
+	const struct geo_client *client = NULL;
+	struct geo_result res;
+	uint8_t state[GEO_DC_MAX];
+	bool degraded;
+
+	if (a->q->has_ecs) {
+		if (geo_client_from_ecs(&a->q->ecs, &gc) == SOV_OK)
+			client = &gc;
+	} else if (a->client != NULL && geo_client_from_sockaddr(a->client, &gc) == SOV_OK) {
+		client = &gc;
+	}
+	service_dc_state(s, svc, state, &degraded);
+	if (geo_select(s->geo, svc, client, qtype, state, &res) != SOV_OK)
+		return 0;
+	a->stats->service_answers++;
+	if (res.outcome >= GEO_OUT_DOWN_ALL)
+		a->stats->fail_open++;
+	a->ecs_scope = res.ecs_scope;
+
+	const struct geo_service_info *si = geo_service(s->geo, svc);
+	uint32_t ttl = degraded ? si->ttl_down_s : si->ttl_s;
+	size_t alen = qtype == DNS_TYPE_A ? 4 : 16;
+	struct mark m = reply_mark(&a->r);
+	unsigned written = 0;
+	for (size_t k = 0; k < res.count; k++) {
+		size_t n;
+		const uint8_t *addrs = geo_result_addrs(s->geo, &res, k, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (!put_rr_head(&a->r, owner, ptr, qtype, ttl) ||
+			    a->r.len + 2 + alen > a->r.limit) {
+				reply_rollback(&a->r, &m);
+				a->tc = true;
+				return 0;
+			}
+			wire_write_u16(a->r.buf + a->r.len, (uint16_t)alen);
+			memcpy(a->r.buf + a->r.len + 2, addrs + i * alen, alen);
+			a->r.len += 2 + alen;
+			a->r.count[SEC_ANSWER]++;
+			written++;
+		}
+	}
+	return written;
+}
+
 /* The first RRset of a node for a UDP ANY query (RFC 8482 §4.1: one RRset
  * is enough; the resolver can ask over TCP for everything). */
 static void answer_any(struct answer *a, const znode_t *n, const uint8_t *owner, uint16_t ptr)
@@ -425,6 +517,39 @@ static void answer_zone(struct answer *a, uint16_t qtype)
 		}
 
 		/* LK_FOUND or LK_WILDCARD: n holds the data for `owner`. */
+		if (n->service != ZNODE_NONE && a->snap->geo != NULL) {
+			if (a->snap->mon != NULL && !monitor_ready(a->snap->mon) &&
+			    (qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA ||
+			     qtype == DNS_TYPE_ANY)) {
+				/* Start-up: the first probe round is not done; a
+				 * resolver will ask another server or retry. */
+				a->rcode = DNS_RCODE_SERVFAIL;
+				a->aa = false;
+				return;
+			}
+			if (qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA) {
+				if (answer_service(a, n->service, owner, owner_ptr, qtype) == 0 &&
+				    !a->tc)
+					add_negative_soa(a);
+				return;
+			}
+			if (qtype == DNS_TYPE_ANY) {
+				/* RFC 8482: over UDP the service's A records are
+				 * enough; over TCP both families and the rest. */
+				unsigned w = answer_service(a, n->service, owner, owner_ptr,
+							    DNS_TYPE_A);
+				if (a->transport == DNS_TCP)
+					w += answer_service(a, n->service, owner, owner_ptr,
+							    DNS_TYPE_AAAA);
+				if (a->transport == DNS_TCP || w == 0) {
+					if (n->rrset_count > 0)
+						answer_any(a, n, owner, owner_ptr);
+					else if (w == 0)
+						add_negative_soa(a);
+				}
+				return;
+			}
+		}
 		if (qtype == DNS_TYPE_ANY) {
 			answer_any(a, n, owner, owner_ptr);
 			return;
@@ -494,7 +619,7 @@ static size_t opt_size(const struct dns_query *q)
 
 /* Appends our OPT record (RFC 6891 §6.1.2); space was reserved. */
 static size_t put_opt(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
-		      uint8_t ext_rcode)
+		      uint8_t ext_rcode, uint8_t ecs_scope)
 {
 	uint8_t *p = buf + len;
 	p[0] = 0; /* root owner */
@@ -506,14 +631,15 @@ static size_t put_opt(uint8_t *buf, size_t len, const snapshot_t *snap, const st
 	size_t rdlen = 0;
 	if (q->has_ecs) {
 		/* RFC 7871 §7.2.1: echo family, source prefix and address; the
-		 * scope is 0 because this answer does not depend on the client. */
+		 * scope says how widely the answer may be cached: 0 unless a
+		 * service chose it from the client's location. */
 		size_t alen = (size_t)((q->ecs.source_prefix + 7) / 8);
 		uint8_t *o = p + OPT_FIXED_LEN;
 		wire_write_u16(o, EDNS_OPT_ECS);
 		wire_write_u16(o + 2, (uint16_t)(4 + alen));
 		wire_write_u16(o + 4, q->ecs.family);
 		o[6] = q->ecs.source_prefix;
-		o[7] = 0;
+		o[7] = ecs_scope;
 		memcpy(o + 8, q->ecs.addr, alen);
 		rdlen += 8 + alen;
 	}
@@ -528,7 +654,6 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	struct dns_query pq;
 	struct answer a;
 	enum dns_parse_result pr = dns_query_parse(q, qlen, &pq);
-	(void)client;
 
 	ctx->stats.queries[transport]++;
 	if (pr == DNS_PARSE_DROP || cap < DNS_MAX_UDP_PLAIN) {
@@ -559,6 +684,10 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	a.r.len = DNS_HEADER_LEN;
 	a.r.cmp_n = 0;
 	a.q = &pq;
+	a.snap = snap;
+	a.client = client;
+	a.stats = &ctx->stats;
+	a.ecs_scope = 0;
 	a.zone = NULL;
 	a.transport = transport;
 	a.rcode = DNS_RCODE_NOERROR;
@@ -642,7 +771,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	size_t len = a.r.len;
 	uint16_t arcount = a.r.count[SEC_ADDITIONAL];
 	if (pq.has_edns) {
-		len = put_opt(reply, len, snap, &pq, ext_rcode);
+		len = put_opt(reply, len, snap, &pq, ext_rcode, a.ecs_scope);
 		arcount++;
 	}
 

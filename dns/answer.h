@@ -28,6 +28,8 @@ struct query_stats {
 	uint64_t truncated;      /* UDP replies with TC set */
 	uint64_t referrals;
 	uint64_t nodata;
+	uint64_t service_answers; /* A/AAAA answers chosen from datacenters */
+	uint64_t fail_open;       /* of which: no usable datacenter, on_all_down applied */
 };
 
 /** Per-worker context: scratch and counters; zero-initialise before first use. */

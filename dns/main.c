@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "conf/config.h"
+#include "dns/monitor.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
 #include "dns/zone.h"
@@ -359,6 +360,12 @@ static int run_check_config(const struct opts *o)
 	size_t nlisten = c->listen_count;
 	if (snapshot_build(c, &s, diag) != SOV_OK) /* takes c */
 		goto finish;
+	if (s->geo != NULL) {
+		monitor_t *m = NULL;
+		if (monitor_new(s->conf, s->geo, &m, diag) != SOV_OK)
+			goto finish;
+		monitor_free(m);
+	}
 	for (size_t i = 0; i < zonedb_count(s->zones); i++) {
 		const zone_t *z = zonedb_get(s->zones, i);
 		printf("%s: %zu records, serial %u\n", z->origin_str, z->record_count, z->serial);
@@ -396,8 +403,42 @@ static bool listen_equal(const struct fixed_settings *f, const config_t *c)
 	return true;
 }
 
-static void reload(const struct opts *o, struct fixed_settings *fixed, uint64_t *generation)
+/*
+ * Gives snapshot s the monitor it needs: the running one (*cur) when the
+ * datacenters/services/probes did not change, else a new one, started and
+ * through its first probe round (when `wait`), stored in *fresh. Returns
+ * SOV_OK or an error with the reasons in diag.
+ */
+static int monitor_attach(snapshot_t *s, monitor_t *cur, monitor_t **fresh, bool wait, diag_t *diag)
 {
+	*fresh = NULL;
+	if (s->geo == NULL)
+		return SOV_OK; /* no datacenters: nothing to probe */
+	if (cur != NULL && monitor_same_config(cur, s->conf)) {
+		s->mon = cur;
+		return SOV_OK;
+	}
+	monitor_t *m = NULL;
+	int r = monitor_new(s->conf, s->geo, &m, diag);
+	if (r != SOV_OK)
+		return r;
+	r = monitor_start(m);
+	if (r != SOV_OK) {
+		diag_add(diag, s->conf->path, 0, 0, "cannot start the probe thread: %s", err_str(r));
+		monitor_free(m);
+		return r;
+	}
+	if (wait)
+		monitor_first_round(m);
+	s->mon = m;
+	*fresh = m;
+	return SOV_OK;
+}
+
+static void reload(const struct opts *o, struct fixed_settings *fixed, uint64_t *generation,
+		   monitor_t **mon)
+{
+	monitor_t *fresh = NULL;
 	config_t *c = NULL;
 	snapshot_t *s = NULL;
 	diag_t *diag = diag_new();
@@ -420,6 +461,15 @@ static void reload(const struct opts *o, struct fixed_settings *fixed, uint64_t 
 				 fixed->threads, c->threads);
 		r = snapshot_build(c, &s, diag); /* takes c */
 	}
+	if (r == SOV_OK) {
+		/* A changed probe setup runs its first round now, while the old
+		 * snapshot keeps answering. */
+		r = monitor_attach(s, *mon, &fresh, true, diag);
+		if (r != SOV_OK) {
+			snapshot_free(s);
+			s = NULL;
+		}
+	}
 	if (r != SOV_OK) {
 		for (size_t i = 0; i < diag_count(diag); i++)
 			log_err("main", "%s", diag_get(diag, i));
@@ -439,8 +489,14 @@ static void reload(const struct opts *o, struct fixed_settings *fixed, uint64_t 
 	size_t nzones = zonedb_count(s->zones);
 	size_t nrecords = snapshot_records(s);
 	double ms = s->load_ms;
+	bool drop_old = s->mon != *mon;
 	snapshot_publish(s); /* only this thread publishes, so s stays valid until the next */
 	*generation = s->generation;
+	if (drop_old) {
+		/* The grace period is over: no snapshot borrows the old monitor. */
+		monitor_free(*mon);
+		*mon = fresh;
+	}
 	log_info("main", "reload: generation %llu, %zu zones, %zu records in %.1f ms",
 		 (unsigned long long)*generation, nzones, nrecords, ms);
 finish:
@@ -453,6 +509,7 @@ static int run_server(const struct opts *o)
 	config_t *c = NULL;
 	snapshot_t *s = NULL;
 	server_t *srv = NULL;
+	monitor_t *mon = NULL;
 	struct fixed_settings fixed = {0};
 	uint64_t generation = 0;
 	sigset_t sigs;
@@ -492,6 +549,11 @@ static int run_server(const struct opts *o)
 		diag_print(diag, stderr);
 		goto finish;
 	}
+	if (monitor_attach(s, NULL, &mon, false, diag) != SOV_OK) {
+		diag_print(diag, stderr);
+		snapshot_free(s);
+		goto finish;
+	}
 	size_t nzones = zonedb_count(s->zones);
 	size_t nrecords = snapshot_records(s);
 	double ms = s->load_ms;
@@ -519,6 +581,8 @@ static int run_server(const struct opts *o)
 	log_info("main", "ready: serving %zu zones on %s, %u workers, generation %llu, %zu records "
 			 "loaded in %.1f ms",
 		 nzones, addrs, workers, (unsigned long long)generation, nrecords, ms);
+	if (mon != NULL)
+		monitor_first_round(mon); /* services answer SERVFAIL until it is done */
 
 	for (;;) {
 		siginfo_t info;
@@ -530,7 +594,7 @@ static int run_server(const struct opts *o)
 			break;
 		}
 		if (sig == SIGHUP) {
-			reload(o, &fixed, &generation);
+			reload(o, &fixed, &generation, &mon);
 			continue;
 		}
 		log_info("main", "%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -547,6 +611,7 @@ static int run_server(const struct opts *o)
 
 finish:
 	snapshot_publish(NULL); /* frees the last snapshot */
+	monitor_free(mon);
 	free(fixed.listen);
 	diag_free(diag);
 	return code;

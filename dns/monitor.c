@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "common/log.h"
 
 struct monitor {
+	_Atomic bool ready; /* first round done */
 	probe_config_t *cfg;
 	health_table_t *table;
 	const _Atomic uint32_t *words;
@@ -189,19 +191,29 @@ int monitor_start(monitor_t *m)
 {
 	if (m->cfg->instance_count == 0)
 		return SOV_OK; /* nothing to probe: every target stays unknown (usable) */
-	int ret = probe_engine_start(m->engine);
-	if (ret != SOV_OK)
-		return ret;
-	size_t pending = 0;
-	(void)probe_engine_first_round(m->engine, &pending);
-	if (pending > 0)
-		log_warn("monitor", "%zu probe(s) had no result after the first round's time bound; "
-				    "their targets stay unknown (usable) until they answer",
-			 pending);
-	else
-		log_info("monitor", "first probe round done: %zu probe(s) of %zu target(s)",
-			 m->cfg->instance_count, m->cfg->target_count);
-	return SOV_OK;
+	return probe_engine_start(m->engine);
+}
+
+void monitor_first_round(monitor_t *m)
+{
+	if (m->cfg->instance_count > 0) {
+		size_t pending = 0;
+		(void)probe_engine_first_round(m->engine, &pending);
+		if (pending > 0)
+			log_warn("monitor",
+				 "%zu probe(s) had no result within the first round's time bound; "
+				 "their targets stay unknown (usable) until they answer",
+				 pending);
+		else
+			log_info("monitor", "first probe round done: %zu probe(s) of %zu target(s)",
+				 m->cfg->instance_count, m->cfg->target_count);
+	}
+	atomic_store_explicit(&m->ready, true, memory_order_release);
+}
+
+bool monitor_ready(const monitor_t *m)
+{
+	return atomic_load_explicit(&m->ready, memory_order_acquire);
 }
 
 bool monitor_same_config(const monitor_t *m, const config_t *conf)

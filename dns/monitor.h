@@ -36,12 +36,20 @@ typedef struct monitor monitor_t;
 int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, diag_t *diag)
 	__attribute__((warn_unused_result));
 
-/**
- * Starts the probe thread and waits for one full round of results (bounded
- * by the largest probe timeout plus the start-up spread), so that a restart
- * never answers with a site that is down. Returns SOV_OK or SOV_ESYS.
- */
+/** Starts the probe thread (does not wait). Returns SOV_OK or SOV_ESYS. */
 int monitor_start(monitor_t *m) __attribute__((warn_unused_result));
+
+/**
+ * Waits for one full round of probe results (bounded by the largest probe
+ * timeout plus the start-up spread), then marks the monitor ready. Until
+ * then the answer path answers SERVFAIL for services, so that a restart
+ * never sends clients to a site that is down; static data is served
+ * normally meanwhile.
+ */
+void monitor_first_round(monitor_t *m);
+
+/** True once the first round is done (lock-free; for the answer path). */
+bool monitor_ready(const monitor_t *m);
 
 /** True if conf's datacenters/services/probes sections equal those m was built from. */
 bool monitor_same_config(const monitor_t *m, const config_t *conf);

@@ -29,6 +29,67 @@ static void snapshot_locate(void *arg, const json_t *value, unsigned *line, unsi
 	config_locate(arg, value, line, col);
 }
 
+/* The configured zone that holds `name`: the one with the longest origin
+ * that is a suffix of it; -1 if none. */
+static int zone_conf_for(const config_t *conf, const uint8_t *name)
+{
+	int best = -1;
+	unsigned best_labels = 0;
+	for (size_t i = 0; i < conf->zone_count; i++) {
+		uint8_t origin[DNAME_MAXLEN];
+		if (dname_from_str(conf->zones[i].origin, origin) < 0)
+			continue;
+		unsigned labels = dname_labels(origin);
+		if (dname_is_subdomain(name, origin) && (best < 0 || labels > best_labels)) {
+			best = (int)i;
+			best_labels = labels;
+		}
+	}
+	return best;
+}
+
+/* The services whose names fall in configured zone `zi` (heap arrays). */
+static int zone_services_of(const snapshot_t *s, const config_t *conf, size_t zi,
+			    struct zone_services *zs)
+{
+	size_t n = s->geo ? geo_service_count(s->geo) : 0;
+	const uint8_t **names = calloc(n + 1, sizeof(*names));
+	uint32_t *ids = calloc(n + 1, sizeof(*ids));
+	if (names == NULL || ids == NULL) {
+		free(names);
+		free(ids);
+		return SOV_ENOMEM;
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct geo_service_info *si = geo_service(s->geo, k);
+		if (zone_conf_for(conf, si->name_wire) == (int)zi) {
+			names[zs->count] = si->name_wire;
+			ids[zs->count++] = (uint32_t)k;
+		}
+	}
+	zs->names = names;
+	zs->ids = ids;
+	return SOV_OK;
+}
+
+/* Every service must be inside a served zone. */
+static int services_check_zones(const snapshot_t *s, const config_t *conf, diag_t *diag)
+{
+	int ret = SOV_OK;
+	for (size_t k = 0; k < geo_service_count(s->geo); k++) {
+		const struct geo_service_info *si = geo_service(s->geo, k);
+		if (zone_conf_for(conf, si->name_wire) < 0) {
+			const json_t *svcs = json_object_get(conf->json, "services");
+			unsigned line = 0, col = 0;
+			config_locate(conf, json_array_get(svcs, k), &line, &col);
+			diag_add(diag, conf->path, line, col,
+				 "service %s is not inside any zone this server serves", si->name);
+			ret = SOV_ESEMANTIC;
+		}
+	}
+	return ret;
+}
+
 static double elapsed_ms(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
@@ -81,7 +142,12 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		struct timespec z0, z1;
 		size_t diag_before = diag_count(diag);
 		clock_gettime(CLOCK_MONOTONIC, &z0);
-		int r = zone_load(zc->origin, zc->file, &z, diag);
+		struct zone_services zs = {NULL, NULL, 0};
+		int r = zone_services_of(s, conf, i, &zs);
+		if (r == SOV_OK)
+			r = zone_load_services(zc->origin, zc->file, &zs, &z, diag);
+		free((void *)zs.names);
+		free((void *)zs.ids);
 		clock_gettime(CLOCK_MONOTONIC, &z1);
 		if (r != SOV_OK) {
 			if (diag_count(diag) == diag_before) /* the loader said nothing: say something */
@@ -103,6 +169,8 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 				ret = r == SOV_EEXIST ? SOV_ESEMANTIC : r;
 		}
 	}
+	if (ret == SOV_OK && s->geo != NULL)
+		ret = services_check_zones(s, conf, diag);
 	if (ret != SOV_OK)
 		goto finish;
 

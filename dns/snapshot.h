@@ -33,7 +33,9 @@ typedef struct snapshot {
 	/* Borrowed, lock-free state of the datacenters, set before publishing;
 	 * whoever owns them frees them only after this snapshot is gone. */
 	const struct monitor *mon;      /* health (probe/); NULL: all unknown = usable */
-	const _Atomic uint32_t *admin;  /* admin words by dc (api/admin.h); NULL: all active */
+	const _Atomic uint32_t *admin;  /* admin words by dc (api/admin.h: low 2 bits
+					   0 active, 1 draining, 2 drained, 3 maintenance);
+					   NULL: all active */
 } snapshot_t;
 
 /**

@@ -109,6 +109,8 @@ typedef struct loader {
 	unsigned ttl_warnings;
 	bool ttl_seen, ttl_missing_warned;
 	bool oom, io_error, syntax_error;
+	const struct zone_services *svcs;
+	uint32_t *svc_node; /* node id of svcs->names[i] */
 } loader_t;
 
 /* ---------------------------------------------------------------- errors */
@@ -1246,6 +1248,30 @@ static int zone_build(loader_t *L)
 		validate_node(L, z, id, recs, src, (uint32_t)base);
 		base += z->nodes[id].rrset_count;
 	}
+	for (size_t i = 0; L->svcs != NULL && i < L->svcs->count; i++) {
+		znode_t *n = &z->nodes[L->svc_node[i]];
+		n->service = L->svcs->ids[i];
+		name_str(n->owner, name, sizeof(name));
+		if (n->cut != ZNODE_NONE) {
+			char cut[DNAME_STR_MAX];
+			name_str(z->nodes[n->cut].owner, cut, sizeof(cut));
+			zerr_add(L, UINT32_MAX, 0, 0,
+				 "service %s is at or below the zone cut at %s: the child zone "
+				 "answers for it",
+				 name, cut);
+			continue;
+		}
+		size_t first = (size_t)(n->rrsets - rs);
+		for (uint16_t k = 0; k < n->rrset_count; k++) {
+			uint16_t t = n->rrsets[k].type;
+			if (t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_CNAME)
+				zerr_rec(L, &recs[src[first + k].first],
+					 "%s is a service in the configuration: its %s answers are "
+					 "chosen per query, so static %s records cannot stand here",
+					 name, type_str(t, tbuf, sizeof(tbuf)),
+					 type_str(t, tbuf, sizeof(tbuf)));
+		}
+	}
 	if (soa != NULL) {
 		/* SOA RDATA (validated): MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM. */
 		const uint8_t *p = soa->rdata + 2;
@@ -1268,7 +1294,13 @@ finish:
 
 int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
 {
-	loader_t L = { .default_ttl_s = ZONE_DEFAULT_TTL_S };
+	return zone_load_services(origin, path, NULL, out, diag);
+}
+
+int zone_load_services(const char *origin, const char *path, const struct zone_services *svcs,
+		       zone_t **out, diag_t *diag)
+{
+	loader_t L = { .default_ttl_s = ZONE_DEFAULT_TTL_S, .svcs = svcs };
 	ldns_rdf *origin_rdf = NULL;
 	zone_t *z = NULL;
 	char buf[DNAME_STR_MAX];
@@ -1304,6 +1336,19 @@ int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
 	if (names_intern(&L.names, z->origin, &apex_id) != SOV_OK)
 		goto finish;
 	assert(apex_id == 0); /* nodes[0] is the apex */
+	if (svcs != NULL && svcs->count > 0) {
+		L.svc_node = calloc(svcs->count, sizeof(uint32_t));
+		if (L.svc_node == NULL)
+			goto finish;
+		for (size_t i = 0; i < svcs->count; i++) {
+			if (!dname_is_subdomain(svcs->names[i], z->origin)) {
+				ret = SOV_EINVAL;
+				goto finish;
+			}
+			if (names_intern(&L.names, svcs->names[i], &L.svc_node[i]) != SOV_OK)
+				goto finish;
+		}
+	}
 
 	parse_file(&L, path, 0, 0, 0, origin_rdf);
 	if (L.oom)
@@ -1332,6 +1377,7 @@ finish:
 	free(L.recs);
 	free(L.rdata);
 	names_free(&L.names);
+	free(L.svc_node);
 	ldns_rdf_deep_free(origin_rdf);
 	zone_free(z);
 	return ret;

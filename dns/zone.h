@@ -100,6 +100,26 @@ typedef struct zone {
 int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
 	__attribute__((warn_unused_result));
 
+/**
+ * Names of geo services inside one zone: each becomes a node (with
+ * node->service = ids[i]) even though the zone file has no records there,
+ * so that ENT, wildcard and NXDOMAIN logic treat it as an existing name.
+ */
+struct zone_services {
+	const uint8_t *const *names; /* lowercased wire names at or below the origin */
+	const uint32_t *ids;         /* service index to store in the node */
+	size_t count;
+};
+
+/**
+ * zone_load() plus service names (svcs may be NULL). Also rejected, at the
+ * offending record: static A, AAAA or CNAME records at a service name (the
+ * service's answers would hide them); a service name at or below a zone cut
+ * (the child zone answers for it); reported at line 1 of the zone file.
+ */
+int zone_load_services(const char *origin, const char *path, const struct zone_services *svcs,
+		       zone_t **out, diag_t *diag) __attribute__((warn_unused_result));
+
 /** Frees a zone; NULL is allowed. */
 void zone_free(zone_t *z);
 

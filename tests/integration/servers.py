@@ -45,8 +45,8 @@ DEMO_DIR = REPO / "conf" / "demo"
 
 # (origin, path) of every zone the answer tests and the differential test use.
 SUITE_ZONES = [
-    ("example.test", DEMO_DIR / "example.test.zone"),
-    ("lab.example.test", DEMO_DIR / "lab.example.test.zone"),
+    ("example.test", ZONES_DIR / "example.test.zone"),
+    ("lab.example.test", ZONES_DIR / "lab.example.test.zone"),
     ("edge.test", ZONES_DIR / "edge.test.zone"),
     ("rfc4592.test", ZONES_DIR / "rfc4592.test.zone"),
 ]
