@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "common/err.h"
@@ -70,6 +71,7 @@ typedef struct zerr {
 	uint32_t ins;  /* insertion order: tie-breaker, keeps the sort stable */
 	uint32_t line;
 	uint16_t file;
+	uint16_t col; /* 1-based; 1 when only the record is known */
 	char *msg;
 } zerr_t;
 
@@ -163,8 +165,8 @@ static void zerr_flush(loader_t *L, diag_t *diag)
 		qsort(L->errs, L->nerrs, sizeof(*L->errs), zerr_cmp);
 	for (size_t i = 0; i < L->nerrs; i++) {
 		const zerr_t *e = &L->errs[i];
-		diag_add(diag, e->file < L->nfiles ? L->files[e->file] : L->z->path, e->line, 1,
-			 "%s", e->msg);
+		diag_add(diag, e->file < L->nfiles ? L->files[e->file] : L->z->path, e->line,
+			 e->col ? e->col : 1, "%s", e->msg);
 	}
 	if (L->errs_dropped > 0)
 		diag_add(diag, L->z->path, 0, 1, "%zu more errors not listed", L->errs_dropped);
@@ -740,6 +742,122 @@ static void excerpt(FILE *fp, long start, char *text, size_t cap)
  * previous owner are restored after an $INCLUDE (RFC 1035 §5.1), $TTL is
  * not (as in BIND).
  */
+/* Sets the line and column of the error just added (when it was added). */
+static void zerr_set_pos(loader_t *L, size_t before, uint32_t line, size_t col)
+{
+	if (L->nerrs > before) {
+		L->errs[L->nerrs - 1].line = line;
+		L->errs[L->nerrs - 1].col = (uint16_t)(col > UINT16_MAX ? UINT16_MAX : col);
+	}
+}
+
+/* A TTL as BIND and NSD accept it: digits, optionally in groups with a
+ * unit (1h30m, 2w, 3600); ldns is more lenient ("1h30x" passes). */
+static bool ttl_token_ok(const char *t)
+{
+	bool digits = false;
+	if (*t == 0)
+		return false;
+	for (; *t; t++) {
+		if (*t >= '0' && *t <= '9') {
+			digits = true;
+		} else if (strchr("smhdwSMHDW", *t) != NULL && digits) {
+			digits = false;
+			if (t[1] != 0 && !(t[1] >= '0' && t[1] <= '9'))
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool class_token(const char *t)
+{
+	return strcasecmp(t, "IN") == 0 || strcasecmp(t, "CH") == 0 || strcasecmp(t, "HS") == 0 ||
+	       strcasecmp(t, "CS") == 0 || strncasecmp(t, "CLASS", 5) == 0;
+}
+
+/*
+ * Checks what ldns lets through in the text of one record (file bytes
+ * [start, end)): a TTL field that is not a number with units, and a '('
+ * that is never closed (ldns then reads to the end of the file).
+ * Restores the file position.
+ */
+static void record_lint(loader_t *L, FILE *fp, long start, long end, uint16_t file, uint32_t line)
+{
+	char text[4096];
+	long here = ftell(fp);
+	size_t n = end > start ? (size_t)(end - start) : 0;
+	if (n >= sizeof(text))
+		n = sizeof(text) - 1;
+	if (fseek(fp, start, SEEK_SET) != 0)
+		return;
+	n = fread(text, 1, n, fp);
+	text[n] = 0;
+	(void)fseek(fp, here, SEEK_SET);
+
+	int depth = 0;
+	bool quoted = false;
+	size_t open_at = 0; /* offset of the innermost unclosed '(' */
+	for (size_t i = 0; i < n; i++) {
+		char c = text[i];
+		if (quoted) {
+			if (c == '\\' && i + 1 < n)
+				i++;
+			else if (c == '"')
+				quoted = false;
+		} else if (c == '"') {
+			quoted = true;
+		} else if (c == ';') {
+			while (i < n && text[i] != '\n')
+				i++;
+		} else if (c == '(') {
+			if (depth++ == 0)
+				open_at = i;
+		} else if (c == ')') {
+			depth--;
+		}
+	}
+	if (depth > 0) {
+		uint32_t l = line;
+		size_t bol = 0;
+		for (size_t i = 0; i < open_at; i++)
+			if (text[i] == '\n') {
+				l++;
+				bol = i + 1;
+			}
+		size_t before = L->nerrs;
+		zerr_add(L, (uint32_t)L->nrecs, file, line,
+			 "'(' is never closed: the record runs to the end of the file");
+		zerr_set_pos(L, before, l, open_at - bol + 1);
+	}
+
+	/* Fields before the type: [owner] [TTL] [class] in either order. */
+	char *save = NULL;
+	char *eol = strchr(text, '\n');
+	if (eol != NULL)
+		*eol = 0;
+	bool has_owner = text[0] != ' ' && text[0] != '\t';
+	char *tok = strtok_r(text, " \t\r", &save);
+	if (has_owner && tok != NULL)
+		tok = strtok_r(NULL, " \t\r", &save);
+	for (int k = 0; k < 2 && tok != NULL; k++, tok = strtok_r(NULL, " \t\r", &save)) {
+		if (tok[0] == '(' || tok[0] == ';')
+			break;
+		if (class_token(tok) || ldns_get_rr_type_by_name(tok) != 0)
+			break;
+		if (tok[0] >= '0' && tok[0] <= '9' && !ttl_token_ok(tok)) {
+			size_t before = L->nerrs;
+			zerr_add(L, (uint32_t)L->nrecs, file, line,
+				 "\"%s\" is not a valid TTL (seconds, or units like 1h30m)", tok);
+			zerr_set_pos(L, before, line, (size_t)(tok - text) + 1);
+			L->syntax_error = true;
+			break;
+		}
+	}
+}
+
 static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t from_line,
 		       uint32_t depth, const ldns_rdf *origin_in)
 {
@@ -836,7 +954,12 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 			continue;
 		}
 		if (s == LDNS_STATUS_OK) {
-			record_add(L, rr, file, first_line);
+			size_t errs = L->nerrs;
+			record_lint(L, fp, record_start, ftell(fp), file, first_line);
+			if (L->nerrs == errs)
+				record_add(L, rr, file, first_line);
+			else
+				L->syntax_error = true;
 			ldns_rr_free(rr);
 		} else if (s == LDNS_STATUS_MEM_ERR) {
 			L->oom = true;
