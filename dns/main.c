@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "conf/config.h"
+#include "dns/geo.h"
 #include "dns/monitor.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
@@ -51,6 +53,7 @@ struct opts {
 	long edns_payload;         /* -1: not given */
 	int log_level;             /* -1: not given */
 	bool syslog;               /* --syslog given */
+	const char *explain[3];    /* --explain NAME TYPE CLIENT */
 };
 
 static void usage(FILE *out)
@@ -62,6 +65,7 @@ static void usage(FILE *out)
 		"         [--threads N] [--edns-payload N] [--log-level LEVEL] [--syslog]\n"
 		"  sovdns --check-config FILE\n"
 		"  sovdns --check-zone ORIGIN=PATH [--check-zone ...]\n"
+		"  sovdns --config FILE --explain NAME A|AAAA CLIENT-IP[/PREFIX]\n"
 		"  sovdns --version | --help\n"
 		"\n"
 		"sovdns is an authoritative DNS server. It answers over UDP and TCP on every\n"
@@ -85,6 +89,13 @@ static void usage(FILE *out)
 		"  -Z, --check-zone ORIGIN=PATH\n"
 		"                           Validate one zone file the same way and print\n"
 		"                           \"ORIGIN.: N records, serial S\". Repeatable.\n"
+		"  -x, --explain NAME TYPE CLIENT\n"
+		"                           With --config: print which datacenters the service\n"
+		"                           NAME would answer TYPE (A or AAAA) with for CLIENT\n"
+		"                           (an address, or ADDRESS/PREFIX as a resolver sends it\n"
+		"                           in EDNS Client Subnet), and why: location, distances,\n"
+		"                           the network that decided, the ECS scope. Assumes every\n"
+		"                           datacenter usable (live state: the HTTP API).\n"
 		"  -L, --log-level LEVEL    error, warning, info (default) or debug. Overrides\n"
 		"                           \"log.level\" in the configuration file.\n"
 		"  -s, --syslog             Also log to syslog (facility daemon).\n"
@@ -164,6 +175,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"check-zone", required_argument, NULL, 'Z'},
 		{"log-level", required_argument, NULL, 'L'},
 		{"syslog", no_argument, NULL, 's'},
+		{"explain", required_argument, NULL, 'x'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -175,7 +187,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->edns_payload = -1;
 	o->log_level = -1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:l:z:t:e:C:Z:L:sVh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:l:z:t:e:C:Z:L:x:sVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (o->config_path != NULL)
@@ -228,6 +240,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 's':
 			o->syslog = true;
 			break;
+		case 'x':
+			o->explain[0] = optarg;
+			break;
 		case 'V':
 			printf("sovdns %s\n", SOVDNS_VERSION);
 			return EXIT_OK;
@@ -239,6 +254,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default:
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
+	}
+	if (o->explain[0] != NULL) {
+		if (argc - optind != 2)
+			return usage_error("--explain takes NAME TYPE CLIENT (e.g. --explain "
+					   "www.example.test A 198.51.100.7/24)");
+		o->explain[1] = argv[optind];
+		o->explain[2] = argv[optind + 1];
+		if (o->config_path == NULL)
+			return usage_error("--explain needs --config FILE");
+		return -1;
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
@@ -617,6 +642,63 @@ finish:
 	return code;
 }
 
+/* --explain: what a service answers a client, and why (offline). */
+static int run_explain(const struct opts *o)
+{
+	int code = EXIT_INVALID;
+	config_t *c = NULL;
+	snapshot_t *s = NULL;
+	char *text = NULL;
+	diag_t *diag = diag_new();
+	uint8_t name[DNAME_MAXLEN];
+	struct geo_client client;
+	uint16_t qtype;
+
+	if (diag == NULL)
+		return EXIT_RUNTIME;
+	if (strcasecmp(o->explain[1], "A") == 0)
+		qtype = DNS_TYPE_A;
+	else if (strcasecmp(o->explain[1], "AAAA") == 0)
+		qtype = DNS_TYPE_AAAA;
+	else {
+		code = usage_error("--explain: TYPE must be A or AAAA, not '%s'", o->explain[1]);
+		goto finish;
+	}
+	if (geo_client_parse(o->explain[2], &client) != SOV_OK) {
+		code = usage_error("--explain: '%s' is not an address or ADDRESS/PREFIX",
+				   o->explain[2]);
+		goto finish;
+	}
+	if (dname_from_str(o->explain[0], name) < 0) {
+		code = usage_error("--explain: '%s' is not a domain name", o->explain[0]);
+		goto finish;
+	}
+	if (conf_build(o, o->config_path, &c, diag) != SOV_OK ||
+	    snapshot_build(c, &s, diag) != SOV_OK) { /* takes c */
+		diag_print(diag, stderr);
+		goto finish;
+	}
+	int svc = s->geo ? geo_service_find(s->geo, name) : SOV_ENOENT;
+	if (svc < 0) {
+		fprintf(stderr, "%s is not a service in %s: its answers come from the zone data, "
+				"the same for every client\n",
+			o->explain[0], o->config_path);
+		goto finish;
+	}
+	text = geo_explain(s->geo, (size_t)svc, &client, qtype, NULL);
+	if (text == NULL) {
+		code = EXIT_RUNTIME;
+		goto finish;
+	}
+	fputs(text, stdout);
+	code = EXIT_OK;
+finish:
+	free(text);
+	snapshot_free(s);
+	diag_free(diag);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -625,7 +707,9 @@ int main(int argc, char **argv)
 		goto finish;
 
 	log_init(o.log_level >= 0 ? (enum log_level)o.log_level : LOG_LVL_INFO, o.syslog);
-	if (o.check_count > 0)
+	if (o.explain[0] != NULL)
+		code = run_explain(&o);
+	else if (o.check_count > 0)
 		code = run_check_zones(&o);
 	else if (o.check_config != NULL)
 		code = run_check_config(&o);
