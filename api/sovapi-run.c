@@ -480,11 +480,19 @@ static int cb_metrics(void *ctx, FILE *out)
 
 /* ---- main ---- */
 
+/* SOVAPI_FAIL_WRITES: fail writes in state_dir while the flag file exists. */
+struct fault {
+	const char *flag;
+	const char *state_dir;
+};
+
 static int fault_hook(void *ctx, const char *path)
 {
-	(void)path;
-	const char *flag = ctx;
-	return access(flag, F_OK) == 0 ? ENOSPC : 0;
+	const struct fault *ft = ctx;
+	size_t n = strlen(ft->state_dir);
+	if (strncmp(path, ft->state_dir, n) != 0 || path[n] != '/')
+		return 0;
+	return access(ft->flag, F_OK) == 0 ? ENOSPC : 0;
 }
 
 static void usage(FILE *out)
@@ -518,9 +526,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init(LOG_LVL_INFO, false);
-	const char *flag = getenv("SOVAPI_FAIL_WRITES");
-	if (flag != NULL && flag[0] != '\0')
-		atomicfile_set_fault_hook(fault_hook, (void *)flag);
 
 	/* signals are taken by sigwait in this thread; every thread inherits the mask */
 	sigset_t sigs;
@@ -551,6 +556,9 @@ int main(int argc, char **argv)
 	}
 	if (api_config_parse(root, config_path, &conf, diag) != SOV_OK)
 		goto finish;
+	struct fault ft = {getenv("SOVAPI_FAIL_WRITES"), conf.state_dir};
+	if (ft.flag != NULL && ft.flag[0] != '\0')
+		atomicfile_set_fault_hook(fault_hook, &ft);
 	struct api_backend be = {
 		.ctx = &f,
 		.status = cb_status,

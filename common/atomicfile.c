@@ -210,7 +210,8 @@ int atomicfile_read(const char *path, size_t max_bytes, char **out, size_t *out_
 	}
 	for (;;) {
 		if (len + 1 == cap) {
-			if (cap > max_bytes) {
+			/* room for max_bytes + 1 bytes: reading that many means too large */
+			if (cap >= max_bytes + 2) {
 				rc = SOV_ESPACE;
 				goto finish;
 			}
