@@ -76,7 +76,8 @@ int admin_record_drain(struct admin_record *r, int64_t now_ms, uint32_t ttl_s, u
 		enter(r, ADMIN_DRAINING, now_ms, reason, who);
 		r->ttl_s = ttl_s;
 		r->margin_s = margin_s;
-		r->safe_at_ms = ceil_second_ms(now_ms + (int64_t)admin_drain_wait_s(ttl_s, margin_s) * 1000);
+		r->safe_at_ms =
+		    ceil_second_ms(now_ms + (int64_t)admin_drain_wait_s(ttl_s, margin_s) * 1000);
 		rc = ADMIN_CHANGED;
 		break;
 	default:
@@ -92,7 +93,8 @@ finish:
 	return rc;
 }
 
-int admin_record_undrain(struct admin_record *r, int64_t now_ms, const char *reason, const char *who)
+int admin_record_undrain(struct admin_record *r, int64_t now_ms, const char *reason,
+			 const char *who)
 {
 	switch (r->state) {
 	case ADMIN_MAINTENANCE:
@@ -185,6 +187,7 @@ void admin_publish(admin_table_t *t, size_t idx, enum admin_state state)
 	if (admin_word_state(old) == state)
 		return;
 	uint32_t count = (old >> ADMIN_WORD_COUNT_SHIFT) + 1;
-	uint32_t word = (count << ADMIN_WORD_COUNT_SHIFT) | ((uint32_t)state & ADMIN_WORD_STATE_MASK);
+	uint32_t word =
+	    (count << ADMIN_WORD_COUNT_SHIFT) | ((uint32_t)state & ADMIN_WORD_STATE_MASK);
 	atomic_store_explicit(&t->words[idx], word, memory_order_release);
 }

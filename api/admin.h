@@ -60,13 +60,13 @@ int admin_state_parse(const char *name, enum admin_state *out) __attribute__((no
 /** One datacenter's admin record. All times are Unix milliseconds, 0 = none. */
 struct admin_record {
 	enum admin_state state;
-	char reason[ADMIN_REASON_MAX]; /* why the current state was entered ("" for active at start) */
+	char reason[ADMIN_REASON_MAX]; /* why the current state was entered; "" if never changed */
 	char who[ADMIN_WHO_MAX];       /* token name that made the change, or "lease", "timer" */
-	int64_t since_ms;              /* when the current state was entered */
-	int64_t safe_at_ms;            /* draining/drained: when it is (was) safe to stop */
+	int64_t since_ms;	       /* when the current state was entered */
+	int64_t safe_at_ms;	       /* draining/drained: when it is (was) safe to stop */
 	int64_t lease_expires_ms;      /* draining/drained: automatic undrain time; 0 = no lease */
-	uint32_t ttl_s;                /* draining/drained: the TTL the wait was computed from */
-	uint32_t margin_s;             /* draining/drained: the margin added to it */
+	uint32_t ttl_s;		       /* draining/drained: the TTL the wait was computed from */
+	uint32_t margin_s;	       /* draining/drained: the margin added to it */
 };
 
 /** An active record with no history. */
@@ -90,14 +90,14 @@ enum admin_change {
  */
 int admin_record_drain(struct admin_record *r, int64_t now_ms, uint32_t ttl_s, uint32_t margin_s,
 		       uint32_t lease_s, const char *reason, const char *who)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 /**
  * Undrain: draining/drained → active. Active stays active (ADMIN_UNCHANGED).
  * SOV_ESEMANTIC when in maintenance (end maintenance instead).
  */
-int admin_record_undrain(struct admin_record *r, int64_t now_ms, const char *reason, const char *who)
-	__attribute__((nonnull));
+int admin_record_undrain(struct admin_record *r, int64_t now_ms, const char *reason,
+			 const char *who) __attribute__((nonnull));
 
 /**
  * Maintenance on: any state → maintenance (ADMIN_UNCHANGED if already).
@@ -113,7 +113,8 @@ int admin_record_maintenance(struct admin_record *r, bool on, int64_t now_ms, co
  * or ADMIN_UNCHANGED. *next_ms is lowered to the next deadline of this
  * record, if any (leave it at INT64_MAX to start).
  */
-int admin_record_tick(struct admin_record *r, int64_t now_ms, int64_t *next_ms) __attribute__((nonnull));
+int admin_record_tick(struct admin_record *r, int64_t now_ms, int64_t *next_ms)
+    __attribute__((nonnull));
 
 /* ---- the lock-free table ---- */
 

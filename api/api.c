@@ -14,9 +14,12 @@
 const char *api_health_name(enum api_health h)
 {
 	switch (h) {
-	case API_HEALTH_UNKNOWN: return "unknown";
-	case API_HEALTH_UP: return "up";
-	case API_HEALTH_DOWN: return "down";
+	case API_HEALTH_UNKNOWN:
+		return "unknown";
+	case API_HEALTH_UP:
+		return "up";
+	case API_HEALTH_DOWN:
+		return "down";
 	}
 	return "unknown";
 }
@@ -114,7 +117,8 @@ int api_new(const struct api_config *conf, const char *const *dc_ids, size_t dc_
 		goto oom;
 	for (size_t i = 0; i < dc_count; i++) {
 		if (!api_id_ok(dc_ids[i])) {
-			diag_add(diag, NULL, 0, 0, "api: datacenter id \"%s\" is not 1..63 of [A-Za-z0-9._-]",
+			diag_add(diag, NULL, 0, 0,
+				 "api: datacenter id \"%s\" is not 1..63 of [A-Za-z0-9._-]",
 				 dc_ids[i]);
 			rc = SOV_EINVAL;
 			goto finish;
@@ -152,7 +156,8 @@ int api_new(const struct api_config *conf, const char *const *dc_ids, size_t dc_
 	}
 	if (api->conf.audit_log == NULL) {
 		char path[PATH_MAX];
-		if (snprintf(path, sizeof(path), "%s/audit.log", api->conf.state_dir) >= (int)sizeof(path) ||
+		if (snprintf(path, sizeof(path), "%s/audit.log", api->conf.state_dir) >=
+			(int)sizeof(path) ||
 		    (api->conf.audit_log = strdup(path)) == NULL)
 			goto oom;
 	}
@@ -193,9 +198,10 @@ int api_commit_admin(api_t *api, const struct admin_record *cand, char *why, siz
 		log_info("api", "datacenter %s: %s -> %s by %s (%s)", api->dc_ids[i],
 			 admin_state_name(o->state), admin_state_name(n->state), n->who,
 			 n->reason[0] ? n->reason : "no reason given");
-		json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "admin", "datacenter",
-				       api->dc_ids[i], "from", admin_state_name(o->state), "to",
-				       admin_state_name(n->state), "reason", n->reason, "by", n->who);
+		json_t *ev =
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "admin", "datacenter",
+			      api->dc_ids[i], "from", admin_state_name(o->state), "to",
+			      admin_state_name(n->state), "reason", n->reason, "by", n->who);
 		if (ev != NULL) {
 			if (n->state == ADMIN_DRAINING)
 				json_object_set_new(ev, "safe_at",
@@ -224,14 +230,15 @@ int api_save_ops(api_t *api, char *why, size_t cap)
 
 json_t *api_op_event_new(const op_t *op, enum op_state from, const char *who)
 {
-	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "operation",
-			       "operation", op->id, "kind", op_kind_name(op->kind), "datacenter",
-			       op->datacenter, "from", op_state_name(from), "to",
-			       op_state_name(op->state), "by", who);
+	json_t *ev =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "operation", "operation",
+		      op->id, "kind", op_kind_name(op->kind), "datacenter", op->datacenter, "from",
+		      op_state_name(from), "to", op_state_name(op->state), "by", who);
 	if (ev == NULL)
 		return NULL;
 	if (op->step_count > 0 && op->steps[op->step_count - 1].reason[0] != '\0')
-		json_object_set_new(ev, "reason", json_string(op->steps[op->step_count - 1].reason));
+		json_object_set_new(ev, "reason",
+				    json_string(op->steps[op->step_count - 1].reason));
 	else if (op->state == OP_PENDING)
 		json_object_set_new(ev, "reason", json_string(op->reason));
 	return ev;
@@ -267,12 +274,13 @@ json_t *api_dc_json(api_t *api, size_t dc)
 	char t[API_TIME_MAX];
 	bool health_ok = v.health != API_HEALTH_DOWN;
 	json_t *admin = admin_record_to_json(&rec);
-	json_t *o = json_pack("{s:s, s:s, s:o, s:b, s:b, s:o}", "id", api->dc_ids[dc], "health",
-			      api_health_name(v.health), "health_changed_at",
-			      v.health_changed_ms ? json_string(api_time_format(v.health_changed_ms, t))
-						  : json_null(),
-			      "usable", health_ok && rec.state == ADMIN_ACTIVE, "in_answers",
-			      v.in_answers, "admin", admin);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:o, s:b, s:b, s:o}", "id", api->dc_ids[dc], "health",
+		      api_health_name(v.health), "health_changed_at",
+		      v.health_changed_ms ? json_string(api_time_format(v.health_changed_ms, t))
+					  : json_null(),
+		      "usable", health_ok && rec.state == ADMIN_ACTIVE, "in_answers", v.in_answers,
+		      "admin", admin);
 	if (o != NULL && brc != SOV_OK)
 		json_object_set_new(o, "backend_error", json_string(err_str(brc)));
 	if (o != NULL && json_is_object(v.extra))
@@ -329,17 +337,17 @@ int api_start(api_t *api, diag_t *diag)
 	if (!api->conf.http_enabled)
 		return SOV_OK;
 	struct http_config hc = {
-		.listen = (const struct sockaddr *)&api->conf.listen,
-		.listen_len = api->conf.listen_len,
-		.tls_cert = api->conf.tls_cert,
-		.tls_key = api->conf.tls_key,
-		.threads = api->conf.threads,
-		.max_connections = api->conf.max_connections,
-		.timeout_s = api->conf.timeout_s,
-		.body_max_bytes = api->conf.body_max_bytes,
-		.auth = api->auth,
-		.read_without_token = api->conf.read_without_token,
-		.audit = api->audit,
+	    .listen = (const struct sockaddr *)&api->conf.listen,
+	    .listen_len = api->conf.listen_len,
+	    .tls_cert = api->conf.tls_cert,
+	    .tls_key = api->conf.tls_key,
+	    .threads = api->conf.threads,
+	    .max_connections = api->conf.max_connections,
+	    .timeout_s = api->conf.timeout_s,
+	    .body_max_bytes = api->conf.body_max_bytes,
+	    .auth = api->auth,
+	    .read_without_token = api->conf.read_without_token,
+	    .audit = api->audit,
 	};
 	char why[512];
 	int rc = http_start(&hc, api_routes, api_route_count, api, &api->http, why, sizeof(why));
@@ -423,62 +431,65 @@ void api_metrics_write(api_t *api, FILE *out)
 	for (size_t i = 0; i < api->dc_count; i++) {
 		enum admin_state s = admin_get(api->admin, i);
 		for (unsigned k = 0; k < 4; k++)
-			fprintf(out, "sovdns_datacenter_admin_state{datacenter=\"%s\",state=\"%s\"} %d\n",
-				api->dc_ids[i], admin_state_name((enum admin_state)k), s == k);
+			fprintf(
+			    out,
+			    "sovdns_datacenter_admin_state{datacenter=\"%s\",state=\"%s\"} %d\n",
+			    api->dc_ids[i], admin_state_name((enum admin_state)k), s == k);
 	}
 	fprintf(out, "# HELP sovdns_operations Operations kept in the log, by state.\n"
 		     "# TYPE sovdns_operations gauge\n");
 	for (unsigned k = 0; k < OP_STATE_COUNT; k++)
-		fprintf(out, "sovdns_operations{state=\"%s\"} %zu\n", op_state_name((enum op_state)k),
-			op_counts[k]);
+		fprintf(out, "sovdns_operations{state=\"%s\"} %zu\n",
+			op_state_name((enum op_state)k), op_counts[k]);
 	struct events_stats es;
 	events_stats(api->events, &es);
-	fprintf(out,
-		"# HELP sovdns_api_state_write_failures_total Changes refused because the state file "
-		"could not be written.\n"
-		"# TYPE sovdns_api_state_write_failures_total counter\n"
-		"sovdns_api_state_write_failures_total %llu\n"
-		"# HELP sovdns_api_audit_write_failures_total Audit lines that could not be written.\n"
-		"# TYPE sovdns_api_audit_write_failures_total counter\n"
-		"sovdns_api_audit_write_failures_total %llu\n"
-		"# HELP sovdns_api_drains_refused_total Drains and maintenance refused because a "
-		"service would have no usable datacenter left.\n"
-		"# TYPE sovdns_api_drains_refused_total counter\n"
-		"sovdns_api_drains_refused_total %llu\n"
-		"# HELP sovdns_api_reloads_total Reloads requested through the API.\n"
-		"# TYPE sovdns_api_reloads_total counter\n"
-		"sovdns_api_reloads_total %llu\n"
-		"# HELP sovdns_api_reload_failures_total Reloads through the API that failed.\n"
-		"# TYPE sovdns_api_reload_failures_total counter\n"
-		"sovdns_api_reload_failures_total %llu\n"
-		"# HELP sovdns_events_total State-change events recorded.\n"
-		"# TYPE sovdns_events_total counter\n"
-		"sovdns_events_total %llu\n"
-		"# HELP sovdns_notify_runs_total Notification commands run.\n"
-		"# TYPE sovdns_notify_runs_total counter\n"
-		"sovdns_notify_runs_total %llu\n"
-		"# HELP sovdns_notify_failures_total Notification commands that failed or were "
-		"killed.\n"
-		"# TYPE sovdns_notify_failures_total counter\n"
-		"sovdns_notify_failures_total %llu\n"
-		"# HELP sovdns_notify_timeouts_total Notification commands killed after the timeout.\n"
-		"# TYPE sovdns_notify_timeouts_total counter\n"
-		"sovdns_notify_timeouts_total %llu\n"
-		"# HELP sovdns_notify_dropped_total Events not notified because the queue was full.\n"
-		"# TYPE sovdns_notify_dropped_total counter\n"
-		"sovdns_notify_dropped_total %llu\n"
-		"# HELP sovdns_api_start_time_seconds When the API started (Unix time).\n"
-		"# TYPE sovdns_api_start_time_seconds gauge\n"
-		"sovdns_api_start_time_seconds %lld\n",
-		(unsigned long long)atomic_load(&api->state_write_failures),
-		(unsigned long long)audit_failures(api->audit),
-		(unsigned long long)atomic_load(&api->drains_refused_total),
-		(unsigned long long)atomic_load(&api->reloads_total),
-		(unsigned long long)atomic_load(&api->reload_failures_total),
-		(unsigned long long)es.events_total, (unsigned long long)es.notify_runs_total,
-		(unsigned long long)es.notify_failures_total,
-		(unsigned long long)es.notify_timeouts_total,
-		(unsigned long long)es.notify_dropped_total, (long long)(api->started_ms / 1000));
+	fprintf(
+	    out,
+	    "# HELP sovdns_api_state_write_failures_total Changes refused because the state file "
+	    "could not be written.\n"
+	    "# TYPE sovdns_api_state_write_failures_total counter\n"
+	    "sovdns_api_state_write_failures_total %llu\n"
+	    "# HELP sovdns_api_audit_write_failures_total Audit lines that could not be written.\n"
+	    "# TYPE sovdns_api_audit_write_failures_total counter\n"
+	    "sovdns_api_audit_write_failures_total %llu\n"
+	    "# HELP sovdns_api_drains_refused_total Drains and maintenance refused because a "
+	    "service would have no usable datacenter left.\n"
+	    "# TYPE sovdns_api_drains_refused_total counter\n"
+	    "sovdns_api_drains_refused_total %llu\n"
+	    "# HELP sovdns_api_reloads_total Reloads requested through the API.\n"
+	    "# TYPE sovdns_api_reloads_total counter\n"
+	    "sovdns_api_reloads_total %llu\n"
+	    "# HELP sovdns_api_reload_failures_total Reloads through the API that failed.\n"
+	    "# TYPE sovdns_api_reload_failures_total counter\n"
+	    "sovdns_api_reload_failures_total %llu\n"
+	    "# HELP sovdns_events_total State-change events recorded.\n"
+	    "# TYPE sovdns_events_total counter\n"
+	    "sovdns_events_total %llu\n"
+	    "# HELP sovdns_notify_runs_total Notification commands run.\n"
+	    "# TYPE sovdns_notify_runs_total counter\n"
+	    "sovdns_notify_runs_total %llu\n"
+	    "# HELP sovdns_notify_failures_total Notification commands that failed or were "
+	    "killed.\n"
+	    "# TYPE sovdns_notify_failures_total counter\n"
+	    "sovdns_notify_failures_total %llu\n"
+	    "# HELP sovdns_notify_timeouts_total Notification commands killed after the timeout.\n"
+	    "# TYPE sovdns_notify_timeouts_total counter\n"
+	    "sovdns_notify_timeouts_total %llu\n"
+	    "# HELP sovdns_notify_dropped_total Events not notified because the queue was full.\n"
+	    "# TYPE sovdns_notify_dropped_total counter\n"
+	    "sovdns_notify_dropped_total %llu\n"
+	    "# HELP sovdns_api_start_time_seconds When the API started (Unix time).\n"
+	    "# TYPE sovdns_api_start_time_seconds gauge\n"
+	    "sovdns_api_start_time_seconds %lld\n",
+	    (unsigned long long)atomic_load(&api->state_write_failures),
+	    (unsigned long long)audit_failures(api->audit),
+	    (unsigned long long)atomic_load(&api->drains_refused_total),
+	    (unsigned long long)atomic_load(&api->reloads_total),
+	    (unsigned long long)atomic_load(&api->reload_failures_total),
+	    (unsigned long long)es.events_total, (unsigned long long)es.notify_runs_total,
+	    (unsigned long long)es.notify_failures_total,
+	    (unsigned long long)es.notify_timeouts_total,
+	    (unsigned long long)es.notify_dropped_total, (long long)(api->started_ms / 1000));
 	if (api->http != NULL)
 		http_metrics_write(api->http, out);
 }

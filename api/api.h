@@ -45,7 +45,7 @@
 /* ---- configuration ---- */
 
 #define API_DEFAULT_PORT 8053
-#define API_DEFAULT_THREADS 2          /* requests are short; two keep one slow client from blocking */
+#define API_DEFAULT_THREADS 2 /* requests are short; two keep one slow client from blocking */
 #define API_DEFAULT_MAX_CONNECTIONS 64 /* operators and tooling, not the public */
 #define API_DEFAULT_TIMEOUT_S 10       /* idle connection timeout */
 #define API_DEFAULT_BODY_MAX 65536     /* bytes; the largest legit body is an operation result */
@@ -62,24 +62,24 @@ struct api_token_conf {
  * schema). Relative paths are resolved against the config file's directory.
  */
 struct api_config {
-	char *state_dir;              /* required; created (0750) if missing */
-	bool http_enabled;            /* false: no server, state still loaded and timed */
+	char *state_dir;		/* required; created (0750) if missing */
+	bool http_enabled;		/* false: no server, state still loaded and timed */
 	struct sockaddr_storage listen; /* port 0 = any free port (tests) */
 	socklen_t listen_len;
-	char *tls_cert;               /* PEM files; both or neither (HTTPS) */
+	char *tls_cert; /* PEM files; both or neither (HTTPS) */
 	char *tls_key;
 	struct api_token_conf *tokens;
 	size_t token_count;
-	bool read_without_token;      /* GET routes open to anyone who can connect */
+	bool read_without_token; /* GET routes open to anyone who can connect */
 	unsigned threads;
 	unsigned max_connections;
 	unsigned timeout_s;
 	size_t body_max_bytes;
-	uint32_t drain_margin_s;      /* see api/admin.h for the drain wait */
-	char *audit_log;              /* default: <state_dir>/audit.log */
+	uint32_t drain_margin_s; /* see api/admin.h for the drain wait */
+	char *audit_log;	 /* default: <state_dir>/audit.log */
 	size_t events_max;
-	size_t operations_keep;       /* finished operations kept in operations.json */
-	char **notify_argv;           /* NULL-terminated, or NULL: no notification command */
+	size_t operations_keep; /* finished operations kept in operations.json */
+	char **notify_argv;	/* NULL-terminated, or NULL: no notification command */
 	uint32_t notify_timeout_ms;
 };
 
@@ -97,7 +97,7 @@ void api_config_clear(struct api_config *c) __attribute__((nonnull));
  * Without an "api" object the server is disabled (http_enabled false).
  */
 int api_config_parse(const json_t *root, const char *file, struct api_config *out, diag_t *diag)
-	__attribute__((nonnull(3, 4), warn_unused_result));
+    __attribute__((nonnull(3, 4), warn_unused_result));
 
 /* ---- the backend: what the daemon provides ---- */
 
@@ -110,26 +110,27 @@ const char *api_health_name(enum api_health h);
 /** One datacenter, as filled by backend.dc_view. */
 struct api_dc_view {
 	enum api_health health;
-	bool in_answers;           /* named in answers right now (fail-open included) */
+	bool in_answers;	   /* named in answers right now (fail-open included) */
 	int64_t health_changed_ms; /* Unix ms of the last health transition; 0 = never */
-	json_t *extra;             /* new reference or NULL: members merged into the datacenter
+	json_t *extra;		   /* new reference or NULL: members merged into the datacenter
 				      object shown by the API (location, addresses, "probes": [...]
 				      with last result/error/latency/certificate expiry) */
 };
 
-#define API_NAME_MAX 256       /* service name, presentation form */
+#define API_NAME_MAX 256 /* service name, presentation form */
 #define API_SERVICE_DCS_MAX 64
 
 /** One of a service's datacenters. */
 struct api_service_dc {
-	size_t dc;      /* datacenter index */
-	bool health_ok; /* health (of the dc, and of the service there if probed) is up or unknown */
+	size_t dc; /* datacenter index */
+	bool
+	    health_ok; /* health (of the dc, and of the service there if probed) is up or unknown */
 };
 
 /** One service, as filled by backend.service_view. */
 struct api_service_view {
 	char name[API_NAME_MAX]; /* "www.example.com." */
-	char policy[16];         /* "nearest", "failover", "all" */
+	char policy[16];	 /* "nearest", "failover", "all" */
 	uint32_t ttl_s;
 	size_t dc_count;
 	struct api_service_dc dcs[API_SERVICE_DCS_MAX];
@@ -194,7 +195,7 @@ typedef struct api api_t;
  */
 int api_new(const struct api_config *conf, const char *const *dc_ids, size_t dc_count,
 	    const struct api_backend *backend, api_t **out, diag_t *diag)
-	__attribute__((nonnull(1, 4, 5, 6), warn_unused_result));
+    __attribute__((nonnull(1, 4, 5, 6), warn_unused_result));
 
 /** Starts the timer thread and, if enabled, the HTTP server. SOV_OK or SOV_EIO (diag says why). */
 int api_start(api_t *api, diag_t *diag) __attribute__((nonnull, warn_unused_result));

@@ -46,15 +46,15 @@ void audit_close(audit_t *a)
 	free(a);
 }
 
-int audit_write(audit_t *a, const char *who, const char *from, const char *method,
-		const char *path, const json_t *request, int status, const char *error)
+int audit_write(audit_t *a, const char *who, const char *from, const char *method, const char *path,
+		const json_t *request, int status, const char *error)
 {
 	int rc = SOV_EIO;
 	char t[API_TIME_MAX];
 	char *text = NULL;
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "time", api_time_format(api_now_ms(), t),
-			      "who", who, "from", from, "method", method, "path", path, "status",
-			      status);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "time", api_time_format(api_now_ms(), t),
+		      "who", who, "from", from, "method", method, "path", path, "status", status);
 	if (o == NULL)
 		goto finish;
 	if (request != NULL)

@@ -25,7 +25,7 @@ typedef struct audit audit_t;
  * SOV_OK, or SOV_EIO with a message naming the file in why.
  */
 int audit_open(const char *path, audit_t **out, char *why, size_t cap)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 void audit_close(audit_t *a);
 
 /**
@@ -33,9 +33,9 @@ void audit_close(audit_t *a);
  * Returns SOV_OK or SOV_EIO (also counted; the request itself is not
  * undone — the change is already durable in the state files).
  */
-int audit_write(audit_t *a, const char *who, const char *from, const char *method,
-		const char *path, const json_t *request, int status, const char *error)
-	__attribute__((nonnull(1, 2, 3, 4, 5)));
+int audit_write(audit_t *a, const char *who, const char *from, const char *method, const char *path,
+		const json_t *request, int status, const char *error)
+    __attribute__((nonnull(1, 2, 3, 4, 5)));
 
 /** Lines that could not be written since start. */
 uint64_t audit_failures(audit_t *a) __attribute__((nonnull));

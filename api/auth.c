@@ -69,8 +69,10 @@ int auth_scope_parse(const char *scope, enum auth_level *level, char ***dcs, cha
 		return SOV_OK;
 	}
 	if (strncmp(scope, "drain:", 6) != 0) {
-		snprintf(why, cap, "unknown scope \"%s\" (expected \"read\", \"admin\" or \"drain:DC[,DC...]\")",
-			 scope);
+		snprintf(
+		    why, cap,
+		    "unknown scope \"%s\" (expected \"read\", \"admin\" or \"drain:DC[,DC...]\")",
+		    scope);
 		return SOV_EINVAL;
 	}
 	const char *list = scope + 6;
@@ -95,7 +97,8 @@ int auth_scope_parse(const char *scope, enum auth_level *level, char ***dcs, cha
 		memcpy(id, p, len);
 		id[len] = '\0';
 		if (!api_id_ok(id)) {
-			snprintf(why, cap, "scope \"%s\": \"%s\" is not a datacenter id", scope, id);
+			snprintf(why, cap, "scope \"%s\": \"%s\" is not a datacenter id", scope,
+				 id);
 			goto fail;
 		}
 		out[k] = strdup(id);
@@ -139,9 +142,10 @@ static int read_secret(const char *file, char **out, size_t *out_len, char *why,
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH)) {
 		rc = SOV_EINVAL;
-		snprintf(why, cap,
-			 "token file is accessible to other users (mode %04o); run chmod o-rwx on it",
-			 (unsigned)(st.st_mode & 07777));
+		snprintf(
+		    why, cap,
+		    "token file is accessible to other users (mode %04o); run chmod o-rwx on it",
+		    (unsigned)(st.st_mode & 07777));
 		goto finish;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);

@@ -47,7 +47,7 @@ void auth_free(auth_t *a);
  * reason in why.
  */
 int auth_scope_parse(const char *scope, enum auth_level *level, char ***dcs, char *why, size_t cap)
-	__attribute__((nonnull(1, 2, 3, 4)));
+    __attribute__((nonnull(1, 2, 3, 4)));
 void auth_dcs_free(char **dcs);
 
 /**
@@ -67,14 +67,14 @@ size_t auth_count(const auth_t *a) __attribute__((nonnull));
  * NUL-terminated). Returns the token or NULL (no match).
  */
 const struct auth_token *auth_lookup(const auth_t *a, const char *secret, size_t len)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 /**
  * Parses an Authorization header value ("Bearer <secret>", scheme case-
  * insensitive) and looks the secret up. NULL if malformed or unknown.
  */
 const struct auth_token *auth_check_header(const auth_t *a, const char *header)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 /** The token's name. */
 const char *auth_token_name(const struct auth_token *t) __attribute__((nonnull));

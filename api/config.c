@@ -1,8 +1,8 @@
 /* config.c — the "api" section and "state_dir" of the sovdns configuration. */
 #include <arpa/inet.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +71,7 @@ static void value_pos(const json_t *v, unsigned *line, unsigned *col)
 }
 
 __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, const json_t *at,
-							const char *fmt, ...)
+						       const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -111,7 +111,8 @@ static bool get_uint(struct pctx *p, const json_t *obj, const char *key, const c
 	return true;
 }
 
-static bool get_bool(struct pctx *p, const json_t *obj, const char *key, const char *where, bool *out)
+static bool get_bool(struct pctx *p, const json_t *obj, const char *key, const char *where,
+		     bool *out)
 {
 	const json_t *v = json_object_get(obj, key);
 	if (v == NULL)
@@ -138,7 +139,8 @@ static const char *get_str(struct pctx *p, const json_t *obj, const char *key, c
 }
 
 /* Refuses members not in keys (NULL-terminated). */
-static void check_keys(struct pctx *p, const json_t *obj, const char *where, const char *const *keys)
+static void check_keys(struct pctx *p, const json_t *obj, const char *where,
+		       const char *const *keys)
 {
 	const char *key;
 	const json_t *v;
@@ -311,10 +313,21 @@ static void parse_notify(struct pctx *p, const json_t *n, struct api_config *out
 
 int api_config_parse(const json_t *root, const char *file, struct api_config *out, diag_t *diag)
 {
-	static const char *const keys[] = {
-		"enabled",      "listen",         "tls",        "tokens",          "read_without_token",
-		"threads",      "max_connections", "timeout_s", "body_max_bytes",  "drain_margin_s",
-		"audit_log",    "events_max",     "operations_keep", "notify",     NULL};
+	static const char *const keys[] = {"enabled",
+					   "listen",
+					   "tls",
+					   "tokens",
+					   "read_without_token",
+					   "threads",
+					   "max_connections",
+					   "timeout_s",
+					   "body_max_bytes",
+					   "drain_margin_s",
+					   "audit_log",
+					   "events_max",
+					   "operations_keep",
+					   "notify",
+					   NULL};
 	struct pctx p = {.file = file, .diag = diag};
 	api_config_init(out);
 	if (file != NULL) {
@@ -364,7 +377,8 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 			const char *cert = get_str(&p, tls, "cert", "api.tls");
 			const char *key = get_str(&p, tls, "key", "api.tls");
 			if (cert == NULL || key == NULL) {
-				perr(&p, tls, "api.tls needs both \"cert\" and \"key\" (PEM files)");
+				perr(&p, tls,
+				     "api.tls needs both \"cert\" and \"key\" (PEM files)");
 			} else {
 				out->tls_cert = resolve(&p, cert);
 				out->tls_key = resolve(&p, key);

@@ -125,7 +125,8 @@ static int run_one(events_t *e, const char *text, bool *timed_out)
 	int err = posix_spawnp(&pid, e->argv[0], &fa, &attr, e->argv, environ);
 	if (err != 0) {
 		pid = -1;
-		LOG_RATELIMITED(1, log_err("api", "notify: cannot run %s: %s", e->argv[0], strerror(err)));
+		LOG_RATELIMITED(
+		    1, log_err("api", "notify: cannot run %s: %s", e->argv[0], strerror(err)));
 		goto finish;
 	}
 	close(fds[0]);
@@ -147,8 +148,8 @@ static int run_one(events_t *e, const char *text, bool *timed_out)
 		}
 		if (mono_ms() >= deadline) {
 			*timed_out = true;
-			log_warn("api", "notify: %s still running after %u ms; killing it", e->argv[0],
-				 e->timeout_ms);
+			log_warn("api", "notify: %s still running after %u ms; killing it",
+				 e->argv[0], e->timeout_ms);
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
 			}
@@ -160,9 +161,10 @@ static int run_one(events_t *e, const char *text, bool *timed_out)
 	if (!*timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		rc = 0;
 	} else if (!*timed_out) {
-		LOG_RATELIMITED(1, log_warn("api", "notify: %s exited with %s %d", e->argv[0],
-					    WIFEXITED(status) ? "status" : "signal",
-					    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)));
+		LOG_RATELIMITED(
+		    1, log_warn("api", "notify: %s exited with %s %d", e->argv[0],
+				WIFEXITED(status) ? "status" : "signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)));
 	}
 finish:
 	if (fds[0] >= 0)
@@ -281,7 +283,8 @@ uint64_t events_add(events_t *e, json_t *ev)
 	pthread_mutex_lock(&e->lock);
 	uint64_t seq = ++e->seq;
 	/* seq, time and host first: what a reader of the ring or an alert looks at first */
-	json_t *full = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)seq, "time", t, "host", e->host);
+	json_t *full =
+	    json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)seq, "time", t, "host", e->host);
 	if (full != NULL && json_object_update(full, ev) == 0) {
 		json_decref(ev);
 		ev = full;
@@ -301,7 +304,8 @@ uint64_t events_add(events_t *e, json_t *ev)
 		if (e->qcount == EVENTS_NOTIFY_QUEUE_MAX) {
 			e->stats.notify_dropped_total++;
 		} else {
-			/* one line of compact JSON, in the order of the ring (seq, time, host first) */
+			/* one line of compact JSON, in the order of the ring (seq, time, host
+			 * first) */
 			char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 			size_t len = text ? strlen(text) : 0;
 			char *line = text ? realloc(text, len + 2) : NULL;

@@ -32,11 +32,11 @@
 typedef struct events events_t;
 
 struct events_stats {
-	uint64_t events_total;          /* events added */
-	uint64_t notify_runs_total;     /* commands started */
+	uint64_t events_total;		/* events added */
+	uint64_t notify_runs_total;	/* commands started */
 	uint64_t notify_failures_total; /* could not start, exited non-zero or killed */
 	uint64_t notify_timeouts_total; /* killed after the timeout */
-	uint64_t notify_dropped_total;  /* not notified: queue full */
+	uint64_t notify_dropped_total;	/* not notified: queue full */
 };
 
 /**
@@ -45,7 +45,7 @@ struct events_stats {
  * thread starts here. NULL on failure (allocation or thread creation).
  */
 events_t *events_new(size_t capacity, const char *const *notify_argv, uint32_t timeout_ms)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Stops the notifier: the command already running gets until its timeout,
@@ -66,11 +66,12 @@ uint64_t events_add(events_t *e, json_t *ev) __attribute__((nonnull(1)));
  * on ENOMEM. *last_seq is set to the newest seq so far (0 if none).
  */
 json_t *events_list(events_t *e, uint64_t since, size_t limit, uint64_t *last_seq)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 void events_stats(events_t *e, struct events_stats *out) __attribute__((nonnull));
 
-/** Blocks until the notify queue is empty and no command runs, or timeout_ms passes (tests). 0 if idle. */
+/** Blocks until the notify queue is empty and no command runs, or timeout_ms passes (tests). 0 if
+ * idle. */
 int events_wait_idle(events_t *e, uint32_t timeout_ms) __attribute__((nonnull));
 
 #endif

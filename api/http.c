@@ -42,7 +42,7 @@ struct req_state {
 	size_t len;
 	size_t cap;
 	json_t *body;
-	bool pending;   /* an error was decided at header time: discard the body, then send it */
+	bool pending;	/* an error was decided at header time: discard the body, then send it */
 	bool too_large; /* the body passed the limit while streaming */
 	char allow[64]; /* Allow header for 405 */
 	struct http_response resp;
@@ -76,17 +76,21 @@ void http_error(struct http_response *resp, unsigned status, const char *code, c
 
 const char *http_query(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
-					   name);
+	return MHD_lookup_connection_value((struct MHD_Connection *)req->conn,
+					   MHD_GET_ARGUMENT_KIND, name);
 }
 
 static const char *type_name(enum http_type t)
 {
 	switch (t) {
-	case HTTP_T_STRING: return "a string";
-	case HTTP_T_BOOL: return "true or false";
-	case HTTP_T_UINT: return "a non-negative integer";
-	case HTTP_T_OBJECT: return "an object";
+	case HTTP_T_STRING:
+		return "a string";
+	case HTTP_T_BOOL:
+		return "true or false";
+	case HTTP_T_UINT:
+		return "a non-negative integer";
+	case HTTP_T_OBJECT:
+		return "an object";
 	}
 	return "?";
 }
@@ -109,10 +113,18 @@ bool http_body_check(const struct http_request *req, const struct http_field *fi
 			}
 			bool ok = false;
 			switch (fields[i].type) {
-			case HTTP_T_STRING: ok = json_is_string(v); break;
-			case HTTP_T_BOOL: ok = json_is_boolean(v); break;
-			case HTTP_T_UINT: ok = json_is_integer(v) && json_integer_value(v) >= 0; break;
-			case HTTP_T_OBJECT: ok = json_is_object(v); break;
+			case HTTP_T_STRING:
+				ok = json_is_string(v);
+				break;
+			case HTTP_T_BOOL:
+				ok = json_is_boolean(v);
+				break;
+			case HTTP_T_UINT:
+				ok = json_is_integer(v) && json_integer_value(v) >= 0;
+				break;
+			case HTTP_T_OBJECT:
+				ok = json_is_object(v);
+				break;
 			}
 			if (!ok) {
 				http_error(resp, 400, "wrong_type", "field \"%s\" must be %s", key,
@@ -122,7 +134,8 @@ bool http_body_check(const struct http_request *req, const struct http_field *fi
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (fields[i].required && (req->body == NULL || !json_object_get(req->body, fields[i].name))) {
+		if (fields[i].required &&
+		    (req->body == NULL || !json_object_get(req->body, fields[i].name))) {
 			http_error(resp, 400, "missing_field", "field \"%s\" is required",
 				   fields[i].name);
 			return false;
@@ -234,7 +247,8 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 	} else {
 		if (r->body == NULL)
 			http_error(r, 500, "internal", "no reply was produced");
-		char *j = r->body ? json_dumps(r->body, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		char *j =
+		    r->body ? json_dumps(r->body, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 		if (j != NULL) {
 			len = strlen(j);
 			payload = realloc(j, len + 2);
@@ -248,13 +262,13 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 	}
 	if (payload == NULL) {
 		static const char oom[] =
-			"{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
+		    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}\n";
 		payload = strdup(oom);
 		len = payload ? strlen(payload) : 0;
 		r->status = 500;
 	}
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, payload ? payload : (char *)"", MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    len, payload ? payload : (char *)"", MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(payload);
 		return MHD_NO;
@@ -323,14 +337,16 @@ static bool prepare(struct http_server *s, struct req_state *st, struct MHD_Conn
 	req->who = "anonymous";
 	strcpy(req->from, "-");
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && ci->client_addr != NULL) {
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+			inet_ntop(AF_INET,
+				  &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
 				  req->from, sizeof(req->from));
 		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			inet_ntop(AF_INET6,
+				  &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 				  req->from, sizeof(req->from));
 	}
 
@@ -368,8 +384,8 @@ static bool prepare(struct http_server *s, struct req_state *st, struct MHD_Conn
 		enum auth_level lvl = auth_token_level(req->token);
 		if ((route->access == HTTP_WRITE && lvl < AUTH_DRAIN) ||
 		    (route->access == HTTP_ADMIN && lvl < AUTH_ADMIN)) {
-			http_error(&st->resp, 403, "forbidden", "token \"%s\" may not %s %s", req->who,
-				   method, url);
+			http_error(&st->resp, 403, "forbidden", "token \"%s\" may not %s %s",
+				   req->who, method, url);
 			return false;
 		}
 	}
@@ -394,11 +410,13 @@ static bool prepare(struct http_server *s, struct req_state *st, struct MHD_Conn
 	if (strcmp(method, "POST") == 0) {
 		const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 		bool body_expected = !has_length || length > 0;
-		if ((ct != NULL && !is_json_type(ct)) || (ct == NULL && body_expected && has_length)) {
-			http_error(&st->resp, 415, "unsupported_media_type",
-				   "the request body must be JSON (Content-Type: application/json)");
+		if ((ct != NULL && !is_json_type(ct)) ||
+		    (ct == NULL && body_expected && has_length)) {
+			http_error(
+			    &st->resp, 415, "unsupported_media_type",
+			    "the request body must be JSON (Content-Type: application/json)");
 			return has_length && length > (unsigned long long)s->conf.body_max_bytes *
-								  HTTP_DISCARD_FACTOR;
+							  HTTP_DISCARD_FACTOR;
 		}
 	}
 	if (has_length && length > s->conf.body_max_bytes) {
@@ -421,8 +439,9 @@ static void parse_body(struct http_server *s, struct req_state *st)
 	st->body = json_loadb(st->buf, st->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (st->body == NULL) {
 		st->pending = true;
-		http_error(&st->resp, 400, "bad_json", "the body is not valid JSON: %s (line %d, column %d)",
-			   jerr.text, jerr.line, jerr.column);
+		http_error(&st->resp, 400, "bad_json",
+			   "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
+			   jerr.line, jerr.column);
 		return;
 	}
 	if (!json_is_object(st->body)) {
@@ -536,8 +555,8 @@ static int read_pem(const char *path, char **out, size_t *len, char *why, size_t
 	return rc;
 }
 
-int http_start(const struct http_config *conf, const struct http_route *routes, size_t n,
-	       void *ctx, http_server_t **out, char *why, size_t cap)
+int http_start(const struct http_config *conf, const struct http_route *routes, size_t n, void *ctx,
+	       http_server_t **out, char *why, size_t cap)
 {
 	int rc = SOV_ENOMEM;
 	struct http_server *s = calloc(1, sizeof(*s));
@@ -555,33 +574,32 @@ int http_start(const struct http_config *conf, const struct http_route *routes, 
 		flags |= MHD_USE_IPv6;
 	if (conf->tls_cert != NULL) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			snprintf(why, cap, "HTTPS is configured but libmicrohttpd was built without TLS");
+			snprintf(why, cap,
+				 "HTTPS is configured but libmicrohttpd was built without TLS");
 			rc = SOV_ENOTSUP;
 			goto finish;
 		}
 		size_t len;
 		if ((rc = read_pem(conf->tls_cert, &s->pem_cert, &len, why, cap)) != SOV_OK ||
-		    (rc = read_pem(conf->tls_key, &s->pem_key, &s->pem_key_len, why, cap)) != SOV_OK)
+		    (rc = read_pem(conf->tls_key, &s->pem_key, &s->pem_key_len, why, cap)) !=
+			SOV_OK)
 			goto finish;
 		flags |= MHD_USE_TLS;
 	}
 	struct MHD_OptionItem tls_opts[] = {
-		{MHD_OPTION_HTTPS_MEM_CERT, 0, s->pem_cert},
-		{MHD_OPTION_HTTPS_MEM_KEY, 0, s->pem_key},
-		{MHD_OPTION_END, 0, NULL},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, s->pem_cert},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, s->pem_key},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
 	s->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s,
-		/* first, so that every message of libmicrohttpd goes to our log */
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-		MHD_OPTION_SOCK_ADDR, conf->listen,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads ? conf->threads : 1),
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->timeout_s,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_ARRAY, conf->tls_cert ? tls_opts : no_opts,
-		MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, s,
+	    /* first, so that every message of libmicrohttpd goes to our log */
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, conf->listen,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads ? conf->threads : 1),
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, s, MHD_OPTION_ARRAY, conf->tls_cert ? tls_opts : no_opts, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		char addr[INET6_ADDRSTRLEN] = "?";
 		unsigned port = 0;
@@ -633,8 +651,9 @@ uint16_t http_port(const http_server_t *s)
 
 void http_metrics_write(http_server_t *s, FILE *out)
 {
-	fprintf(out, "# HELP sovdns_api_requests_total HTTP API requests by route and status code.\n"
-		     "# TYPE sovdns_api_requests_total counter\n");
+	fprintf(out,
+		"# HELP sovdns_api_requests_total HTTP API requests by route and status code.\n"
+		"# TYPE sovdns_api_requests_total counter\n");
 	for (size_t r = 0; r <= s->route_count; r++) {
 		const char *method = r < s->route_count ? s->routes[r].method : "";
 		const char *route = r < s->route_count ? s->routes[r].pattern : "unmatched";

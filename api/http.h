@@ -50,36 +50,36 @@ enum http_access {
 
 /** A request as a handler sees it. Everything is owned by the server. */
 struct http_request {
-	const char *method;                   /* "GET", "HEAD", "POST" */
-	const char *path;                     /* decoded path, no query */
-	const char *params[HTTP_PARAMS_MAX];  /* the {...} segments of the pattern, in order */
+	const char *method;		     /* "GET", "HEAD", "POST" */
+	const char *path;		     /* decoded path, no query */
+	const char *params[HTTP_PARAMS_MAX]; /* the {...} segments of the pattern, in order */
 	size_t param_count;
-	const json_t *body;                   /* POST: the JSON object; NULL when the body was empty */
-	const struct auth_token *token;       /* NULL = anonymous (open read route) */
-	const char *who;                      /* token name, or "anonymous" */
-	char from[HTTP_FROM_MAX];             /* client IP address */
-	void *conn;                           /* private (struct MHD_Connection *) */
+	const json_t *body;		/* POST: the JSON object; NULL when the body was empty */
+	const struct auth_token *token; /* NULL = anonymous (open read route) */
+	const char *who;		/* token name, or "anonymous" */
+	char from[HTTP_FROM_MAX];	/* client IP address */
+	void *conn;			/* private (struct MHD_Connection *) */
 };
 
 /** What a handler returns. Use the helpers below. */
 struct http_response {
 	unsigned status;
-	json_t *body;             /* owned; sent as application/json */
-	char *text;               /* owned; sent as text_type instead of body when set */
-	const char *text_type;    /* static string */
-	char location[160];       /* Location header when non-empty (201) */
-	const char *error_code;   /* static string, for the audit line; NULL on success */
+	json_t *body;		/* owned; sent as application/json */
+	char *text;		/* owned; sent as text_type instead of body when set */
+	const char *text_type;	/* static string */
+	char location[160];	/* Location header when non-empty (201) */
+	const char *error_code; /* static string, for the audit line; NULL on success */
 };
 
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req,
 				struct http_response *resp);
 
 struct http_route {
-	const char *method;          /* "GET" (HEAD is served too) or "POST" */
-	const char *pattern;         /* "/v1/datacenters/{id}/drain" */
+	const char *method;  /* "GET" (HEAD is served too) or "POST" */
+	const char *pattern; /* "/v1/datacenters/{id}/drain" */
 	enum http_access access;
 	http_handler_fn fn;
-	const char *const *query;    /* accepted query parameter names, NULL-terminated; NULL = none */
+	const char *const *query; /* accepted query parameter names, NULL-terminated; NULL = none */
 };
 
 struct http_config {
@@ -102,9 +102,9 @@ typedef struct http_server http_server_t;
  * Starts listening. routes (n entries) must outlive the server; ctx is
  * passed to every handler. SOV_OK, or SOV_EIO with a message in why.
  */
-int http_start(const struct http_config *conf, const struct http_route *routes, size_t n,
-	       void *ctx, http_server_t **out, char *why, size_t cap)
-	__attribute__((nonnull(1, 2, 5, 6), warn_unused_result));
+int http_start(const struct http_config *conf, const struct http_route *routes, size_t n, void *ctx,
+	       http_server_t **out, char *why, size_t cap)
+    __attribute__((nonnull(1, 2, 5, 6), warn_unused_result));
 
 /** Stops accepting, finishes nothing further, frees; NULL allowed. */
 void http_stop(http_server_t *s);
@@ -116,11 +116,12 @@ uint16_t http_port(const http_server_t *s) __attribute__((nonnull));
 const char *http_query(const struct http_request *req, const char *name) __attribute__((nonnull));
 
 /** Sets a JSON response; body is stolen (NULL means allocation failed: 500). */
-void http_reply(struct http_response *resp, unsigned status, json_t *body) __attribute__((nonnull(1)));
+void http_reply(struct http_response *resp, unsigned status, json_t *body)
+    __attribute__((nonnull(1)));
 
 /** Sets an error response {"error":{"code","message"}}. code is a static string. */
 void http_error(struct http_response *resp, unsigned status, const char *code, const char *fmt, ...)
-	__attribute__((nonnull(1, 3, 4), format(printf, 4, 5)));
+    __attribute__((nonnull(1, 3, 4), format(printf, 4, 5)));
 
 /** Types for http_body_check. */
 enum http_type { HTTP_T_STRING, HTTP_T_BOOL, HTTP_T_UINT, HTTP_T_OBJECT };

@@ -9,7 +9,7 @@
 
 static const char *const kind_names[OP_KIND_COUNT] = {"deploy", "backup", "restore", "tls-renew"};
 static const char *const state_names[OP_STATE_COUNT] = {
-	"pending", "draining", "drained", "running", "verifying", "done", "failed", "aborted"};
+    "pending", "draining", "drained", "running", "verifying", "done", "failed", "aborted"};
 
 const char *op_kind_name(enum op_kind k)
 {
@@ -50,7 +50,8 @@ bool op_state_final(enum op_state s)
 
 int op_transition_check(enum op_state from, enum op_state to)
 {
-	if ((unsigned)from >= OP_STATE_COUNT || (unsigned)to >= OP_STATE_COUNT || op_state_final(from))
+	if ((unsigned)from >= OP_STATE_COUNT || (unsigned)to >= OP_STATE_COUNT ||
+	    op_state_final(from))
 		return SOV_ESEMANTIC;
 	if (to == from || to == OP_FAILED || to == OP_ABORTED)
 		return SOV_OK;
@@ -144,7 +145,8 @@ static int push(op_store_t *s, op_t *op)
 	return SOV_OK;
 }
 
-static int append_step(op_t *op, enum op_state st, int64_t at_ms, const char *who, const char *reason)
+static int append_step(op_t *op, enum op_state st, int64_t at_ms, const char *who,
+		       const char *reason)
 {
 	struct op_step *n = realloc(op->steps, (op->step_count + 1) * sizeof(*n));
 	if (n == NULL)
@@ -512,7 +514,8 @@ int op_store_from_json(op_store_t *s, const json_t *doc, char *why, size_t cap)
 		}
 		int r = op_from_json(o, op, where, why, cap);
 		if (r == SOV_OK && n->count > 0 && strcmp(n->ops[n->count - 1]->id, op->id) >= 0) {
-			snprintf(why, cap, "%s: id %s is not after the previous one", where, op->id);
+			snprintf(why, cap, "%s: id %s is not after the previous one", where,
+				 op->id);
 			r = SOV_EPARSE;
 		}
 		if (r == SOV_OK && (r = push(n, op)) != SOV_OK)

@@ -29,7 +29,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum op_kind { OP_KIND_DEPLOY = 0, OP_KIND_BACKUP, OP_KIND_RESTORE, OP_KIND_TLS_RENEW, OP_KIND_COUNT };
+enum op_kind {
+	OP_KIND_DEPLOY = 0,
+	OP_KIND_BACKUP,
+	OP_KIND_RESTORE,
+	OP_KIND_TLS_RENEW,
+	OP_KIND_COUNT
+};
 
 enum op_state {
 	OP_PENDING = 0,
@@ -43,7 +49,7 @@ enum op_state {
 	OP_STATE_COUNT
 };
 
-#define OP_ID_MAX 32       /* "op-20261130T072400Z-0001" is 24 bytes */
+#define OP_ID_MAX 32 /* "op-20261130T072400Z-0001" is 24 bytes */
 #define OP_DC_MAX 64
 #define OP_REASON_MAX 256
 #define OP_WHO_MAX 64
@@ -66,9 +72,9 @@ int op_transition_check(enum op_state from, enum op_state to);
 /** One step of an operation's history. */
 struct op_step {
 	enum op_state state;
-	int64_t at_ms;             /* Unix milliseconds */
-	char who[OP_WHO_MAX];      /* token name */
-	char reason[OP_REASON_MAX];/* optional note ("" if none), e.g. why it was aborted */
+	int64_t at_ms;		    /* Unix milliseconds */
+	char who[OP_WHO_MAX];	    /* token name */
+	char reason[OP_REASON_MAX]; /* optional note ("" if none), e.g. why it was aborted */
 };
 
 typedef struct op {
@@ -76,13 +82,13 @@ typedef struct op {
 	enum op_kind kind;
 	char datacenter[OP_DC_MAX];
 	char reason[OP_REASON_MAX];
-	char who[OP_WHO_MAX];      /* who created it */
+	char who[OP_WHO_MAX]; /* who created it */
 	enum op_state state;
 	int64_t created_ms;
 	int64_t updated_ms;
-	struct op_step *steps;     /* steps[0] is pending at creation; owned */
+	struct op_step *steps; /* steps[0] is pending at creation; owned */
 	size_t step_count;
-	json_t *result;            /* JSON object, never NULL; owned (one reference) */
+	json_t *result; /* JSON object, never NULL; owned (one reference) */
 } op_t;
 
 typedef struct op_store op_store_t;
@@ -139,6 +145,6 @@ void op_store_prune(op_store_t *s) __attribute__((nonnull));
  * description in why (cap bytes) and leaves s unchanged.
  */
 int op_store_from_json(op_store_t *s, const json_t *doc, char *why, size_t cap)
-	__attribute__((nonnull(1, 3)));
+    __attribute__((nonnull(1, 3)));
 
 #endif

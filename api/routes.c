@@ -33,11 +33,13 @@ static int path_dc(api_t *api, const struct http_request *req, struct http_respo
 	return dc;
 }
 
-static bool may_change_dc(const struct http_request *req, const char *dc, struct http_response *resp)
+static bool may_change_dc(const struct http_request *req, const char *dc,
+			  struct http_response *resp)
 {
 	if (req->token != NULL && auth_token_allows_dc(req->token, dc))
 		return true;
-	http_error(resp, 403, "forbidden", "token \"%s\" may not change datacenter %s", req->who, dc);
+	http_error(resp, 403, "forbidden", "token \"%s\" may not change datacenter %s", req->who,
+		   dc);
 	return false;
 }
 
@@ -84,7 +86,8 @@ static bool query_uint(const struct http_request *req, const char *name, unsigne
 	unsigned long long n = strtoull(v, &end, 10);
 	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < lo || n > hi) {
 		http_error(resp, 400, "invalid_parameter",
-			   "query parameter \"%s\" must be an integer from %llu to %llu", name, lo, hi);
+			   "query parameter \"%s\" must be an integer from %llu to %llu", name, lo,
+			   hi);
 		return false;
 	}
 	*out = n;
@@ -195,7 +198,8 @@ static void admin_change(api_t *api, const struct http_request *req, struct http
 		break;
 	case ACT_MAINT_ON:
 	case ACT_MAINT_OFF:
-		rc = admin_record_maintenance(&cand[dc], act == ACT_MAINT_ON, now, reason, req->who);
+		rc =
+		    admin_record_maintenance(&cand[dc], act == ACT_MAINT_ON, now, reason, req->who);
 		break;
 	}
 	if (rc == SOV_ESEMANTIC) {
@@ -218,15 +222,15 @@ static void admin_change(api_t *api, const struct http_request *req, struct http
 			goto finish;
 		}
 		if (bad > 0)
-			log_warn("api", "datacenter %s: forced by %s although it leaves %s with no usable "
-					"datacenter",
+			log_warn("api",
+				 "datacenter %s: forced by %s although it leaves %s with no usable "
+				 "datacenter",
 				 api->dc_ids[dc], req->who, list);
 	}
 	if (memcmp(&cand[dc], &api->records[dc], sizeof(cand[dc])) != 0) {
 		char why[512];
 		if (api_commit_admin(api, cand, why, sizeof(why)) != SOV_OK) {
-			http_error(resp, 500, "state_write_failed",
-				   "%s; nothing was changed", why);
+			http_error(resp, 500, "state_write_failed", "%s; nothing was changed", why);
 			goto finish;
 		}
 	}
@@ -239,9 +243,9 @@ finish:
 static void h_drain(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	static const struct http_field fields[] = {
-		{"reason", HTTP_T_STRING, true},
-		{"force", HTTP_T_BOOL, false},
-		{"lease_s", HTTP_T_UINT, false},
+	    {"reason", HTTP_T_STRING, true},
+	    {"force", HTTP_T_BOOL, false},
+	    {"lease_s", HTTP_T_UINT, false},
 	};
 	api_t *api = ctx;
 	int dc = path_dc(api, req, resp);
@@ -254,10 +258,11 @@ static void h_drain(void *ctx, const struct http_request *req, struct http_respo
 	const json_t *lease = json_object_get(req->body, "lease_s");
 	json_int_t lease_s = lease ? json_integer_value(lease) : 0;
 	if (lease_s > LEASE_MAX_S) {
-		http_error(resp, 400, "invalid_value",
-			   "\"lease_s\" must be at most %d (a week); omit it for a drain that lasts "
-			   "until undrained",
-			   LEASE_MAX_S);
+		http_error(
+		    resp, 400, "invalid_value",
+		    "\"lease_s\" must be at most %d (a week); omit it for a drain that lasts "
+		    "until undrained",
+		    LEASE_MAX_S);
 		return;
 	}
 	admin_change(api, req, resp, (size_t)dc, ACT_DRAIN, reason, body_bool(req, "force"),
@@ -281,9 +286,9 @@ static void h_undrain(void *ctx, const struct http_request *req, struct http_res
 static void h_maintenance(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	static const struct http_field fields[] = {
-		{"on", HTTP_T_BOOL, true},
-		{"reason", HTTP_T_STRING, false},
-		{"force", HTTP_T_BOOL, false},
+	    {"on", HTTP_T_BOOL, true},
+	    {"reason", HTTP_T_STRING, false},
+	    {"force", HTTP_T_BOOL, false},
 	};
 	api_t *api = ctx;
 	int dc = path_dc(api, req, resp);
@@ -411,7 +416,8 @@ static void h_answer(void *ctx, const struct http_request *req, struct http_resp
 	}
 	if (rc != SOV_OK || !json_is_object(ans)) {
 		json_decref(ans);
-		http_error(resp, 500, "internal", "the answer could not be computed: %s", err_str(rc));
+		http_error(resp, 500, "internal", "the answer could not be computed: %s",
+			   err_str(rc));
 		return;
 	}
 	json_t *o = json_pack("{s:s, s:s}", "service", v.name, "client", client);
@@ -447,9 +453,11 @@ static void h_operations(void *ctx, const struct http_request *req, struct http_
 	json_t *arr = json_array();
 	pthread_mutex_lock(&api->lock);
 	/* newest first: what an operator looks for */
-	for (size_t i = op_store_count(api->ops); arr != NULL && i-- > 0 && json_array_size(arr) < limit;) {
+	for (size_t i = op_store_count(api->ops);
+	     arr != NULL && i-- > 0 && json_array_size(arr) < limit;) {
 		const op_t *op = op_store_at(api->ops, i);
-		if ((dc != NULL && strcmp(dc, op->datacenter) != 0) || (state != NULL && op->state != want))
+		if ((dc != NULL && strcmp(dc, op->datacenter) != 0) ||
+		    (state != NULL && op->state != want))
 			continue;
 		if (json_array_append_new(arr, op_to_json(op)) != 0) {
 			json_decref(arr);
@@ -460,12 +468,13 @@ static void h_operations(void *ctx, const struct http_request *req, struct http_
 	http_reply(resp, 200, arr ? json_pack("{s:o}", "operations", arr) : NULL);
 }
 
-static void h_operation_create(void *ctx, const struct http_request *req, struct http_response *resp)
+static void h_operation_create(void *ctx, const struct http_request *req,
+			       struct http_response *resp)
 {
 	static const struct http_field fields[] = {
-		{"kind", HTTP_T_STRING, true},
-		{"datacenter", HTTP_T_STRING, true},
-		{"reason", HTTP_T_STRING, true},
+	    {"kind", HTTP_T_STRING, true},
+	    {"datacenter", HTTP_T_STRING, true},
+	    {"reason", HTTP_T_STRING, true},
 	};
 	api_t *api = ctx;
 	if (!http_body_check(req, fields, 3, resp))
@@ -476,7 +485,8 @@ static void h_operation_create(void *ctx, const struct http_request *req, struct
 	const char *reason = body_str(req, "reason", "");
 	if (op_kind_parse(kname, &kind) != SOV_OK) {
 		http_error(resp, 400, "invalid_value",
-			   "\"kind\" must be deploy, backup, restore or tls-renew, not \"%s\"", kname);
+			   "\"kind\" must be deploy, backup, restore or tls-renew, not \"%s\"",
+			   kname);
 		return;
 	}
 	if (!api_id_ok(dcname) || api_dc_find(api, dcname) < 0) {
@@ -489,7 +499,8 @@ static void h_operation_create(void *ctx, const struct http_request *req, struct
 	pthread_mutex_lock(&api->lock);
 	op_t *op;
 	char why[512];
-	if (op_store_create(api->ops, kind, dcname, reason, req->who, api_now_ms(), &op) != SOV_OK) {
+	if (op_store_create(api->ops, kind, dcname, reason, req->who, api_now_ms(), &op) !=
+	    SOV_OK) {
 		http_error(resp, 500, "internal", "out of memory");
 	} else if (api_save_ops(api, why, sizeof(why)) != SOV_OK) {
 		op_store_drop_last(api->ops);
@@ -535,10 +546,11 @@ static void op_move(api_t *api, const struct http_request *req, struct http_resp
 				   "operation %s is already %s; it cannot become %s", op->id,
 				   op_state_name(from), op_state_name(to));
 		else
-			http_error(resp, 409, "invalid_transition",
-				   "operation %s is %s; it can become %s, failed or aborted, not %s",
-				   op->id, op_state_name(from),
-				   op_state_name((enum op_state)(from + 1)), op_state_name(to));
+			http_error(
+			    resp, 409, "invalid_transition",
+			    "operation %s is %s; it can become %s, failed or aborted, not %s",
+			    op->id, op_state_name(from), op_state_name((enum op_state)(from + 1)),
+			    op_state_name(to));
 		goto finish;
 	}
 	if (op_copy(&saved, op) != SOV_OK) {
@@ -577,9 +589,9 @@ finish:
 static void h_operation_state(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	static const struct http_field fields[] = {
-		{"state", HTTP_T_STRING, true},
-		{"result", HTTP_T_OBJECT, false},
-		{"reason", HTTP_T_STRING, false},
+	    {"state", HTTP_T_STRING, true},
+	    {"result", HTTP_T_OBJECT, false},
+	    {"reason", HTTP_T_STRING, false},
 	};
 	api_t *api = ctx;
 	if (!http_body_check(req, fields, 3, resp))
@@ -587,10 +599,11 @@ static void h_operation_state(void *ctx, const struct http_request *req, struct 
 	enum op_state to;
 	const char *sname = body_str(req, "state", "");
 	if (op_state_parse(sname, &to) != SOV_OK) {
-		http_error(resp, 400, "invalid_value",
-			   "\"state\" must be one of pending, draining, drained, running, verifying, "
-			   "done, failed, aborted; not \"%s\"",
-			   sname);
+		http_error(
+		    resp, 400, "invalid_value",
+		    "\"state\" must be one of pending, draining, drained, running, verifying, "
+		    "done, failed, aborted; not \"%s\"",
+		    sname);
 		return;
 	}
 	const char *reason = body_str(req, "reason", "");
@@ -652,13 +665,15 @@ static void h_reload(void *ctx, const struct http_request *req, struct http_resp
 	if (!http_body_check(req, none, 0, resp))
 		return;
 	if (api->be.reload == NULL) {
-		http_error(resp, 409, "reload_unavailable", "this instance cannot reload through the API");
+		http_error(resp, 409, "reload_unavailable",
+			   "this instance cannot reload through the API");
 		return;
 	}
 	char why[2048] = "";
 	atomic_fetch_add(&api->reloads_total, 1);
 	int rc = api->be.reload(api->be.ctx, why, sizeof(why));
-	json_t *ev = json_pack("{s:s, s:b, s:s}", "type", "reload", "ok", rc == SOV_OK, "by", req->who);
+	json_t *ev =
+	    json_pack("{s:s, s:b, s:s}", "type", "reload", "ok", rc == SOV_OK, "by", req->who);
 	if (ev != NULL) {
 		if (rc != SOV_OK)
 			json_object_set_new(ev, "reason", json_string(why));
@@ -685,7 +700,8 @@ static void h_events(void *ctx, const struct http_request *req, struct http_resp
 	uint64_t last = 0;
 	json_t *arr = events_list(api->events, since, limit, &last);
 	http_reply(resp, 200,
-		   arr ? json_pack("{s:o, s:I}", "events", arr, "last_seq", (json_int_t)last) : NULL);
+		   arr ? json_pack("{s:o, s:I}", "events", arr, "last_seq", (json_int_t)last)
+		       : NULL);
 }
 
 static void h_metrics(void *ctx, const struct http_request *req, struct http_response *resp)
@@ -719,22 +735,22 @@ static const char *const q_ops[] = {"datacenter", "state", "limit", NULL};
 static const char *const q_events[] = {"since", "limit", NULL};
 
 const struct http_route api_routes[] = {
-	{"GET", "/v1/status", HTTP_READ, h_status, NULL},
-	{"GET", "/v1/datacenters", HTTP_READ, h_datacenters, NULL},
-	{"GET", "/v1/datacenters/{id}", HTTP_READ, h_datacenter, NULL},
-	{"POST", "/v1/datacenters/{id}/drain", HTTP_WRITE, h_drain, NULL},
-	{"POST", "/v1/datacenters/{id}/undrain", HTTP_WRITE, h_undrain, NULL},
-	{"POST", "/v1/datacenters/{id}/maintenance", HTTP_WRITE, h_maintenance, NULL},
-	{"GET", "/v1/services", HTTP_READ, h_services, NULL},
-	{"GET", "/v1/services/{name}", HTTP_READ, h_service, NULL},
-	{"GET", "/v1/services/{name}/answer", HTTP_READ, h_answer, q_answer},
-	{"GET", "/v1/operations", HTTP_READ, h_operations, q_ops},
-	{"POST", "/v1/operations", HTTP_WRITE, h_operation_create, NULL},
-	{"GET", "/v1/operations/{id}", HTTP_READ, h_operation, NULL},
-	{"POST", "/v1/operations/{id}/state", HTTP_WRITE, h_operation_state, NULL},
-	{"POST", "/v1/operations/{id}/abort", HTTP_WRITE, h_operation_abort, NULL},
-	{"POST", "/v1/reload", HTTP_ADMIN, h_reload, NULL},
-	{"GET", "/v1/events", HTTP_READ, h_events, q_events},
-	{"GET", "/metrics", HTTP_READ, h_metrics, NULL},
+    {"GET", "/v1/status", HTTP_READ, h_status, NULL},
+    {"GET", "/v1/datacenters", HTTP_READ, h_datacenters, NULL},
+    {"GET", "/v1/datacenters/{id}", HTTP_READ, h_datacenter, NULL},
+    {"POST", "/v1/datacenters/{id}/drain", HTTP_WRITE, h_drain, NULL},
+    {"POST", "/v1/datacenters/{id}/undrain", HTTP_WRITE, h_undrain, NULL},
+    {"POST", "/v1/datacenters/{id}/maintenance", HTTP_WRITE, h_maintenance, NULL},
+    {"GET", "/v1/services", HTTP_READ, h_services, NULL},
+    {"GET", "/v1/services/{name}", HTTP_READ, h_service, NULL},
+    {"GET", "/v1/services/{name}/answer", HTTP_READ, h_answer, q_answer},
+    {"GET", "/v1/operations", HTTP_READ, h_operations, q_ops},
+    {"POST", "/v1/operations", HTTP_WRITE, h_operation_create, NULL},
+    {"GET", "/v1/operations/{id}", HTTP_READ, h_operation, NULL},
+    {"POST", "/v1/operations/{id}/state", HTTP_WRITE, h_operation_state, NULL},
+    {"POST", "/v1/operations/{id}/abort", HTTP_WRITE, h_operation_abort, NULL},
+    {"POST", "/v1/reload", HTTP_ADMIN, h_reload, NULL},
+    {"GET", "/v1/events", HTTP_READ, h_events, q_events},
+    {"GET", "/metrics", HTTP_READ, h_metrics, NULL},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);

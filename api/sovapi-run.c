@@ -74,7 +74,7 @@ struct fake {
 	size_t dc_count;
 	char *dc_ids[MAX_DCS];
 	uint32_t max_ttl_seen[MAX_DCS]; /* never lowered: answers given before a reload count */
-	api_t *api;                     /* set once the API exists */
+	api_t *api;			/* set once the API exists */
 	int64_t started_ms;
 	uint64_t reloads;
 };
@@ -173,7 +173,8 @@ static int fake_load(struct fake *f, struct fake_state **out, char *why, size_t 
 	}
 	bool first = f->dc_count == 0;
 	if (!first && json_array_size(dcs) != f->dc_count) {
-		snprintf(why, cap, "%s: the datacenter list changed; restart to change it", f->path);
+		snprintf(why, cap, "%s: the datacenter list changed; restart to change it",
+			 f->path);
 		goto finish;
 	}
 	size_t i;
@@ -183,8 +184,10 @@ static int fake_load(struct fake *f, struct fake_state **out, char *why, size_t 
 		const char *id = json_string_value(json_object_get(d, "id"));
 		const char *h = json_string_value(json_object_get(d, "health"));
 		if (id == NULL || h == NULL || parse_health(h, &s->health[i]) != SOV_OK) {
-			snprintf(why, cap, "%s: datacenters[%zu] needs \"id\" and \"health\" (up, down, unknown)",
-				 f->path, i);
+			snprintf(
+			    why, cap,
+			    "%s: datacenters[%zu] needs \"id\" and \"health\" (up, down, unknown)",
+			    f->path, i);
 			goto finish;
 		}
 		if (first) {
@@ -196,8 +199,8 @@ static int fake_load(struct fake *f, struct fake_state **out, char *why, size_t 
 			goto finish;
 		}
 		s->health_changed_ms[i] = f->st && f->st->health[i] == s->health[i]
-						  ? f->st->health_changed_ms[i]
-						  : (f->st ? s->loaded_ms : 0);
+					      ? f->st->health_changed_ms[i]
+					      : (f->st ? s->loaded_ms : 0);
 	}
 	const json_t *svcs = json_object_get(s->doc, "services");
 	if (!json_is_array(svcs) || json_array_size(svcs) > MAX_SERVICES) {
@@ -211,10 +214,11 @@ static int fake_load(struct fake *f, struct fake_state **out, char *why, size_t 
 		const char *policy = json_string_value(json_object_get(d, "policy"));
 		const json_t *ttl = json_object_get(d, "ttl_s");
 		const json_t *list = json_object_get(d, "datacenters");
-		if (name == NULL || policy == NULL || !json_is_integer(ttl) || !json_is_array(list) ||
-		    json_array_size(list) > API_SERVICE_DCS_MAX) {
+		if (name == NULL || policy == NULL || !json_is_integer(ttl) ||
+		    !json_is_array(list) || json_array_size(list) > API_SERVICE_DCS_MAX) {
 			snprintf(why, cap,
-				 "%s: services[%zu] needs \"name\", \"policy\", \"ttl_s\", \"datacenters\"",
+				 "%s: services[%zu] needs \"name\", \"policy\", \"ttl_s\", "
+				 "\"datacenters\"",
 				 f->path, i);
 			goto finish;
 		}
@@ -227,7 +231,8 @@ static int fake_load(struct fake *f, struct fake_state **out, char *why, size_t 
 		{
 			int k = json_is_string(e) ? dc_index(f, json_string_value(e)) : -1;
 			if (k < 0) {
-				snprintf(why, cap, "%s: services[%zu]: unknown datacenter", f->path, i);
+				snprintf(why, cap, "%s: services[%zu]: unknown datacenter", f->path,
+					 i);
 				goto finish;
 			}
 			v->dcs[j].dc = (size_t)k;
@@ -268,17 +273,19 @@ finish:
 
 /* ---- answers (DESIGN.md) ---- */
 
-static bool usable(const struct fake *f, const struct fake_state *s, const struct api_service_view *v,
-		   size_t j)
+static bool usable(const struct fake *f, const struct fake_state *s,
+		   const struct api_service_view *v, size_t j)
 {
 	size_t dc = v->dcs[j].dc;
-	return v->dcs[j].health_ok && (f->api == NULL || api_admin_state(f->api, dc) == ADMIN_ACTIVE) &&
+	return v->dcs[j].health_ok &&
+	       (f->api == NULL || api_admin_state(f->api, dc) == ADMIN_ACTIVE) &&
 	       s->health[dc] != API_HEALTH_DOWN;
 }
 
 /* Fills chosen[] with the datacenters named for a client (NULL: any). */
-static size_t choose(const struct fake *f, const struct fake_state *s, const struct api_service_view *v,
-		     int family, const uint8_t *addr, size_t *chosen, bool *fail_open)
+static size_t choose(const struct fake *f, const struct fake_state *s,
+		     const struct api_service_view *v, int family, const uint8_t *addr,
+		     size_t *chosen, bool *fail_open)
 {
 	size_t n = 0;
 	*fail_open = false;
@@ -402,9 +409,11 @@ static int cb_answer(void *ctx, const char *service, const struct sockaddr *clie
 	int rc = SOV_ENOENT;
 	const uint8_t *addr = NULL;
 	if (client->sa_family == AF_INET)
-		addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)client)->sin_addr;
+		addr =
+		    (const uint8_t *)&((const struct sockaddr_in *)(const void *)client)->sin_addr;
 	else if (client->sa_family == AF_INET6)
-		addr = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)client)->sin6_addr;
+		addr = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)client)
+			   ->sin6_addr;
 	pthread_rwlock_rdlock(&f->lock);
 	const struct fake_state *s = f->st;
 	for (size_t i = 0; i < s->service_count; i++) {
@@ -418,13 +427,14 @@ static int cb_answer(void *ctx, const char *service, const struct sockaddr *clie
 		for (size_t k = 0; k < n; k++) {
 			json_array_append_new(dcs, json_string(f->dc_ids[chosen[k]]));
 			const json_t *a = json_object_get(
-				json_array_get(json_object_get(s->doc, "datacenters"), chosen[k]),
-				"addresses");
+			    json_array_get(json_object_get(s->doc, "datacenters"), chosen[k]),
+			    "addresses");
 			if (json_is_array(a))
 				json_array_extend(addrs, (json_t *)a);
 		}
-		*out = json_pack("{s:s, s:o, s:o, s:I, s:b}", "policy", v->policy, "datacenters", dcs,
-				 "addresses", addrs, "ttl_s", (json_int_t)v->ttl_s, "fail_open", fo);
+		*out =
+		    json_pack("{s:s, s:o, s:o, s:I, s:b}", "policy", v->policy, "datacenters", dcs,
+			      "addresses", addrs, "ttl_s", (json_int_t)v->ttl_s, "fail_open", fo);
 		rc = *out ? SOV_OK : SOV_ENOMEM;
 		break;
 	}
@@ -454,7 +464,8 @@ static int cb_reload(void *ctx, char *why, size_t cap)
 		return rc;
 	for (size_t i = 0; i < f->dc_count; i++)
 		if (changed[i] && f->api != NULL)
-			api_event_health(f->api, i, changed_from[i], n->health[i], "backend file reloaded");
+			api_event_health(f->api, i, changed_from[i], n->health[i],
+					 "backend file reloaded");
 	state_free(old);
 	return SOV_OK;
 }
@@ -463,16 +474,19 @@ static int cb_metrics(void *ctx, FILE *out)
 {
 	struct fake *f = ctx;
 	pthread_rwlock_rdlock(&f->lock);
-	fprintf(out, "# HELP sovdns_datacenter_health Health of each datacenter as the probes see it.\n"
-		     "# TYPE sovdns_datacenter_health gauge\n");
+	fprintf(out,
+		"# HELP sovdns_datacenter_health Health of each datacenter as the probes see it.\n"
+		"# TYPE sovdns_datacenter_health gauge\n");
 	static const char *const names[] = {"unknown", "up", "down"};
 	for (size_t i = 0; i < f->dc_count; i++)
 		for (int k = 0; k < 3; k++)
-			fprintf(out, "sovdns_datacenter_health{datacenter=\"%s\",state=\"%s\"} %d\n",
+			fprintf(out,
+				"sovdns_datacenter_health{datacenter=\"%s\",state=\"%s\"} %d\n",
 				f->dc_ids[i], names[k], (int)f->st->health[i] == k);
-	fprintf(out, "# HELP sovdns_fake_backend_reloads_total Backend file reloads (sovapi-run).\n"
-		     "# TYPE sovdns_fake_backend_reloads_total counter\n"
-		     "sovdns_fake_backend_reloads_total %llu\n",
+	fprintf(out,
+		"# HELP sovdns_fake_backend_reloads_total Backend file reloads (sovapi-run).\n"
+		"# TYPE sovdns_fake_backend_reloads_total counter\n"
+		"sovdns_fake_backend_reloads_total %llu\n",
 		(unsigned long long)f->reloads);
 	pthread_rwlock_unlock(&f->lock);
 	return SOV_OK;
@@ -497,28 +511,40 @@ static int fault_hook(void *ctx, const char *path)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: sovapi-run --config CONFIG.json --backend BACKEND.json [--port-file FILE]\n");
+	fprintf(
+	    out,
+	    "usage: sovapi-run --config CONFIG.json --backend BACKEND.json [--port-file FILE]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"backend", required_argument, NULL, 'b'},
-		{"port-file", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"port-file", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *port_file = NULL;
 	struct fake f = {0};
 	int c, status = 1;
 	while ((c = getopt_long(argc, argv, "c:b:p:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config_path = optarg; break;
-		case 'b': f.path = optarg; break;
-		case 'p': port_file = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'b':
+			f.path = optarg;
+			break;
+		case 'p':
+			port_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (config_path == NULL || f.path == NULL) {
@@ -560,15 +586,15 @@ int main(int argc, char **argv)
 	if (ft.flag != NULL && ft.flag[0] != '\0')
 		atomicfile_set_fault_hook(fault_hook, &ft);
 	struct api_backend be = {
-		.ctx = &f,
-		.status = cb_status,
-		.dc_view = cb_dc_view,
-		.dc_max_ttl_s = cb_dc_max_ttl_s,
-		.service_count = cb_service_count,
-		.service_view = cb_service_view,
-		.answer = cb_answer,
-		.reload = cb_reload,
-		.metrics = cb_metrics,
+	    .ctx = &f,
+	    .status = cb_status,
+	    .dc_view = cb_dc_view,
+	    .dc_max_ttl_s = cb_dc_max_ttl_s,
+	    .service_count = cb_service_count,
+	    .service_view = cb_service_view,
+	    .answer = cb_answer,
+	    .reload = cb_reload,
+	    .metrics = cb_metrics,
 	};
 	if (api_new(&conf, (const char *const *)f.dc_ids, f.dc_count, &be, &api, diag) != SOV_OK)
 		goto finish;
@@ -579,7 +605,8 @@ int main(int argc, char **argv)
 		char text[16];
 		int n = snprintf(text, sizeof(text), "%u\n", (unsigned)api_port(api));
 		if (atomicfile_write(port_file, text, (size_t)n, 0644, 0) != SOV_OK) {
-			fprintf(stderr, "sovapi-run: cannot write %s: %s\n", port_file, strerror(errno));
+			fprintf(stderr, "sovapi-run: cannot write %s: %s\n", port_file,
+				strerror(errno));
 			goto finish;
 		}
 	}

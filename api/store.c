@@ -34,11 +34,11 @@ int store_open(const char *state_dir, store_t **out, diag_t *diag)
 	}
 	s->lock_fd = -1;
 	if (snprintf(s->admin_path, sizeof(s->admin_path), "%s/%s", state_dir, STORE_ADMIN_FILE) >=
-		    (int)sizeof(s->admin_path) ||
+		(int)sizeof(s->admin_path) ||
 	    snprintf(s->ops_path, sizeof(s->ops_path), "%s/%s", state_dir, STORE_OPS_FILE) >=
-		    (int)sizeof(s->ops_path) ||
+		(int)sizeof(s->ops_path) ||
 	    snprintf(lock_path, sizeof(lock_path), "%s/%s", state_dir, STORE_LOCK_FILE) >=
-		    (int)sizeof(lock_path)) {
+		(int)sizeof(lock_path)) {
 		diag_add(diag, state_dir, 0, 0, "state_dir: path too long");
 		rc = SOV_EINVAL;
 		goto finish;
@@ -107,9 +107,9 @@ json_t *admin_record_to_json(const struct admin_record *r)
 {
 	bool timed = r->state == ADMIN_DRAINING || r->state == ADMIN_DRAINED;
 	return json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "state",
-			 admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL, "by",
-			 r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms), "safe_at",
-			 time_or_null(timed ? r->safe_at_ms : 0), "lease_expires_at",
+			 admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL,
+			 "by", r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms),
+			 "safe_at", time_or_null(timed ? r->safe_at_ms : 0), "lease_expires_at",
 			 time_or_null(timed ? r->lease_expires_ms : 0), "ttl_s",
 			 timed ? json_integer(r->ttl_s) : json_null(), "margin_s",
 			 timed ? json_integer(r->margin_s) : json_null());
@@ -137,7 +137,8 @@ static int opt_time(const json_t *o, const char *key, int64_t *ms, char *why, si
 	if (v == NULL || json_is_null(v))
 		return SOV_OK;
 	if (!json_is_string(v) || api_time_parse(json_string_value(v), ms) != SOV_OK) {
-		snprintf(why, wcap, "\"%s\" must be an RFC 3339 time like 2026-11-30T07:24:00Z", key);
+		snprintf(why, wcap, "\"%s\" must be an RFC 3339 time like 2026-11-30T07:24:00Z",
+			 key);
 		return SOV_EPARSE;
 	}
 	return SOV_OK;
@@ -149,7 +150,8 @@ static int opt_u32(const json_t *o, const char *key, uint32_t *out, char *why, s
 	*out = 0;
 	if (v == NULL || json_is_null(v))
 		return SOV_OK;
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX) {
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > UINT32_MAX) {
 		snprintf(why, wcap, "\"%s\" must be a non-negative integer", key);
 		return SOV_EPARSE;
 	}
@@ -166,7 +168,8 @@ int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, s
 	}
 	const json_t *st = json_object_get(o, "state");
 	if (!json_is_string(st) || admin_state_parse(json_string_value(st), &r->state) != SOV_OK) {
-		snprintf(why, cap, "\"state\" must be one of active, draining, drained, maintenance");
+		snprintf(why, cap,
+			 "\"state\" must be one of active, draining, drained, maintenance");
 		return SOV_EPARSE;
 	}
 	if (opt_str(o, "reason", r->reason, sizeof(r->reason), why, cap) ||
@@ -174,7 +177,8 @@ int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, s
 	    opt_time(o, "since", &r->since_ms, why, cap) ||
 	    opt_time(o, "safe_at", &r->safe_at_ms, why, cap) ||
 	    opt_time(o, "lease_expires_at", &r->lease_expires_ms, why, cap) ||
-	    opt_u32(o, "ttl_s", &r->ttl_s, why, cap) || opt_u32(o, "margin_s", &r->margin_s, why, cap))
+	    opt_u32(o, "ttl_s", &r->ttl_s, why, cap) ||
+	    opt_u32(o, "margin_s", &r->margin_s, why, cap))
 		return SOV_EPARSE;
 	if (r->state == ADMIN_DRAINING && r->safe_at_ms == 0) {
 		snprintf(why, cap, "a draining datacenter needs \"safe_at\"");
@@ -199,10 +203,11 @@ static int load_doc(const char *path, json_t **doc, diag_t *diag)
 		char prev[PATH_MAX];
 		snprintf(prev, sizeof(prev), "%s%s", path, ATOMICFILE_PREV_SUFFIX);
 		if (access(prev, F_OK) == 0) {
-			diag_add(diag, path, 0, 0,
-				 "state file is missing but its previous copy %s exists; copy it "
-				 "back (cp %s %s) or remove it to start with every datacenter active",
-				 prev, prev, path);
+			diag_add(
+			    diag, path, 0, 0,
+			    "state file is missing but its previous copy %s exists; copy it "
+			    "back (cp %s %s) or remove it to start with every datacenter active",
+			    prev, prev, path);
 			rc = SOV_EIO;
 			goto finish;
 		}
@@ -238,8 +243,8 @@ static void invalid(diag_t *diag, const char *path, const char *what)
 		 what, path, ATOMICFILE_PREV_SUFFIX);
 }
 
-int store_load_admin(store_t *s, const char *const *ids, size_t count,
-		     struct admin_record *records, json_t **orphans, diag_t *diag)
+int store_load_admin(store_t *s, const char *const *ids, size_t count, struct admin_record *records,
+		     json_t **orphans, diag_t *diag)
 {
 	json_t *doc = NULL;
 	char why[256], what[512];
@@ -256,8 +261,7 @@ int store_load_admin(store_t *s, const char *const *ids, size_t count,
 	const json_t *dcs = json_object_get(doc, "datacenters");
 	if (!json_is_object(doc) || !json_is_integer(ver) || json_integer_value(ver) != 1 ||
 	    !json_is_object(dcs)) {
-		invalid(diag, s->admin_path,
-			"expected {\"version\": 1, \"datacenters\": {...}}");
+		invalid(diag, s->admin_path, "expected {\"version\": 1, \"datacenters\": {...}}");
 		goto finish;
 	}
 	const char *key;
@@ -278,10 +282,11 @@ int store_load_admin(store_t *s, const char *const *ids, size_t count,
 			records[i] = r;
 		} else {
 			if (r.state != ADMIN_ACTIVE)
-				log_warn("api",
-					 "%s: datacenter %s is %s but is not in the configuration; its "
-					 "state is kept for when it returns",
-					 s->admin_path, key, admin_state_name(r.state));
+				log_warn(
+				    "api",
+				    "%s: datacenter %s is %s but is not in the configuration; its "
+				    "state is kept for when it returns",
+				    s->admin_path, key, admin_state_name(r.state));
 			json_object_set(*orphans, key, v);
 		}
 	}
@@ -315,7 +320,8 @@ finish:
 }
 
 int store_save_admin(store_t *s, const char *const *ids, size_t count,
-		     const struct admin_record *records, const json_t *orphans, char *why, size_t cap)
+		     const struct admin_record *records, const json_t *orphans, char *why,
+		     size_t cap)
 {
 	json_t *dcs = json_object();
 	json_t *doc = NULL;

@@ -44,7 +44,7 @@ typedef struct store store_t;
  * a message in diag.
  */
 int store_open(const char *state_dir, store_t **out, diag_t *diag)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 /** Releases the lock; NULL allowed. */
 void store_close(store_t *s);
 
@@ -55,7 +55,7 @@ const char *store_ops_path(const store_t *s) __attribute__((nonnull));
 json_t *admin_record_to_json(const struct admin_record *r) __attribute__((nonnull));
 /** Parses one record. SOV_OK or SOV_EPARSE with why. */
 int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, size_t cap)
-	__attribute__((nonnull(2, 3)));
+    __attribute__((nonnull(2, 3)));
 
 /**
  * Loads admin.json into records[0..count) (ids[i] names records[i]);
@@ -63,21 +63,21 @@ int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, s
  * Missing file: every record active. SOV_OK, or SOV_EIO / SOV_EPARSE with
  * the problem in diag.
  */
-int store_load_admin(store_t *s, const char *const *ids, size_t count,
-		     struct admin_record *records, json_t **orphans, diag_t *diag)
-	__attribute__((nonnull(1, 4, 5, 6), warn_unused_result));
+int store_load_admin(store_t *s, const char *const *ids, size_t count, struct admin_record *records,
+		     json_t **orphans, diag_t *diag)
+    __attribute__((nonnull(1, 4, 5, 6), warn_unused_result));
 
 /** Writes admin.json. SOV_OK, or an error with a message in why (file and errno text). */
 int store_save_admin(store_t *s, const char *const *ids, size_t count,
-		     const struct admin_record *records, const json_t *orphans, char *why, size_t cap)
-	__attribute__((nonnull(1, 4, 5, 6), warn_unused_result));
+		     const struct admin_record *records, const json_t *orphans, char *why,
+		     size_t cap) __attribute__((nonnull(1, 4, 5, 6), warn_unused_result));
 
 /** Loads operations.json into ops (missing file: empty). As store_load_admin. */
 int store_load_ops(store_t *s, op_store_t *ops, diag_t *diag)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /** Writes operations.json (see op_store_to_json). As store_save_admin. */
 int store_save_ops(store_t *s, const op_store_t *ops, char *why, size_t cap)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 #endif

@@ -17,7 +17,8 @@ const char *api_time_format(int64_t unix_ms, char *buf)
 {
 	time_t s = (time_t)(unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000);
 	struct tm tm;
-	if (gmtime_r(&s, &tm) == NULL || strftime(buf, API_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (gmtime_r(&s, &tm) == NULL ||
+	    strftime(buf, API_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, API_TIME_MAX, "1970-01-01T00:00:00Z");
 	return buf;
 }
@@ -63,8 +64,12 @@ int api_time_parse(const char *text, int64_t *unix_ms)
 		return SOV_EPARSE;
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
 		return SOV_EPARSE;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			.tm_hour = h, .tm_min = mi, .tm_sec = s};
+	struct tm tm = {.tm_year = y - 1900,
+			.tm_mon = mo - 1,
+			.tm_mday = d,
+			.tm_hour = h,
+			.tm_min = mi,
+			.tm_sec = s};
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return SOV_EPARSE;

@@ -70,9 +70,10 @@ static int keep_prev(const char *path)
 {
 	char prev[PATH_MAX], prevtmp[PATH_MAX];
 	int rc = -1;
-	if (snprintf(prev, sizeof(prev), "%s%s", path, ATOMICFILE_PREV_SUFFIX) >= (int)sizeof(prev) ||
+	if (snprintf(prev, sizeof(prev), "%s%s", path, ATOMICFILE_PREV_SUFFIX) >=
+		(int)sizeof(prev) ||
 	    snprintf(prevtmp, sizeof(prevtmp), "%s%s.tmp", path, ATOMICFILE_PREV_SUFFIX) >=
-		    (int)sizeof(prevtmp)) {
+		(int)sizeof(prevtmp)) {
 		errno = ENAMETOOLONG;
 		goto finish;
 	}

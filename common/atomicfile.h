@@ -35,7 +35,7 @@
  * the file at path is unchanged and no temporary file is left behind.
  */
 int atomicfile_write(const char *path, const void *data, size_t len, mode_t mode, unsigned flags)
-	__attribute__((nonnull(1), warn_unused_result));
+    __attribute__((nonnull(1), warn_unused_result));
 
 /**
  * Reads the whole file at path into a new NUL-terminated buffer (*out,
@@ -44,7 +44,7 @@ int atomicfile_write(const char *path, const void *data, size_t len, mode_t mode
  * max_bytes), SOV_ENOMEM, or SOV_EIO with errno set.
  */
 int atomicfile_read(const char *path, size_t max_bytes, char **out, size_t *out_len)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /**
  * Test seam: when a hook is set, atomicfile_write() first calls

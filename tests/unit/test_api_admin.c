@@ -15,9 +15,9 @@
 static void test_wait_formula(void **state)
 {
 	(void)state;
-	assert_int_equal(admin_drain_wait_s(300, 5), 330);  /* 10 % beats 5 s */
-	assert_int_equal(admin_drain_wait_s(30, 5), 35);    /* 5 s beats 3 s */
-	assert_int_equal(admin_drain_wait_s(1, 0), 2);      /* ceil(0.1) = 1 */
+	assert_int_equal(admin_drain_wait_s(300, 5), 330); /* 10 % beats 5 s */
+	assert_int_equal(admin_drain_wait_s(30, 5), 35);   /* 5 s beats 3 s */
+	assert_int_equal(admin_drain_wait_s(1, 0), 2);	   /* ceil(0.1) = 1 */
 	assert_int_equal(admin_drain_wait_s(0, 0), 0);
 	assert_int_equal(admin_drain_wait_s(86400, 60), 95040);
 	assert_int_equal(admin_drain_wait_s(UINT32_MAX, 5), UINT32_MAX); /* saturates */
@@ -28,7 +28,8 @@ static void test_names(void **state)
 	(void)state;
 	enum admin_state s;
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(admin_state_parse(admin_state_name((enum admin_state)i), &s), SOV_OK);
+		assert_int_equal(admin_state_parse(admin_state_name((enum admin_state)i), &s),
+				 SOV_OK);
 		assert_int_equal(s, i);
 	}
 	assert_int_equal(admin_state_parse("Active", &s), SOV_EINVAL);
@@ -40,7 +41,8 @@ static void test_drain_cycle(void **state)
 	(void)state;
 	struct admin_record r;
 	admin_record_init(&r);
-	assert_int_equal(admin_record_drain(&r, T0 + 250, 60, 5, 0, "deploy", "ops"), ADMIN_CHANGED);
+	assert_int_equal(admin_record_drain(&r, T0 + 250, 60, 5, 0, "deploy", "ops"),
+			 ADMIN_CHANGED);
 	assert_int_equal(r.state, ADMIN_DRAINING);
 	assert_string_equal(r.reason, "deploy");
 	assert_string_equal(r.who, "ops");
@@ -76,7 +78,8 @@ static void test_renewal_keeps_safe_at(void **state)
 	admin_record_drain(&r, T0, 10, 5, 30, "a", "ops");
 	int64_t safe = r.safe_at_ms;
 	assert_int_equal(r.lease_expires_ms, T0 + 30000);
-	assert_int_equal(admin_record_drain(&r, T0 + 5000, 300, 5, 60, "b", "deploy"), ADMIN_UNCHANGED);
+	assert_int_equal(admin_record_drain(&r, T0 + 5000, 300, 5, 60, "b", "deploy"),
+			 ADMIN_UNCHANGED);
 	assert_int_equal(r.state, ADMIN_DRAINING);
 	assert_int_equal(r.safe_at_ms, safe);
 	assert_int_equal(r.lease_expires_ms, T0 + 65000);
@@ -115,7 +118,8 @@ static void test_maintenance(void **state)
 	struct admin_record r;
 	admin_record_init(&r);
 	admin_record_drain(&r, T0, 10, 5, 60, "d", "ops");
-	assert_int_equal(admin_record_maintenance(&r, true, T0 + 1, "restore", "ops"), ADMIN_CHANGED);
+	assert_int_equal(admin_record_maintenance(&r, true, T0 + 1, "restore", "ops"),
+			 ADMIN_CHANGED);
 	assert_int_equal(r.state, ADMIN_MAINTENANCE);
 	assert_int_equal(r.lease_expires_ms, 0); /* maintenance has no lease */
 	assert_int_equal(r.safe_at_ms, 0);
@@ -176,10 +180,10 @@ static void test_table_words(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wait_formula), cmocka_unit_test(test_names),
-		cmocka_unit_test(test_drain_cycle),  cmocka_unit_test(test_renewal_keeps_safe_at),
-		cmocka_unit_test(test_lease_expiry), cmocka_unit_test(test_maintenance),
-		cmocka_unit_test(test_text_truncated), cmocka_unit_test(test_table_words),
+	    cmocka_unit_test(test_wait_formula),   cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_drain_cycle),	   cmocka_unit_test(test_renewal_keeps_safe_at),
+	    cmocka_unit_test(test_lease_expiry),   cmocka_unit_test(test_maintenance),
+	    cmocka_unit_test(test_text_truncated), cmocka_unit_test(test_table_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

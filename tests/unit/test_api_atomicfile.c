@@ -1,4 +1,5 @@
 /* Unit tests of common/atomicfile (the API's state files rely on it). */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,10 +144,10 @@ static void test_fault_hook(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_write_read_prev),
-		cmocka_unit_test(test_read_limit),
-		cmocka_unit_test(test_failures),
-		cmocka_unit_test(test_fault_hook),
+	    cmocka_unit_test(test_write_read_prev),
+	    cmocka_unit_test(test_read_limit),
+	    cmocka_unit_test(test_failures),
+	    cmocka_unit_test(test_fault_hook),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

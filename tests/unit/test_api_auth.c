@@ -59,10 +59,12 @@ static void test_scope_parse(void **state)
 	assert_string_equal(dcs[1], "dc-b");
 	assert_null(dcs[2]);
 	auth_dcs_free(dcs);
-	static const char *const bad[] = {"root", "drain:", "drain:a,,b", "drain:a b", "drain:a,", "Read"};
+	static const char *const bad[] = {"root",      "drain:",   "drain:a,,b",
+					  "drain:a b", "drain:a,", "Read"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why[0] = '\0';
-		assert_int_equal(auth_scope_parse(bad[i], &lvl, &dcs, why, sizeof(why)), SOV_EINVAL);
+		assert_int_equal(auth_scope_parse(bad[i], &lvl, &dcs, why, sizeof(why)),
+				 SOV_EINVAL);
 		assert_true(why[0] != '\0');
 	}
 }
@@ -87,7 +89,8 @@ static void test_tokens(void **state)
 	const char *p = token_file("ops", "  0123456789abcdef-ops \n second line ignored\n", 0600);
 	assert_int_equal(auth_add_token(a, "ops", p, "admin", why, sizeof(why)), SOV_OK);
 	p = token_file("east", "0123456789abcdef-east", 0640);
-	assert_int_equal(auth_add_token(a, "deploy-east", p, "drain:dc-east", why, sizeof(why)), SOV_OK);
+	assert_int_equal(auth_add_token(a, "deploy-east", p, "drain:dc-east", why, sizeof(why)),
+			 SOV_OK);
 	assert_int_equal(auth_count(a), 2);
 
 	const struct auth_token *t = auth_check_header(a, "Bearer 0123456789abcdef-ops");
@@ -122,7 +125,8 @@ static void test_tokens(void **state)
 	p = token_file("fine", "0123456789abcdef-fine\n", 0600);
 	assert_int_equal(auth_add_token(a, "ops", p, "read", why, sizeof(why)), SOV_EEXIST);
 	assert_int_equal(auth_add_token(a, "bad name", p, "read", why, sizeof(why)), SOV_EINVAL);
-	assert_int_equal(auth_add_token(a, "x", "/nonexistent/token", "read", why, sizeof(why)), SOV_EIO);
+	assert_int_equal(auth_add_token(a, "x", "/nonexistent/token", "read", why, sizeof(why)),
+			 SOV_EIO);
 	assert_int_equal(auth_add_token(a, "x", dir, "read", why, sizeof(why)), SOV_EINVAL);
 	assert_int_equal(auth_count(a), 2);
 	auth_free(a);
@@ -132,9 +136,9 @@ static void test_tokens(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scope_parse),
-		cmocka_unit_test(test_ct_equal),
-		cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_scope_parse),
+	    cmocka_unit_test(test_ct_equal),
+	    cmocka_unit_test(test_tokens),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

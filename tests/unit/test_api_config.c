@@ -57,14 +57,15 @@ static void test_full(void **state)
 	struct api_config c;
 	diag_t *d = diag_new();
 	const char *text =
-		"{\"state_dir\": \"state\", \"api\": {"
-		"\"listen\": \"[::1]:9053\", \"tls\": {\"cert\": \"tls/c.pem\", \"key\": \"/k.pem\"},"
-		"\"tokens\": [{\"name\": \"ops\", \"file\": \"tokens/ops\", \"scope\": \"admin\"},"
-		"             {\"name\": \"east\", \"file\": \"/t/e\", \"scope\": \"drain:dc-east\"}],"
-		"\"read_without_token\": true, \"threads\": 4, \"max_connections\": 10,"
-		"\"timeout_s\": 3, \"body_max_bytes\": 2048, \"drain_margin_s\": 0,"
-		"\"audit_log\": \"/var/log/sovdns-audit.log\", \"events_max\": 10,"
-		"\"operations_keep\": 5, \"notify\": {\"command\": [\"/bin/alert\", \"-x\"], \"timeout_ms\": 500}}}";
+	    "{\"state_dir\": \"state\", \"api\": {"
+	    "\"listen\": \"[::1]:9053\", \"tls\": {\"cert\": \"tls/c.pem\", \"key\": \"/k.pem\"},"
+	    "\"tokens\": [{\"name\": \"ops\", \"file\": \"tokens/ops\", \"scope\": \"admin\"},"
+	    "             {\"name\": \"east\", \"file\": \"/t/e\", \"scope\": \"drain:dc-east\"}],"
+	    "\"read_without_token\": true, \"threads\": 4, \"max_connections\": 10,"
+	    "\"timeout_s\": 3, \"body_max_bytes\": 2048, \"drain_margin_s\": 0,"
+	    "\"audit_log\": \"/var/log/sovdns-audit.log\", \"events_max\": 10,"
+	    "\"operations_keep\": 5, \"notify\": {\"command\": [\"/bin/alert\", \"-x\"], "
+	    "\"timeout_ms\": 500}}}";
 	assert_int_equal(parse(text, &c, d), SOV_OK);
 	diag_print(d, stderr);
 	assert_true(c.http_enabled);
@@ -93,13 +94,15 @@ static void test_full(void **state)
 static void test_listen_forms(void **state)
 {
 	(void)state;
-	static const char *const good[] = {"127.0.0.1:1", "0.0.0.0", "::1", "[::]:0", "[2001:db8::1]"};
-	static const char *const bad[] = {"localhost:80", "127.0.0.1:70000", "[::1", "1.2.3.4:",
-					  "1.2.3.4:x", "[::1]x", "::1:53x"};
+	static const char *const good[] = {"127.0.0.1:1", "0.0.0.0", "::1", "[::]:0",
+					   "[2001:db8::1]"};
+	static const char *const bad[] = {"localhost:80", "127.0.0.1:70000", "[::1",   "1.2.3.4:",
+					  "1.2.3.4:x",	  "[::1]x",	     "::1:53x"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char text[200];
 		snprintf(text, sizeof(text),
-			 "{\"state_dir\": \"/s\", \"api\": {\"listen\": \"%s\", \"read_without_token\": true}}",
+			 "{\"state_dir\": \"/s\", \"api\": {\"listen\": \"%s\", "
+			 "\"read_without_token\": true}}",
 			 good[i]);
 		struct api_config c;
 		diag_t *d = diag_new();
@@ -110,7 +113,8 @@ static void test_listen_forms(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[200];
 		snprintf(text, sizeof(text),
-			 "{\"state_dir\": \"/s\", \"api\": {\"listen\": \"%s\", \"read_without_token\": true}}",
+			 "{\"state_dir\": \"/s\", \"api\": {\"listen\": \"%s\", "
+			 "\"read_without_token\": true}}",
 			 bad[i]);
 		struct api_config c;
 		diag_t *d = diag_new();
@@ -126,19 +130,27 @@ static void test_errors_are_all_reported(void **state)
 	(void)state;
 	struct api_config c;
 	diag_t *d = diag_new();
-	const char *text = "{\"api\": {\"listen\": 5, \"threads\": 0, \"timeout_s\": \"3\","
-			   "\"colour\": \"blue\", \"tls\": {\"cert\": \"c\"},"
-			   "\"tokens\": [{\"name\": \"a\", \"file\": \"f\", \"scope\": \"root\"}, 7,"
-			   "            {\"name\": \"a b\", \"file\": \"f\", \"scope\": \"read\"},"
-			   "            {\"name\": \"c\"}],"
-			   "\"notify\": {\"command\": []}, \"read_without_token\": \"yes\"}}";
+	const char *text =
+	    "{\"api\": {\"listen\": 5, \"threads\": 0, \"timeout_s\": \"3\","
+	    "\"colour\": \"blue\", \"tls\": {\"cert\": \"c\"},"
+	    "\"tokens\": [{\"name\": \"a\", \"file\": \"f\", \"scope\": \"root\"}, 7,"
+	    "            {\"name\": \"a b\", \"file\": \"f\", \"scope\": \"read\"},"
+	    "            {\"name\": \"c\"}],"
+	    "\"notify\": {\"command\": []}, \"read_without_token\": \"yes\"}}";
 	assert_int_equal(parse(text, &c, d), SOV_ESEMANTIC);
 	static const char *const expect[] = {
-		"\"state_dir\" is required", "api.listen must be a non-empty string",
-		"api.threads must be an integer from 1", "api.timeout_s must be", "unknown key \"colour\"",
-		"api.tls needs both", "unknown scope \"root\"", "api.tokens[1] must be an object",
-		"api.tokens[2].name", "api.tokens[3] needs", "api.notify.command must be a non-empty array",
-		"api.read_without_token must be true or false",
+	    "\"state_dir\" is required",
+	    "api.listen must be a non-empty string",
+	    "api.threads must be an integer from 1",
+	    "api.timeout_s must be",
+	    "unknown key \"colour\"",
+	    "api.tls needs both",
+	    "unknown scope \"root\"",
+	    "api.tokens[1] must be an object",
+	    "api.tokens[2].name",
+	    "api.tokens[3] needs",
+	    "api.notify.command must be a non-empty array",
+	    "api.read_without_token must be true or false",
 	};
 	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
 		if (!has(d, expect[i])) {
@@ -161,7 +173,8 @@ static void test_nobody_could_use_it(void **state)
 	assert_true(has(d, "nobody could use the API"));
 	diag_free(d);
 	d = diag_new();
-	assert_int_equal(parse("{\"state_dir\": \"/s\", \"api\": {\"enabled\": false}}", &c, d), SOV_OK);
+	assert_int_equal(parse("{\"state_dir\": \"/s\", \"api\": {\"enabled\": false}}", &c, d),
+			 SOV_OK);
 	assert_false(c.http_enabled);
 	api_config_clear(&c);
 	diag_free(d);
@@ -170,11 +183,11 @@ static void test_nobody_could_use_it(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_listen_forms),
-		cmocka_unit_test(test_errors_are_all_reported),
-		cmocka_unit_test(test_nobody_could_use_it),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_listen_forms),
+	    cmocka_unit_test(test_errors_are_all_reported),
+	    cmocka_unit_test(test_nobody_could_use_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,10 +178,10 @@ static void test_queue_overflow_drops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ring),
-		cmocka_unit_test(test_notify_in_order),
-		cmocka_unit_test(test_notify_timeout_and_failures),
-		cmocka_unit_test(test_queue_overflow_drops),
+	    cmocka_unit_test(test_ring),
+	    cmocka_unit_test(test_notify_in_order),
+	    cmocka_unit_test(test_notify_timeout_and_failures),
+	    cmocka_unit_test(test_queue_overflow_drops),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

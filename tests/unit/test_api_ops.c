@@ -17,15 +17,15 @@ static void test_transition_table(void **state)
 	(void)state;
 	/* expected[from][to]: 1 allowed */
 	static const int expected[OP_STATE_COUNT][OP_STATE_COUNT] = {
-		/*            pen dra drd run ver don fai abo */
-		/* pending */ {1, 1, 0, 0, 0, 0, 1, 1},
-		/* draining */ {0, 1, 1, 0, 0, 0, 1, 1},
-		/* drained */ {0, 0, 1, 1, 0, 0, 1, 1},
-		/* running */ {0, 0, 0, 1, 1, 0, 1, 1},
-		/* verifying */ {0, 0, 0, 0, 1, 1, 1, 1},
-		/* done */ {0, 0, 0, 0, 0, 0, 0, 0},
-		/* failed */ {0, 0, 0, 0, 0, 0, 0, 0},
-		/* aborted */ {0, 0, 0, 0, 0, 0, 0, 0},
+	    /*            pen dra drd run ver don fai abo */
+	    /* pending */ {1, 1, 0, 0, 0, 0, 1, 1},
+	    /* draining */ {0, 1, 1, 0, 0, 0, 1, 1},
+	    /* drained */ {0, 0, 1, 1, 0, 0, 1, 1},
+	    /* running */ {0, 0, 0, 1, 1, 0, 1, 1},
+	    /* verifying */ {0, 0, 0, 0, 1, 1, 1, 1},
+	    /* done */ {0, 0, 0, 0, 0, 0, 0, 0},
+	    /* failed */ {0, 0, 0, 0, 0, 0, 0, 0},
+	    /* aborted */ {0, 0, 0, 0, 0, 0, 0, 0},
 	};
 	for (int f = 0; f < OP_STATE_COUNT; f++)
 		for (int t = 0; t < OP_STATE_COUNT; t++)
@@ -55,19 +55,24 @@ static void test_ids(void **state)
 	(void)state;
 	op_store_t *st = op_store_new(10);
 	op_t *a, *b, *c, *d;
-	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 10, &a), SOV_OK);
+	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 10, &a),
+			 SOV_OK);
 	assert_string_equal(a->id, "op-20251130T072400Z-0001");
-	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 900, &b), SOV_OK);
+	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 900, &b),
+			 SOV_OK);
 	assert_string_equal(b->id, "op-20251130T072400Z-0002");
 	/* the clock steps back: ids still grow */
-	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 - 60000, &c), SOV_OK);
+	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 - 60000, &c),
+			 SOV_OK);
 	assert_string_equal(c->id, "op-20251130T072400Z-0003");
-	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 61000, &d), SOV_OK);
+	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 61000, &d),
+			 SOV_OK);
 	assert_string_equal(d->id, "op-20251130T072501Z-0001");
 	/* undo restores the sequence */
 	op_store_drop_last(st);
 	assert_int_equal(op_store_count(st), 3);
-	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 1000, &d), SOV_OK);
+	assert_int_equal(op_store_create(st, OP_KIND_BACKUP, "dc-a", "r", "ops", T0 + 1000, &d),
+			 SOV_OK);
 	assert_string_equal(d->id, "op-20251130T072401Z-0001");
 	assert_ptr_equal(op_store_find(st, "op-20251130T072400Z-0002"), b);
 	assert_null(op_store_find(st, "op-x"));
@@ -81,7 +86,8 @@ static void test_many_in_one_second(void **state)
 	op_t *op = NULL;
 	char prev[OP_ID_MAX] = "";
 	for (int i = 0; i < 10001; i++) {
-		assert_int_equal(op_store_create(st, OP_KIND_DEPLOY, "dc", "r", "w", T0, &op), SOV_OK);
+		assert_int_equal(op_store_create(st, OP_KIND_DEPLOY, "dc", "r", "w", T0, &op),
+				 SOV_OK);
 		assert_true(strcmp(op->id, prev) > 0);
 		strcpy(prev, op->id);
 	}
@@ -163,12 +169,13 @@ static void test_from_json_rejects(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"[]",
-		"{\"version\": 2, \"last_id\": \"\", \"operations\": []}",
-		"{\"version\": 1, \"operations\": []}",
-		"{\"version\": 1, \"last_id\": \"op-bad\", \"operations\": []}",
-		"{\"version\": 1, \"last_id\": \"\", \"operations\": [1]}",
-		"{\"version\": 1, \"last_id\": \"\", \"operations\": [{\"id\": \"op-20251130T072400Z-0001\"}]}",
+	    "[]",
+	    "{\"version\": 2, \"last_id\": \"\", \"operations\": []}",
+	    "{\"version\": 1, \"operations\": []}",
+	    "{\"version\": 1, \"last_id\": \"op-bad\", \"operations\": []}",
+	    "{\"version\": 1, \"last_id\": \"\", \"operations\": [1]}",
+	    "{\"version\": 1, \"last_id\": \"\", \"operations\": [{\"id\": "
+	    "\"op-20251130T072400Z-0001\"}]}",
 	};
 	op_store_t *st = op_store_new(10);
 	op_t *keep;
@@ -184,7 +191,8 @@ static void test_from_json_rejects(void **state)
 	}
 	/* ids out of order */
 	json_t *one = op_to_json(keep);
-	json_t *doc = json_pack("{s:i, s:s, s:[O, O]}", "version", 1, "last_id", "", "operations", one, one);
+	json_t *doc =
+	    json_pack("{s:i, s:s, s:[O, O]}", "version", 1, "last_id", "", "operations", one, one);
 	char why[256];
 	assert_int_equal(op_store_from_json(st, doc, why, sizeof(why)), SOV_EPARSE);
 	assert_non_null(strstr(why, "not after"));
@@ -217,10 +225,14 @@ static void test_prune_keeps_unfinished(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_transition_table), cmocka_unit_test(test_names),
-		cmocka_unit_test(test_ids),              cmocka_unit_test(test_many_in_one_second),
-		cmocka_unit_test(test_advance_and_results), cmocka_unit_test(test_json_round_trip),
-		cmocka_unit_test(test_from_json_rejects), cmocka_unit_test(test_prune_keeps_unfinished),
+	    cmocka_unit_test(test_transition_table),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_many_in_one_second),
+	    cmocka_unit_test(test_advance_and_results),
+	    cmocka_unit_test(test_json_round_trip),
+	    cmocka_unit_test(test_from_json_rejects),
+	    cmocka_unit_test(test_prune_keeps_unfinished),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,13 +142,15 @@ static void test_bad_files(void **state)
 	diag_free(d);
 
 	static const char *const bad[] = {
-		"[]",
-		"{\"version\": 1}",
-		"{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"up\"}}}",
-		"{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"draining\"}}}",
-		"{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"drained\", \"since\": \"yesterday\"}}}",
-		"{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"drained\", \"ttl_s\": -1}}}",
-		"{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"drained\"}, \"dc-a\": {}}}",
+	    "[]",
+	    "{\"version\": 1}",
+	    "{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"up\"}}}",
+	    "{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"draining\"}}}",
+	    "{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"drained\", \"since\": "
+	    "\"yesterday\"}}}",
+	    "{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"drained\", \"ttl_s\": "
+	    "-1}}}",
+	    "{\"version\": 1, \"datacenters\": {\"dc-a\": {\"state\": \"drained\"}, \"dc-a\": {}}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		d = diag_new();
@@ -183,10 +185,10 @@ static void test_missing_with_prev(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_lock),
-		cmocka_unit_test(test_bad_files),
-		cmocka_unit_test(test_missing_with_prev),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_lock),
+	    cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_missing_with_prev),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
