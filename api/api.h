@@ -22,6 +22,9 @@
  *                        expiry), the notifier and, if enabled, the server
  *   api_free()           stops everything
  *
+ * Signals: the daemon should ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)), as
+ * libmicrohttpd recommends; the notifier blocks it in its own thread anyway.
+ *
  * Threads: HTTP requests run on libmicrohttpd's own thread pool, never on
  * DNS workers. Backend callbacks are called from those threads and from the
  * timer thread, concurrently, sometimes while the API holds its state lock:
