@@ -174,8 +174,9 @@ static void test_from_json_rejects(void **state)
 	    "{\"version\": 1, \"operations\": []}",
 	    "{\"version\": 1, \"last_id\": \"op-bad\", \"operations\": []}",
 	    "{\"version\": 1, \"last_id\": \"\", \"operations\": [1]}",
-	    "{\"version\": 1, \"last_id\": \"\", \"operations\": [{\"id\": "
-	    "\"op-20251130T072400Z-0001\"}]}",
+	    /* an operation with nothing but an id */
+	    ("{\"version\": 1, \"last_id\": \"\", \"operations\": "
+	     "[{\"id\": \"op-20251130T072400Z-0001\"}]}"),
 	};
 	op_store_t *st = op_store_new(10);
 	op_t *keep;
