@@ -132,8 +132,17 @@ class ApiServer:
             if self.proc.poll() is not None:
                 raise StartError(f"sovapi-run exited with {self.proc.returncode}:\n{self.log()}")
             return self.port_path.exists() and self.port_path.read_text().strip()
-        self.port = int(wait_until(ready, what="the port file"))
-        wait_until(lambda: self._status_ok(), what="GET /v1/status")
+        try:
+            self.port = int(wait_until(ready, what="the port file"))
+            wait_until(lambda: self._status_ok(), what="GET /v1/status")
+        except BaseException:
+            # never leave a process behind when start-up goes wrong
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=BOUND_S)
+            self.proc = None
+            self.logf.close()
+            raise
         return self
 
     def _status_ok(self):
