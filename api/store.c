@@ -1,0 +1,369 @@
+#include "api/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/util.h"
+#include "common/atomicfile.h"
+#include "common/err.h"
+#include "common/log.h"
+
+struct store {
+	char *dir;
+	char admin_path[PATH_MAX];
+	char ops_path[PATH_MAX];
+	int lock_fd;
+};
+
+int store_open(const char *state_dir, store_t **out, diag_t *diag)
+{
+	int rc = SOV_EIO;
+	char lock_path[PATH_MAX];
+	store_t *s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->dir = strdup(state_dir)) == NULL) {
+		rc = SOV_ENOMEM;
+		diag_add(diag, state_dir, 0, 0, "out of memory");
+		goto finish;
+	}
+	s->lock_fd = -1;
+	if (snprintf(s->admin_path, sizeof(s->admin_path), "%s/%s", state_dir, STORE_ADMIN_FILE) >=
+		(int)sizeof(s->admin_path) ||
+	    snprintf(s->ops_path, sizeof(s->ops_path), "%s/%s", state_dir, STORE_OPS_FILE) >=
+		(int)sizeof(s->ops_path) ||
+	    snprintf(lock_path, sizeof(lock_path), "%s/%s", state_dir, STORE_LOCK_FILE) >=
+		(int)sizeof(lock_path)) {
+		diag_add(diag, state_dir, 0, 0, "state_dir: path too long");
+		rc = SOV_EINVAL;
+		goto finish;
+	}
+	if (mkdir(state_dir, 0750) != 0 && errno != EEXIST) {
+		diag_add(diag, state_dir, 0, 0, "cannot create state_dir: %s", strerror(errno));
+		goto finish;
+	}
+	struct stat st;
+	if (stat(state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		diag_add(diag, state_dir, 0, 0, "state_dir is not a directory");
+		goto finish;
+	}
+	s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (s->lock_fd < 0) {
+		diag_add(diag, lock_path, 0, 0, "cannot open the state lock: %s", strerror(errno));
+		goto finish;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? SOV_EEXIST : SOV_EIO;
+		if (rc == SOV_EEXIST)
+			diag_add(diag, lock_path, 0, 0,
+				 "state_dir %s is in use by another sovdns process; two daemons "
+				 "must not share their admin state",
+				 state_dir);
+		else
+			diag_add(diag, lock_path, 0, 0, "cannot lock state_dir %s: %s", state_dir,
+				 strerror(errno));
+		goto finish;
+	}
+	*out = s;
+	s = NULL;
+	rc = SOV_OK;
+finish:
+	store_close(s);
+	return rc;
+}
+
+void store_close(store_t *s)
+{
+	if (s == NULL)
+		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the flock */
+	free(s->dir);
+	free(s);
+}
+
+const char *store_admin_path(const store_t *s)
+{
+	return s->admin_path;
+}
+
+const char *store_ops_path(const store_t *s)
+{
+	return s->ops_path;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+	char t[API_TIME_MAX];
+	return ms ? json_string(api_time_format(ms, t)) : json_null();
+}
+
+json_t *admin_record_to_json(const struct admin_record *r)
+{
+	bool timed = r->state == ADMIN_DRAINING || r->state == ADMIN_DRAINED;
+	return json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "state",
+			 admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL,
+			 "by", r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms),
+			 "safe_at", time_or_null(timed ? r->safe_at_ms : 0), "lease_expires_at",
+			 time_or_null(timed ? r->lease_expires_ms : 0), "ttl_s",
+			 timed ? json_integer(r->ttl_s) : json_null(), "margin_s",
+			 timed ? json_integer(r->margin_s) : json_null());
+}
+
+/* An optional string member ("" when null or absent). */
+static int opt_str(const json_t *o, const char *key, char *dst, size_t cap, char *why, size_t wcap)
+{
+	const json_t *v = json_object_get(o, key);
+	dst[0] = '\0';
+	if (v == NULL || json_is_null(v))
+		return SOV_OK;
+	if (!json_is_string(v) || json_string_length(v) >= cap) {
+		snprintf(why, wcap, "\"%s\" must be a string shorter than %zu bytes", key, cap);
+		return SOV_EPARSE;
+	}
+	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+	return SOV_OK;
+}
+
+static int opt_time(const json_t *o, const char *key, int64_t *ms, char *why, size_t wcap)
+{
+	const json_t *v = json_object_get(o, key);
+	*ms = 0;
+	if (v == NULL || json_is_null(v))
+		return SOV_OK;
+	if (!json_is_string(v) || api_time_parse(json_string_value(v), ms) != SOV_OK) {
+		snprintf(why, wcap, "\"%s\" must be an RFC 3339 time like 2026-11-30T07:24:00Z",
+			 key);
+		return SOV_EPARSE;
+	}
+	return SOV_OK;
+}
+
+static int opt_u32(const json_t *o, const char *key, uint32_t *out, char *why, size_t wcap)
+{
+	const json_t *v = json_object_get(o, key);
+	*out = 0;
+	if (v == NULL || json_is_null(v))
+		return SOV_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > UINT32_MAX) {
+		snprintf(why, wcap, "\"%s\" must be a non-negative integer", key);
+		return SOV_EPARSE;
+	}
+	*out = (uint32_t)json_integer_value(v);
+	return SOV_OK;
+}
+
+int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, size_t cap)
+{
+	admin_record_init(r);
+	if (!json_is_object(o)) {
+		snprintf(why, cap, "must be an object");
+		return SOV_EPARSE;
+	}
+	const json_t *st = json_object_get(o, "state");
+	if (!json_is_string(st) || admin_state_parse(json_string_value(st), &r->state) != SOV_OK) {
+		snprintf(why, cap,
+			 "\"state\" must be one of active, draining, drained, maintenance");
+		return SOV_EPARSE;
+	}
+	if (opt_str(o, "reason", r->reason, sizeof(r->reason), why, cap) ||
+	    opt_str(o, "by", r->who, sizeof(r->who), why, cap) ||
+	    opt_time(o, "since", &r->since_ms, why, cap) ||
+	    opt_time(o, "safe_at", &r->safe_at_ms, why, cap) ||
+	    opt_time(o, "lease_expires_at", &r->lease_expires_ms, why, cap) ||
+	    opt_u32(o, "ttl_s", &r->ttl_s, why, cap) ||
+	    opt_u32(o, "margin_s", &r->margin_s, why, cap))
+		return SOV_EPARSE;
+	if (r->state == ADMIN_DRAINING && r->safe_at_ms == 0) {
+		snprintf(why, cap, "a draining datacenter needs \"safe_at\"");
+		return SOV_EPARSE;
+	}
+	return SOV_OK;
+}
+
+/*
+ * Reads and parses path. *doc is NULL with SOV_OK when the file is absent
+ * (a fresh start), unless its .prev exists: then someone removed the file
+ * by hand, and guessing would be a silent reset.
+ */
+static int load_doc(const char *path, json_t **doc, diag_t *diag)
+{
+	int rc;
+	char *text = NULL;
+	size_t len = 0;
+	*doc = NULL;
+	rc = atomicfile_read(path, STORE_FILE_MAX, &text, &len);
+	if (rc == SOV_ENOENT) {
+		char prev[PATH_MAX];
+		snprintf(prev, sizeof(prev), "%s%s", path, ATOMICFILE_PREV_SUFFIX);
+		if (access(prev, F_OK) == 0) {
+			diag_add(
+			    diag, path, 0, 0,
+			    "state file is missing but its previous copy %s exists; copy it "
+			    "back (cp %s %s) or remove it to start with every datacenter active",
+			    prev, prev, path);
+			rc = SOV_EIO;
+			goto finish;
+		}
+		rc = SOV_OK;
+		goto finish;
+	}
+	if (rc != SOV_OK) {
+		diag_add(diag, path, 0, 0, "cannot read state file: %s",
+			 rc == SOV_EIO ? strerror(errno) : err_str(rc));
+		rc = SOV_EIO;
+		goto finish;
+	}
+	json_error_t jerr;
+	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*doc == NULL) {
+		diag_add(diag, path, jerr.line > 0 ? (unsigned)jerr.line : 0,
+			 jerr.column > 0 ? (unsigned)jerr.column : 0,
+			 "state file is not valid JSON (%s); the previous good copy is %s%s — "
+			 "inspect both and copy the good one over this file",
+			 jerr.text, path, ATOMICFILE_PREV_SUFFIX);
+		rc = SOV_EPARSE;
+	}
+finish:
+	free(text);
+	return rc;
+}
+
+static void invalid(diag_t *diag, const char *path, const char *what)
+{
+	diag_add(diag, path, 0, 0,
+		 "invalid state file: %s; the previous good copy is %s%s — inspect both and copy "
+		 "the good one over this file",
+		 what, path, ATOMICFILE_PREV_SUFFIX);
+}
+
+int store_load_admin(store_t *s, const char *const *ids, size_t count, struct admin_record *records,
+		     json_t **orphans, diag_t *diag)
+{
+	json_t *doc = NULL;
+	char why[256], what[512];
+	for (size_t i = 0; i < count; i++)
+		admin_record_init(&records[i]);
+	*orphans = json_object();
+	if (*orphans == NULL)
+		return SOV_ENOMEM;
+	int rc = load_doc(s->admin_path, &doc, diag);
+	if (rc != SOV_OK || doc == NULL)
+		goto finish;
+	rc = SOV_EPARSE;
+	const json_t *ver = json_object_get(doc, "version");
+	const json_t *dcs = json_object_get(doc, "datacenters");
+	if (!json_is_object(doc) || !json_is_integer(ver) || json_integer_value(ver) != 1 ||
+	    !json_is_object(dcs)) {
+		invalid(diag, s->admin_path, "expected {\"version\": 1, \"datacenters\": {...}}");
+		goto finish;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)dcs, key, v)
+	{
+		struct admin_record r;
+		if (admin_record_from_json(v, &r, why, sizeof(why)) != SOV_OK) {
+			snprintf(what, sizeof(what), "datacenters.%s: %s", key, why);
+			invalid(diag, s->admin_path, what);
+			goto finish;
+		}
+		size_t i;
+		for (i = 0; i < count; i++)
+			if (strcmp(ids[i], key) == 0)
+				break;
+		if (i < count) {
+			records[i] = r;
+		} else {
+			if (r.state != ADMIN_ACTIVE)
+				log_warn(
+				    "api",
+				    "%s: datacenter %s is %s but is not in the configuration; its "
+				    "state is kept for when it returns",
+				    s->admin_path, key, admin_state_name(r.state));
+			json_object_set(*orphans, key, v);
+		}
+	}
+	rc = SOV_OK;
+finish:
+	json_decref(doc);
+	if (rc != SOV_OK) {
+		json_decref(*orphans);
+		*orphans = NULL;
+	}
+	return rc;
+}
+
+static int save_doc(const char *path, json_t *doc, char *why, size_t cap)
+{
+	int rc = SOV_ENOMEM;
+	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (text == NULL) {
+		snprintf(why, cap, "out of memory while writing %s", path);
+		goto finish;
+	}
+	size_t len = strlen(text);
+	text[len] = '\n'; /* json_dumps' NUL becomes the final newline */
+	rc = atomicfile_write(path, text, len + 1, STORE_FILE_MODE, ATOMICFILE_KEEP_PREV);
+	if (rc != SOV_OK)
+		snprintf(why, cap, "cannot write %s: %s", path,
+			 rc == SOV_EIO ? strerror(errno) : err_str(rc));
+finish:
+	free(text);
+	return rc;
+}
+
+int store_save_admin(store_t *s, const char *const *ids, size_t count,
+		     const struct admin_record *records, const json_t *orphans, char *why,
+		     size_t cap)
+{
+	json_t *dcs = json_object();
+	json_t *doc = NULL;
+	if (dcs == NULL)
+		goto finish;
+	for (size_t i = 0; i < count; i++)
+		if (json_object_set_new(dcs, ids[i], admin_record_to_json(&records[i])) != 0)
+			goto finish;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)orphans, key, v)
+	{
+		if (json_object_get(dcs, key) == NULL)
+			json_object_set(dcs, key, v);
+	}
+	doc = json_pack("{s:i, s:O}", "version", 1, "datacenters", dcs);
+finish:
+	json_decref(dcs);
+	int rc = save_doc(s->admin_path, doc, why, cap);
+	json_decref(doc);
+	return rc;
+}
+
+int store_load_ops(store_t *s, op_store_t *ops, diag_t *diag)
+{
+	json_t *doc = NULL;
+	char why[256];
+	int rc = load_doc(s->ops_path, &doc, diag);
+	if (rc != SOV_OK || doc == NULL)
+		goto finish;
+	rc = op_store_from_json(ops, doc, why, sizeof(why));
+	if (rc != SOV_OK)
+		invalid(diag, s->ops_path, why);
+finish:
+	json_decref(doc);
+	return rc;
+}
+
+int store_save_ops(store_t *s, const op_store_t *ops, char *why, size_t cap)
+{
+	json_t *doc = op_store_to_json(ops);
+	int rc = save_doc(s->ops_path, doc, why, cap);
+	json_decref(doc);
+	return rc;
+}
