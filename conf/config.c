@@ -30,7 +30,7 @@ const char *const config_reserved_keys[] = {
 };
 
 static const char *const top_keys[] = {
-	"listen", "threads", "edns_payload", "tcp", "log", "zones", NULL,
+	"listen", "threads", "edns_payload", "tcp", "log", "zones", "cookies", "rrl", NULL,
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
@@ -341,6 +341,78 @@ static void cfg_tcp(struct cfg_ctx *cx, config_t *c, json_t *v)
 	}
 }
 
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* "cookies": {"secret": "<32 hex digits>"} (RFC 7873, RFC 9018). */
+static void cfg_cookies(struct cfg_ctx *cx, config_t *c, json_t *v)
+{
+	static const char *const keys[] = {"secret", NULL};
+	if (!cfg_object(cx, "cookies", v))
+		return;
+	cfg_check_keys(cx, v, keys, NULL);
+	json_t *m = json_object_get(v, "secret");
+	if (m == NULL)
+		return;
+	cfg_push_key(cx, "secret");
+	const char *t = json_is_string(m) ? json_string_value(m) : NULL;
+	bool ok = t != NULL && strlen(t) == 32;
+	for (size_t i = 0; ok && i < 16; i++) {
+		int hi = hexval(t[2 * i]), lo = hexval(t[2 * i + 1]);
+		ok = hi >= 0 && lo >= 0;
+		c->cookie_secret[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (ok)
+		c->cookie_secret_set = true;
+	else
+		cfg_error(cx, "\"secret\" must be a string of 32 hexadecimal digits (128 bits), "
+			      "the same on every server of the zone");
+	jsonpos_pop(cx->ptr);
+}
+
+/* "rrl": response rate limiting on UDP (as in BIND, Knot, NSD). */
+static void cfg_rrl(struct cfg_ctx *cx, config_t *c, json_t *v)
+{
+	static const char *const keys[] = {"responses_per_second", "slip", "ipv4_prefix",
+					   "ipv6_prefix", NULL};
+	static const struct {
+		const char *key;
+		long long min, max;
+	} ints[] = {{"responses_per_second", 0, 1000000},
+		    {"slip", 0, 10},
+		    {"ipv4_prefix", 8, 32},
+		    {"ipv6_prefix", 16, 128}};
+	if (!cfg_object(cx, "rrl", v))
+		return;
+	cfg_check_keys(cx, v, keys, NULL);
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		json_t *m = json_object_get(v, ints[i].key);
+		long long n;
+		if (m == NULL)
+			continue;
+		cfg_push_key(cx, ints[i].key);
+		if (cfg_int(cx, ints[i].key, m, ints[i].min, ints[i].max, &n)) {
+			if (i == 0)
+				c->rrl_rate = (uint32_t)n;
+			else if (i == 1)
+				c->rrl_slip = (uint32_t)n;
+			else if (i == 2)
+				c->rrl_ipv4_prefix = (uint8_t)n;
+			else
+				c->rrl_ipv6_prefix = (uint8_t)n;
+		}
+		jsonpos_pop(cx->ptr);
+	}
+}
+
 static void cfg_log(struct cfg_ctx *cx, config_t *c, json_t *v)
 {
 	if (!cfg_object(cx, "log", v))
@@ -588,6 +660,16 @@ static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
 		cfg_log(cx, c, v);
 		jsonpos_pop(cx->ptr);
 	}
+	if ((v = json_object_get(root, "cookies")) != NULL) {
+		cfg_push_key(cx, "cookies");
+		cfg_cookies(cx, c, v);
+		jsonpos_pop(cx->ptr);
+	}
+	if ((v = json_object_get(root, "rrl")) != NULL) {
+		cfg_push_key(cx, "rrl");
+		cfg_rrl(cx, c, v);
+		jsonpos_pop(cx->ptr);
+	}
 	if ((v = json_object_get(root, "zones")) != NULL) {
 		cfg_push_key(cx, "zones");
 		cfg_zones(cx, c, v);
@@ -661,6 +743,9 @@ config_t *config_new_defaults(void)
 		return NULL;
 	c->threads = 0;
 	c->edns_payload = CONFIG_DEFAULT_EDNS_PAYLOAD;
+	c->rrl_slip = CONFIG_DEFAULT_RRL_SLIP;
+	c->rrl_ipv4_prefix = CONFIG_DEFAULT_RRL_V4_PREFIX;
+	c->rrl_ipv6_prefix = CONFIG_DEFAULT_RRL_V6_PREFIX;
 	c->tcp_idle_timeout_ms = CONFIG_DEFAULT_TCP_IDLE_MS;
 	c->tcp_max_connections = CONFIG_DEFAULT_TCP_MAX_CONN;
 	c->log_level = LOG_LVL_INFO;

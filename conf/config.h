@@ -20,6 +20,9 @@
 #define CONFIG_DEFAULT_EDNS_PAYLOAD 1232   /* DNS flag day 2020: avoids IP fragmentation */
 #define CONFIG_DEFAULT_TCP_IDLE_MS 10000   /* RFC 7766 §6.2.3 suggests "a few seconds" */
 #define CONFIG_DEFAULT_TCP_MAX_CONN 1000
+#define CONFIG_DEFAULT_RRL_SLIP 2          /* BIND, Knot, NSD: every other limited reply is TC */
+#define CONFIG_DEFAULT_RRL_V4_PREFIX 24
+#define CONFIG_DEFAULT_RRL_V6_PREFIX 56
 
 /** One zone to serve. */
 struct zone_conf {
@@ -40,6 +43,12 @@ typedef struct config {
 	bool log_syslog;
 	struct zone_conf *zones;
 	size_t zone_count;
+	bool cookie_secret_set;     /* "cookies.secret" given (else a random one per process) */
+	uint8_t cookie_secret[16];  /* RFC 9018 server secret, shared by a server set */
+	uint32_t rrl_rate;          /* "rrl.responses_per_second" per client network; 0 = off */
+	uint32_t rrl_slip;          /* every Nth limited reply is sent truncated (TC=1); 0 = none */
+	uint8_t rrl_ipv4_prefix;    /* client network size for IPv4 (default 24) */
+	uint8_t rrl_ipv6_prefix;    /* for IPv6 (default 56) */
 	void *json;                 /* the parsed document (json_t *, owned) for sections read by
 				       other modules (datacenters, services, ...); NULL from the
 				       command line */

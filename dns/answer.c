@@ -10,8 +10,11 @@
  */
 #include "dns/answer.h"
 
+#include <netinet/in.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "dns/geo.h"
@@ -34,6 +37,18 @@
 
 /* Bytes of an OPT record with no options: root owner, type, class, TTL, RDLENGTH. */
 #define OPT_FIXED_LEN 11
+
+/* DNS Cookies (RFC 7873, server cookie format of RFC 9018 §4): an 8-byte
+ * client cookie and our 16-byte server cookie (version 1, 3 reserved bytes,
+ * a 32-bit timestamp, a 64-bit SipHash-2-4). */
+#define COOKIE_CLIENT_LEN 8
+#define COOKIE_SERVER_LEN 16
+#define COOKIE_OPT_LEN (4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN)
+/* RFC 9018 §4.3: accept a cookie up to an hour old and up to 5 minutes
+ * ahead (clock skew within a server set); renew one older than 30 minutes. */
+#define COOKIE_MAX_AGE_S 3600
+#define COOKIE_MAX_AHEAD_S 300
+#define COOKIE_RENEW_S 1800
 
 enum section { SEC_ANSWER = 0, SEC_AUTHORITY = 1, SEC_ADDITIONAL = 2 };
 
@@ -245,6 +260,8 @@ struct answer {
 	const zone_t *zone;
 	const struct dns_query *q;
 	uint8_t ecs_scope; /* SCOPE PREFIX-LENGTH for the reply's ECS option */
+	bool cookie_valid; /* the query presented a server cookie we issued, still fresh */
+	uint8_t cookie[COOKIE_SERVER_LEN]; /* server cookie for the reply */
 	enum dns_transport transport;
 	uint8_t rcode;
 	bool aa;
@@ -614,12 +631,63 @@ static size_t opt_size(const struct dns_query *q)
 	size_t s = OPT_FIXED_LEN;
 	if (q->has_ecs)
 		s += 4 + 4 + (size_t)((q->ecs.source_prefix + 7) / 8);
+	if (q->has_cookie)
+		s += COOKIE_OPT_LEN;
 	return s;
+}
+
+/* The server cookie for client cookie cc, time ts and the client's address
+ * (RFC 9018 §4.2-4.3): hash over client cookie | version | reserved |
+ * timestamp | client IP, keyed with the snapshot's secret. */
+static void cookie_make(const snapshot_t *snap, const uint8_t *cc, uint32_t ts,
+			const struct sockaddr *client, uint8_t out[COOKIE_SERVER_LEN])
+{
+	uint8_t in[COOKIE_CLIENT_LEN + 8 + 16];
+	size_t n = COOKIE_CLIENT_LEN;
+	memcpy(in, cc, COOKIE_CLIENT_LEN);
+	out[0] = 1; /* version */
+	out[1] = out[2] = out[3] = 0;
+	wire_write_u32(out + 4, ts);
+	memcpy(in + n, out, 8);
+	n += 8;
+	if (client != NULL && client->sa_family == AF_INET) {
+		memcpy(in + n, &((const struct sockaddr_in *)(const void *)client)->sin_addr, 4);
+		n += 4;
+	} else if (client != NULL && client->sa_family == AF_INET6) {
+		memcpy(in + n, &((const struct sockaddr_in6 *)(const void *)client)->sin6_addr, 16);
+		n += 16;
+	}
+	crypto_shorthash_siphash24(out + 8, in, n, snap->cookie_secret);
+}
+
+/* Checks the client's cookie option and picks the server cookie to send:
+ * the presented one while valid and young, else a fresh one. Cookies are
+ * offered, never required: an invalid one only earns a new one. */
+static void cookie_process(struct answer *a, const struct sockaddr *client)
+{
+	const struct dns_query *q = a->q;
+	uint32_t now = (uint32_t)time(NULL);
+	if (q->cookie_len == COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN && q->cookie[8] == 1) {
+		uint32_t ts = wire_read_u32(q->cookie + 12);
+		int32_t age = (int32_t)(now - ts); /* serial arithmetic: wraps in 2106 */
+		if (age <= COOKIE_MAX_AGE_S && age >= -COOKIE_MAX_AHEAD_S) {
+			uint8_t want[COOKIE_SERVER_LEN];
+			cookie_make(a->snap, q->cookie, ts, client, want);
+			if (sodium_memcmp(want + 8, q->cookie + 16, 8) == 0) {
+				a->cookie_valid = true;
+				if (age < COOKIE_RENEW_S) {
+					memcpy(a->cookie, q->cookie + 8, COOKIE_SERVER_LEN);
+					return;
+				}
+			}
+		}
+	}
+	cookie_make(a->snap, q->cookie, now, client, a->cookie);
 }
 
 /* Appends our OPT record (RFC 6891 §6.1.2); space was reserved. */
 static size_t put_opt(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
-		      uint8_t ext_rcode, uint8_t ecs_scope)
+		      uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie)
 {
 	uint8_t *p = buf + len;
 	p[0] = 0; /* root owner */
@@ -642,6 +710,14 @@ static size_t put_opt(uint8_t *buf, size_t len, const snapshot_t *snap, const st
 		o[7] = ecs_scope;
 		memcpy(o + 8, q->ecs.addr, alen);
 		rdlen += 8 + alen;
+	}
+	if (q->has_cookie) {
+		uint8_t *o = p + OPT_FIXED_LEN + rdlen;
+		wire_write_u16(o, EDNS_OPT_COOKIE);
+		wire_write_u16(o + 2, COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
+		memcpy(o + 4, q->cookie, COOKIE_CLIENT_LEN);
+		memcpy(o + 4 + COOKIE_CLIENT_LEN, server_cookie, COOKIE_SERVER_LEN);
+		rdlen += COOKIE_OPT_LEN;
 	}
 	wire_write_u16(p + 9, (uint16_t)rdlen);
 	return len + OPT_FIXED_LEN + rdlen;
@@ -688,6 +764,9 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	a.client = client;
 	a.stats = &ctx->stats;
 	a.ecs_scope = 0;
+	a.cookie_valid = false;
+	if (pq.has_cookie)
+		cookie_process(&a, client);
 	a.zone = NULL;
 	a.transport = transport;
 	a.rcode = DNS_RCODE_NOERROR;
@@ -771,7 +850,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	size_t len = a.r.len;
 	uint16_t arcount = a.r.count[SEC_ADDITIONAL];
 	if (pq.has_edns) {
-		len = put_opt(reply, len, snap, &pq, ext_rcode, a.ecs_scope);
+		len = put_opt(reply, len, snap, &pq, ext_rcode, a.ecs_scope, a.cookie);
 		arcount++;
 	}
 

@@ -1,7 +1,10 @@
 #include "dns/snapshot.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 #include <urcu/urcu-memb.h>
 
 #include "common/err.h"
@@ -23,6 +26,24 @@ static snapshot_t *snapshot_live;
 
 /* Generations of published snapshots; only the publisher touches it. */
 static uint64_t snapshot_generation_last;
+
+/* One random cookie key per process, so that reloads keep cookies valid
+ * (RFC 9018 §4.4: a restart may change it, clients then get a new one). */
+static uint8_t process_secret[16];
+static pthread_once_t process_secret_once = PTHREAD_ONCE_INIT;
+
+static void process_secret_init(void)
+{
+	if (sodium_init() < 0)
+		abort(); /* no usable randomness: nothing sensible to do */
+	randombytes_buf(process_secret, sizeof(process_secret));
+}
+
+static void process_cookie_secret(uint8_t out[16])
+{
+	pthread_once(&process_secret_once, process_secret_init);
+	memcpy(out, process_secret, sizeof(process_secret));
+}
 
 static void snapshot_locate(void *arg, const json_t *value, unsigned *line, unsigned *col)
 {
@@ -113,6 +134,10 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	}
 	s->conf = conf;
 	s->edns_payload = conf->edns_payload;
+	if (conf->cookie_secret_set)
+		memcpy(s->cookie_secret, conf->cookie_secret, sizeof(s->cookie_secret));
+	else
+		process_cookie_secret(s->cookie_secret);
 	clock_gettime(CLOCK_REALTIME, &s->loaded_at);
 	s->zones = zonedb_new();
 	if (s->zones == NULL) {

@@ -25,6 +25,8 @@ typedef struct snapshot {
 	config_t *conf;       /* owned */
 	zonedb_t *zones;      /* owned */
 	uint16_t edns_payload;/* bytes, copied from conf */
+	uint8_t cookie_secret[16]; /* RFC 9018 server cookie key: from the config, else
+				      one random key for the life of the process */
 	uint64_t generation;  /* 1 for the first load, +1 per successful reload */
 	struct timespec loaded_at; /* CLOCK_REALTIME when built */
 	double load_ms;       /* time spent loading zones, milliseconds */

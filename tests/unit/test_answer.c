@@ -423,6 +423,61 @@ static void test_runt_and_response_dropped(void **state)
 	assert_int_equal(query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf)), 0);
 }
 
+/* Sends www.example.test A with a COOKIE option of `clen` bytes; returns
+ * the server cookie of the reply (16 bytes into out) and whether one came. */
+static bool cookie_roundtrip(const uint8_t *cookie, size_t clen, uint8_t *out)
+{
+	uint8_t q[512], rbuf[2048];
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	struct q_opts o = {.edns = 1, .udp_size = 1232};
+	size_t qlen = build_query("www.example.test.", LDNS_RR_TYPE_A, &o, q);
+	/* The OPT is last with RDLENGTH 0: append the option. */
+	q[qlen - 2] = 0;
+	q[qlen - 1] = (uint8_t)(4 + clen);
+	q[qlen] = 0;
+	q[qlen + 1] = 10;
+	q[qlen + 2] = 0;
+	q[qlen + 3] = (uint8_t)clen;
+	memcpy(q + qlen + 4, cookie, clen);
+	qlen += 4 + clen;
+	size_t n = query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf));
+	assert_true(n > 12);
+	assert_int_equal(rbuf[3] & 0xF, 0); /* NOERROR */
+	/* The COOKIE option is the last 28 bytes of the reply. */
+	if (n < 28 || rbuf[n - 28] != 0 || rbuf[n - 27] != 10 || rbuf[n - 25] != 24)
+		return false;
+	assert_memory_equal(rbuf + n - 24, cookie, 8);
+	memcpy(out, rbuf + n - 16, 16);
+	return true;
+}
+
+static void test_cookies(void **state)
+{
+	(void)state;
+	uint8_t client[8] = {1, 2, 3, 4, 5, 6, 7, 8}, sc[16], sc2[16], full[24];
+	assert_true(cookie_roundtrip(client, 8, sc));
+	assert_int_equal(sc[0], 1); /* RFC 9018 version */
+	/* Presenting it back: the same server cookie is echoed (still young). */
+	memcpy(full, client, 8);
+	memcpy(full + 8, sc, 16);
+	assert_true(cookie_roundtrip(full, 24, sc2));
+	assert_memory_equal(sc, sc2, 16);
+	/* A forged one is replaced by a valid one for this client, which is
+	 * then echoed as it is. */
+	full[23] ^= 0xff;
+	assert_true(cookie_roundtrip(full, 24, sc2));
+	assert_memory_not_equal(sc2, full + 8, 16);
+	memcpy(full + 8, sc2, 16);
+	uint8_t sc3[16];
+	assert_true(cookie_roundtrip(full, 24, sc3));
+	assert_memory_equal(sc3, sc2, 16);
+	/* Another client cookie gets another hash. */
+	client[0] ^= 0xff;
+	assert_true(cookie_roundtrip(client, 8, sc2));
+	assert_memory_not_equal(sc2 + 8, sc + 8, 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_edns),
 		cmocka_unit_test(test_opcodes_and_meta),
 		cmocka_unit_test(test_runt_and_response_dropped),
+		cmocka_unit_test(test_cookies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
