@@ -431,6 +431,32 @@ static void service_dc_state(const snapshot_t *s, size_t svc, uint8_t *state, bo
 	}
 }
 
+bool answer_dc_usable(const snapshot_t *snap, size_t svc, size_t dc)
+{
+	uint8_t state[GEO_DC_MAX];
+	bool degraded;
+	if (snap->geo == NULL || svc >= geo_service_count(snap->geo) || dc >= geo_dc_count(snap->geo))
+		return false;
+	service_dc_state(snap, svc, state, &degraded);
+	return (state[dc] & GEO_DC_USABLE) != 0;
+}
+
+int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_client *client,
+			  uint16_t qtype, struct geo_result *res, uint32_t *ttl_s)
+{
+	uint8_t state[GEO_DC_MAX];
+	bool degraded;
+	if (snap->geo == NULL || svc >= geo_service_count(snap->geo))
+		return SOV_EINVAL;
+	service_dc_state(snap, svc, state, &degraded);
+	int r = geo_select(snap->geo, svc, client, qtype, state, res);
+	if (r != SOV_OK)
+		return r;
+	const struct geo_service_info *si = geo_service(snap->geo, svc);
+	*ttl_s = degraded ? si->ttl_down_s : si->ttl_s;
+	return SOV_OK;
+}
+
 /* A/AAAA of a geo service: the datacenters geo_select() chooses for this
  * client (ECS, else the source address). Returns the number of records
  * written (0: NODATA). */
@@ -441,8 +467,7 @@ static unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *ow
 	struct geo_client gc;
 	const struct geo_client *client = NULL;
 	struct geo_result res;
-	uint8_t state[GEO_DC_MAX];
-	bool degraded;
+	uint32_t ttl;
 
 	if (a->q->has_ecs) {
 		if (geo_client_from_ecs(&a->q->ecs, &gc) == SOV_OK)
@@ -450,16 +475,19 @@ static unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *ow
 	} else if (a->client != NULL && geo_client_from_sockaddr(a->client, &gc) == SOV_OK) {
 		client = &gc;
 	}
-	service_dc_state(s, svc, state, &degraded);
-	if (geo_select(s->geo, svc, client, qtype, state, &res) != SOV_OK)
+	if (answer_service_select(s, svc, client, qtype, &res, &ttl) != SOV_OK)
 		return 0;
 	a->stats->service_answers++;
 	if (res.outcome >= GEO_OUT_DOWN_ALL)
 		a->stats->fail_open++;
 	a->ecs_scope = res.ecs_scope;
+	if (s->svc_dc_answers != NULL) {
+		size_t ndc = geo_dc_count(s->geo);
+		for (size_t k = 0; k < res.count; k++)
+			atomic_fetch_add_explicit(&s->svc_dc_answers[svc * ndc + res.dc[k]], 1,
+						  memory_order_relaxed);
+	}
 
-	const struct geo_service_info *si = geo_service(s->geo, svc);
-	uint32_t ttl = degraded ? si->ttl_down_s : si->ttl_s;
 	size_t alen = qtype == DNS_TYPE_A ? 4 : 16;
 	struct mark m = reply_mark(&a->r);
 	unsigned written = 0;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "dns/geo.h"
 #include "dns/snapshot.h"
 
 enum dns_transport { DNS_UDP = 0, DNS_TCP = 1 };
@@ -50,5 +51,18 @@ struct query_ctx {
 size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct sockaddr *client,
 		     enum dns_transport transport, const uint8_t *q, size_t qlen, uint8_t *reply,
 		     size_t cap);
+
+/**
+ * The datacenter choice for service `svc` of snap and `client` (NULL:
+ * location unknown), exactly as the DNS path makes it: live health and
+ * admin state, geo_select(), on_all_down. Fills *res and the TTL the
+ * answer carries (*ttl_s: ttl, or ttl_when_down while degraded).
+ * For the API's "what would you answer". SOV_OK or SOV_EINVAL.
+ */
+int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_client *client,
+			  uint16_t qtype, struct geo_result *res, uint32_t *ttl_s);
+
+/** Whether datacenter dc is usable for service svc right now (health and admin). */
+bool answer_dc_usable(const snapshot_t *snap, size_t svc, size_t dc);
 
 #endif

@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "conf/config.h"
+#include "dns/daemon.h"
 #include "dns/geo.h"
 #include "dns/monitor.h"
 #include "dns/server.h"
@@ -407,136 +408,15 @@ finish:
 	return code;
 }
 
-/* What a running server cannot change without a restart, and the log
- * settings in force. */
-struct fixed_settings {
-	sov_sockaddr_t *listen;
-	size_t listen_count;
-	unsigned threads;
-	int log_level;
-	bool log_syslog;
-};
-
-static bool listen_equal(const struct fixed_settings *f, const config_t *c)
+static int load_conf(void *arg, config_t **out, diag_t *diag)
 {
-	if (f->listen_count != c->listen_count)
-		return false;
-	for (size_t i = 0; i < c->listen_count; i++)
-		if (f->listen[i].len != c->listen[i].len ||
-		    memcmp(&f->listen[i].ss, &c->listen[i].ss, c->listen[i].len) != 0)
-			return false;
-	return true;
-}
-
-/*
- * Gives snapshot s the monitor it needs: the running one (*cur) when the
- * datacenters/services/probes did not change, else a new one, started and
- * through its first probe round (when `wait`), stored in *fresh. Returns
- * SOV_OK or an error with the reasons in diag.
- */
-static int monitor_attach(snapshot_t *s, monitor_t *cur, monitor_t **fresh, bool wait, diag_t *diag)
-{
-	*fresh = NULL;
-	if (s->geo == NULL)
-		return SOV_OK; /* no datacenters: nothing to probe */
-	if (cur != NULL && monitor_same_config(cur, s->conf)) {
-		s->mon = cur;
-		return SOV_OK;
-	}
-	monitor_t *m = NULL;
-	int r = monitor_new(s->conf, s->geo, &m, diag);
-	if (r != SOV_OK)
-		return r;
-	r = monitor_start(m);
-	if (r != SOV_OK) {
-		diag_add(diag, s->conf->path, 0, 0, "cannot start the probe thread: %s", err_str(r));
-		monitor_free(m);
-		return r;
-	}
-	if (wait)
-		monitor_first_round(m);
-	s->mon = m;
-	*fresh = m;
-	return SOV_OK;
-}
-
-static void reload(const struct opts *o, struct fixed_settings *fixed, uint64_t *generation,
-		   monitor_t **mon)
-{
-	monitor_t *fresh = NULL;
-	config_t *c = NULL;
-	snapshot_t *s = NULL;
-	diag_t *diag = diag_new();
-	int r;
-
-	log_info("main", "SIGHUP: reloading %s", o->config_path ? o->config_path : "zone files");
-	if (diag == NULL) {
-		log_err("main", "reload refused (out of memory), still serving generation %llu",
-			(unsigned long long)*generation);
-		return;
-	}
-	r = conf_build(o, o->config_path, &c, diag);
-	if (r == SOV_OK) {
-		if (!listen_equal(fixed, c))
-			log_warn("main", "reload: the listen addresses changed; restart needed to apply "
-					 "them (still serving on the old ones)");
-		if (c->threads != fixed->threads)
-			log_warn("main", "reload: \"threads\" changed (%u -> %u); restart needed to "
-					 "apply it",
-				 fixed->threads, c->threads);
-		r = snapshot_build(c, &s, diag); /* takes c */
-	}
-	if (r == SOV_OK) {
-		/* A changed probe setup runs its first round now, while the old
-		 * snapshot keeps answering. */
-		r = monitor_attach(s, *mon, &fresh, true, diag);
-		if (r != SOV_OK) {
-			snapshot_free(s);
-			s = NULL;
-		}
-	}
-	if (r != SOV_OK) {
-		for (size_t i = 0; i < diag_count(diag); i++)
-			log_err("main", "%s", diag_get(diag, i));
-		if (diag_count(diag) == 0)
-			log_err("main", "reload failed: %s", err_str(r));
-		log_err("main", "reload refused, still serving generation %llu",
-			(unsigned long long)*generation);
-		goto finish;
-	}
-	/* log_init() writes globals the workers read without a lock: only
-	 * touch them when the operator actually changed the log settings. */
-	if (s->conf->log_level != fixed->log_level || s->conf->log_syslog != fixed->log_syslog) {
-		log_init((enum log_level)s->conf->log_level, s->conf->log_syslog);
-		fixed->log_level = s->conf->log_level;
-		fixed->log_syslog = s->conf->log_syslog;
-	}
-	size_t nzones = zonedb_count(s->zones);
-	size_t nrecords = snapshot_records(s);
-	double ms = s->load_ms;
-	bool drop_old = s->mon != *mon;
-	snapshot_publish(s); /* only this thread publishes, so s stays valid until the next */
-	*generation = s->generation;
-	if (drop_old) {
-		/* The grace period is over: no snapshot borrows the old monitor. */
-		monitor_free(*mon);
-		*mon = fresh;
-	}
-	log_info("main", "reload: generation %llu, %zu zones, %zu records in %.1f ms",
-		 (unsigned long long)*generation, nzones, nrecords, ms);
-finish:
-	diag_free(diag);
+	const struct opts *o = arg;
+	return conf_build(o, o->config_path, out, diag);
 }
 
 static int run_server(const struct opts *o)
 {
-	int code = EXIT_INVALID;
-	config_t *c = NULL;
-	snapshot_t *s = NULL;
-	server_t *srv = NULL;
-	monitor_t *mon = NULL;
-	struct fixed_settings fixed = {0};
-	uint64_t generation = 0;
+	daemon_t *d = NULL;
 	sigset_t sigs;
 	diag_t *diag = diag_new();
 
@@ -553,61 +433,14 @@ static int run_server(const struct opts *o)
 	/* A client closing its TCP connection while we write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 
-	if (conf_build(o, o->config_path, &c, diag) != SOV_OK) {
-		diag_print(diag, stderr);
-		goto finish;
+	int r = daemon_start(load_conf, (void *)o, &d, diag);
+	diag_print(diag, stderr);
+	diag_free(diag);
+	if (r != SOV_OK) {
+		log_err("main", "cannot start; exiting");
+		return r == SOV_ESYS ? EXIT_RUNTIME : EXIT_INVALID;
 	}
-	log_init((enum log_level)c->log_level, c->log_syslog);
-
-	fixed.listen_count = c->listen_count;
-	fixed.threads = c->threads;
-	fixed.log_level = c->log_level;
-	fixed.log_syslog = c->log_syslog;
-	fixed.listen = calloc(c->listen_count, sizeof(*fixed.listen));
-	if (fixed.listen == NULL) {
-		code = EXIT_RUNTIME;
-		goto finish;
-	}
-	memcpy(fixed.listen, c->listen, c->listen_count * sizeof(*fixed.listen));
-
-	if (snapshot_build(c, &s, diag) != SOV_OK) { /* takes c */
-		diag_print(diag, stderr);
-		goto finish;
-	}
-	if (monitor_attach(s, NULL, &mon, false, diag) != SOV_OK) {
-		diag_print(diag, stderr);
-		snapshot_free(s);
-		goto finish;
-	}
-	size_t nzones = zonedb_count(s->zones);
-	size_t nrecords = snapshot_records(s);
-	double ms = s->load_ms;
-	snapshot_publish(s);
-	generation = s->generation;
-
-	if (server_start(s->conf, &srv) != SOV_OK) {
-		log_err("main", "cannot start serving; exiting");
-		code = EXIT_RUNTIME;
-		goto finish;
-	}
-
-	char addrs[1024] = "";
-	size_t used = 0;
-	for (size_t i = 0; i < fixed.listen_count; i++) {
-		char a[ADDR_STR_MAX];
-		int n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s (udp+tcp)", i ? ", " : "",
-				 addr_format((struct sockaddr *)&fixed.listen[i].ss, a, sizeof(a)));
-		if (n < 0 || (size_t)n >= sizeof(addrs) - used)
-			break;
-		used += (size_t)n;
-	}
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned workers = fixed.threads ? fixed.threads : (ncpu > 0 ? (unsigned)ncpu : 1);
-	log_info("main", "ready: serving %zu zones on %s, %u workers, generation %llu, %zu records "
-			 "loaded in %.1f ms",
-		 nzones, addrs, workers, (unsigned long long)generation, nrecords, ms);
-	if (mon != NULL)
-		monitor_first_round(mon); /* services answer SERVFAIL until it is done */
+	daemon_ready(d);
 
 	for (;;) {
 		siginfo_t info;
@@ -619,27 +452,18 @@ static int run_server(const struct opts *o)
 			break;
 		}
 		if (sig == SIGHUP) {
-			reload(o, &fixed, &generation, &mon);
+			log_info("main", "SIGHUP: reloading %s",
+				 o->config_path ? o->config_path : "zone files");
+			diag_t *rd = diag_new();
+			(void)daemon_reload(d, rd); /* logs the outcome itself */
+			diag_free(rd);
 			continue;
 		}
 		log_info("main", "%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
-
-	struct query_stats st;
-	server_stats(srv, &st);
-	server_stop(srv);
-	log_info("main", "stopped: answered %llu UDP and %llu TCP queries, dropped %llu",
-		 (unsigned long long)st.queries[DNS_UDP], (unsigned long long)st.queries[DNS_TCP],
-		 (unsigned long long)st.dropped);
-	code = EXIT_OK;
-
-finish:
-	snapshot_publish(NULL); /* frees the last snapshot */
-	monitor_free(mon);
-	free(fixed.listen);
-	diag_free(diag);
-	return code;
+	daemon_stop(d);
+	return EXIT_OK;
 }
 
 /* --explain: what a service answers a client, and why (offline). */

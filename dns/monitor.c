@@ -22,6 +22,8 @@ struct monitor {
 	size_t *svc_target;
 	/* Copies of the sections the monitor was built from (reload reuse). */
 	json_t *sections;
+	probe_transition_cb listener;
+	void *listener_arg;
 	/* For the "service has no healthy datacenter" log line. */
 	char **svc_names;
 	uint16_t **svc_dcs;
@@ -48,7 +50,8 @@ static json_t *sections_of(const config_t *conf)
 static void monitor_on_transition(const struct probe_transition *t, void *arg)
 {
 	monitor_t *m = arg;
-	(void)t;
+	if (m->listener != NULL)
+		m->listener(t, m->listener_arg);
 	for (size_t s = 0; s < m->svc_count; s++) {
 		size_t up = 0;
 		for (size_t k = 0; k < m->svc_dc_count[s]; k++)
@@ -216,12 +219,24 @@ bool monitor_ready(const monitor_t *m)
 	return atomic_load_explicit(&m->ready, memory_order_acquire);
 }
 
+void monitor_set_listener(monitor_t *m, probe_transition_cb cb, void *arg)
+{
+	m->listener = cb;
+	m->listener_arg = arg;
+}
+
 bool monitor_same_config(const monitor_t *m, const config_t *conf)
 {
 	json_t *s = sections_of(conf);
 	bool same = s != NULL && json_equal(s, m->sections);
 	json_decref(s);
 	return same;
+}
+
+void monitor_stop(monitor_t *m)
+{
+	if (m != NULL && m->engine != NULL)
+		probe_engine_stop(m->engine);
 }
 
 void monitor_free(monitor_t *m)

@@ -51,8 +51,18 @@ void monitor_first_round(monitor_t *m);
 /** True once the first round is done (lock-free; for the answer path). */
 bool monitor_ready(const monitor_t *m);
 
+/**
+ * Also calls cb(transition, arg) on the probe thread after each health
+ * change (for the API's events and notifications). Set before
+ * monitor_start(); cb must not block.
+ */
+void monitor_set_listener(monitor_t *m, probe_transition_cb cb, void *arg);
+
 /** True if conf's datacenters/services/probes sections equal those m was built from. */
 bool monitor_same_config(const monitor_t *m, const config_t *conf);
+
+/** Stops the probe thread (no more transitions or callbacks); idempotent; NULL allowed. */
+void monitor_stop(monitor_t *m);
 
 /** Stops the engine and frees everything; NULL allowed. */
 void monitor_free(monitor_t *m);

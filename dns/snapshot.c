@@ -156,6 +156,11 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		else if (geo_dc_count(s->geo) == 0 && geo_service_count(s->geo) == 0) {
 			geo_ctx_free(s->geo);
 			s->geo = NULL;
+		} else {
+			size_t cells = geo_dc_count(s->geo) * geo_service_count(s->geo);
+			s->svc_dc_answers = calloc(cells ? cells : 1, sizeof(*s->svc_dc_answers));
+			if (s->svc_dc_answers == NULL)
+				ret = SOV_ENOMEM;
 		}
 	}
 
@@ -221,6 +226,7 @@ void snapshot_free(snapshot_t *s)
 		return;
 	zonedb_free(s->zones);
 	geo_ctx_free(s->geo);
+	free(s->svc_dc_answers);
 	config_free(s->conf);
 	free(s);
 }

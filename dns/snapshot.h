@@ -35,6 +35,9 @@ typedef struct snapshot {
 	/* Borrowed, lock-free state of the datacenters, set before publishing;
 	 * whoever owns them frees them only after this snapshot is gone. */
 	const struct monitor *mon;      /* health (probe/); NULL: all unknown = usable */
+	/* Answers naming each datacenter, per service: [svc * dc_count + dc],
+	 * relaxed atomic increments (owned; NULL without geo). */
+	_Atomic uint64_t *svc_dc_answers;
 	const _Atomic uint32_t *admin;  /* admin words by dc (api/admin.h: low 2 bits
 					   0 active, 1 draining, 2 drained, 3 maintenance);
 					   NULL: all active */
