@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "dns/geo.h"
 #include "dns/monitor.h"
+#include "dns/rrl.h"
 #include "dns/wire.h"
 #include "dns/zonedb.h"
 
@@ -324,12 +325,21 @@ static void queue_targets(struct answer *a, const zrrset_t *rs, bool required)
 	}
 }
 
-static void add_negative_soa(struct answer *a)
+/* The SOA of a negative answer; its TTL says how long resolvers cache the
+ * negative answer (RFC 2308 §5): min(SOA TTL, MINIMUM), or less (max_ttl_s)
+ * for a service, whose "no address" must not outlive its own TTL. */
+static void add_negative_soa_ttl(struct answer *a, uint32_t max_ttl_s)
 {
 	const znode_t *apex = zone_node(a->zone, 0);
 	const zrrset_t *soa = znode_rrset(apex, DNS_TYPE_SOA);
+	uint32_t ttl = a->zone->neg_ttl_s < max_ttl_s ? a->zone->neg_ttl_s : max_ttl_s;
 	if (soa != NULL)
-		add_rrset(a, SEC_AUTHORITY, a->zone->origin, 0, soa, a->zone->neg_ttl_s);
+		add_rrset(a, SEC_AUTHORITY, a->zone->origin, 0, soa, ttl);
+}
+
+static void add_negative_soa(struct answer *a)
+{
+	add_negative_soa_ttl(a, UINT32_MAX);
 }
 
 /* Referral (RFC 1034 §4.3.2 step 3b): NS of the cut in authority, glue in
@@ -575,7 +585,8 @@ static void answer_zone(struct answer *a, uint16_t qtype)
 			if (qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA) {
 				if (answer_service(a, n->service, owner, owner_ptr, qtype) == 0 &&
 				    !a->tc)
-					add_negative_soa(a);
+					add_negative_soa_ttl(
+					    a, geo_service(a->snap->geo, n->service)->ttl_down_s);
 				return;
 			}
 			if (qtype == DNS_TYPE_ANY) {
@@ -898,5 +909,10 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	wire_write_u16(reply + 10, arcount);
 
 	ctx->stats.rcode[ext_rcode ? 16 : (a.rcode & 0xF)]++;
+	ctx->last.question_end = (uint16_t)question_end;
+	ctx->last.cookie_valid = a.cookie_valid;
+	ctx->last.rrl_category = a.rcode == DNS_RCODE_NXDOMAIN ? RRL_NXDOMAIN
+				 : (a.rcode != DNS_RCODE_NOERROR || ext_rcode) ? RRL_ERROR
+									   : RRL_POSITIVE;
 	return len;
 }

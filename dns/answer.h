@@ -31,11 +31,21 @@ struct query_stats {
 	uint64_t nodata;
 	uint64_t service_answers; /* A/AAAA answers chosen from datacenters */
 	uint64_t fail_open;       /* of which: no usable datacenter, on_all_down applied */
+	uint64_t rrl_dropped;     /* UDP replies withheld by rate limiting */
+	uint64_t rrl_slipped;     /* UDP replies sent truncated by rate limiting */
+};
+
+/** What the transport needs to know about the reply just built. */
+struct query_last {
+	uint16_t question_end; /* bytes of header + question in the reply */
+	uint8_t rrl_category;  /* enum rrl_category */
+	bool cookie_valid;     /* the client presented a valid server cookie */
 };
 
 /** Per-worker context: scratch and counters; zero-initialise before first use. */
 struct query_ctx {
 	struct query_stats stats;
+	struct query_last last; /* about the latest query_process() call */
 };
 
 /** Largest reply we ever build (TCP). */

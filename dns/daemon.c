@@ -432,6 +432,12 @@ static int be_metrics(void *ctx, FILE *out)
 		    "Service answers given while no datacenter was usable (on_all_down applied).",
 		    "counter");
 	fprintf(out, "sovdns_fail_open_total %llu\n", (unsigned long long)st.fail_open);
+	metric_line(out, "sovdns_rrl_dropped_total",
+		    "UDP replies withheld by response rate limiting.", "counter");
+	fprintf(out, "sovdns_rrl_dropped_total %llu\n", (unsigned long long)st.rrl_dropped);
+	metric_line(out, "sovdns_rrl_slipped_total",
+		    "UDP replies sent truncated (TC=1) by response rate limiting.", "counter");
+	fprintf(out, "sovdns_rrl_slipped_total %llu\n", (unsigned long long)st.rrl_slipped);
 
 	pthread_mutex_lock(&d->view_lock);
 	const snapshot_t *s = d->snap;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "dns/rrl.h"
 #include "dns/snapshot.h"
 #include "dns/wire.h"
 
@@ -240,6 +242,12 @@ static void udp_on_readable(evutil_socket_t fd, short what, void *arg)
 		 * per up to 32 queries. A reload waits at most one batch. */
 		snapshot_read_lock();
 		const snapshot_t *snap = snapshot_current();
+		uint64_t now_s = 0;
+		if (snap != NULL && snap->rrl != NULL) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* once per batch */
+			now_s = (uint64_t)ts.tv_sec;
+		}
 		for (unsigned i = 0; i < (unsigned)n; i++) {
 			struct msghdr *h = &w->rx_msgs[i].msg_hdr;
 			if (snap == NULL || (h->msg_flags & MSG_TRUNC)) {
@@ -251,6 +259,19 @@ static void udp_on_readable(evutil_socket_t fd, short what, void *arg)
 						   w->tx_buf[i], UDP_REPLY_MAX);
 			if (len == 0)
 				continue;
+			if (snap->rrl != NULL && !w->ctx.last.cookie_valid) {
+				enum rrl_action act = rrl_account(
+				    snap->rrl, (const struct sockaddr *)&w->rx_addr[i],
+				    (enum rrl_category)w->ctx.last.rrl_category, now_s);
+				if (act == RRL_DROP) {
+					w->ctx.stats.rrl_dropped++;
+					continue;
+				}
+				if (act == RRL_SLIP) {
+					w->ctx.stats.rrl_slipped++;
+					len = rrl_slip_reply(w->tx_buf[i], len, w->ctx.last.question_end);
+				}
+			}
 			struct msghdr *o = &w->tx_msgs[out].msg_hdr;
 			w->tx_iov[out].iov_base = w->tx_buf[i];
 			w->tx_iov[out].iov_len = len;
@@ -869,5 +890,9 @@ void server_stats(const server_t *srv, struct query_stats *out)
 		out->truncated += s->truncated;
 		out->referrals += s->referrals;
 		out->nodata += s->nodata;
+		out->service_answers += s->service_answers;
+		out->fail_open += s->fail_open;
+		out->rrl_dropped += s->rrl_dropped;
+		out->rrl_slipped += s->rrl_slipped;
 	}
 }

@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "dns/rrl.h"
 
 /*
  * The published snapshot. Readers load it with rcu_dereference() inside a
@@ -134,6 +135,14 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	}
 	s->conf = conf;
 	s->edns_payload = conf->edns_payload;
+	if (conf->rrl_rate > 0) {
+		s->rrl = rrl_new(conf->rrl_rate, conf->rrl_slip, conf->rrl_ipv4_prefix,
+				 conf->rrl_ipv6_prefix);
+		if (s->rrl == NULL) {
+			ret = SOV_ENOMEM;
+			goto finish;
+		}
+	}
 	if (conf->cookie_secret_set)
 		memcpy(s->cookie_secret, conf->cookie_secret, sizeof(s->cookie_secret));
 	else
@@ -227,6 +236,7 @@ void snapshot_free(snapshot_t *s)
 	zonedb_free(s->zones);
 	geo_ctx_free(s->geo);
 	free(s->svc_dc_answers);
+	rrl_free(s->rrl);
 	config_free(s->conf);
 	free(s);
 }

@@ -20,6 +20,7 @@
 #include "dns/zonedb.h"
 
 struct monitor;
+struct rrl;
 
 typedef struct snapshot {
 	config_t *conf;       /* owned */
@@ -38,6 +39,7 @@ typedef struct snapshot {
 	/* Answers naming each datacenter, per service: [svc * dc_count + dc],
 	 * relaxed atomic increments (owned; NULL without geo). */
 	_Atomic uint64_t *svc_dc_answers;
+	struct rrl *rrl;      /* owned: UDP response rate limiting; NULL when off */
 	const _Atomic uint32_t *admin;  /* admin words by dc (api/admin.h: low 2 bits
 					   0 active, 1 draining, 2 drained, 3 maintenance);
 					   NULL: all active */

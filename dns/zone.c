@@ -1389,10 +1389,9 @@ static int zone_build(loader_t *L)
 			uint16_t t = n->rrsets[k].type;
 			if (t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_CNAME)
 				zerr_rec(L, &recs[src[first + k].first],
-					 "%s is a service in the configuration: its %s answers are "
-					 "chosen per query, so static %s records cannot stand here",
-					 name, type_str(t, tbuf, sizeof(tbuf)),
-					 type_str(t, tbuf, sizeof(tbuf)));
+					 "%s is a service in the configuration (its A/AAAA answers "
+					 "are chosen per query): a static %s record cannot stand there",
+					 name, type_str(t, tbuf, sizeof(tbuf)));
 		}
 	}
 	if (soa != NULL) {
