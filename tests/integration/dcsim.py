@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dns.edns
-import dns.flags
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -262,22 +262,6 @@ class Endpoint:
     @property
     def hostport(self) -> str:
         return f"[{self.bind}]:{self.port}" if ":" in self.bind else f"{self.bind}:{self.port}"
-
-
-@pytest.fixture
-def endpoints():
-    """Factory: endpoints(mode, bind, port=0, extra=()) -> started Endpoint; all
-    killed at the end of the test."""
-    started = []
-
-    def make(mode, bind, port=0, extra=()):
-        e = Endpoint(mode, bind, port, extra).start()
-        started.append(e)
-        return e
-
-    yield make
-    for e in started:
-        e.kill()
 
 
 def closed_port(bind: str = "127.0.0.1") -> int:

@@ -27,9 +27,8 @@ import dns.exception
 import pytest
 
 from conftest import KIND, TARGET
-from dcsim import (ORIGIN, closed_port, endpoints, geo_server, make_pki,  # noqa: F401 (fixture)
-                   query, rewrite_config, wait_log, wait_services_ready, wait_until,
-                   write_zone)
+from dcsim import (ORIGIN, Endpoint, closed_port, geo_server, make_pki, query, rewrite_config,
+                   wait_log, wait_services_ready, wait_until, write_zone)
 from servers import DEMO_DIR, REPO, default_sovdns_bin, ipv6_loopback_available, port_is_free
 
 pytestmark = [
@@ -79,6 +78,22 @@ def three_dcs():
 
 
 GEO = {"nets": {EU_NET: "dc-eu", US_NET: "dc-us", AP_NET: "dc-ap"}, "default": "dc-us"}
+
+
+@pytest.fixture
+def endpoints():
+    """Factory: endpoints(mode, bind, port=0, extra=()) -> a started stand-in
+    (dcsim.Endpoint); all are killed at the end of the test."""
+    started = []
+
+    def make(mode, bind, port=0, extra=()):
+        e = Endpoint(mode, bind, port, extra).start()
+        started.append(e)
+        return e
+
+    yield make
+    for e in started:
+        e.kill()
 
 
 def answer(srv, qname, ecs=None, qtype="A"):
@@ -366,9 +381,10 @@ def test_demo(tmp_path):
                           10, "the demo's run directory in its output")
         run_dir = Path(m.group(1))
         target = ("127.0.0.1", port)
-        wait_until(lambda: query(target, WWW.replace(ORIGIN, "example.test"), "A").rcode ==
-                   "NOERROR", 10, "the demo to answer www.example.test")
         www = "www.example.test"
+        # NOERROR once it serves and its first probe round is done
+        wait_until(lambda: query(target, www, "A").rcode == "NOERROR", 10,
+                   "the demo to answer www.example.test")
         expect = {"192.0.2.0/24": (["192.0.2.10"], 6),  # EU = the default: 192.0.0.0/6
                   "198.51.100.0/24": (["198.51.100.10"], 24),
                   "203.0.113.0/24": (["203.0.113.10"], 24),

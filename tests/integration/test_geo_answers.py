@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -369,7 +370,7 @@ def test_split_horizon_from_ecs(geo):
 
 
 # --------------------------------------------------------------------------
-# nearest by coordinates from a .mmdb (tests/unit/geo/city.txt)
+# nearest by coordinates from .mmdb files built from tests/unit/geo/*.txt
 
 MMDB_DCS = [
     {"id": "dc-east", "location": {"lat": 40.7, "lon": -74.0}, "ipv4": ["192.0.2.10"],
@@ -383,10 +384,22 @@ EAST, WEST, ASIA = ["192.0.2.10"], ["198.51.100.10"], ["203.0.113.10"]
 WEST6, EAST6 = ["2001:db8:a::10"], ["2001:db8:e::10"]
 
 
+@pytest.fixture(scope="module")
+def mmdbs(tmp_path_factory):
+    """The test databases, built once: tests/unit/geo/city.txt (IPv6 City, with
+    coordinates) and country4.txt (IPv4 Country, continent/country codes only)."""
+    d = tmp_path_factory.mktemp("mmdb")
+    return (build_mmdb(CITY_TXT, d / "city.mmdb"),
+            build_mmdb(CITY_TXT.with_name("country4.txt"), d / "country4.mmdb"))
+
+
 @pytest.fixture
-def mmdb_server(spawn, tmp_path):
-    db = build_mmdb(CITY_TXT, tmp_path / "city.mmdb")
-    country = build_mmdb(CITY_TXT.with_name("country4.txt"), tmp_path / "country4.mmdb")
+def mmdb_server(spawn, tmp_path, mmdbs):
+    """sovdns with [city, country4] as its databases (the City one copied, so a
+    test may replace it) and one nets entry over them."""
+    db = tmp_path / "city.mmdb"
+    shutil.copyfile(mmdbs[0], db)
+    country = mmdbs[1]
     srv = geo_server(spawn, write_zone(tmp_path), datacenters=MMDB_DCS, services=[
         {"name": WWW, "policy": "nearest", "datacenters": ["dc-east", "dc-west", "dc-asia"],
          "ttl": 30}],
