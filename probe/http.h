@@ -50,6 +50,6 @@ struct http_check_result {
  */
 enum http_check_rc http_response_check(const char *buf, size_t len, bool eof, const char *needle,
 				       char *scratch, struct http_check_result *out)
-    __attribute__((nonnull(5)));
+    __attribute__((nonnull(6))); /* not scratch: NULL is allowed without a needle */
 
 #endif
