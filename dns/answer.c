@@ -262,6 +262,7 @@ struct answer {
 	const struct dns_query *q;
 	uint8_t ecs_scope; /* SCOPE PREFIX-LENGTH for the reply's ECS option */
 	bool cookie_valid; /* the query presented a server cookie we issued, still fresh */
+	enum geo_outcome svc_outcome; /* of the latest service selection */
 	uint8_t cookie[COOKIE_SERVER_LEN]; /* server cookie for the reply */
 	enum dns_transport transport;
 	uint8_t rcode;
@@ -488,6 +489,7 @@ static unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *ow
 	if (answer_service_select(s, svc, client, qtype, &res, &ttl) != SOV_OK)
 		return 0;
 	a->stats->service_answers++;
+	a->svc_outcome = res.outcome;
 	if (res.outcome >= GEO_OUT_DOWN_ALL)
 		a->stats->fail_open++;
 	a->ecs_scope = res.ecs_scope;
@@ -583,10 +585,16 @@ static void answer_zone(struct answer *a, uint16_t qtype)
 				return;
 			}
 			if (qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA) {
+				/* NODATA: "no datacenter has this family" is as lasting
+				 * as the zone; "none is usable" must not be cached
+				 * longer than the service's own short TTL. */
+				a->svc_outcome = GEO_OUT_OK;
 				if (answer_service(a, n->service, owner, owner_ptr, qtype) == 0 &&
 				    !a->tc)
 					add_negative_soa_ttl(
-					    a, geo_service(a->snap->geo, n->service)->ttl_down_s);
+					    a, a->svc_outcome == GEO_OUT_NOFAMILY
+						   ? UINT32_MAX
+						   : geo_service(a->snap->geo, n->service)->ttl_down_s);
 				return;
 			}
 			if (qtype == DNS_TYPE_ANY) {

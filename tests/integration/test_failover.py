@@ -299,7 +299,11 @@ def test_all_down_fail_open_first_and_empty(spawn, endpoints, tmp_path):
     assert r.ttl == 10 and r.scope == 24
     assert answer(srv, SHOP, US_NET).addrs() == US_V4, "first: the nearest, though down"
     assert answer(srv, SHOP, EU_NET).addrs() == EU_V4
-    assert answer(srv, PAY, qtype="AAAA").nodata_soa
+    r = answer(srv, PAY, qtype="AAAA")
+    assert r.nodata_soa
+    # "nothing usable" is cached no longer than the service's short TTL
+    # (ttl_when_down = min(60, 10)), not the zone's negative TTL.
+    assert [rr.ttl for rr in r.msg.authority] == [10], r.msg.authority
     for name in (WWW, SHOP, PAY):
         wait_log(srv, f"service {name}: no datacenter is healthy", offset=offset)
 

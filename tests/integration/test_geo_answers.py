@@ -519,10 +519,11 @@ def test_check_config_service_with_static_records(tmp_path):
     assert r.returncode == 1
     for line, rtype, name in [(STATIC_A_LINE, "A", STATIC), (BLOG_CNAME_LINE, "CNAME", BLOG)]:
         pat = re.compile(rf"^{re.escape(str(zone))}:{line}:\d+: {re.escape(name)}\.? is a service "
-                         rf"in the configuration: its {rtype} answers", re.M)
+                         rf"in the configuration \(its A/AAAA answers are chosen per query\): "
+                         rf"a static {rtype} record cannot stand there", re.M)
         assert pat.search(r.stderr), f"no {rtype} error at line {line}:\n{r.stderr}"
     # static AAAA at static.geo.test is reported too
-    assert re.search(rf":{STATIC_A_LINE + 1}:\d+: .*its AAAA answers", r.stderr), r.stderr
+    assert re.search(rf":{STATIC_A_LINE + 1}:\d+: .*a static AAAA record", r.stderr), r.stderr
 
 
 def test_check_config_service_outside_any_zone(tmp_path):
