@@ -832,11 +832,13 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 		qdcount = 1;
 		if (a.r.cmp_n < COMPRESS_MAX)
 			a.r.cmp[a.r.cmp_n++] = DNS_HEADER_LEN;
-		/* Every label of the qname is a compression target too. */
-		size_t p = pq.qname[0] + 1u;
-		while (pq.qname[p] != 0 && a.r.cmp_n < COMPRESS_MAX) {
-			a.r.cmp[a.r.cmp_n++] = (uint16_t)(DNS_HEADER_LEN + p);
+		/* Every later label of the qname is a compression target too.
+		 * Only qname[0..qname_len) is defined (the root is 1 byte). */
+		size_t p = 0;
+		while (p < pq.qname_len && pq.qname[p] != 0) {
 			p += pq.qname[p] + 1u;
+			if (p < pq.qname_len && pq.qname[p] != 0 && a.r.cmp_n < COMPRESS_MAX)
+				a.r.cmp[a.r.cmp_n++] = (uint16_t)(DNS_HEADER_LEN + p);
 		}
 	}
 	size_t question_end = a.r.len;
