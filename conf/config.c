@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ const char *const config_reserved_keys[] = {
 };
 
 static const char *const top_keys[] = {
-	"listen", "threads", "edns_payload", "tcp", "log", "zones", "cookies", "rrl", NULL,
+	"listen", "threads", "edns_payload", "tcp", "log", "zones", "cookies", "rrl", "user", NULL,
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
@@ -660,6 +661,17 @@ static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
 		cfg_log(cx, c, v);
 		jsonpos_pop(cx->ptr);
 	}
+	if ((v = json_object_get(root, "user")) != NULL) {
+		cfg_push_key(cx, "user");
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			cfg_error(cx, "\"user\" must be the name of a system account, e.g. \"sovdns\"");
+		else if (getpwnam(json_string_value(v)) == NULL)
+			cfg_error(cx, "\"user\": no account named \"%s\" on this system",
+				  json_string_value(v));
+		else
+			c->user = cfg_strdup(cx, json_string_value(v));
+		jsonpos_pop(cx->ptr);
+	}
 	if ((v = json_object_get(root, "cookies")) != NULL) {
 		cfg_push_key(cx, "cookies");
 		cfg_cookies(cx, c, v);
@@ -924,6 +936,7 @@ void config_free(config_t *c)
 	}
 	free(c->zones);
 	free(c->listen);
+	free(c->user);
 	json_decref((json_t *)c->json);
 	free(c->text);
 	free(c->path);

@@ -43,6 +43,7 @@ typedef struct config {
 	bool log_syslog;
 	struct zone_conf *zones;
 	size_t zone_count;
+	char *user;                 /* "user": drop root to this account after binding; NULL: stay */
 	bool cookie_secret_set;     /* "cookies.secret" given (else a random one per process) */
 	uint8_t cookie_secret[16];  /* RFC 9018 server secret, shared by a server set */
 	uint32_t rrl_rate;          /* "rrl.responses_per_second" per client network; 0 = off */

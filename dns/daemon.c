@@ -1,6 +1,9 @@
 #include "dns/daemon.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -592,6 +595,43 @@ static int api_setup(daemon_t *d, snapshot_t *s, diag_t *diag)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/*
+ * Least privilege: once every socket is bound (port 53 needs root) and the
+ * state directory is open, become `user` for good — its groups, then its
+ * gid, then its uid, and check that root cannot be regained. glibc applies
+ * setuid/setgid to every thread of the process.
+ */
+static int drop_privileges(const char *user, diag_t *diag)
+{
+	if (user == NULL)
+		return SOV_OK;
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		diag_add(diag, NULL, 0, 0, "\"user\": no such account \"%s\"", user);
+		return SOV_EINVAL;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == pw->pw_uid)
+			return SOV_OK;
+		diag_add(diag, NULL, 0, 0,
+			 "\"user\": cannot become %s: not started as root (running as uid %u)", user,
+			 (unsigned)geteuid());
+		return SOV_ESYS;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		diag_add(diag, NULL, 0, 0, "\"user\": cannot become %s: %s", user, strerror(errno));
+		return SOV_ESYS;
+	}
+	if (setuid(0) == 0) {
+		diag_add(diag, NULL, 0, 0, "\"user\": root could be regained after becoming %s", user);
+		return SOV_ESYS;
+	}
+	log_info("main", "running as %s (uid %u, gid %u)", user, (unsigned)pw->pw_uid,
+		 (unsigned)pw->pw_gid);
+	return SOV_OK;
+}
+
 static bool listen_equal(const struct fixed_settings *f, const config_t *c)
 {
 	if (f->listen_count != c->listen_count)
@@ -661,6 +701,9 @@ int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 			goto fail;
 		}
 	}
+	ret = drop_privileges(d->snap->conf->user, diag);
+	if (ret != SOV_OK)
+		goto fail;
 	*out = d;
 	return SOV_OK;
 fail:
