@@ -16,6 +16,7 @@ value below says how it follows from the map.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ import pytest
 
 from conftest import KIND, TARGET, start_or_fail, stop_and_check
 from dcsim import (BLOG_CNAME_LINE, CITY_TXT, NEG_TTL, ORIGIN, STATIC_A_LINE, build_mmdb,
-                   ecs_wire, geo_server, query, raw_ecs_query, rewrite_config, wait_until,
+                   ecs_wire, geo_server, query, raw_ecs_query, rewrite_config, wait_log, wait_until,
                    write_zone)
 from servers import default_sovdns_bin, make_server
 
@@ -550,3 +551,20 @@ def test_check_config_unknown_datacenter(tmp_path):
         pat = re.compile(rf"^{re.escape(str(path))}:{line}:{col}: .*unknown datacenter "
                          rf'"{dc}"', re.M)
         assert pat.search(r.stderr), f"{dc} at {line}:{col} not reported:\n{r.stderr}"
+
+
+def test_reload_with_a_garbage_mmdb_keeps_serving(mmdb_server):
+    """Issue 8: the .mmdb replaced by garbage → reload refused (logged with the
+    file), the old database keeps answering."""
+    srv, db = mmdb_server
+    tokyo = "203.0.113.0/25"
+    assert query(srv.target, WWW, "A", ecs=tokyo).addrs() == ASIA
+    tmp = db.with_suffix(".tmp")
+    tmp.write_bytes(b"this is not a MaxMind database\n" * 100)
+    os.replace(tmp, db)
+    offset = len(srv.log_text())
+    srv.reload()
+    wait_log(srv, "reload refused", offset=offset)
+    assert str(db) in srv.log_text()[offset:], srv.log_text()[offset:]
+    for _ in range(20):
+        assert query(srv.target, WWW, "A", ecs=tokyo).addrs() == ASIA
