@@ -98,8 +98,6 @@ int addr_parse(const char *text, uint16_t default_port, sov_sockaddr_t *out)
 	ret = addr_fill(text, false, port, out);
 
 finish:
-	if (ret == SOV_OK && port == 0)
-		ret = SOV_EINVAL; /* default_port 0 and no port given */
 	return ret;
 }
 
@@ -207,4 +205,21 @@ bool net_contains(const sov_net_t *net, const uint8_t *addr)
 		return true;
 	uint8_t mask = (uint8_t)(0xFFu << (8 - rest));
 	return (net->addr[full] & mask) == (addr[full] & mask);
+}
+
+void addr_set_port(sov_sockaddr_t *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
+uint16_t addr_port(const sov_sockaddr_t *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return 0;
 }

@@ -21,10 +21,17 @@ typedef struct sov_sockaddr {
 
 /**
  * Parses "1.2.3.4:53", "[::1]:53", "::1" (no port) or "1.2.3.4" (no port).
- * A missing port becomes default_port (host order). Returns SOV_OK or
- * SOV_EINVAL (the text is not an address, or the port is not 1..65535).
+ * A missing port becomes default_port (host order; 0 leaves the port to be
+ * set later with addr_set_port). Returns SOV_OK or SOV_EINVAL (the text is
+ * not an address, or a written port is not 1..65535).
  */
 int addr_parse(const char *text, uint16_t default_port, sov_sockaddr_t *out);
+
+/** Sets the port (host order) of an AF_INET/AF_INET6 address. */
+void addr_set_port(sov_sockaddr_t *a, uint16_t port);
+
+/** The port (host order), 0 for another family. */
+uint16_t addr_port(const sov_sockaddr_t *a);
 
 /** Formats as "1.2.3.4:53" / "[::1]:53" into buf (ADDR_STR_MAX). Returns buf. */
 const char *addr_format(const struct sockaddr *sa, char *buf, size_t cap);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "probe/paddr.h"
+#include "common/addr.h"
 #include "probe/probe.h"
 
 /* Which probe types a check key applies to. */
@@ -251,7 +251,7 @@ static bool parse_url(struct pctx *p, const char *url, const char *path, enum pr
 		c->port = (uint16_t)v;
 	}
 	sov_sockaddr_t a;
-	if (probe_addr_parse(host, 0, &a) == SOV_OK) {
+	if (addr_parse(host, 0, &a) == SOV_OK) {
 		*ip_target = a;
 		*has_ip_target = true;
 	} else {
@@ -368,7 +368,7 @@ static int expand_dc(struct pctx *p, probe_config_t *cfg, size_t *inst_cap, size
 	int rc = SOV_OK;
 	if (has_ip_target) {
 		sov_sockaddr_t a = *ip_target;
-		probe_addr_set_port(&a, c->port);
+		addr_set_port(&a, c->port);
 		return add_instance(cfg, inst_cap, ci, (size_t)ti, &a);
 	}
 	if (tv != NULL) {
@@ -381,14 +381,14 @@ static int expand_dc(struct pctx *p, probe_config_t *cfg, size_t *inst_cap, size
 			const json_t *e = json_is_array(tv) ? json_array_get(tv, k) : tv;
 			sov_sockaddr_t a;
 			if (!json_is_string(e) ||
-			    probe_addr_parse(json_string_value(e), c->port, &a) != SOV_OK) {
+			    addr_parse(json_string_value(e), c->port, &a) != SOV_OK) {
 				perr(p, path,
 				     "targets.%s: expected an IP address, optionally with a port "
 				     "(\"192.0.2.1\", \"192.0.2.1:8080\", \"[2001:db8::1]:443\")",
 				     p->dcs[dci].id);
 				continue;
 			}
-			if (probe_addr_port(&a) == 0) {
+			if (addr_port(&a) == 0) {
 				perr(p, path, "targets.%s: a tcp check needs a port",
 				     p->dcs[dci].id);
 				continue;
@@ -410,7 +410,7 @@ static int expand_dc(struct pctx *p, probe_config_t *cfg, size_t *inst_cap, size
 	}
 	for (size_t k = 0; k < p->dcs[dci].addr_count; k++) {
 		sov_sockaddr_t a = p->dcs[dci].addrs[k];
-		probe_addr_set_port(&a, c->port);
+		addr_set_port(&a, c->port);
 		rc = add_instance(cfg, inst_cap, ci, (size_t)ti, &a);
 		if (rc != SOV_OK)
 			return rc;

@@ -46,7 +46,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "probe/http.h"
-#include "probe/paddr.h"
+#include "common/addr.h"
 #include "probe/probe.h"
 
 #define SUBSYS "probe"
@@ -612,13 +612,13 @@ static void connect_cb(evutil_socket_t fd, short what, void *arg)
 		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		char ip[64];
 		sov_sockaddr_t lit;
-		if (c->host != NULL && probe_addr_parse(c->host, 0, &lit) != SOV_OK) {
+		if (c->host != NULL && addr_parse(c->host, 0, &lit) != SOV_OK) {
 			/* SNI carries names only, never IP literals (RFC 6066 §3). */
 			SSL_set_tlsext_host_name(ssl, c->host);
 			X509_VERIFY_PARAM_set1_host(param, c->host, 0);
 		} else {
 			X509_VERIFY_PARAM_set1_ip_asc(
-			    param, c->host ? c->host : probe_addr_ip(&in->addr, ip, sizeof(ip)));
+			    param, c->host ? c->host : addr_format_ip((const struct sockaddr *)&in->addr.ss, ip, sizeof(ip)));
 		}
 		in->bev = bufferevent_openssl_socket_new(e->base, fd, ssl,
 							 BUFFEREVENT_SSL_CONNECTING, opts);
@@ -822,9 +822,9 @@ static void inst_describe(struct inst *in)
 {
 	const struct probe_check *c = in->check;
 	char ip[64], hp[300];
-	probe_addr_ip(&in->addr, ip, sizeof(ip));
+	addr_format_ip((const struct sockaddr *)&in->addr.ss, ip, sizeof(ip));
 	bool v6 = in->addr.ss.ss_family == AF_INET6;
-	uint16_t port = probe_addr_port(&in->addr);
+	uint16_t port = addr_port(&in->addr);
 	switch (c->type) {
 	case PROBE_TCP:
 		text_fmt(in->desc, sizeof(in->desc), "tcp %s%s%s:%u", v6 ? "[" : "", ip,
@@ -867,9 +867,9 @@ static int inst_prepare(struct inst *in)
 	inst_describe(in);
 	if (c->type == PROBE_HTTP || c->type == PROBE_HTTPS) {
 		char ip[64], host[300];
-		uint16_t port = probe_addr_port(&in->addr);
+		uint16_t port = addr_port(&in->addr);
 		bool default_port = port == (c->type == PROBE_HTTPS ? 443 : 80);
-		const char *h = c->host ? c->host : probe_addr_ip(&in->addr, ip, sizeof(ip));
+		const char *h = c->host ? c->host : addr_format_ip((const struct sockaddr *)&in->addr.ss, ip, sizeof(ip));
 		bool bracket = strchr(h, ':') != NULL;
 		/* RFC 9110 §7.2: Host is the authority, with the port if not the default. */
 		if (default_port)

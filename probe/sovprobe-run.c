@@ -25,7 +25,7 @@
 #include "common/diag.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "probe/paddr.h"
+#include "common/addr.h"
 #include "probe/probe.h"
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,7 +118,7 @@ static int load_dcs(const json_t *root, struct probe_dc **dcs_out, size_t *count
 		for (size_t j = 0; j < json_array_size(al); j++) {
 			const json_t *a = json_array_get(al, j);
 			if (!json_is_string(a) ||
-			    probe_addr_parse(json_string_value(a), 0, &addrs[k]) != SOV_OK) {
+			    addr_parse(json_string_value(a), 0, &addrs[k]) != SOV_OK) {
 				diag_add(diag, file, 0, 0,
 					 "datacenters[%zu].addresses[%zu]: not an IP address", i,
 					 j);

@@ -209,8 +209,11 @@ static void test_addr_parse_invalid(void **state)
 		if (addr_parse(bad[i], 53, &a) != SOV_EINVAL)
 			fail_msg("accepted \"%s\"", bad[i]);
 	}
-	/* no port and no default: not an address to listen on */
-	assert_int_equal(addr_parse("1.2.3.4", 0, &a), SOV_EINVAL);
+	/* no port and default 0: the port is left for the caller to set */
+	assert_int_equal(addr_parse("1.2.3.4", 0, &a), SOV_OK);
+	assert_int_equal(addr_port(&a), 0);
+	addr_set_port(&a, 8080);
+	assert_int_equal(addr_port(&a), 8080);
 	assert_int_equal(addr_parse(NULL, 53, &a), SOV_EINVAL);
 }
 

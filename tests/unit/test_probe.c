@@ -15,7 +15,7 @@
 #include "common/err.h"
 #include "probe/health.h"
 #include "probe/http.h"
-#include "probe/paddr.h"
+#include "common/addr.h"
 #include "probe/probe.h"
 #include "probe/sm.h"
 
@@ -273,22 +273,22 @@ static void test_addr_parse(void **state)
 	(void)state;
 	sov_sockaddr_t a;
 	char buf[64];
-	assert_int_equal(probe_addr_parse("192.0.2.1", 80, &a), SOV_OK);
-	assert_string_equal(probe_addr_str(&a, buf, sizeof(buf)), "192.0.2.1:80");
-	assert_int_equal(probe_addr_parse("192.0.2.1:8080", 80, &a), SOV_OK);
-	assert_int_equal(probe_addr_port(&a), 8080);
-	assert_int_equal(probe_addr_parse("2001:db8::1", 443, &a), SOV_OK);
-	assert_string_equal(probe_addr_str(&a, buf, sizeof(buf)), "[2001:db8::1]:443");
-	assert_int_equal(probe_addr_parse("[2001:db8::1]:8443", 443, &a), SOV_OK);
-	assert_int_equal(probe_addr_port(&a), 8443);
-	assert_string_equal(probe_addr_ip(&a, buf, sizeof(buf)), "2001:db8::1");
-	assert_int_equal(probe_addr_parse("[::1]", 53, &a), SOV_OK);
-	assert_int_equal(probe_addr_port(&a), 53);
-	assert_int_equal(probe_addr_parse("www.example.com", 80, &a), SOV_EINVAL);
-	assert_int_equal(probe_addr_parse("192.0.2.1:0", 80, &a), SOV_EINVAL);
-	assert_int_equal(probe_addr_parse("192.0.2.1:65536", 80, &a), SOV_EINVAL);
-	assert_int_equal(probe_addr_parse("[::1", 80, &a), SOV_EINVAL);
-	assert_int_equal(probe_addr_parse("[::1]x", 80, &a), SOV_EINVAL);
+	assert_int_equal(addr_parse("192.0.2.1", 80, &a), SOV_OK);
+	assert_string_equal(addr_format((const struct sockaddr *)&a.ss, buf, sizeof(buf)), "192.0.2.1:80");
+	assert_int_equal(addr_parse("192.0.2.1:8080", 80, &a), SOV_OK);
+	assert_int_equal(addr_port(&a), 8080);
+	assert_int_equal(addr_parse("2001:db8::1", 443, &a), SOV_OK);
+	assert_string_equal(addr_format((const struct sockaddr *)&a.ss, buf, sizeof(buf)), "[2001:db8::1]:443");
+	assert_int_equal(addr_parse("[2001:db8::1]:8443", 443, &a), SOV_OK);
+	assert_int_equal(addr_port(&a), 8443);
+	assert_string_equal(addr_format_ip((const struct sockaddr *)&a.ss, buf, sizeof(buf)), "2001:db8::1");
+	assert_int_equal(addr_parse("[::1]", 53, &a), SOV_OK);
+	assert_int_equal(addr_port(&a), 53);
+	assert_int_equal(addr_parse("www.example.com", 80, &a), SOV_EINVAL);
+	assert_int_equal(addr_parse("192.0.2.1:0", 80, &a), SOV_EINVAL);
+	assert_int_equal(addr_parse("192.0.2.1:65536", 80, &a), SOV_EINVAL);
+	assert_int_equal(addr_parse("[::1", 80, &a), SOV_EINVAL);
+	assert_int_equal(addr_parse("[::1]x", 80, &a), SOV_EINVAL);
 }
 
 /* ---- configuration ---- */
@@ -300,9 +300,9 @@ struct dcs {
 
 static void dcs_init(struct dcs *d)
 {
-	assert_int_equal(probe_addr_parse("192.0.2.1", 0, &d->addrs[0]), SOV_OK);
-	assert_int_equal(probe_addr_parse("198.51.100.7", 0, &d->addrs[1]), SOV_OK);
-	assert_int_equal(probe_addr_parse("2001:db8::7", 0, &d->addrs[2]), SOV_OK);
+	assert_int_equal(addr_parse("192.0.2.1", 0, &d->addrs[0]), SOV_OK);
+	assert_int_equal(addr_parse("198.51.100.7", 0, &d->addrs[1]), SOV_OK);
+	assert_int_equal(addr_parse("2001:db8::7", 0, &d->addrs[2]), SOV_OK);
 	d->dc[0] = (struct probe_dc){.id = "dc-east", .addrs = &d->addrs[0], .addr_count = 1};
 	d->dc[1] = (struct probe_dc){.id = "dc-west", .addrs = &d->addrs[1], .addr_count = 2};
 }
@@ -380,7 +380,7 @@ static void test_conf_defaults(void **state)
 	assert_int_equal(cfg->instances[0].target, 0);
 	assert_int_equal(cfg->instances[1].target, 1);
 	assert_int_equal(cfg->instances[2].target, 1);
-	assert_int_equal(probe_addr_port(&cfg->instances[2].addr), 443);
+	assert_int_equal(addr_port(&cfg->instances[2].addr), 443);
 	assert_int_equal(cfg->instances[2].addr.ss.ss_family, AF_INET6);
 	assert_int_equal(cfg->targets[0].combine, PROBE_COMBINE_ALL);
 	probe_config_free(cfg);
@@ -448,11 +448,11 @@ static void test_conf_overrides(void **state)
 	/* web: 2 explicit targets at dc-west; tcp: 3 (all addresses); dns: 1; https: 1 */
 	assert_int_equal(cfg->instance_count, 7);
 	char buf[64];
-	assert_string_equal(probe_addr_str(&cfg->instances[0].addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format((const struct sockaddr *)&(&cfg->instances[0].addr)->ss, buf, sizeof(buf)),
 			    "10.0.0.7:8080");
-	assert_string_equal(probe_addr_str(&cfg->instances[1].addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format((const struct sockaddr *)&(&cfg->instances[1].addr)->ss, buf, sizeof(buf)),
 			    "10.0.0.8:81");
-	assert_string_equal(probe_addr_str(&cfg->instances[6].addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format((const struct sockaddr *)&(&cfg->instances[6].addr)->ss, buf, sizeof(buf)),
 			    "[2001:db8::9]:8443");
 	assert_int_equal(cfg->instances[6].target, 0);
 	probe_config_free(cfg);
