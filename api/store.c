@@ -192,6 +192,28 @@ int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, s
  * (a fresh start), unless its .prev exists: then someone removed the file
  * by hand, and guessing would be a silent reset.
  */
+/*
+ * What to do about a bad state file, for the message: compare it with its
+ * .prev copy when there is one. Naming a .prev that does not exist (the
+ * file was written only once) would send the operator looking for it.
+ */
+static const char *prev_advice(const char *path, char *buf, size_t cap)
+{
+	char prev[PATH_MAX];
+	snprintf(prev, sizeof(prev), "%s%s", path, ATOMICFILE_PREV_SUFFIX);
+	if (access(prev, F_OK) == 0)
+		snprintf(buf, cap,
+			 "the previous good copy is %s — inspect both and copy the good one over "
+			 "this file",
+			 prev);
+	else
+		snprintf(buf, cap,
+			 "there is no previous copy (%s does not exist) — repair this file, or "
+			 "remove it to start with every datacenter active and no operations",
+			 prev);
+	return buf;
+}
+
 static int load_doc(const char *path, json_t **doc, diag_t *diag)
 {
 	int rc;
@@ -223,11 +245,11 @@ static int load_doc(const char *path, json_t **doc, diag_t *diag)
 	json_error_t jerr;
 	*doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (*doc == NULL) {
+		char advice[2 * PATH_MAX];
 		diag_add(diag, path, jerr.line > 0 ? (unsigned)jerr.line : 0,
 			 jerr.column > 0 ? (unsigned)jerr.column : 0,
-			 "state file is not valid JSON (%s); the previous good copy is %s%s — "
-			 "inspect both and copy the good one over this file",
-			 jerr.text, path, ATOMICFILE_PREV_SUFFIX);
+			 "state file is not valid JSON (%s); %s", jerr.text,
+			 prev_advice(path, advice, sizeof(advice)));
 		rc = SOV_EPARSE;
 	}
 finish:
@@ -237,10 +259,9 @@ finish:
 
 static void invalid(diag_t *diag, const char *path, const char *what)
 {
-	diag_add(diag, path, 0, 0,
-		 "invalid state file: %s; the previous good copy is %s%s — inspect both and copy "
-		 "the good one over this file",
-		 what, path, ATOMICFILE_PREV_SUFFIX);
+	char advice[2 * PATH_MAX];
+	diag_add(diag, path, 0, 0, "invalid state file: %s; %s", what,
+		 prev_advice(path, advice, sizeof(advice)));
 }
 
 int store_load_admin(store_t *s, const char *const *ids, size_t count, struct admin_record *records,
