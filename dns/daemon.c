@@ -464,7 +464,7 @@ static int be_metrics(void *ctx, FILE *out)
 			for (size_t i = 0; i < si->dc_count; i++)
 				fprintf(out,
 					"sovdns_service_datacenter_answers_total{service=\"%s\","
-					"dc=\"%s\"} %llu\n",
+					"datacenter=\"%s\"} %llu\n",
 					si->name, geo_dc_id(s->geo, si->dcs[i]),
 					(unsigned long long)atomic_load_explicit(
 					    &s->svc_dc_answers[k * ndc + si->dcs[i]],
@@ -477,40 +477,43 @@ static int be_metrics(void *ctx, FILE *out)
 			enum health_state h = s->mon ? monitor_dc_health(s->mon, i) : HEALTH_UNKNOWN;
 			static const char *const names[3] = {"unknown", "up", "down"};
 			for (int k = 0; k < 3; k++)
-				fprintf(out, "sovdns_datacenter_health{dc=\"%s\",state=\"%s\"} %d\n",
+				fprintf(out, "sovdns_datacenter_health{datacenter=\"%s\",state=\"%s\"} %d\n",
 					geo_dc_id(s->geo, i), names[k], (int)h == k);
 		}
 		metric_line(out, "sovdns_datacenter_in_answers",
 			    "1 if some answer names the datacenter now.", "gauge");
 		for (size_t i = 0; i < ndc; i++)
-			fprintf(out, "sovdns_datacenter_in_answers{dc=\"%s\"} %d\n",
+			fprintf(out, "sovdns_datacenter_in_answers{datacenter=\"%s\"} %d\n",
 				geo_dc_id(s->geo, i), dc_in_answers(s, i));
 	}
 	if (s != NULL && s->mon != NULL) {
 		const probe_config_t *pc = monitor_probes(s->mon);
 		health_table_t *t = monitor_table(s->mon);
-		metric_line(out, "sovdns_probe_checks_total", "Probe results recorded, by target.",
-			    "counter");
-		metric_line(out, "sovdns_probe_failures_total", "Failed probe results, by target.",
-			    "counter");
-		metric_line(out, "sovdns_probe_latency_ms", "Duration of the latest probe, by target.",
-			    "gauge");
-		metric_line(out, "sovdns_certificate_expiry_days",
-			    "Days until the probed certificate expires (negative: expired).", "gauge");
-		for (size_t i = 0; i < pc->target_count; i++) {
-			struct health_detail hd;
-			if (health_detail_get(t, i, &hd) != SOV_OK)
-				continue;
-			const char *tn = pc->targets[i].name;
-			fprintf(out, "sovdns_probe_checks_total{target=\"%s\"} %llu\n", tn,
-				(unsigned long long)hd.checks_total);
-			fprintf(out, "sovdns_probe_failures_total{target=\"%s\"} %llu\n", tn,
-				(unsigned long long)hd.failures_total);
-			fprintf(out, "sovdns_probe_latency_ms{target=\"%s\"} %u\n", tn,
-				hd.last_latency_ms);
-			if (hd.cert_days_left != HEALTH_CERT_DAYS_NONE)
-				fprintf(out, "sovdns_certificate_expiry_days{target=\"%s\"} %d\n", tn,
-					hd.cert_days_left);
+		/* Prometheus text: each metric's samples form one group. */
+		static const struct {
+			const char *name, *help, *type;
+		} pm[4] = {
+		    {"sovdns_probe_checks_total", "Probe results recorded, by target.", "counter"},
+		    {"sovdns_probe_failures_total", "Failed probe results, by target.", "counter"},
+		    {"sovdns_probe_latency_ms", "Duration of the latest probe, by target.", "gauge"},
+		    {"sovdns_certificate_expiry_days",
+		     "Days until the probed certificate expires (negative: expired).", "gauge"},
+		};
+		for (int m = 0; m < 4; m++) {
+			metric_line(out, pm[m].name, pm[m].help, pm[m].type);
+			for (size_t i = 0; i < pc->target_count; i++) {
+				struct health_detail hd;
+				if (health_detail_get(t, i, &hd) != SOV_OK)
+					continue;
+				const char *tn = pc->targets[i].name;
+				long long v = m == 0   ? (long long)hd.checks_total
+					      : m == 1 ? (long long)hd.failures_total
+					      : m == 2 ? (long long)hd.last_latency_ms
+						       : (long long)hd.cert_days_left;
+				if (m == 3 && hd.cert_days_left == HEALTH_CERT_DAYS_NONE)
+					continue;
+				fprintf(out, "%s{target=\"%s\"} %lld\n", pm[m].name, tn, v);
+			}
 		}
 	}
 	pthread_mutex_unlock(&d->view_lock);

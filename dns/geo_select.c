@@ -96,17 +96,32 @@ int geo_select(const geo_ctx_t *ctx, size_t service, const struct geo_client *cl
 		if ((st & GEO_DC_USABLE) && !(st & GEO_DC_HELD))
 			r->dc[r->count++] = cand[i];
 	}
+	/* "Nothing usable" is a property of the service, not of one address
+	 * family: when a usable datacenter has only the other family (dc-c is
+	 * up but IPv4-only), this family gets NODATA, so a dual-stack client
+	 * connects to dc-c over IPv4 instead of being failed open to a down or
+	 * drained site over IPv6. */
+	bool any_usable = false, any_free = false;
+	for (size_t i = 0; i < svc->info.dc_count; i++) {
+		uint8_t st = dc_state ? dc_state[svc->dcs[i]] : GEO_DC_USABLE;
+		any_usable |= (st & GEO_DC_USABLE) && !(st & GEO_DC_HELD);
+		any_free |= !(st & GEO_DC_HELD);
+	}
+	if (r->count == 0 && any_usable)
+		goto finish; /* GEO_OUT_OK with no datacenter: a transient NODATA */
 	if (r->count == 0) {
 		switch (svc->info.on_all_down) {
 		case GEO_DOWN_ALL:
 			/* Fail-open: better a possibly-down site than no answer, but
-			 * never one an operator has taken down on purpose... */
+			 * never one an operator has taken down on purpose (drained,
+			 * maintenance)... */
 			r->outcome = GEO_OUT_DOWN_ALL;
 			for (size_t i = 0; i < ncand; i++)
 				if (dc_state == NULL || !(dc_state[cand[i]] & GEO_DC_HELD))
 					r->dc[r->count++] = cand[i];
-			/* ...unless that leaves nothing at all. */
-			if (r->count == 0)
+			/* ...unless the operator has taken down every one of the
+			 * service's datacenters (whatever their families). */
+			if (r->count == 0 && !any_free)
 				for (size_t i = 0; i < ncand; i++)
 					r->dc[r->count++] = cand[i];
 			break;

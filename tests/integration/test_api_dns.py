@@ -589,11 +589,11 @@ def test_metrics_dns_counters_move_with_queries(e2e):
     assert delta("sovdns_responses_total", rcode="NXDOMAIN") == 5
     assert delta("sovdns_responses_total", rcode="NOERROR") == n + 1 + 3
     assert delta("sovdns_service_datacenter_answers_total", service="www.example.test",
-                 dc="dc-b") == n
+                 datacenter="dc-b") == n
     assert delta("sovdns_service_datacenter_answers_total", service="www.example.test",
-                 dc="dc-c") == 3
-    assert prom.value(m1, "sovdns_datacenter_health", dc="dc-c", state="down") == 1
-    assert prom.value(m1, "sovdns_datacenter_in_answers", dc="dc-a") == 0
+                 datacenter="dc-c") == 3
+    assert prom.value(m1, "sovdns_datacenter_health", datacenter="dc-c", state="down") == 1
+    assert prom.value(m1, "sovdns_datacenter_in_answers", datacenter="dc-a") == 0
     assert prom.value(m1, "sovdns_probe_failures_total", target="dc-c") >= 1
     # the aggregate service counters move too
     assert delta("sovdns_service_answers_total") == n + 1 + 3, \

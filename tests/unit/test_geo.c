@@ -789,11 +789,24 @@ static void test_failover(void **state)
 		  st);
 	st[3] = 0; /* dc-south down */
 	check_sel(ctx, "fo.example.test", &(struct expect){"198.51.100.0/24", A, "dc-asia", 0}, st);
-	/* AAAA: dc-asia has no IPv6; the only IPv6 dc is down → fail-open. */
+	/* AAAA: dc-asia has no IPv6 and the only IPv6 dc is down. dc-asia is
+	 * usable, so the service is not down: no fail-open to dc-south, but a
+	 * NODATA, and dual-stack clients use dc-asia over IPv4. */
 	struct geo_client c = client("198.51.100.0/24");
 	struct geo_result r;
 	assert_int_equal(geo_select(ctx, svc(ctx, "fo.example.test"), &c, AAAA, st, &r), SOV_OK);
+	assert_int_equal(r.count, 0);
+	assert_int_equal(r.outcome, GEO_OUT_OK);
+	/* All down: now fail-open names dc-south for AAAA. */
+	uint8_t down[4] = {0, 0, 0, 0};
+	assert_int_equal(geo_select(ctx, svc(ctx, "fo.example.test"), &c, AAAA, down, &r), SOV_OK);
 	assert_string_equal(ids(ctx, &r), "dc-south");
+	assert_int_equal(r.outcome, GEO_OUT_DOWN_ALL);
+	/* Every dc but one held, the free one down and IPv4-only: AAAA names
+	 * no held dc (NODATA), A fails open to the free one. */
+	uint8_t held[4] = {GEO_DC_HELD, GEO_DC_HELD, 0, GEO_DC_HELD};
+	assert_int_equal(geo_select(ctx, svc(ctx, "fo.example.test"), &c, AAAA, held, &r), SOV_OK);
+	assert_int_equal(r.count, 0);
 	assert_int_equal(r.outcome, GEO_OUT_DOWN_ALL);
 
 	/* db's dcs have internal networks, so its scope is that of the
