@@ -732,6 +732,46 @@ static void cookie_process(struct answer *a, const struct sockaddr *client)
 	cookie_make(a->snap, q->cookie, now, client, a->cookie);
 }
 
+/* The unsigned TSIG record of a BADKEY error (RFC 8945 §5.2.2): sovdns has
+ * no TSIG keys, so every signed query names a key it does not know. Built
+ * from the query's TSIG at q[off]: same key name, algorithm, time signed and
+ * fudge; empty MAC; original ID; error 17 (BADKEY). Returns its length in
+ * out[0..cap), or 0 if it does not fit (or the query's TSIG cannot be read,
+ * which the parser already excluded). */
+static size_t tsig_badkey(const uint8_t *q, size_t qlen, size_t off, uint16_t id, uint8_t *out,
+			  size_t cap)
+{
+	uint8_t key[DNAME_MAXLEN], alg[DNAME_MAXLEN];
+	size_t p = off;
+	int klen = dns_name_read(q, qlen, &p, key);
+	if (klen < 0 || qlen - p < 10)
+		return 0;
+	p += 10; /* type, class, TTL, RDLENGTH */
+	int alen = dns_name_read(q, qlen, &p, alg);
+	if (alen < 0 || qlen - p < 8)
+		return 0;
+	size_t need = (size_t)klen + 10 + (size_t)alen + 6 + 2 + 2 + 2 + 2 + 2;
+	if (need > cap)
+		return 0;
+	uint8_t *o = out;
+	memcpy(o, key, (size_t)klen);
+	o += klen;
+	wire_write_u16(o, DNS_TYPE_TSIG);
+	wire_write_u16(o + 2, DNS_CLASS_ANY);
+	wire_write_u32(o + 4, 0);
+	wire_write_u16(o + 8, (uint16_t)(alen + 16));
+	o += 10;
+	memcpy(o, alg, (size_t)alen);
+	o += alen;
+	memcpy(o, q + p, 8); /* time signed (48 bits) and fudge */
+	o += 8;
+	wire_write_u16(o, 0);      /* MAC size */
+	wire_write_u16(o + 2, id); /* original ID */
+	wire_write_u16(o + 4, 17); /* error: BADKEY */
+	wire_write_u16(o + 6, 0);  /* other len */
+	return need;
+}
+
 /* Appends our OPT record (RFC 6891 §6.1.2); space was reserved. */
 static size_t put_opt(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
 		      uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie)
@@ -849,6 +889,9 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	} else if (pr == DNS_PARSE_BADVERS) {
 		a.rcode = 0;
 		ext_rcode = DNS_RCODE_BADVERS >> 4;
+	} else if (pq.has_tsig) {
+		/* RFC 8945 §5.2.2: no key is configured, so the key is unknown. */
+		a.rcode = DNS_RCODE_NOTAUTH;
 	} else if (DNS_OPCODE(pq.flags) != DNS_OPCODE_QUERY) {
 		a.rcode = DNS_RCODE_NOTIMP;
 	} else if (pq.qtype == DNS_TYPE_OPT || pq.qtype == DNS_TYPE_TSIG ||
@@ -901,6 +944,12 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	if (pq.has_edns) {
 		len = put_opt(reply, len, snap, &pq, ext_rcode, a.ecs_scope, a.cookie);
 		arcount++;
+	}
+	if (a.rcode == DNS_RCODE_NOTAUTH && pq.has_tsig) {
+		/* The TSIG record goes last (RFC 8945 §5.1). */
+		size_t n = tsig_badkey(q, qlen, pq.tsig_offset, pq.id, reply + len, limit - len);
+		len += n;
+		arcount += n > 0;
 	}
 
 	/* Header: QR, opcode, RD and CD copied (RFC 1035 §4.1.1, RFC 4035

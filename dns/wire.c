@@ -240,6 +240,24 @@ static void edns_clear(struct dns_query *q)
 /* Walks the answer, authority and additional sections from pos. Only the OPT
  * record is interpreted; other records are checked to be in bounds and
  * skipped (RDATA is not looked into). */
+/* The TSIG RDATA at pkt[pos..pos+rdlen): algorithm name, then 6+2 bytes of
+ * time and fudge, a 2-byte MAC size and the MAC, then original ID, error and
+ * other-data length (2 each) and the other data, ending exactly at rdlen. */
+static bool tsig_rdata_ok(const uint8_t *pkt, size_t pos, size_t rdlen)
+{
+	uint8_t alg[DNAME_MAXLEN];
+	size_t end = pos + rdlen, p = pos;
+	if (dns_name_read(pkt, end, &p, alg) < 0 || end - p < 10)
+		return false;
+	size_t mac = wire_read_u16(pkt + p + 8);
+	p += 10;
+	if (end - p < mac + 6)
+		return false;
+	p += mac;
+	size_t other = wire_read_u16(pkt + p + 4);
+	return end - p - 6 == other;
+}
+
 static enum dns_parse_result records_parse(const uint8_t *pkt, size_t len, size_t pos,
 					   struct dns_query *q)
 {
@@ -253,6 +271,7 @@ static enum dns_parse_result records_parse(const uint8_t *pkt, size_t len, size_
 	 * complete before pos reaches len and the next one fails. */
 	for (uint32_t i = 0; i < total; i++) {
 		size_t owner_len;
+		size_t record_start = pos;
 		if (pos < len && pkt[pos] == 0) {
 			owner_len = 1; /* root owner: every OPT, most TSIG-less queries */
 			pos++;
@@ -270,7 +289,15 @@ static enum dns_parse_result records_parse(const uint8_t *pkt, size_t len, size_
 		pos += RR_FIXED_LEN;
 		if (rdlen > len - pos)
 			goto finish;
-		if (type == DNS_TYPE_OPT) {
+		if (type == DNS_TYPE_TSIG) {
+			/* RFC 8945 §5.1: only as the very last record; its RDATA
+			 * must hold algorithm, time, fudge, MAC, original ID,
+			 * error and other data (§4.2). */
+			if (i != total - 1 || i < before_additional || !tsig_rdata_ok(pkt, pos, rdlen))
+				goto finish;
+			q->has_tsig = true;
+			q->tsig_offset = (uint16_t)record_start;
+		} else if (type == DNS_TYPE_OPT) {
 			/* RFC 6891 §6.1.1: one OPT, in the additional section,
 			 * owned by the root. Otherwise no OPT can be trusted to
 			 * describe the client: forget any seen before. */

@@ -39,6 +39,7 @@ enum dns_rcode {
 	DNS_RCODE_NXDOMAIN = 3,
 	DNS_RCODE_NOTIMP = 4,
 	DNS_RCODE_REFUSED = 5,
+	DNS_RCODE_NOTAUTH = 9,
 	DNS_RCODE_BADVERS = 16, /* extended: upper 8 bits go in the OPT TTL */
 };
 
@@ -98,6 +99,8 @@ struct dns_query {
 	bool edns_do;            /* DNSSEC OK bit */
 	bool has_ecs;            /* a valid ECS option was present (false if the option list is bad) */
 	struct dns_ecs ecs;
+	bool has_tsig;           /* a TSIG record, last in the additional section (RFC 8945 §5.1) */
+	uint16_t tsig_offset;    /* offset in the packet of that record's owner name */
 	bool has_cookie;         /* a valid COOKIE option was present (RFC 7873) */
 	uint8_t cookie_len;      /* 8 (client only) or 16..40 (client + server) */
 	uint8_t cookie[40];

@@ -26,6 +26,13 @@ struct pkt {
 	size_t len;
 };
 
+/* A well-formed TSIG RDATA (RFC 8945 §4.2): algorithm "hmac-sha256.", time
+ * signed, fudge 300, a 4-byte MAC, original ID 7, no error, no other data. */
+static const uint8_t tsig_rdata[] = "\x0bhmac-sha256\x00" "\x00\x00\x65\x70\x00\x00"
+				    "\x01\x2c" "\x00\x04" "MAC!" "\x00\x07" "\x00\x00"
+				    "\x00\x00";
+#define TSIG_RDLEN (sizeof(tsig_rdata) - 1)
+
 static void put_u8(struct pkt *p, uint8_t v)
 {
 	assert_true(p->len < sizeof(p->b));
@@ -958,17 +965,32 @@ static void test_records_skipped(void **state)
 	put_rr(&p, "example.test", DNS_TYPE_NS, "\2ns\0", 4);
 	size_t at = opt_begin(&p, 1400, 0, 0, EDNS_DO_BIT);
 	opt_end(&p, at);
+	size_t tsig_at = p.len;
 	put_name(&p, "key.example.test");
 	put_u16(&p, DNS_TYPE_TSIG);
 	put_u16(&p, DNS_CLASS_ANY);
 	put_u32(&p, 0);
-	put_u16(&p, 30);
-	for (int i = 0; i < 30; i++)
+	/* RFC 8945 §4.2: algorithm, time (48 bits), fudge, MAC size, MAC,
+	 * original ID, error, other len. */
+	put_u16(&p, 13 + 6 + 2 + 2 + 4 + 2 + 2 + 2);
+	put_name(&p, "hmac-sha256");
+	for (int i = 0; i < 6; i++)
 		put_u8(&p, (uint8_t)i);
+	put_u16(&p, 300);
+	put_u16(&p, 4);
+	put_u32(&p, 0xdeadbeef);
+	put_u16(&p, 5);
+	put_u16(&p, 0);
+	put_u16(&p, 0);
 	assert_int_equal(parse(&p, &q), DNS_PARSE_OK);
 	assert_true(q.has_edns);
 	assert_int_equal(q.edns_udp_size, 1400);
 	assert_true(q.edns_do);
+	assert_true(q.has_tsig);
+	assert_int_equal(q.tsig_offset, tsig_at);
+	/* A MAC size that runs past RDLENGTH: FORMERR (RFC 8945 §5.1). */
+	p.b[p.len - 12] = 0xff; /* MAC size, high byte */
+	assert_int_equal(parse(&p, &q), DNS_PARSE_FORMERR);
 
 	/* Every truncation of that packet after the question is FORMERR but
 	 * still has the question. */
@@ -1136,12 +1158,12 @@ static void test_opt_placement(void **state)
 	assert_false(q.has_edns);
 	assert_int_equal(q.edns_udp_size, 0);
 
-	/* Two OPTs with a TSIG between them, the first with ECS. */
+	/* Two OPTs with another record between them, the first with ECS. */
 	put_query(&p, 3);
 	at = opt_begin(&p, 1232, 0, 0, 0);
 	put_ecs(&p, 1, 24, 0, (const uint8_t *)"\xC0\x00\x02", 3);
 	opt_end(&p, at);
-	put_rr(&p, "k", DNS_TYPE_TSIG, "xx", 2);
+	put_rr(&p, "k", DNS_TYPE_A, "\1\2\3\4", 4);
 	at = opt_begin(&p, 512, 0, 0, 0);
 	opt_end(&p, at);
 	assert_int_equal(parse(&p, &q), DNS_PARSE_FORMERR);
@@ -1223,7 +1245,7 @@ static void test_options_walk(void **state)
 	put_option(&p, 65001, "abcd", 4);
 	opt_end(&p, at);
 	set_u16(&p, p.len - 6, 5);
-	put_rr(&p, "k", DNS_TYPE_TSIG, "xx", 2);
+	put_rr(&p, "k", DNS_TYPE_TSIG, (const char *)tsig_rdata, TSIG_RDLEN);
 	assert_int_equal(parse(&p, &q), DNS_PARSE_FORMERR);
 	assert_true(q.has_question);
 	assert_true(q.has_edns); /* the OPT itself was fine: reply carries one */
@@ -1478,7 +1500,7 @@ static void test_badvers(void **state)
 	put_query(&p, 2);
 	at = opt_begin(&p, 4000, 0, 1, 0);
 	opt_end(&p, at);
-	put_rr(&p, "k", DNS_TYPE_TSIG, "abc", 3);
+	put_rr(&p, "k", DNS_TYPE_TSIG, (const char *)tsig_rdata, TSIG_RDLEN);
 	assert_int_equal(parse(&p, &q), DNS_PARSE_BADVERS);
 
 	/* Version 1 in an OPT that is in the wrong section: FORMERR. */
@@ -1597,8 +1619,8 @@ static size_t sample_packets(struct pkt *out, size_t cap)
 	put_u16(&out[n], DNS_TYPE_TSIG);
 	put_u16(&out[n], DNS_CLASS_ANY);
 	put_u32(&out[n], 0);
-	put_u16(&out[n], 6);
-	put_bytes(&out[n], "tsig!!", 6);
+	put_u16(&out[n], (uint16_t)TSIG_RDLEN);
+	put_bytes(&out[n], (const char *)tsig_rdata, TSIG_RDLEN);
 	n++;
 
 	put_query(&out[n], 1);
