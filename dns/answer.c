@@ -432,12 +432,14 @@ static void service_dc_state(const snapshot_t *s, size_t svc, uint8_t *state, bo
 		uint32_t admin = s->admin ? (atomic_load_explicit(&s->admin[d], memory_order_acquire) & 3u)
 					  : 0;
 		/* usable: health up (or unknown at start) and admin active;
-		 * held: drained or in maintenance (not even fail-open names it). */
+		 * held: draining, drained or in maintenance — not even fail-open
+		 * names it, else a forced drain would never empty the caches by
+		 * its safe_at time. */
 		if (h != HEALTH_DOWN && admin == 0)
 			state[d] |= GEO_DC_USABLE;
 		else
 			*degraded = true;
-		if (admin >= 2)
+		if (admin != 0)
 			state[d] |= GEO_DC_HELD;
 	}
 }

@@ -139,7 +139,7 @@ static bool dc_in_answers(const snapshot_t *s, size_t dc)
 			return true;
 		if (usable == 0) {
 			uint32_t admin = s->admin ? (atomic_load(&s->admin[dc]) & 3u) : 0;
-			if (si->on_all_down == GEO_DOWN_ALL && admin < 2)
+			if (si->on_all_down == GEO_DOWN_ALL && admin == 0)
 				return true;
 			if (si->on_all_down == GEO_DOWN_FIRST && si->dcs[0] == dc)
 				return true;
