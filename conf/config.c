@@ -369,7 +369,8 @@ static void cfg_cookies(struct cfg_ctx *cx, config_t *c, json_t *v)
 	for (size_t i = 0; ok && i < 16; i++) {
 		int hi = hexval(t[2 * i]), lo = hexval(t[2 * i + 1]);
 		ok = hi >= 0 && lo >= 0;
-		c->cookie_secret[i] = (uint8_t)(hi << 4 | lo);
+		if (ok)
+			c->cookie_secret[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (ok)
 		c->cookie_secret_set = true;
