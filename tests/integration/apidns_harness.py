@@ -84,9 +84,17 @@ def wait_until(fn, timeout=BOUND_S, interval=0.05, what="condition"):
 
 
 def free_tcp_port(addr="127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((addr, 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range (see servers.pick_endpoint)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(20000, 32767)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((addr, port))
+                return port
+            except OSError:
+                continue
+    raise AssertionError("no free TCP port")
 
 
 def _end(proc: subprocess.Popen, sig=signal.SIGTERM) -> int:

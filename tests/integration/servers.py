@@ -85,10 +85,13 @@ def port_is_free(addr: str, port: int) -> bool:
 
 
 def pick_endpoint(rng: random.Random, want_ipv6: bool) -> tuple[str, int]:
-    """A random 127.0.0.x and a high port that look free (on ::1 too if wanted)."""
+    """A random 127.0.0.x and a high port that look free (on ::1 too if wanted).
+    Ports stay below the kernel's ephemeral range (32768-60999): a server
+    restarted on the same port must not find it taken as the source port of
+    some client connection meanwhile."""
     for _ in range(100):
         addr = f"127.0.0.{rng.randint(2, 254)}"
-        port = rng.randint(20000, 60999)
+        port = rng.randint(20000, 32767)
         if port_is_free(addr, port) and (not want_ipv6 or port_is_free("::1", port)):
             return addr, port
     raise ServerError("no free loopback port found in 100 tries")

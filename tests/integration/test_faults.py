@@ -4,6 +4,7 @@ answers agree with it. (Failed writes — full disk — are in test_api_drain.py
 a garbage zone or .mmdb on reload in test_reload.py / test_geo_answers.py.)"""
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,10 +26,21 @@ DCS = ["dc-a", "dc-b", "dc-c"]
 ADDR = {"dc-a": "192.0.2.1", "dc-b": "192.0.2.2", "dc-c": "192.0.2.3"}
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(kind=None):
+    """A port free for UDP and TCP, below the kernel's ephemeral range
+    (32768-60999), so that the test's own client connections (each restart
+    reconnects) can never have taken it as their source port."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        try:
+            for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                with socket.socket(socket.AF_INET, typ) as s:
+                    s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
 
 
 def write_config(tmp: Path, dns_port: int, api_port: int) -> Path:
@@ -76,7 +88,7 @@ def answers(dns_port):
 
 def test_kill_9_during_state_writes_leaves_a_consistent_state(tmp_path):
     binary = os.environ.get("SOVDNS_BIN") or default_sovdns_bin()
-    dns_port, api_port = free_port(socket.SOCK_DGRAM), free_port()
+    dns_port, api_port = free_port(), free_port()
     conf = write_config(tmp_path, dns_port, api_port)
     log = tmp_path / "sovdns.log"
     for round_ in range(6):
