@@ -688,7 +688,8 @@ static int record_backup(struct run *r, json_t *res)
 	}
 	json_object_set_new(j->result, "archive", json_string(archive));
 	json_object_set_new(j->result, "sha256", json_string(sha));
-	snprintf(j->archive, sizeof(j->archive), "%s", archive);
+	if (archive != j->archive)
+		snprintf(j->archive, sizeof(j->archive), "%s", archive);
 	progress_step("archive %s, sha256 %s", archive, sha);
 	return CTL_OK;
 }
@@ -814,7 +815,7 @@ static int run_hook(struct run *r, enum dconf_hook_kind h)
 		save(r);
 		return ret;
 	}
-	char last[300];
+	char last[600];
 	last_output_line(r, last, sizeof(last));
 	if (hs.timed_out) {
 		set_error(r, "the %s hook was killed at its timeout of %u s (log: %s)", name,

@@ -75,7 +75,7 @@ struct job {
 	int64_t updated_ms;
 	pid_t owner_pid;        /* the sovctl running the job (0: none) */
 	uint64_t owner_start;
-	char error[512];        /* why it failed or was aborted */
+	char error[1024];       /* why it failed or was aborted */
 	json_t *result;         /* owned: archive, sha256, log, hook results... */
 	size_t n_inst;
 	struct job_instance inst[JOB_INSTANCES_MAX];
