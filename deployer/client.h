@@ -21,9 +21,9 @@ typedef struct client client_t;
 
 /** What came back from one request. */
 struct client_reply {
-	long status;       /* HTTP status; 0 when the exchange failed (see message) */
-	json_t *body;      /* the parsed JSON body (owned; NULL if none or not JSON) */
-	char code[64];     /* the API's error code ("last_usable_datacenter"), or "" */
+	long status;	   /* HTTP status; 0 when the exchange failed (see message) */
+	json_t *body;	   /* the parsed JSON body (owned; NULL if none or not JSON) */
+	char code[64];	   /* the API's error code ("last_usable_datacenter"), or "" */
 	char message[512]; /* the API's error message, or why the exchange failed */
 };
 

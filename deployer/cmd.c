@@ -85,10 +85,12 @@ int cmd_status(struct sovctl *s)
 		json_array_foreach(lists[i], k, d)
 		{
 			const char *id = json_string_value(json_object_get(d, "id"));
+			if (id == NULL)
+				continue;
 			bool seen = false;
 			for (size_t m = 0; m < nids && !seen; m++)
 				seen = strcmp(ids[m], id) == 0;
-			if (id && !seen && nids < 256)
+			if (!seen && nids < 256)
 				ids[nids++] = id;
 		}
 	}
@@ -104,14 +106,15 @@ int cmd_status(struct sovctl *s)
 		for (size_t i = 0; i < s->n; i++) {
 			json_t *o = json_array_get(out_insts, i);
 			if (lists[i] != NULL)
-				printf("%-10s %s  sovdns %s, up %lld s\n", client_name(s->clients[i]),
-				       s->conf->instances[i].api,
-				       json_string_value(json_object_get(o, "version")) ?: "?",
-				       (long long)json_integer_value(json_object_get(o, "uptime_s")));
+				printf(
+				    "%-10s %s  sovdns %s, up %lld s\n", client_name(s->clients[i]),
+				    s->conf->instances[i].api,
+				    json_string_value(json_object_get(o, "version")) ?: "?",
+				    (long long)json_integer_value(json_object_get(o, "uptime_s")));
 			else
-				printf("%-10s %s  %sUNREACHABLE%s: %s\n", client_name(s->clients[i]),
-				       s->conf->instances[i].api, progress_color("red"),
-				       progress_reset(), errs[i]);
+				printf("%-10s %s  %sUNREACHABLE%s: %s\n",
+				       client_name(s->clients[i]), s->conf->instances[i].api,
+				       progress_color("red"), progress_reset(), errs[i]);
 		}
 		printf("\n%-12s", "DATACENTER");
 		for (size_t i = 0; i < s->n; i++)
@@ -121,7 +124,6 @@ int cmd_status(struct sovctl *s)
 	for (size_t m = 0; m < nids; m++) {
 		struct cell c[JOB_INSTANCES_MAX];
 		json_t *views = json_object();
-		size_t seen = 0;
 		for (size_t i = 0; i < s->n; i++) {
 			json_t *found = NULL;
 			size_t k;
@@ -133,7 +135,6 @@ int cmd_status(struct sovctl *s)
 			}
 			c[i] = cell_of(found);
 			if (c[i].present) {
-				seen++;
 				json_object_set_new(
 				    views, client_name(s->clients[i]),
 				    json_pack("{s:s, s:s, s:b, s:O}", "health", c[i].health,
@@ -176,7 +177,7 @@ int cmd_status(struct sovctl *s)
 			continue;
 		printf("%-12s", ids[m]);
 		for (size_t i = 0; i < s->n; i++) {
-			char admin[40], cellbuf[96];
+			char admin[40];
 			if (lists[i] == NULL) {
 				printf(" %-30s", "-");
 				continue;
@@ -194,13 +195,11 @@ int cmd_status(struct sovctl *s)
 			const char *hc = dh ? "red" : strcmp(c[i].health, "up") ? "yellow" : "";
 			const char *ac = da ? "red" : strcmp(c[i].admin, "active") ? "yellow" : "";
 			const char *ic = di ? "red" : "";
-			/* pad by hand: escapes must not count in the width */
-			snprintf(cellbuf, sizeof(cellbuf), "%-7s %-14s %-7s", c[i].health, admin,
-				 c[i].in_answers ? "in" : "out");
+			/* each field padded inside its colour: escapes take no width */
 			printf(" %s%-7s%s %s%-14s%s %s%-7s%s", progress_color(hc), c[i].health,
 			       progress_reset(), progress_color(ac), admin, progress_reset(),
-			       progress_color(ic), c[i].in_answers ? "in" : "out", progress_reset());
-			(void)cellbuf;
+			       progress_color(ic), c[i].in_answers ? "in" : "out",
+			       progress_reset());
 		}
 		if (disagree) {
 			printf("  %s! instances disagree:%s%s%s%s%s", progress_color("red"),
@@ -208,7 +207,6 @@ int cmd_status(struct sovctl *s)
 			       missing ? " (unknown to some)" : "", progress_reset());
 		}
 		printf("\n");
-		(void)seen;
 	}
 	if (!s->json) {
 		if (disagreements)
@@ -298,7 +296,8 @@ static int wait_drained_plain(struct sovctl *s, const char *dc, const bool use[]
 			progress_step("%s is drained on every instance: safe to take it down", dc);
 			return CTL_OK;
 		}
-		if (now > (safe_at ? safe_at * 1000 : start) + (int64_t)s->conf->drain_slack_s * 1000) {
+		if (now >
+		    (safe_at ? safe_at * 1000 : start) + (int64_t)s->conf->drain_slack_s * 1000) {
 			progress_clear();
 			progress_error("%s was not drained everywhere in time (%s)", dc, list);
 			return CTL_FAILED;
@@ -332,9 +331,10 @@ static int admin_command(struct sovctl *s, const char *dc, enum ctl_action act)
 	bool use[JOB_INSTANCES_MAX], changed[JOB_INSTANCES_MAX], maint[JOB_INSTANCES_MAX];
 	char why[800], other[JOB_ID_MAX], reason[256];
 	struct dc_views v;
-	const char *verb = act == ACT_DRAIN ? "drain" : act == ACT_UNDRAIN ? "undrain"
-					       : act == ACT_MAINT_ON ? "maintenance on"
-								     : "maintenance off";
+	const char *verb = act == ACT_DRAIN	 ? "drain"
+			   : act == ACT_UNDRAIN	 ? "undrain"
+			   : act == ACT_MAINT_ON ? "maintenance on"
+						 : "maintenance off";
 	if ((act == ACT_UNDRAIN || act == ACT_MAINT_OFF) && !s->force &&
 	    unfinished_job_on(s, dc, other, sizeof(other))) {
 		progress_error("operation %s on %s is unfinished: putting the site back now could "
@@ -354,7 +354,8 @@ static int admin_command(struct sovctl *s, const char *dc, enum ctl_action act)
 			    maint, &safe_at, why, sizeof(why));
 	if (rc != CTL_OK) {
 		progress_error("%s%s", why,
-			       rc == CTL_REFUSED ? " (nothing was changed; --force overrides)" : "");
+			       rc == CTL_REFUSED ? " (nothing was changed; --force overrides)"
+						 : "");
 		if (s->json)
 			ctl_print_json(json_pack("{s:s, s:s, s:i}", "datacenter", dc, "error", why,
 						 "exit", rc));
@@ -373,10 +374,11 @@ static int admin_command(struct sovctl *s, const char *dc, enum ctl_action act)
 		if (safe_at > 0) {
 			char ts[32];
 			ctl_format_time(safe_at, ts, sizeof(ts));
-			progress_step("%s drained on %s: out of answers now, safe to take down at %s "
-				      "(in %lld s)%s",
-				      dc, list, ts, (long long)(safe_at - ctl_now_ms() / 1000),
-				      s->lease_given ? "" : "; no lease: it stays out until undrained");
+			progress_step(
+			    "%s drained on %s: out of answers now, safe to take down at %s "
+			    "(in %lld s)%s",
+			    dc, list, ts, (long long)(safe_at - ctl_now_ms() / 1000),
+			    s->lease_given ? "" : "; no lease: it stays out until undrained");
 		} else {
 			progress_step("%s drained on %s", dc, list);
 		}
@@ -384,7 +386,8 @@ static int admin_command(struct sovctl *s, const char *dc, enum ctl_action act)
 			rc = wait_drained_plain(s, dc, use);
 		break;
 	case ACT_UNDRAIN:
-		progress_step("%s undrained on %s: back in answers once its health is up", dc, list);
+		progress_step("%s undrained on %s: back in answers once its health is up", dc,
+			      list);
 		break;
 	case ACT_MAINT_ON:
 		progress_step("%s in maintenance on %s: out of answers whatever the probes say", dc,
@@ -469,9 +472,9 @@ static int list_operations(struct sovctl *s)
 		owner_note(e, note, sizeof(note));
 		const char *err = json_string_value(json_object_get(e, "error"));
 		const char *st = json_string_value(json_object_get(e, "state")) ?: "?";
-		const char *color = str_same(st, "done")     ? "green"
+		const char *color = str_same(st, "done")				? "green"
 				    : str_same(st, "failed") || str_same(st, "aborted") ? "red"
-											 : "yellow";
+											: "yellow";
 		printf("%-32s %-9s %-12s %s%-9s%s %-20s %s%s%.100s\n",
 		       json_string_value(json_object_get(e, "id")) ?: "?",
 		       json_string_value(json_object_get(e, "kind")) ?: "?",
@@ -526,8 +529,9 @@ int cmd_operations(struct sovctl *s, const char *id)
 		json_t *entry = NULL;
 		char desc[700] = "";
 		if (j.inst[i].skipped || !j.inst[i].op_id[0]) {
-			snprintf(desc, sizeof(desc), "%s", j.inst[i].skipped ? "left out (unreachable)"
-									      : "no operation recorded");
+			snprintf(desc, sizeof(desc), "%s",
+				 j.inst[i].skipped ? "left out (unreachable)"
+						   : "no operation recorded");
 		} else if (c == NULL) {
 			snprintf(desc, sizeof(desc), "instance no longer configured");
 		} else {
@@ -547,7 +551,8 @@ int cmd_operations(struct sovctl *s, const char *id)
 			continue;
 		const char *st = json_string_value(json_object_get(entry, "state"));
 		bool differs = st && strcmp(st, op_state_name(j.state)) != 0;
-		printf("%-10s %-28s %s%s%s%s\n", j.inst[i].name, j.inst[i].op_id[0] ? j.inst[i].op_id : "-",
+		printf("%-10s %-28s %s%s%s%s\n", j.inst[i].name,
+		       j.inst[i].op_id[0] ? j.inst[i].op_id : "-",
 		       differs ? progress_color("red") : "", st ? st : desc,
 		       differs ? " (differs from sovctl's record)" : "", progress_reset());
 		size_t k;

@@ -92,8 +92,8 @@ int ctl_precheck(struct sovctl *s, const char *dc, struct dc_views *v, bool use[
 	for (size_t i = 0; i < s->n; i++) {
 		use[i] = v->view[i] != NULL;
 		if (v->status[i] == 404) {
-			progress_error("%s does not know datacenter %s (%s)", client_name(s->clients[i]),
-				       dc, v->error[i]);
+			progress_error("%s does not know datacenter %s (%s)",
+				       client_name(s->clients[i]), dc, v->error[i]);
 			return CTL_USAGE;
 		}
 		if (!use[i]) {
@@ -170,10 +170,10 @@ static void roll_back(struct sovctl *s, const char *dc, enum ctl_action act, siz
 				      client_name(s->clients[i]), dc);
 		} else {
 			char d[700];
-			progress_error("could not roll back on %s (%s): %s stays out of its answers; "
-				       "run sovctl undrain %s",
-				       client_name(s->clients[i]), client_describe(&r, d, sizeof(d)),
-				       dc, dc);
+			progress_error(
+			    "could not roll back on %s (%s): %s stays out of its answers; "
+			    "run sovctl undrain %s",
+			    client_name(s->clients[i]), client_describe(&r, d, sizeof(d)), dc, dc);
 		}
 		client_reply_clear(&r);
 	}
@@ -231,7 +231,7 @@ int ctl_change_all(struct sovctl *s, const char *dc, enum ctl_action act, const 
 		} else {
 			snprintf(why, why_cap, "%s: %s", name, client_describe(&r, d, sizeof(d)));
 			ret = r.status == 0 || r.status == 401 || r.status == 403 ? CTL_UNREACHABLE
-										   : CTL_FAILED;
+										  : CTL_FAILED;
 		}
 		client_reply_clear(&r);
 		if (ret != CTL_OK && takes_out) {

@@ -18,10 +18,10 @@
 
 /** Exit statuses (docs/sovctl.md, "Exit status"). */
 enum ctl_exit {
-	CTL_OK = 0,          /* done */
-	CTL_FAILED = 1,      /* the job failed (hook, timeout, site not back): site left drained;
+	CTL_OK = 0,	     /* done */
+	CTL_FAILED = 1,	     /* the job failed (hook, timeout, site not back): site left drained;
 				status: instances disagree */
-	CTL_USAGE = 2,       /* bad command line or configuration, unknown datacenter */
+	CTL_USAGE = 2,	     /* bad command line or configuration, unknown datacenter */
 	CTL_UNREACHABLE = 3, /* an instance could not be reached or refused us; nothing changed
 				(unless --allow-partial) */
 	CTL_REFUSED = 4,     /* refused for safety: a service would be left with no usable
@@ -35,11 +35,11 @@ struct sovctl {
 	dconf_t *conf;
 	client_t *clients[JOB_INSTANCES_MAX]; /* conf->instances order */
 	size_t n;
-	bool json;          /* --json: one JSON document on stdout */
-	bool force;         /* --force */
+	bool json;	    /* --json: one JSON document on stdout */
+	bool force;	    /* --force */
 	bool allow_partial; /* --allow-partial */
-	bool wait;          /* drain --wait */
-	bool all;           /* --all */
+	bool wait;	    /* drain --wait */
+	bool all;	    /* --all */
 	bool lease_given;   /* --lease */
 	uint32_t lease_s;
 	const char *reason;  /* --reason, or NULL */
@@ -62,7 +62,7 @@ void ctl_format_time(int64_t unix_s, char *buf, size_t cap);
 struct dc_views {
 	json_t *view[JOB_INSTANCES_MAX]; /* owned; NULL when not reached */
 	char error[JOB_INSTANCES_MAX][600];
-	long status[JOB_INSTANCES_MAX];  /* HTTP status; 0 unreachable */
+	long status[JOB_INSTANCES_MAX]; /* HTTP status; 0 unreachable */
 };
 
 /**
@@ -105,7 +105,8 @@ int cmd_undrain(struct sovctl *s, const char *dc) __attribute__((nonnull));
 int cmd_maintenance(struct sovctl *s, const char *dc, bool on) __attribute__((nonnull));
 int cmd_operations(struct sovctl *s, const char *id) __attribute__((nonnull(1)));
 /** backup/deploy/restore/tls-renew of dc, or of every datacenter with --all (dc NULL). */
-int cmd_job(struct sovctl *s, enum dconf_hook_kind kind, const char *dc) __attribute__((nonnull(1)));
+int cmd_job(struct sovctl *s, enum dconf_hook_kind kind, const char *dc)
+    __attribute__((nonnull(1)));
 int cmd_resume(struct sovctl *s, const char *id) __attribute__((nonnull));
 int cmd_abort(struct sovctl *s, const char *id) __attribute__((nonnull));
 

@@ -19,8 +19,7 @@
 #define DCONF_FILE_MAX (1u << 20)
 #define TOKEN_MIN_BYTES 16
 
-static const char *const hook_names[HOOK_KIND_COUNT] = {"deploy", "backup", "restore",
-							 "tls-renew"};
+static const char *const hook_names[HOOK_KIND_COUNT] = {"deploy", "backup", "restore", "tls-renew"};
 
 const char *dconf_hook_name(enum dconf_hook_kind k)
 {
@@ -46,8 +45,8 @@ struct pctx {
 	char ptr[JSONPOS_POINTER_MAX]; /* JSON Pointer of the value being read */
 };
 
-__attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, bool at_key,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, bool at_key, const char *fmt,
+						       ...)
 {
 	struct jsonpos pos = {1, 1};
 	jsonpos_locate(p->text, p->len, p->ptr, at_key ? JSONPOS_KEY : JSONPOS_VALUE, &pos);
@@ -127,7 +126,8 @@ static const char *get_str(struct pctx *p, json_t *obj, const char *key, bool re
 	push_key(p, key);
 	if (!json_is_string(v))
 		perr(p, false, "\"%s\" must be a string", key);
-	else if (json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v))
+	else if (json_string_length(v) == 0 ||
+		 strlen(json_string_value(v)) != json_string_length(v))
 		perr(p, false, "\"%s\" must be a non-empty string without NUL bytes", key);
 	else
 		s = json_string_value(v);
@@ -206,8 +206,9 @@ int dconf_read_token(const char *path, char *out, size_t cap, char *why, size_t 
 		}
 	}
 	if (len < TOKEN_MIN_BYTES || len >= cap) {
-		snprintf(why, why_cap, "token in %s must be %d..%zu bytes (try: openssl rand -hex 32)",
-			 path, TOKEN_MIN_BYTES, cap - 1);
+		snprintf(why, why_cap,
+			 "token in %s must be %d..%zu bytes (try: openssl rand -hex 32)", path,
+			 TOKEN_MIN_BYTES, cap - 1);
 		ret = SOV_ESEMANTIC;
 		goto finish;
 	}
@@ -222,8 +223,8 @@ finish:
 
 static void parse_instance(struct pctx *p, json_t *o, struct dconf_instance *in)
 {
-	static const char *const keys[] = {"name", "api", "token_file", "ca_file", "timeout_s",
-					   NULL};
+	static const char *const keys[] = {"name",    "api",	   "token_file",
+					   "ca_file", "timeout_s", NULL};
 	if (!json_is_object(o)) {
 		perr(p, false, "an instance must be an object");
 		return;
@@ -234,7 +235,8 @@ static void parse_instance(struct pctx *p, json_t *o, struct dconf_instance *in)
 	if (name != NULL) {
 		if (!valid_name(name)) {
 			push_key(p, "name");
-			perr(p, false, "instance name \"%s\" must be 1..63 of [A-Za-z0-9._-]", name);
+			perr(p, false, "instance name \"%s\" must be 1..63 of [A-Za-z0-9._-]",
+			     name);
 			jsonpos_pop(p->ptr);
 		} else {
 			snprintf(in->name, sizeof(in->name), "%s", name);
@@ -244,8 +246,9 @@ static void parse_instance(struct pctx *p, json_t *o, struct dconf_instance *in)
 	if (api != NULL) {
 		if (strncmp(api, "http://", 7) != 0 && strncmp(api, "https://", 8) != 0) {
 			push_key(p, "api");
-			perr(p, false, "\"api\" must be an http:// or https:// URL, e.g. "
-				       "\"http://192.0.2.1:8053\"");
+			perr(p, false,
+			     "\"api\" must be an http:// or https:// URL, e.g. "
+			     "\"http://192.0.2.1:8053\"");
 			jsonpos_pop(p->ptr);
 		} else {
 			in->api = strdup(api);
@@ -336,7 +339,8 @@ static void parse_env(struct pctx *p, json_t *obj, struct dconf_env *e)
 			     "environment name \"%s\" must be [A-Za-z_][A-Za-z0-9_]* and must not "
 			     "start with SOVCTL_ (those are set by sovctl)",
 			     k);
-		else if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		else if (!json_is_string(v) ||
+			 strlen(json_string_value(v)) != json_string_length(v))
 			perr(p, false, "the value of \"%s\" must be a string without NUL bytes", k);
 		else if (env_set(e, k, json_string_value(v)) != SOV_OK)
 			perr(p, false, "out of memory");
@@ -449,7 +453,8 @@ static void parse_dc(struct pctx *p, json_t *o, struct dconf_dc *dc, const struc
 			push_key(p, k);
 			if (kind < 0)
 				perr(p, true,
-				     "unknown hook \"%s\" (one of deploy, backup, restore, tls-renew)",
+				     "unknown hook \"%s\" (one of deploy, backup, restore, "
+				     "tls-renew)",
 				     k);
 			else
 				parse_hook(p, v, &dc->hooks[kind]);
@@ -537,10 +542,10 @@ int dconf_load(const char *path, dconf_t **out, diag_t *diag)
 		perr(&p, false, "the configuration must be a JSON object");
 		goto check;
 	}
-	static const char *const keys[] = {"instances",  "datacenters",	     "log_dir",
-					   "state_file", "lease_s",	     "verify_timeout_s",
-					   "env",	     "drain_slack_s",    "poll_interval_ms",
-					   "kill_grace_s", NULL};
+	static const char *const keys[] = {
+	    "instances",	"datacenters",	    "log_dir", "state_file",
+	    "lease_s",		"verify_timeout_s", "env",     "drain_slack_s",
+	    "poll_interval_ms", "kill_grace_s",	    NULL};
 	check_keys(&p, root, keys);
 
 	json_t *insts = json_object_get(root, "instances");

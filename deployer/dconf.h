@@ -57,8 +57,8 @@ struct dconf_env {
 };
 
 struct dconf_hook {
-	bool set;           /* configured for this datacenter */
-	char **argv;        /* NULL-terminated argv (argv[0] resolved against the config
+	bool set;	    /* configured for this datacenter */
+	char **argv;	    /* NULL-terminated argv (argv[0] resolved against the config
 			       directory when it is relative and contains a '/'), or
 			       {"/bin/sh", "-c", TEXT, NULL} for a command given as a string */
 	uint32_t timeout_s; /* killed (its whole process group) after this */
@@ -72,21 +72,21 @@ struct dconf_dc {
 
 struct dconf_instance {
 	char name[DCONF_NAME_MAX];
-	char *api;        /* base URL without a trailing '/', e.g. "http://127.0.0.1:8053" */
+	char *api;	  /* base URL without a trailing '/', e.g. "http://127.0.0.1:8053" */
 	char *token_file; /* absolute path */
 	char token[DCONF_TOKEN_MAX]; /* the secret (first line, trimmed) */
-	char *ca_file;    /* CA bundle for an https API; NULL = system default */
+	char *ca_file;		     /* CA bundle for an https API; NULL = system default */
 	uint32_t timeout_s;
 };
 
 typedef struct dconf {
-	char *path;  /* the configuration file */
-	char *dir;   /* its directory (hooks run there) */
+	char *path; /* the configuration file */
+	char *dir;  /* its directory (hooks run there) */
 	struct dconf_instance *instances;
 	size_t instance_count;
 	struct dconf_dc *dcs; /* in file order: the order of --all */
 	size_t dc_count;
-	char *log_dir;    /* per-operation hook logs; created (0750) when missing */
+	char *log_dir;	  /* per-operation hook logs; created (0750) when missing */
 	char *state_file; /* resumable state (JSON, written atomically) */
 	uint32_t lease_s;
 	uint32_t verify_timeout_s;

@@ -87,8 +87,8 @@ struct pathlist {
 	size_t n, cap;
 };
 
-static int list_files(const char *root, const char *rel, int depth, struct pathlist *pl,
-		      char *why, size_t why_cap)
+static int list_files(const char *root, const char *rel, int depth, struct pathlist *pl, char *why,
+		      size_t why_cap)
 {
 	int ret = SOV_OK;
 	char dirpath[PATH_MAX];

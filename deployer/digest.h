@@ -33,7 +33,6 @@ int digest_archive(const char *path, char hex[DIGEST_HEX_LEN], char *why, size_t
     __attribute__((nonnull, warn_unused_result));
 
 /** The SHA-256 of len bytes as lowercase hex (for tests and small texts). */
-void digest_bytes(const void *data, size_t len, char hex[DIGEST_HEX_LEN])
-    __attribute__((nonnull));
+void digest_bytes(const void *data, size_t len, char hex[DIGEST_HEX_LEN]) __attribute__((nonnull));
 
 #endif

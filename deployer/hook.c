@@ -235,7 +235,8 @@ __attribute__((noreturn)) static void supervise(const struct hook_spec *s, int l
 		if (kill_at == 0 && (supervisor_stop || now >= deadline)) {
 			if (supervisor_stop) {
 				st.terminated = true;
-				log_line(logfd, "stopping the hook (process group %d): sovctl asked",
+				log_line(logfd,
+					 "stopping the hook (process group %d): sovctl asked",
 					 (int)pid);
 			} else {
 				st.timed_out = true;

@@ -30,10 +30,10 @@
 #include <sys/types.h>
 
 struct hook_spec {
-	char *const *argv;       /* NULL-terminated; argv[0] searched in PATH if it has no '/' */
-	char *const *envp;       /* NULL-terminated, the hook's whole environment */
-	const char *cwd;         /* working directory of the hook */
-	const char *log_path;    /* output appended here (created 0640) */
+	char *const *argv;	 /* NULL-terminated; argv[0] searched in PATH if it has no '/' */
+	char *const *envp;	 /* NULL-terminated, the hook's whole environment */
+	const char *cwd;	 /* working directory of the hook */
+	const char *log_path;	 /* output appended here (created 0640) */
 	const char *status_path; /* written by the supervisor (see above) */
 	uint32_t timeout_s;
 	uint32_t kill_grace_s;
@@ -48,15 +48,15 @@ struct hook_proc {
 /** How a hook ended (or, with finished false, that it is running). */
 struct hook_status {
 	bool finished;
-	pid_t hook_pid;       /* leader of the hook's process group */
-	uint64_t hook_start;  /* its start time in clock ticks since boot */
-	int64_t started_ms;   /* wall clock, ms since the epoch */
+	pid_t hook_pid;	     /* leader of the hook's process group */
+	uint64_t hook_start; /* its start time in clock ticks since boot */
+	int64_t started_ms;  /* wall clock, ms since the epoch */
 	int64_t ended_ms;
-	int exit_code;        /* -1 if killed by a signal */
-	int signal;           /* the signal that ended it, else 0 */
-	bool timed_out;       /* stopped at its timeout */
-	bool terminated;      /* stopped because the supervisor was asked to */
-	bool exec_failed;     /* the program could not be started (exit 127, see the log) */
+	int exit_code;	  /* -1 if killed by a signal */
+	int signal;	  /* the signal that ended it, else 0 */
+	bool timed_out;	  /* stopped at its timeout */
+	bool terminated;  /* stopped because the supervisor was asked to */
+	bool exec_failed; /* the program could not be started (exit 127, see the log) */
 };
 
 /**

@@ -111,7 +111,8 @@ static void describe_final(const struct run *r, size_t i, const json_t *op, char
 	const char *rs = json_string_value(json_object_get(last, "reason"));
 	const char *st = json_string_value(json_object_get(op, "state"));
 	snprintf(why, cap, "operation %s is %s on %s (by %s%s%s)", r->j->inst[i].op_id,
-		 st ? st : "?", client_name(cli(r, i)), by ? by : "?", rs ? ": " : "", rs ? rs : "");
+		 st ? st : "?", client_name(cli(r, i)), by ? by : "?", rs ? ": " : "",
+		 rs ? rs : "");
 }
 
 /*
@@ -136,7 +137,8 @@ static enum adv op_advance(struct run *r, size_t i, enum op_state target, json_t
 	const char *cs = json_string_value(json_object_get(rep.body, "state"));
 	int cur = cs ? op_state_parse(cs) : -1;
 	if (cur < 0) {
-		snprintf(why, cap, "%s: operation %s has no valid state", client_name(cli(r, i)), op);
+		snprintf(why, cap, "%s: operation %s has no valid state", client_name(cli(r, i)),
+			 op);
 		goto finish;
 	}
 	if (op_state_final((enum op_state)cur) && cur != (int)target) {
@@ -159,7 +161,8 @@ static enum adv op_advance(struct run *r, size_t i, enum op_state target, json_t
 		if (body != NULL && st == (int)target && result != NULL)
 			json_object_set(body, "result", result);
 		if (body != NULL && st == (int)target && reason != NULL && reason[0])
-			json_object_set_new(body, "reason", json_stringn(reason, strnlen(reason, 255)));
+			json_object_set_new(body, "reason",
+					    json_stringn(reason, strnlen(reason, 255)));
 		client_reply_clear(&rep);
 		client_call(cli(r, i), "POST", path, body, &rep);
 		json_decref(body);
@@ -200,9 +203,10 @@ static int advance_all(struct run *r, enum op_state target, json_t *result, bool
 			set_error(r, "could not record the operation: %s", why);
 			ret = CTL_UNREACHABLE;
 		} else if (a == ADV_GONE) {
-			progress_warn("could not record the operation's progress (%s) on %s: %s; its "
-				      "record there lags (sovctl operations %s shows it)",
-				      op_state_name(target), client_name(cli(r, i)), why, r->j->id);
+			progress_warn(
+			    "could not record the operation's progress (%s) on %s: %s; its "
+			    "record there lags (sovctl operations %s shows it)",
+			    op_state_name(target), client_name(cli(r, i)), why, r->j->id);
 		}
 	}
 	return ret;
@@ -264,15 +268,17 @@ static void renew_lease(struct run *r)
 	for (size_t i = 0; i < j->n_inst; i++) {
 		if (!takes_part(r, i) || j->inst[i].maintenance)
 			continue;
-		json_t *body = json_pack("{s:s, s:i}", "reason", reason, "lease_s", (int)j->lease_s);
+		json_t *body =
+		    json_pack("{s:s, s:i}", "reason", reason, "lease_s", (int)j->lease_s);
 		struct client_reply rep;
 		client_call(cli(r, i), "POST", path, body, &rep);
 		json_decref(body);
 		if (!client_ok(&rep))
-			progress_warn("could not renew the drain's lease on %s: %s (it ends by itself "
-				      "within %u s unless renewed)",
-				      client_name(cli(r, i)), client_describe(&rep, d, sizeof(d)),
-				      j->lease_s);
+			progress_warn(
+			    "could not renew the drain's lease on %s: %s (it ends by itself "
+			    "within %u s unless renewed)",
+			    client_name(cli(r, i)), client_describe(&rep, d, sizeof(d)),
+			    j->lease_s);
 		else if (json_is_true(json_object_get(rep.body, "changed"))) {
 			progress_warn("%s had put %s back (lease expired?): drained it again",
 				      client_name(cli(r, i)), j->dc);
@@ -344,11 +350,13 @@ static int wait_drained(struct run *r)
 			int64_t t;
 			if (sa && ctl_parse_time(sa, &t) && t > safe_at)
 				safe_at = t;
-			bool ok = st && (strcmp(st, "drained") == 0 || strcmp(st, "maintenance") == 0);
+			bool ok =
+			    st && (strcmp(st, "drained") == 0 || strcmp(st, "maintenance") == 0);
 			if (st && strcmp(st, "active") == 0) {
 				active = true;
-				set_error(r, "%s is active again on %s (undrained by %s) while sovctl "
-					     "waited for the drain",
+				set_error(r,
+					  "%s is active again on %s (undrained by %s) while sovctl "
+					  "waited for the drain",
 					  j->dc, client_name(cli(r, i)),
 					  json_string_value(json_object_get(admin, "by")) ?: "?");
 			}
@@ -367,7 +375,8 @@ static int wait_drained(struct run *r)
 		int64_t deadline = (safe_at ? safe_at * 1000 : first_ms) +
 				   (int64_t)r->s->conf->drain_slack_s * 1000;
 		if (now > deadline) {
-			set_error(r, "%s was not drained on every instance in time (%s)", j->dc, list);
+			set_error(r, "%s was not drained on every instance in time (%s)", j->dc,
+				  list);
 			return CTL_FAILED;
 		}
 		long left = safe_at ? (long)((safe_at * 1000 - now + 999) / 1000) : -1;
@@ -432,9 +441,10 @@ static int phase_drain(struct run *r)
 		char ts[32];
 		ctl_format_time(safe_at, ts, sizeof(ts));
 		long left = (long)(safe_at - ctl_now_ms() / 1000);
-		progress_step("drained out of answers on every instance; resolvers may hold it until "
-			      "%s (%ld s)",
-			      ts, left > 0 ? left : 0);
+		progress_step(
+		    "drained out of answers on every instance; resolvers may hold it until "
+		    "%s (%ld s)",
+		    ts, left > 0 ? left : 0);
 	}
 	rc = wait_drained(r);
 	progress_clear();
@@ -681,9 +691,10 @@ static int record_backup(struct run *r, json_t *res)
 	} else if (is_hex64(hsha)) {
 		snprintf(sha, sizeof(sha), "%s", hsha);
 	} else {
-		set_error(r, "the backup hook reported no archive: write {\"archive_path\": PATH} to "
-			     "$SOVCTL_RESULT (or {\"sha256\": HEX} if the archive is not local), "
-			     "or print a line " RESULT_LINE_PREFIX "{...}");
+		set_error(r,
+			  "the backup hook reported no archive: write {\"archive_path\": PATH} to "
+			  "$SOVCTL_RESULT (or {\"sha256\": HEX} if the archive is not local), "
+			  "or print a line " RESULT_LINE_PREFIX "{...}");
 		return CTL_FAILED;
 	}
 	json_object_set_new(j->result, "archive", json_string(archive));
@@ -721,9 +732,10 @@ static int run_hook(struct run *r, enum dconf_hook_kind h)
 		else {
 			if (hs.hook_pid > 0 &&
 			    hook_kill_group(hs.hook_pid, hs.hook_start, r->s->conf->kill_grace_s))
-				progress_warn("stopped what was left of the earlier %s hook (process "
-					      "group %d)",
-					      name, (int)hs.hook_pid);
+				progress_warn(
+				    "stopped what was left of the earlier %s hook (process "
+				    "group %d)",
+				    name, (int)hs.hook_pid);
 			progress_step("the earlier run of the %s hook was interrupted: running it "
 				      "again",
 				      name);
@@ -777,7 +789,8 @@ static int run_hook(struct run *r, enum dconf_hook_kind h)
 			set_error(r, "the %s hook's supervisor (pid %d) ended without a result",
 				  name, (int)j->sup.pid);
 			if (hs.hook_pid > 0)
-				hook_kill_group(hs.hook_pid, hs.hook_start, r->s->conf->kill_grace_s);
+				hook_kill_group(hs.hook_pid, hs.hook_start,
+						r->s->conf->kill_grace_s);
 			j->sup.pid = 0;
 			return CTL_FAILED;
 		}
@@ -792,8 +805,8 @@ static int run_hook(struct run *r, enum dconf_hook_kind h)
 			}
 		}
 		long secs = (long)((ctl_now_ms() - j->hook_started_ms) / 1000);
-		progress_status("%s hook running: %ld s (timeout %u s)%s", name, secs, hk->timeout_s,
-				stopping ? ", stopping it" : "");
+		progress_status("%s hook running: %ld s (timeout %u s)%s", name, secs,
+				hk->timeout_s, stopping ? ", stopping it" : "");
 		ctl_sleep_ms(HOOK_POLL_MS);
 	}
 	progress_clear();
@@ -915,9 +928,16 @@ static int wait_health(struct run *r)
 			if (!ok) {
 				waiting++;
 				size_t n = strlen(list);
-				snprintf(list + n, sizeof(list) - n, "%s%s: %s%s%.120s", n ? "; " : "",
-					 client_name(cli(r, i)), health ? health : "unreachable",
-					 lr ? ", " : "", lr ? lr : "");
+				if (health != NULL && strcmp(health, "up") == 0)
+					snprintf(
+					    list + n, sizeof(list) - n,
+					    "%s%s: up, waiting for a probe made after the hook",
+					    n ? "; " : "", client_name(cli(r, i)));
+				else
+					snprintf(list + n, sizeof(list) - n, "%s%s: %s%s%.120s",
+						 n ? "; " : "", client_name(cli(r, i)),
+						 health ? health : "unreachable", lr ? ", " : "",
+						 lr ? lr : "");
 			}
 		}
 		dc_views_clear(&v);
@@ -1004,10 +1024,10 @@ static void hold_drained(struct run *r)
 		client_call(cli(r, i), "POST", path, body, &rep);
 		json_decref(body);
 		if (!client_ok(&rep))
-			progress_warn("could not remove the drain's lease on %s (%s): %s returns to "
-				      "its answers when the lease ends",
-				      client_name(cli(r, i)), client_describe(&rep, d, sizeof(d)),
-				      j->dc);
+			progress_warn(
+			    "could not remove the drain's lease on %s (%s): %s returns to "
+			    "its answers when the lease ends",
+			    client_name(cli(r, i)), client_describe(&rep, d, sizeof(d)), j->dc);
 		client_reply_clear(&rep);
 	}
 }
@@ -1107,8 +1127,8 @@ static int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resum
 			      json_object_get(j->result, "archive") ? ": archive " : "",
 			      json_string_value(json_object_get(j->result, "archive")) ?: "",
 			      progress_reset());
-	log_note(&r, "operation %s: %s%s%s", j->id, op_state_name(j->state), j->error[0] ? ": " : "",
-		 j->error);
+	log_note(&r, "operation %s: %s%s%s", j->id, op_state_name(j->state),
+		 j->error[0] ? ": " : "", j->error);
 finish:
 	j->owner_pid = 0;
 	j->owner_start = 0;
@@ -1165,8 +1185,7 @@ static bool unfinished_on(struct sovctl *s, const char *dc, char *id, size_t cap
 }
 
 /* The digest recorded when archive was taken (local record, then the instances). */
-static void find_archive_digest(struct sovctl *s, const char *dc, const char *archive,
-				char out[65])
+static void find_archive_digest(struct sovctl *s, const char *dc, const char *archive, char out[65])
 {
 	json_t *ops = NULL;
 	char why[PATH_MAX + 256], path[512];
@@ -1328,8 +1347,8 @@ int cmd_job(struct sovctl *s, enum dconf_hook_kind kind, const char *dc)
 			      id);
 		json_t *sum = NULL;
 		rc = one_job(s, kind, id, &sum);
-		json_array_append_new(all, sum ? sum : json_pack("{s:s, s:i}", "datacenter", id,
-								 "exit", rc));
+		json_array_append_new(
+		    all, sum ? sum : json_pack("{s:s, s:i}", "datacenter", id, "exit", rc));
 	}
 	if (rc != CTL_OK && i < s->conf->dc_count) {
 		char rest[512] = "";
@@ -1357,8 +1376,9 @@ static int map_instances(struct sovctl *s, const struct job *j, int cidx[])
 			if (strcmp(client_name(s->clients[k]), j->inst[i].name) == 0)
 				cidx[i] = (int)k;
 		if (cidx[i] < 0 && !j->inst[i].skipped) {
-			progress_error("operation %s involves instance %s, which is no longer in %s",
-				       j->id, j->inst[i].name, s->conf->path);
+			progress_error(
+			    "operation %s involves instance %s, which is no longer in %s", j->id,
+			    j->inst[i].name, s->conf->path);
 			return CTL_USAGE;
 		}
 		if (cidx[i] < 0)
@@ -1395,7 +1415,8 @@ int cmd_resume(struct sovctl *s, const char *id)
 		goto finish;
 	}
 	if (owner_alive(&j)) {
-		progress_error("operation %s is being run by sovctl pid %d", j.id, (int)j.owner_pid);
+		progress_error("operation %s is being run by sovctl pid %d", j.id,
+			       (int)j.owner_pid);
 		rc = CTL_REFUSED;
 		goto finish;
 	}
@@ -1412,9 +1433,10 @@ int cmd_resume(struct sovctl *s, const char *id)
 		goto finish;
 	for (size_t i = 0; i < j.n_inst; i++) {
 		if (!j.inst[i].skipped && !use[cidx[i]]) {
-			progress_warn("%s is not reached: left out from here on (it keeps the drain "
-				      "until its lease ends)",
-				      j.inst[i].name);
+			progress_warn(
+			    "%s is not reached: left out from here on (it keeps the drain "
+			    "until its lease ends)",
+			    j.inst[i].name);
 			j.inst[i].skipped = true;
 		}
 	}

@@ -51,26 +51,25 @@ json_t *job_to_json(const struct job *j)
 	json_t *insts = json_array();
 	for (size_t i = 0; insts && i < j->n_inst; i++) {
 		const struct job_instance *in = &j->inst[i];
-		json_array_append_new(insts, json_pack("{s:s, s:s, s:b, s:b, s:b}", "name",
-						       in->name, "operation", in->op_id,
-						       "skipped", in->skipped, "drained_by_us",
-						       in->drained_by_us, "maintenance",
-						       in->maintenance));
+		json_array_append_new(
+		    insts, json_pack("{s:s, s:s, s:b, s:b, s:b}", "name", in->name, "operation",
+				     in->op_id, "skipped", in->skipped, "drained_by_us",
+				     in->drained_by_us, "maintenance", in->maintenance));
 	}
 	json_t *o = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:s, s:i, s:i, s:I, s:I, s:s, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:O, s:o}",
-	    "id", j->id, "kind", dconf_hook_name(j->kind), "datacenter", j->dc, "reason",
-	    j->reason, "archive", j->archive, "archive_sha256", j->archive_sha256, "force",
-	    j->force, "allow_partial", j->allow_partial, "lease_s", (json_int_t)j->lease_s,
-	    "state", op_state_name(j->state), "hooks_done", j->hooks_done, "attempt", j->attempt,
+	    "id", j->id, "kind", dconf_hook_name(j->kind), "datacenter", j->dc, "reason", j->reason,
+	    "archive", j->archive, "archive_sha256", j->archive_sha256, "force", j->force,
+	    "allow_partial", j->allow_partial, "lease_s", (json_int_t)j->lease_s, "state",
+	    op_state_name(j->state), "hooks_done", j->hooks_done, "attempt", j->attempt,
 	    "supervisor_pid", (json_int_t)j->sup.pid, "supervisor_start",
 	    (json_int_t)j->sup.start_ticks, "hook", j->hook_name, "hook_started_ms",
 	    (json_int_t)j->hook_started_ms, "hook_ended_ms", (json_int_t)j->hook_ended_ms,
-	    "hook_log_offset", (json_int_t)j->hook_log_offset,
-	    "created_ms", (json_int_t)j->created_ms, "updated_ms", (json_int_t)j->updated_ms,
-	    "owner_pid", (json_int_t)j->owner_pid, "owner_start", (json_int_t)j->owner_start,
-	    "error", j->error, "result", j->result, "instances", insts);
+	    "hook_log_offset", (json_int_t)j->hook_log_offset, "created_ms",
+	    (json_int_t)j->created_ms, "updated_ms", (json_int_t)j->updated_ms, "owner_pid",
+	    (json_int_t)j->owner_pid, "owner_start", (json_int_t)j->owner_start, "error", j->error,
+	    "result", j->result, "instances", insts);
 	return o;
 }
 
@@ -225,8 +224,7 @@ static int save_ops(const char *path, json_t *ops, char *why, size_t why_cap)
 	}
 	int rc = atomicfile_write(path, text, len, 0640, ATOMICFILE_KEEP_PREV);
 	if (rc != SOV_OK)
-		snprintf(why, why_cap, "cannot write the state file %s: %s", path,
-			 strerror(errno));
+		snprintf(why, why_cap, "cannot write the state file %s: %s", path, strerror(errno));
 	free(text);
 	return rc;
 }

@@ -47,9 +47,9 @@ enum op_state {
 struct job_instance {
 	char name[DCONF_NAME_MAX];
 	char op_id[JOB_ID_MAX]; /* the instance's operation id; "" until created */
-	bool skipped;           /* unreachable with --allow-partial: never told about the job */
-	bool drained_by_us;     /* our drain took it out of answers (changed: true) */
-	bool maintenance;       /* the datacenter is in maintenance there: held out already */
+	bool skipped;		/* unreachable with --allow-partial: never told about the job */
+	bool drained_by_us;	/* our drain took it out of answers (changed: true) */
+	bool maintenance;	/* the datacenter is in maintenance there: held out already */
 };
 
 struct job {
@@ -57,26 +57,26 @@ struct job {
 	enum dconf_hook_kind kind;
 	char dc[DCONF_NAME_MAX];
 	char reason[256];
-	char archive[256];       /* backup/deploy: the name given to the backup hook;
+	char archive[256];	 /* backup/deploy: the name given to the backup hook;
 				    restore: the one asked for */
 	char archive_sha256[65]; /* restore: the digest recorded when it was taken, if known */
 	bool force;
 	bool allow_partial;
 	uint32_t lease_s;
-	enum op_state state;    /* how far the job got (what every instance was told) */
-	int hooks_done;         /* hooks that succeeded (deploy: backup, then deploy) */
-	int attempt;            /* runs of the current hook (a resume may start it again) */
-	struct hook_proc sup;   /* supervisor of the current hook; pid 0 when none */
-	char hook_name[16];     /* the hook it runs */
+	enum op_state state;  /* how far the job got (what every instance was told) */
+	int hooks_done;	      /* hooks that succeeded (deploy: backup, then deploy) */
+	int attempt;	      /* runs of the current hook (a resume may start it again) */
+	struct hook_proc sup; /* supervisor of the current hook; pid 0 when none */
+	char hook_name[16];   /* the hook it runs */
 	int64_t hook_started_ms;
 	int64_t hook_ended_ms;
 	int64_t hook_log_offset; /* where the current hook's output starts in the log */
 	int64_t created_ms;
 	int64_t updated_ms;
-	pid_t owner_pid;        /* the sovctl running the job (0: none) */
+	pid_t owner_pid; /* the sovctl running the job (0: none) */
 	uint64_t owner_start;
-	char error[1024];       /* why it failed or was aborted */
-	json_t *result;         /* owned: archive, sha256, log, hook results... */
+	char error[1024]; /* why it failed or was aborted */
+	json_t *result;	  /* owned: archive, sha256, log, hook results... */
 	size_t n_inst;
 	struct job_instance inst[JOB_INSTANCES_MAX];
 };

@@ -17,43 +17,44 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: sovctl [-c CONFIG] [--json] COMMAND ...\n"
-	      "\n"
-	      "  status                          every datacenter as every instance sees it\n"
-	      "  drain DC [--wait] [--lease S]   take DC out of answers on every instance\n"
-	      "  undrain DC                      put DC back (once its health is up)\n"
-	      "  maintenance DC on|off           hold DC out whatever the probes say, or end it\n"
-	      "  backup DC | backup --all        drain, run the backup hook, record the archive,\n"
-	      "                                  verify, undrain (--all: one DC at a time)\n"
-	      "  deploy DC | deploy --all        the same with a backup first, then the deploy hook\n"
-	      "  restore DC --archive NAME       drain, run the restore hook, verify, undrain\n"
-	      "  tls-renew DC | tls-renew --all  drain, run the tls-renew hook, verify, undrain\n"
-	      "  operations [ID]                 sovctl's operations, or one with each instance's "
-	      "record\n"
-	      "  resume ID                       continue an operation a killed sovctl left\n"
-	      "  abort ID                        abort an unfinished operation (the site stays "
-	      "drained)\n"
-	      "  digest PATH                     the SHA-256 sovctl records for an archive\n"
-	      "\n"
-	      "options:\n"
-	      "  -c, --config FILE   configuration (default $SOVCTL_CONFIG, else " DEFAULT_CONFIG
-	      ")\n"
-	      "  -j, --json          print the result as JSON on stdout (progress stays on stderr)\n"
-	      "  -f, --force         drain even if a service is left with no usable datacenter;\n"
-	      "                      undrain although an operation on the datacenter is unfinished\n"
-	      "  -p, --allow-partial go ahead without the instances that cannot be reached\n"
-	      "  -w, --wait          drain: wait until every instance says drained\n"
-	      "  -a, --all           backup/deploy/tls-renew: every datacenter, in config order,\n"
-	      "                      stopping at the first failure\n"
-	      "  -A, --archive NAME  restore: the archive to restore\n"
-	      "  -r, --reason TEXT   recorded with the drain and the operation\n"
-	      "  -l, --lease SECONDS drain lease (jobs: lease_s of the config; drain: none)\n"
-	      "  -V, --version, -h, --help\n"
-	      "\n"
-	      "exit status: 0 done, 1 failed (site left drained) or instances disagree (status),\n"
-	      "2 usage/configuration, 3 an instance unreachable (nothing changed), 4 refused for\n"
-	      "safety, 5 aborted, 6 no such operation / nothing to resume. See docs/sovctl.md.\n",
-	      out);
+	fputs(
+	    "usage: sovctl [-c CONFIG] [--json] COMMAND ...\n"
+	    "\n"
+	    "  status                          every datacenter as every instance sees it\n"
+	    "  drain DC [--wait] [--lease S]   take DC out of answers on every instance\n"
+	    "  undrain DC                      put DC back (once its health is up)\n"
+	    "  maintenance DC on|off           hold DC out whatever the probes say, or end it\n"
+	    "  backup DC | backup --all        drain, run the backup hook, record the archive,\n"
+	    "                                  verify, undrain (--all: one DC at a time)\n"
+	    "  deploy DC | deploy --all        the same with a backup first, then the deploy hook\n"
+	    "  restore DC --archive NAME       drain, run the restore hook, verify, undrain\n"
+	    "  tls-renew DC | tls-renew --all  drain, run the tls-renew hook, verify, undrain\n"
+	    "  operations [ID]                 sovctl's operations, or one with each instance's "
+	    "record\n"
+	    "  resume ID                       continue an operation a killed sovctl left\n"
+	    "  abort ID                        abort an unfinished operation (the site stays "
+	    "drained)\n"
+	    "  digest PATH                     the SHA-256 sovctl records for an archive\n"
+	    "\n"
+	    "options:\n"
+	    "  -c, --config FILE   configuration (default $SOVCTL_CONFIG, else " DEFAULT_CONFIG
+	    ")\n"
+	    "  -j, --json          print the result as JSON on stdout (progress stays on stderr)\n"
+	    "  -f, --force         drain even if a service is left with no usable datacenter;\n"
+	    "                      undrain although an operation on the datacenter is unfinished\n"
+	    "  -p, --allow-partial go ahead without the instances that cannot be reached\n"
+	    "  -w, --wait          drain: wait until every instance says drained\n"
+	    "  -a, --all           backup/deploy/tls-renew: every datacenter, in config order,\n"
+	    "                      stopping at the first failure\n"
+	    "  -A, --archive NAME  restore: the archive to restore\n"
+	    "  -r, --reason TEXT   recorded with the drain and the operation\n"
+	    "  -l, --lease SECONDS drain lease (jobs: lease_s of the config; drain: none)\n"
+	    "  -V, --version, -h, --help\n"
+	    "\n"
+	    "exit status: 0 done, 1 failed (site left drained) or instances disagree (status),\n"
+	    "2 usage/configuration, 3 an instance unreachable (nothing changed), 4 refused for\n"
+	    "safety, 5 aborted, 6 no such operation / nothing to resume. See docs/sovctl.md.\n",
+	    out);
 }
 
 static void on_signal(int sig)
@@ -89,12 +90,12 @@ static int cmd_digest(const char *path, bool json)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},   {"json", no_argument, NULL, 'j'},
-	    {"force", no_argument, NULL, 'f'},          {"allow-partial", no_argument, NULL, 'p'},
-	    {"wait", no_argument, NULL, 'w'},           {"all", no_argument, NULL, 'a'},
-	    {"archive", required_argument, NULL, 'A'},  {"reason", required_argument, NULL, 'r'},
-	    {"lease", required_argument, NULL, 'l'},    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+	    {"config", required_argument, NULL, 'c'},  {"json", no_argument, NULL, 'j'},
+	    {"force", no_argument, NULL, 'f'},	       {"allow-partial", no_argument, NULL, 'p'},
+	    {"wait", no_argument, NULL, 'w'},	       {"all", no_argument, NULL, 'a'},
+	    {"archive", required_argument, NULL, 'A'}, {"reason", required_argument, NULL, 'r'},
+	    {"lease", required_argument, NULL, 'l'},   {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0}};
 	struct sovctl s;
 	memset(&s, 0, sizeof(s));
 	const char *config = getenv("SOVCTL_CONFIG");

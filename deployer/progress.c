@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 static bool is_tty;
 static bool line_open; /* a live status line is on screen */
@@ -56,7 +58,8 @@ void progress_clear(void)
 	}
 }
 
-static void vline(const char *color, const char *label, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vline(const char *color, const char *label,
+							const char *fmt, va_list ap)
 {
 	progress_clear();
 	time_t t = time(NULL);
@@ -75,6 +78,7 @@ static void vline(const char *color, const char *label, const char *fmt, va_list
 void progress_step(const char *fmt, ...)
 {
 	va_list ap;
+	last_plain = 0; /* the next wait shows its status at once */
 	va_start(ap, fmt);
 	vline(NULL, NULL, fmt, ap);
 	va_end(ap);
@@ -103,6 +107,12 @@ void progress_status(const char *fmt, ...)
 	if (is_tty) {
 		char buf[512];
 		vsnprintf(buf, sizeof(buf), fmt, ap);
+		/* one screen line, or \r cannot take it back: cut to the width */
+		struct winsize ws;
+		size_t width =
+		    ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10 ? ws.ws_col : 80;
+		if (strlen(buf) + 3 > width)
+			buf[width - 3] = '\0';
 		fprintf(stderr, "\r\033[K  %s", buf);
 		fflush(stderr);
 		line_open = true;
