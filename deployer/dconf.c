@@ -596,7 +596,7 @@ int dconf_load(const char *path, dconf_t **out, diag_t *diag)
 	const char *sf = get_str(&p, root, "state_file", true);
 	if (sf != NULL)
 		c->state_file = resolve(&p, sf);
-	get_u32(&p, root, "lease_s", 10, 604800, &c->lease_s);
+	get_u32(&p, root, "lease_s", 3, 604800, &c->lease_s);
 	get_u32(&p, root, "verify_timeout_s", 1, 86400, &c->verify_timeout_s);
 	get_u32(&p, root, "drain_slack_s", 1, 3600, &c->drain_slack_s);
 	get_u32(&p, root, "poll_interval_ms", 50, 60000, &c->poll_ms);

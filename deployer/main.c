@@ -133,8 +133,8 @@ int main(int argc, char **argv)
 		case 'l': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v < 10 || v > 604800) {
-				fprintf(stderr, "sovctl: --lease must be 10..604800 seconds\n");
+			if (*optarg == '\0' || *end != '\0' || v < 3 || v > 604800) {
+				fprintf(stderr, "sovctl: --lease must be 3..604800 seconds\n");
 				return CTL_USAGE;
 			}
 			s.lease_s = (uint32_t)v;

@@ -321,7 +321,7 @@ print("sovctl-result: " + json.dumps({{"archive_path": p}}))
     assert c.run("resume", op["id"]).returncode == 6
 
 
-def test_resume_reruns_a_hook_whose_supervisor_died(cluster, tmp_path):
+def test_lease_ends_a_dead_sovctl_drain_and_resume_reruns_the_hook(cluster, tmp_path):
     c = cluster
     runs = tmp_path / "runs"
     hook = hook_script(tmp_path / "hook", f"""
@@ -331,7 +331,7 @@ if os.environ["SOVCTL_ATTEMPT"] == "1":
     time.sleep(600)
 print('sovctl-result: {{"sha256": "{'ab' * 32}"}}')
 """)
-    c.write_config({"dc-a": {"backup": {"command": [str(hook)], "timeout_s": 60}}})
+    c.write_config({"dc-a": {"backup": {"command": [str(hook)], "timeout_s": 60}}}, lease_s=3)
     proc = subprocess.Popen(c.cmd("backup", "dc-a"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
@@ -344,11 +344,17 @@ print('sovctl-result: {{"sha256": "{'ab' * 32}"}}')
             proc.kill()
             proc.wait()
     os.kill(state["supervisor_pid"], signal.SIGKILL)  # as if the machine rebooted
+    # nobody renews the lease: the instances put the site back by themselves
+    wait_until(lambda: c.back_in_answers("dc-a"), timeout=10, what="the lease to end")
+    assert all(i.dc("dc-a")["admin"]["by"] == "lease" for i in c.instances)
+    # resume drains it again (a new TTL wait), stops the orphaned first run, runs it again
     p, doc = c.run_json("resume", state["id"])
     assert p.returncode == 0, p.stderr
     assert runs.read_text().split() == ["1", "2"]
     assert doc["result"]["sha256"] == "ab" * 32
     assert "running it again" in p.stderr
+    assert "stopped what was left of the earlier backup hook" in p.stderr
+    assert c.back_in_answers("dc-a")
 
 
 def test_abort_stops_a_running_job(cluster, tmp_path):
@@ -377,3 +383,32 @@ time.sleep(600)
     assert doc["state"] == "aborted"
     assert "wrong day" in doc["error"]
     assert c.admin_states("dc-a") == {"ns1": "drained", "ns2": "drained"}
+
+
+def test_ctrl_c_stops_the_hook_and_leaves_the_site_drained(cluster, tmp_path):
+    c = cluster
+    pidfile = tmp_path / "hook.pid"
+    hook = hook_script(tmp_path / "hook", f"""
+import os, time
+open({str(pidfile)!r}, "w").write(str(os.getpid()))
+time.sleep(600)
+""")
+    c.write_config({"dc-a": {"backup": {"command": [str(hook)], "timeout_s": 60}}})
+    proc = subprocess.Popen(c.cmd("--json", "backup", "dc-a"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        wait_until(pidfile.exists, what="the hook to start")
+        hook_pid = int(wait_until(pidfile.read_text, what="the hook's pid"))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 5, err
+    doc = json.loads(out)
+    assert doc["state"] == "aborted" and "interrupted" in doc["error"], doc
+    assert not os.path.exists(f"/proc/{hook_pid}") or \
+        open(f"/proc/{hook_pid}/stat").read().split(") ")[1][0] == "Z"
+    assert c.admin_states("dc-a") == {"ns1": "drained", "ns2": "drained"}
+    assert c.instances[0].dc("dc-a")["admin"]["lease_expires_at"] is None
