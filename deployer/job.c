@@ -420,7 +420,10 @@ static int phase_drain(struct run *r)
 	rc = ctl_change_all(r->s, j->dc, ACT_DRAIN, reason, j->lease_s, use, changed, maint,
 			    &safe_at, why, sizeof(why));
 	if (rc != CTL_OK) {
-		set_error(r, "drain refused, nothing taken out of DNS: %s", why);
+		if (r->resuming)
+			set_error(r, "could not drain %s again: %s", j->dc, why);
+		else
+			set_error(r, "drain refused, nothing taken out of DNS: %s", why);
 		return rc;
 	}
 	r->last_renew_ms = ctl_now_ms();

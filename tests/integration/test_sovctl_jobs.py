@@ -412,3 +412,51 @@ time.sleep(600)
         open(f"/proc/{hook_pid}/stat").read().split(") ")[1][0] == "Z"
     assert c.admin_states("dc-a") == {"ns1": "drained", "ns2": "drained"}
     assert c.instances[0].dc("dc-a")["admin"]["lease_expires_at"] is None
+
+
+def test_status_drain_undrain_maintenance(cluster, tmp_path):
+    c = cluster
+    c.write_config({})
+    p, st = c.run_json("status")
+    assert p.returncode == 0, p.stderr
+    assert [d["id"] for d in st["datacenters"]] == ["dc-a", "dc-b"]
+    assert all(not d["disagree"] for d in st["datacenters"])
+
+    # an instance that missed a drain: the row is flagged, exit 1
+    ns1 = c.instances[0]
+    code, _ = ns1.api("POST", "/v1/datacenters/dc-b/drain", {"reason": "by hand"})
+    assert code == 200
+    p = c.run("status")
+    assert p.returncode == 1
+    row = next(line for line in p.stdout.splitlines() if line.startswith("dc-b"))
+    assert "! instances disagree: admin answers" in row, p.stdout
+    p, st = c.run_json("status")
+    assert st["datacenters"][1]["disagree"] == ["admin", "in_answers"]
+    assert st["datacenters"][1]["views"]["ns1"]["admin"] == "draining"
+
+    # drain --wait brings both to drained; undrain puts it back everywhere
+    p = c.run("drain", "dc-b", "--wait", "--reason", "rack work")
+    assert p.returncode == 0, p.stderr
+    assert "drained on every instance" in p.stderr
+    assert c.admin_states("dc-b") == {"ns1": "drained", "ns2": "drained"}
+    assert all(i.dc("dc-b")["admin"]["reason"] == "rack work" for i in c.instances)
+    p = c.run("drain", "dc-a")  # dc-b is out: dc-a is the last one
+    assert p.returncode == 4 and "no usable datacenter" in p.stderr
+    assert c.admin_states("dc-a") == {"ns1": "active", "ns2": "active"}
+    p = c.run("undrain", "dc-b")
+    assert p.returncode == 0, p.stderr
+    wait_until(lambda: c.back_in_answers("dc-b"), what="dc-b back")
+
+    p = c.run("maintenance", "dc-a", "on", "--reason", "disk swap")
+    assert p.returncode == 0, p.stderr
+    assert c.admin_states("dc-a") == {"ns1": "maintenance", "ns2": "maintenance"}
+    assert c.run("undrain", "dc-a").returncode == 0  # in maintenance: said, not an error
+    p = c.run("maintenance", "dc-a", "off")
+    assert p.returncode == 0, p.stderr
+    wait_until(lambda: c.back_in_answers("dc-a"), what="dc-a back")
+
+    # usage errors
+    assert c.run("drain", "dc-zz").returncode == 2
+    assert c.run("backup", "dc-a").returncode == 2  # no backup hook configured
+    assert c.run("frobnicate").returncode == 2
+    assert c.run("operations", "sovctl-nope").returncode == 6
