@@ -1,6 +1,7 @@
 #include "dns/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -29,21 +30,23 @@
  * moves. A syscall costs about as much as answering a simple query from
  * memory, so batching is where UDP throughput comes from; but the gain
  * flattens fast: at 32 the per-packet syscall share is ~3%, and going to
- * 64 or 128 buys little while it doubles the buffers each worker touches
+ * 64 or 128 buys little while it doubles the buffers each thread touches
  * per wake-up (32 x (4 KiB in + 4 KiB out) = 256 KiB, about one L2 cache)
  * and makes the first datagram of a batch wait for the last one's answer
- * before any reply leaves. Under light load a batch holds one or two
- * datagrams and recvmmsg() returns at once (MSG_DONTWAIT), so the batch
- * width costs nothing in latency when idle.
+ * before any reply leaves. recvmmsg() returns as soon as one datagram is
+ * there (MSG_WAITFORONE) with whatever else is queued, so under light load
+ * a batch holds one or two datagrams and costs nothing in latency.
  */
 #define UDP_BATCH 32
 
 /*
- * Batches drained per wake-up before going back to the event loop, so that
- * a flood on one UDP socket cannot starve the worker's TCP connections or
- * its other sockets (the event stays readable and we come straight back).
+ * Each UDP socket has its own thread blocked in recvmmsg(), as in gdnsd:
+ * no event loop between the kernel and the answer path (an epoll round
+ * trip per wake-up costs as much as answering a query). The receive
+ * timeout only bounds how long server_stop() waits for the thread to see
+ * the stop flag.
  */
-#define UDP_ROUNDS_MAX 8
+#define UDP_STOP_POLL_MS 200
 
 /* Largest UDP query we accept: real queries are under 512 bytes, with EDNS
  * options (cookies, ECS, padding) well under 1 KiB; a 4 KiB buffer leaves
@@ -78,11 +81,30 @@
 
 struct worker;
 
+union cmsg_buf {
+	char buf[PKTINFO_CMSG_SPACE];
+	struct cmsghdr align;
+};
+
+/* One UDP socket and the thread that serves it, with its own buffers and
+ * counters (allocated once: the query path never allocates). */
 struct udp_sock {
 	int fd;
 	bool pktinfo; /* bound to a wildcard address: reply from the query's destination */
-	struct event *ev;
-	struct worker *w;
+	bool started;
+	pthread_t thread;
+	struct server *srv;
+	unsigned id; /* worker index, for log lines */
+	struct query_ctx ctx;
+	struct mmsghdr rx_msgs[UDP_BATCH];
+	struct iovec rx_iov[UDP_BATCH];
+	struct sockaddr_storage rx_addr[UDP_BATCH];
+	union cmsg_buf rx_ctl[UDP_BATCH];
+	struct mmsghdr tx_msgs[UDP_BATCH];
+	struct iovec tx_iov[UDP_BATCH];
+	union cmsg_buf tx_ctl[UDP_BATCH];
+	uint8_t rx_buf[UDP_BATCH][UDP_QUERY_MAX];
+	uint8_t tx_buf[UDP_BATCH][UDP_REPLY_MAX];
 };
 
 struct tcp_conn {
@@ -94,11 +116,6 @@ struct tcp_conn {
 	bool paused;  /* reading stopped until the output drains */
 };
 
-union cmsg_buf {
-	char buf[PKTINFO_CMSG_SPACE];
-	struct cmsghdr align;
-};
-
 struct worker {
 	struct server *srv;
 	unsigned id;
@@ -107,23 +124,11 @@ struct worker {
 	struct event_base *base;
 	struct event *stop_ev;
 	struct event *accept_resume_ev;
-	struct udp_sock *udp;           /* one per listen address */
+	struct udp_sock **udp;          /* one per listen address, each its own thread */
 	struct evconnlistener **tcp;    /* one per listen address */
 	size_t nsock;
 	struct tcp_conn *conns;
-	struct query_ctx ctx;
-
-	/* UDP batch state: allocated once with the worker, reused for every
-	 * batch, so the query path never allocates. */
-	struct mmsghdr rx_msgs[UDP_BATCH];
-	struct iovec rx_iov[UDP_BATCH];
-	struct sockaddr_storage rx_addr[UDP_BATCH];
-	union cmsg_buf rx_ctl[UDP_BATCH];
-	struct mmsghdr tx_msgs[UDP_BATCH];
-	struct iovec tx_iov[UDP_BATCH];
-	union cmsg_buf tx_ctl[UDP_BATCH];
-	uint8_t rx_buf[UDP_BATCH][UDP_QUERY_MAX];
-	uint8_t tx_buf[UDP_BATCH][UDP_REPLY_MAX];
+	struct query_ctx ctx;           /* TCP queries */
 
 	/* TCP scratch: one frame in, one length-prefixed reply out. */
 	uint8_t tcp_query[DNS_REPLY_MAX];
@@ -131,6 +136,7 @@ struct worker {
 };
 
 struct server {
+	atomic_bool stopping; /* UDP threads exit when they see it */
 	struct worker **workers;
 	unsigned nworkers;
 	atomic_uint tcp_conns; /* open TCP connections, all workers */
@@ -185,114 +191,125 @@ static void udp_reply_source(const struct msghdr *in, struct msghdr *out, union 
 /* Sends tx_msgs[0..count); a reply that cannot be sent is dropped (the
  * client retries), never retried here: a full socket buffer means we are
  * already behind. */
-static void udp_send(struct worker *w, int fd, unsigned count)
+static void udp_send(struct udp_sock *us, unsigned count)
 {
 	unsigned sent = 0;
 	while (sent < count) {
-		int r = sendmmsg(fd, &w->tx_msgs[sent], count - sent, MSG_DONTWAIT);
+		int r = sendmmsg(us->fd, &us->tx_msgs[sent], count - sent, MSG_DONTWAIT);
 		if (r > 0) {
 			sent += (unsigned)r;
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			w->ctx.stats.dropped += count - sent;
+			us->ctx.stats.dropped += count - sent;
 			LOG_RATELIMITED(1, log_warn("udp", "worker %u: send buffer full, dropped %u replies",
-						    w->id, count - sent));
+						    us->id, count - sent));
 			return;
 		}
 		/* This one message failed (e.g. EPERM from a firewall rule,
 		 * ENETUNREACH): skip it and send the rest. */
 		int e = errno;
 		char buf[ADDR_STR_MAX];
-		LOG_RATELIMITED(1, log_warn("udp", "worker %u: reply to %s not sent: %s", w->id,
-					    addr_format(w->tx_msgs[sent].msg_hdr.msg_name, buf, sizeof(buf)),
+		LOG_RATELIMITED(1, log_warn("udp", "worker %u: reply to %s not sent: %s", us->id,
+					    addr_format(us->tx_msgs[sent].msg_hdr.msg_name, buf, sizeof(buf)),
 					    strerror(e)));
-		w->ctx.stats.dropped++;
+		us->ctx.stats.dropped++;
 		sent++;
 	}
 }
 
-static void udp_on_readable(evutil_socket_t fd, short what, void *arg)
+/* Answers the n datagrams of one batch and sends the replies. */
+static void udp_batch(struct udp_sock *us, unsigned n)
+{
+	unsigned out = 0;
+	/* One read-side critical section per batch: the snapshot cannot be
+	 * freed under us, and the cost (two counter updates) is paid once per
+	 * up to 32 queries. A reload waits at most one batch. */
+	snapshot_read_lock();
+	const snapshot_t *snap = snapshot_current();
+	uint64_t now_s = 0;
+	if (snap != NULL && snap->rrl != NULL) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* once per batch */
+		now_s = (uint64_t)ts.tv_sec;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct msghdr *h = &us->rx_msgs[i].msg_hdr;
+		if (snap == NULL || (h->msg_flags & MSG_TRUNC)) {
+			us->ctx.stats.dropped++;
+			continue;
+		}
+		size_t len = query_process(&us->ctx, snap, (const struct sockaddr *)&us->rx_addr[i],
+					   DNS_UDP, us->rx_buf[i], us->rx_msgs[i].msg_len, us->tx_buf[i],
+					   UDP_REPLY_MAX);
+		if (len == 0)
+			continue;
+		if (snap->rrl != NULL && !us->ctx.last.cookie_valid) {
+			enum rrl_action act =
+			    rrl_account(snap->rrl, (const struct sockaddr *)&us->rx_addr[i],
+					(enum rrl_category)us->ctx.last.rrl_category, now_s);
+			if (act == RRL_DROP) {
+				us->ctx.stats.rrl_dropped++;
+				continue;
+			}
+			if (act == RRL_SLIP) {
+				us->ctx.stats.rrl_slipped++;
+				len = rrl_slip_reply(us->tx_buf[i], len, us->ctx.last.question_end);
+			}
+		}
+		struct msghdr *o = &us->tx_msgs[out].msg_hdr;
+		us->tx_iov[out].iov_base = us->tx_buf[i];
+		us->tx_iov[out].iov_len = len;
+		o->msg_name = &us->rx_addr[i];
+		o->msg_namelen = h->msg_namelen;
+		o->msg_iov = &us->tx_iov[out];
+		o->msg_iovlen = 1;
+		o->msg_control = NULL;
+		o->msg_controllen = 0;
+		o->msg_flags = 0;
+		if (us->pktinfo)
+			udp_reply_source(h, o, &us->tx_ctl[out]);
+		out++;
+	}
+	snapshot_read_unlock();
+	if (out > 0)
+		udp_send(us, out);
+}
+
+/* Resets the receive headers the kernel changed (only the first `used`). */
+static void udp_rx_reset(struct udp_sock *us, unsigned used)
+{
+	for (unsigned i = 0; i < used; i++) {
+		struct msghdr *h = &us->rx_msgs[i].msg_hdr;
+		h->msg_namelen = sizeof(us->rx_addr[i]);
+		h->msg_control = us->pktinfo ? us->rx_ctl[i].buf : NULL;
+		h->msg_controllen = us->pktinfo ? sizeof(us->rx_ctl[i].buf) : 0;
+		h->msg_flags = 0;
+	}
+}
+
+static void *udp_main(void *arg)
 {
 	struct udp_sock *us = arg;
-	struct worker *w = us->w;
-	(void)what;
-
-	for (unsigned round = 0; round < UDP_ROUNDS_MAX; round++) {
-		for (unsigned i = 0; i < UDP_BATCH; i++) {
-			struct msghdr *h = &w->rx_msgs[i].msg_hdr;
-			h->msg_namelen = sizeof(w->rx_addr[i]);
-			h->msg_control = us->pktinfo ? w->rx_ctl[i].buf : NULL;
-			h->msg_controllen = us->pktinfo ? sizeof(w->rx_ctl[i].buf) : 0;
-			h->msg_flags = 0;
-		}
-		int n = recvmmsg(fd, w->rx_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	unsigned used = UDP_BATCH;
+	snapshot_thread_register();
+	while (!atomic_load_explicit(&us->srv->stopping, memory_order_relaxed)) {
+		udp_rx_reset(us, used);
+		int n = recvmmsg(us->fd, us->rx_msgs, UDP_BATCH, MSG_WAITFORONE, NULL);
 		if (n <= 0) {
+			used = 0;
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 				int e = errno;
-				LOG_RATELIMITED(1, log_warn("udp", "worker %u: receive failed: %s", w->id,
+				LOG_RATELIMITED(1, log_warn("udp", "worker %u: receive failed: %s", us->id,
 							    strerror(e)));
 			}
-			return;
+			continue; /* timeout: look at the stop flag */
 		}
-
-		unsigned out = 0;
-		/* One read-side critical section per batch: the snapshot cannot be
-		 * freed under us, and the cost (two counter updates) is paid once
-		 * per up to 32 queries. A reload waits at most one batch. */
-		snapshot_read_lock();
-		const snapshot_t *snap = snapshot_current();
-		uint64_t now_s = 0;
-		if (snap != NULL && snap->rrl != NULL) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* once per batch */
-			now_s = (uint64_t)ts.tv_sec;
-		}
-		for (unsigned i = 0; i < (unsigned)n; i++) {
-			struct msghdr *h = &w->rx_msgs[i].msg_hdr;
-			if (snap == NULL || (h->msg_flags & MSG_TRUNC)) {
-				w->ctx.stats.dropped++;
-				continue;
-			}
-			size_t len = query_process(&w->ctx, snap, (const struct sockaddr *)&w->rx_addr[i],
-						   DNS_UDP, w->rx_buf[i], w->rx_msgs[i].msg_len,
-						   w->tx_buf[i], UDP_REPLY_MAX);
-			if (len == 0)
-				continue;
-			if (snap->rrl != NULL && !w->ctx.last.cookie_valid) {
-				enum rrl_action act = rrl_account(
-				    snap->rrl, (const struct sockaddr *)&w->rx_addr[i],
-				    (enum rrl_category)w->ctx.last.rrl_category, now_s);
-				if (act == RRL_DROP) {
-					w->ctx.stats.rrl_dropped++;
-					continue;
-				}
-				if (act == RRL_SLIP) {
-					w->ctx.stats.rrl_slipped++;
-					len = rrl_slip_reply(w->tx_buf[i], len, w->ctx.last.question_end);
-				}
-			}
-			struct msghdr *o = &w->tx_msgs[out].msg_hdr;
-			w->tx_iov[out].iov_base = w->tx_buf[i];
-			w->tx_iov[out].iov_len = len;
-			o->msg_name = &w->rx_addr[i];
-			o->msg_namelen = h->msg_namelen;
-			o->msg_iov = &w->tx_iov[out];
-			o->msg_iovlen = 1;
-			o->msg_control = NULL;
-			o->msg_controllen = 0;
-			o->msg_flags = 0;
-			if (us->pktinfo)
-				udp_reply_source(h, o, &w->tx_ctl[out]);
-			out++;
-		}
-		snapshot_read_unlock();
-
-		if (out > 0)
-			udp_send(w, fd, out);
-		if ((unsigned)n < UDP_BATCH)
-			return; /* the socket is drained */
+		used = (unsigned)n;
+		udp_batch(us, (unsigned)n);
 	}
+	snapshot_thread_unregister();
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- TCP -- */
@@ -674,11 +691,10 @@ static void worker_free(struct worker *w)
 	for (size_t k = 0; k < w->nsock; k++) {
 		if (w->tcp && w->tcp[k])
 			evconnlistener_free(w->tcp[k]); /* closes its socket */
-		if (w->udp) {
-			if (w->udp[k].ev)
-				event_free(w->udp[k].ev);
-			if (w->udp[k].fd >= 0)
-				close(w->udp[k].fd);
+		if (w->udp && w->udp[k]) {
+			if (w->udp[k]->fd >= 0)
+				close(w->udp[k]->fd);
+			free(w->udp[k]);
 		}
 	}
 	free(w->tcp);
@@ -710,13 +726,6 @@ static int worker_new(struct server *srv, unsigned id, const config_t *conf, str
 	w->srv = srv;
 	w->id = id;
 	w->nsock = conf->listen_count;
-	for (unsigned i = 0; i < UDP_BATCH; i++) {
-		w->rx_iov[i].iov_base = w->rx_buf[i];
-		w->rx_iov[i].iov_len = UDP_QUERY_MAX;
-		w->rx_msgs[i].msg_hdr.msg_name = &w->rx_addr[i];
-		w->rx_msgs[i].msg_hdr.msg_iov = &w->rx_iov[i];
-		w->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-	}
 
 	w->udp = calloc(w->nsock, sizeof(*w->udp));
 	w->tcp = calloc(w->nsock, sizeof(*w->tcp));
@@ -726,8 +735,6 @@ static int worker_new(struct server *srv, unsigned id, const config_t *conf, str
 		ret = SOV_ENOMEM;
 		goto finish;
 	}
-	for (size_t k = 0; k < w->nsock; k++)
-		w->udp[k].fd = -1;
 	w->stop_ev = event_new(w->base, -1, 0, worker_on_stop, w);
 	w->accept_resume_ev = evtimer_new(w->base, tcp_on_accept_resume, w);
 	if (w->stop_ev == NULL || w->accept_resume_ev == NULL) {
@@ -737,15 +744,35 @@ static int worker_new(struct server *srv, unsigned id, const config_t *conf, str
 
 	for (size_t k = 0; k < w->nsock; k++) {
 		const sov_sockaddr_t *a = &conf->listen[k];
-		struct udp_sock *us = &w->udp[k];
-		us->w = w;
+		/* Cache-line aligned: its counters never share a line with
+		 * another thread's. */
+		if (posix_memalign(&mem, 64, sizeof(struct udp_sock)) != 0) {
+			ret = SOV_ENOMEM;
+			goto finish;
+		}
+		struct udp_sock *us = mem;
+		memset(us, 0, sizeof(*us));
+		w->udp[k] = us;
+		us->srv = srv;
+		us->id = id;
 		us->pktinfo = addr_is_wildcard(a);
+		for (unsigned i = 0; i < UDP_BATCH; i++) {
+			us->rx_iov[i].iov_base = us->rx_buf[i];
+			us->rx_iov[i].iov_len = UDP_QUERY_MAX;
+			us->rx_msgs[i].msg_hdr.msg_name = &us->rx_addr[i];
+			us->rx_msgs[i].msg_hdr.msg_iov = &us->rx_iov[i];
+			us->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+		}
 		us->fd = sock_open(a, SOCK_DGRAM);
 		if (us->fd < 0)
 			goto finish;
-		us->ev = event_new(w->base, us->fd, EV_READ | EV_PERSIST, udp_on_readable, us);
-		if (us->ev == NULL || event_add(us->ev, NULL) != 0) {
-			ret = SOV_ENOMEM;
+		/* Blocking, with a receive timeout: see UDP_STOP_POLL_MS. */
+		struct timeval tv = {0, UDP_STOP_POLL_MS * 1000};
+		int fl = fcntl(us->fd, F_GETFL);
+		if (fl < 0 || fcntl(us->fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+		    setsockopt(us->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+			log_err("dns", "worker %u: cannot set up its UDP socket: %s", id,
+				strerror(errno));
 			goto finish;
 		}
 		int tfd = sock_open(a, SOCK_STREAM);
@@ -840,6 +867,17 @@ int server_start(const config_t *conf, server_t **out)
 			goto finish;
 		}
 		w->started = true;
+		for (size_t k = 0; k < w->nsock; k++) {
+			struct udp_sock *us = w->udp[k];
+			e = pthread_create(&us->thread, NULL, udp_main, us);
+			if (e != 0) {
+				log_err("dns", "cannot start UDP thread of worker %u: %s", i,
+					strerror(e));
+				ret = SOV_ESYS;
+				goto finish;
+			}
+			us->started = true;
+		}
 	}
 	*out = srv;
 	srv = NULL;
@@ -866,10 +904,14 @@ void server_stop(server_t *srv)
 		if (w != NULL && w->started)
 			event_active(w->stop_ev, EV_READ, 1);
 	}
+	atomic_store(&srv->stopping, true);
 	for (unsigned i = 0; srv->workers && i < srv->nworkers; i++) {
 		struct worker *w = srv->workers[i];
 		if (w != NULL && w->started)
 			pthread_join(w->thread, NULL);
+		for (size_t k = 0; w != NULL && w->udp && k < w->nsock; k++)
+			if (w->udp[k] && w->udp[k]->started)
+				pthread_join(w->udp[k]->thread, NULL);
 	}
 	for (unsigned i = 0; srv->workers && i < srv->nworkers; i++)
 		worker_free(srv->workers[i]);
@@ -877,22 +919,29 @@ void server_stop(server_t *srv)
 	free(srv);
 }
 
+static void stats_add(struct query_stats *out, const struct query_stats *s)
+{
+	for (size_t k = 0; k < sizeof(s->queries) / sizeof(s->queries[0]); k++)
+		out->queries[k] += s->queries[k];
+	for (size_t k = 0; k < sizeof(s->rcode) / sizeof(s->rcode[0]); k++)
+		out->rcode[k] += s->rcode[k];
+	out->dropped += s->dropped;
+	out->truncated += s->truncated;
+	out->referrals += s->referrals;
+	out->nodata += s->nodata;
+	out->service_answers += s->service_answers;
+	out->fail_open += s->fail_open;
+	out->rrl_dropped += s->rrl_dropped;
+	out->rrl_slipped += s->rrl_slipped;
+}
+
 void server_stats(const server_t *srv, struct query_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; srv != NULL && i < srv->nworkers; i++) {
-		const struct query_stats *s = &srv->workers[i]->ctx.stats;
-		for (size_t k = 0; k < sizeof(s->queries) / sizeof(s->queries[0]); k++)
-			out->queries[k] += s->queries[k];
-		for (size_t k = 0; k < sizeof(s->rcode) / sizeof(s->rcode[0]); k++)
-			out->rcode[k] += s->rcode[k];
-		out->dropped += s->dropped;
-		out->truncated += s->truncated;
-		out->referrals += s->referrals;
-		out->nodata += s->nodata;
-		out->service_answers += s->service_answers;
-		out->fail_open += s->fail_open;
-		out->rrl_dropped += s->rrl_dropped;
-		out->rrl_slipped += s->rrl_slipped;
+		const struct worker *w = srv->workers[i];
+		for (size_t k = 0; k <= w->nsock; k++)
+			stats_add(out, k == w->nsock ? &w->ctx.stats : &w->udp[k]->ctx.stats);
 	}
 }
+
