@@ -56,7 +56,9 @@ static void enter(struct admin_record *r, enum admin_state s, int64_t now_ms, co
 	r->since_ms = now_ms;
 	set_text(r->reason, sizeof(r->reason), reason);
 	set_text(r->who, sizeof(r->who), who);
-	if (s == ADMIN_ACTIVE || s == ADMIN_MAINTENANCE) {
+	/* Maintenance keeps the timing of a drain under it (safe_at, lease),
+	 * so that ending maintenance returns to that drain (admin.h). */
+	if (s == ADMIN_ACTIVE) {
 		r->safe_at_ms = 0;
 		r->lease_expires_ms = 0;
 		r->ttl_s = 0;
@@ -118,6 +120,13 @@ int admin_record_maintenance(struct admin_record *r, bool on, int64_t now_ms, co
 	}
 	if (r->state != ADMIN_MAINTENANCE)
 		return ADMIN_UNCHANGED;
+	if (r->safe_at_ms != 0) {
+		/* A drain was under the maintenance: ending maintenance never
+		 * ends a drain (only undrain or its lease does). */
+		enter(r, now_ms >= r->safe_at_ms ? ADMIN_DRAINED : ADMIN_DRAINING, now_ms, reason,
+		      who);
+		return ADMIN_CHANGED;
+	}
 	enter(r, ADMIN_ACTIVE, now_ms, reason, who);
 	return ADMIN_CHANGED;
 }

@@ -105,7 +105,8 @@ static json_t *time_or_null(int64_t ms)
 
 json_t *admin_record_to_json(const struct admin_record *r)
 {
-	bool timed = r->state == ADMIN_DRAINING || r->state == ADMIN_DRAINED;
+	bool timed = r->state == ADMIN_DRAINING || r->state == ADMIN_DRAINED ||
+		     (r->state == ADMIN_MAINTENANCE && r->safe_at_ms != 0);
 	return json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "state",
 			 admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL,
 			 "by", r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms),

@@ -224,6 +224,15 @@ def test_maintenance_overrides_a_healthy_probe(e2e):
     r = d.maintenance("dc-b", False)
     assert r.status_code == 200 and r.json()["state"] == "active", r.text
     assert d.answer_dcs(client=CLIENT["dc-b"]) == {"dc-b"}
+    # Ending maintenance never ends a drain under it: back to draining, still
+    # out of DNS, until undrain.
+    assert d.drain("dc-b", reason="deploy").status_code == 200
+    assert d.maintenance("dc-b", True, reason="disk").status_code == 200
+    r = d.maintenance("dc-b", False)
+    assert r.status_code == 200 and r.json()["state"] in ("draining", "drained"), r.text
+    assert not dns_names(d, "dc-b")
+    assert d.undrain("dc-b").status_code == 200
+    assert d.answer_dcs(client=CLIENT["dc-b"]) == {"dc-b"}
 
 
 def test_drain_scoped_token_cannot_drain_another_datacenter(e2e):
