@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "api/auth.h"
 #include "common/addr.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -373,6 +376,33 @@ static int run_check_zones(const struct opts *o)
 	return code;
 }
 
+/* The "api" and "state_dir" sections as a start would check them: the
+ * values, and every token file (present, long enough, not readable by
+ * others). The state directory itself is only opened by a real start. */
+static int check_api(const config_t *c, diag_t *diag)
+{
+	int ret = SOV_OK;
+	if (c->json == NULL || (json_object_get(c->json, "api") == NULL &&
+				json_object_get(c->json, "state_dir") == NULL))
+		return SOV_OK;
+	struct api_config ac;
+	api_config_init(&ac);
+	ret = api_config_parse(c->json, c->path, &ac, diag);
+	auth_t *auth = ret == SOV_OK ? auth_new() : NULL;
+	for (size_t i = 0; auth != NULL && i < ac.token_count; i++) {
+		char why[512] = "";
+		if (auth_add_token(auth, ac.tokens[i].name, ac.tokens[i].file, ac.tokens[i].scope, why,
+				   sizeof(why)) != SOV_OK) {
+			diag_add(diag, ac.tokens[i].file, 0, 0, "API token \"%s\": %s",
+				 ac.tokens[i].name, why);
+			ret = SOV_ESEMANTIC;
+		}
+	}
+	auth_free(auth);
+	api_config_clear(&ac);
+	return ret;
+}
+
 static int run_check_config(const struct opts *o)
 {
 	int code = EXIT_INVALID;
@@ -392,6 +422,8 @@ static int run_check_config(const struct opts *o)
 			goto finish;
 		monitor_free(m);
 	}
+	if (check_api(s->conf, diag) != SOV_OK)
+		goto finish;
 	for (size_t i = 0; i < zonedb_count(s->zones); i++) {
 		const zone_t *z = zonedb_get(s->zones, i);
 		printf("%s: %zu records, serial %u\n", z->origin_str, z->record_count, z->serial);

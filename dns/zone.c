@@ -819,6 +819,9 @@ static void record_lint(loader_t *L, FILE *fp, long start, long end, uint16_t fi
 			depth--;
 		}
 	}
+	if (quoted)
+		zerr_add(L, (uint32_t)L->nrecs, file, line,
+			 "a quoted string is never closed (missing '\"')");
 	if (depth > 0) {
 		uint32_t l = line;
 		size_t bol = 0;
@@ -973,6 +976,10 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 		if (s == LDNS_STATUS_OK) {
 			size_t errs = L->nerrs;
 			record_lint(L, fp, record_start, ftell(fp), file, first_line);
+			if (ldns_rr_ttl(rr) > 2147483647u)
+				zerr_add(L, (uint32_t)L->nrecs, file, first_line,
+					 "TTL %u is above 2147483647, the largest RFC 2181 §8 allows",
+					 ldns_rr_ttl(rr));
 			if (L->nerrs == errs)
 				record_add(L, rr, file, first_line);
 			else

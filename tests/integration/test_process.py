@@ -79,6 +79,8 @@ BAD_ZONES = {
     "data-below-cut": ("lab NS ns.lab.example.test.\nns.lab A 192.0.2.1\nwww.lab A 192.0.2.2\n", 8),
     "class-ch": ("www CH TXT \"chaos\"\n", 6),
     "unterminated-paren": ("www TXT ( \"a\"\n", {6, 7}),
+    "unterminated-quote": ("t1 TXT \"abc\n", 6),
+    "ttl-above-2^31-1": ("big 2147483648 A 192.0.2.1\n", 6),
 }
 
 
