@@ -493,3 +493,16 @@ void api_metrics_write(api_t *api, FILE *out)
 	if (api->http != NULL)
 		http_metrics_write(api->http, out);
 }
+
+void api_event_reload(api_t *api, bool ok, const char *by, const char *reason)
+{
+	atomic_fetch_add(&api->reloads_total, 1);
+	if (!ok)
+		atomic_fetch_add(&api->reload_failures_total, 1);
+	json_t *ev = json_pack("{s:s, s:b, s:s}", "type", "reload", "ok", ok, "by", by);
+	if (ev != NULL) {
+		if (!ok && reason != NULL)
+			json_object_set_new(ev, "reason", json_string(reason));
+		events_add(api->events, ev);
+	}
+}

@@ -223,6 +223,14 @@ uint16_t api_port(const api_t *api) __attribute__((nonnull));
 void api_event_health(api_t *api, size_t dc, enum api_health from, enum api_health to,
 		      const char *reason) __attribute__((nonnull(1)));
 
+/**
+ * Records a reload that did not come through POST /v1/reload (SIGHUP) as an
+ * event (and a notification): ok, who ("SIGHUP"), and why it failed (NULL
+ * when ok). Counted like API reloads.
+ */
+void api_event_reload(api_t *api, bool ok, const char *by, const char *reason)
+    __attribute__((nonnull(1, 3)));
+
 /** Writes the API's own metrics (without the backend's) to out. */
 void api_metrics_write(api_t *api, FILE *out) __attribute__((nonnull));
 

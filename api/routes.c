@@ -670,17 +670,9 @@ static void h_reload(void *ctx, const struct http_request *req, struct http_resp
 		return;
 	}
 	char why[2048] = "";
-	atomic_fetch_add(&api->reloads_total, 1);
 	int rc = api->be.reload(api->be.ctx, why, sizeof(why));
-	json_t *ev =
-	    json_pack("{s:s, s:b, s:s}", "type", "reload", "ok", rc == SOV_OK, "by", req->who);
-	if (ev != NULL) {
-		if (rc != SOV_OK)
-			json_object_set_new(ev, "reason", json_string(why));
-		events_add(api->events, ev);
-	}
+	api_event_reload(api, rc == SOV_OK, req->who, rc == SOV_OK ? NULL : why);
 	if (rc != SOV_OK) {
-		atomic_fetch_add(&api->reload_failures_total, 1);
 		http_error(resp, 500, "reload_failed",
 			   "reload failed; the previous configuration is still served: %s",
 			   why[0] ? why : err_str(rc));

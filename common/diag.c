@@ -82,3 +82,17 @@ void diag_merge(diag_t *dst, diag_t *src)
 		diag_push(dst, src->msgs[i]);
 	src->count = 0;
 }
+
+void diag_join(const diag_t *d, char *buf, size_t cap)
+{
+	size_t used = 0;
+	if (cap == 0)
+		return;
+	buf[0] = 0;
+	for (size_t i = 0; d && i < d->count && used + 1 < cap; i++) {
+		int n = snprintf(buf + used, cap - used, "%s%s", i ? "\n" : "", d->msgs[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n < cap - used ? (size_t)n : cap - used - 1;
+	}
+}

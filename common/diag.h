@@ -29,6 +29,8 @@ size_t diag_count(const diag_t *d);
 const char *diag_get(const diag_t *d, size_t i);
 /** Writes every message, one per line, to out. */
 void diag_print(const diag_t *d, FILE *out);
+/** Joins every message into buf (cap bytes, NUL-terminated), one per line; "" if none. */
+void diag_join(const diag_t *d, char *buf, size_t cap);
 /** Moves all messages of src to the end of dst; src becomes empty. */
 void diag_merge(diag_t *dst, diag_t *src);
 

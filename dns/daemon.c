@@ -356,7 +356,7 @@ static json_t *be_status(void *ctx)
 		int64_t loaded = (int64_t)s->loaded_at.tv_sec * 1000 + s->loaded_at.tv_nsec / 1000000;
 		json_object_set_new(o, "snapshot_loaded_at", rfc3339_ms(loaded));
 		json_object_set_new(o, "snapshot_generation", json_integer((json_int_t)s->generation));
-		json_object_set_new(o, "snapshot_load_ms", json_real((double)(int64_t)(s->load_ms * 1000) / 1000));
+		json_object_set_new(o, "snapshot_load_us", json_integer((json_int_t)(s->load_ms * 1000)));
 		for (size_t i = 0; i < zonedb_count(s->zones); i++) {
 			const zone_t *z = zonedb_get(s->zones, i);
 			json_array_append_new(zones,
@@ -380,14 +380,7 @@ static int be_reload(void *ctx, char *why, size_t cap)
 	if (diag == NULL)
 		return SOV_ENOMEM;
 	int r = daemon_reload(d, diag);
-	size_t used = 0;
-	why[0] = 0;
-	for (size_t i = 0; r != SOV_OK && i < diag_count(diag) && used + 2 < cap; i++) {
-		int n = snprintf(why + used, cap - used, "%s%s", i ? "\n" : "", diag_get(diag, i));
-		if (n < 0)
-			break;
-		used += (size_t)n < cap - used ? (size_t)n : cap - used - 1;
-	}
+	diag_join(r == SOV_OK ? NULL : diag, why, cap);
 	diag_free(diag);
 	return r;
 }
@@ -842,6 +835,19 @@ int daemon_reload(daemon_t *d, diag_t *diag)
 		 (unsigned long long)s->generation, nzones, nrecords, ms);
 finish:
 	pthread_mutex_unlock(&d->reload_lock);
+	return r;
+}
+
+int daemon_reload_signal(daemon_t *d)
+{
+	diag_t *diag = diag_new();
+	int r = daemon_reload(d, diag);
+	if (d->api != NULL) {
+		char why[2048];
+		diag_join(diag, why, sizeof(why));
+		api_event_reload(d->api, r == SOV_OK, "SIGHUP", r == SOV_OK ? NULL : why);
+	}
+	diag_free(diag);
 	return r;
 }
 

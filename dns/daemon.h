@@ -40,6 +40,9 @@ void daemon_ready(daemon_t *d);
  */
 int daemon_reload(daemon_t *d, diag_t *diag);
 
+/** daemon_reload() for SIGHUP: also recorded as an API event (by "SIGHUP"). */
+int daemon_reload_signal(daemon_t *d);
+
 /** Stops everything (API, probes, workers) and frees it; NULL allowed. */
 void daemon_stop(daemon_t *d);
 

@@ -771,8 +771,12 @@ static void parse_services(struct cp *p, const json_t *arr)
 			else
 				s->info.ttl_down_s = (uint32_t)json_integer_value(ttld);
 		}
-		if (s->info.ttl_down_s > s->info.ttl_s)
+		if (ttld == NULL && s->info.ttl_down_s > s->info.ttl_s)
 			s->info.ttl_down_s = s->info.ttl_s;
+		else if (ttld != NULL && s->info.ttl_down_s > s->info.ttl_s)
+			cp_err(p, ttld, "%s: \"ttl_when_down\" (%u) is above \"ttl\" (%u): it is the "
+					"shorter TTL used while a datacenter is not usable",
+			       where, s->info.ttl_down_s, s->info.ttl_s);
 		s->info.max_answers =
 		    s->info.policy == GEO_POLICY_ALL ? GEO_DC_MAX : GEO_DEFAULT_MAX_ANSWERS;
 		const json_t *maxa = json_object_get(obj, "max_answers");

@@ -486,9 +486,7 @@ static int run_server(const struct opts *o)
 		if (sig == SIGHUP) {
 			log_info("main", "SIGHUP: reloading %s",
 				 o->config_path ? o->config_path : "zone files");
-			diag_t *rd = diag_new();
-			(void)daemon_reload(d, rd); /* logs the outcome itself */
-			diag_free(rd);
+			(void)daemon_reload_signal(d); /* logs and records the outcome */
 			continue;
 		}
 		log_info("main", "%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

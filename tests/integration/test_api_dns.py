@@ -13,6 +13,7 @@ Run: SOVDNS_BIN=build/dns/sovdns /usr/bin/python3 -m pytest tests/integration/te
 from __future__ import annotations
 
 import json
+import signal
 import math
 import os
 import threading
@@ -441,6 +442,13 @@ def test_reload_picks_up_a_zone_change_and_keeps_old_data_on_error(e2e):
     assert prom.value(m, "sovdns_api_reload_failures_total") == 1
     ev = [e for e in d.get("/v1/events").json()["events"] if e["type"] == "reload"]
     assert [e["ok"] for e in ev] == [True, False], ev
+    # SIGHUP reloads are events too, by "SIGHUP"
+    zone.write_text(good.replace("2024060101", "2024060104"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: d.ask("example.test", "SOA").answer[0][0].serial == 2024060104,
+               timeout=10, interval=0.05, what="SIGHUP reload")
+    ev = [e for e in d.get("/v1/events").json()["events"] if e["type"] == "reload"]
+    assert [(e["ok"], e["by"]) for e in ev][-1] == (True, "SIGHUP"), ev
 
 
 # ------------------------------------------------------------------ load

@@ -331,6 +331,9 @@ struct cfg_error {
 
 static const struct cfg_error cfg_errors[] = {
     {"[]", "must be a JSON object"},
+    {"{'datacenters': [" DC_A "], 'services': [{'name': 's.test', 'datacenters': ['dc-a'],"
+     " 'ttl': 30, 'ttl_when_down': 100}]}",
+     "\"ttl_when_down\" (100) is above \"ttl\" (30)"},
     {"{'datacenters': {}}", "\"datacenters\" must be an array"},
     {"{'datacenters': []}", "\"datacenters\" is empty"},
     {"{'datacenters': [" DC_A ", " DC_A "]}", "duplicate datacenter id \"dc-a\""},
