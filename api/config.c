@@ -13,6 +13,7 @@
 #include "api/ops.h"
 #include "api/util.h"
 #include "common/err.h"
+#include "conf/jsonpos.h"
 
 void api_config_init(struct api_config *c)
 {
@@ -65,9 +66,10 @@ struct pctx {
  */
 static void value_pos(const json_t *v, unsigned *line, unsigned *col)
 {
-	(void)v;
-	*line = 0;
-	*col = 0;
+	if (v == NULL || !jsonpos_doc_value(v, line, col)) {
+		*line = 0;
+		*col = 0;
+	}
 }
 
 __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, const json_t *at,

@@ -819,6 +819,8 @@ int config_load(const char *path, config_t **out, diag_t *diag)
 	}
 	c->json = root;
 	root = NULL;
+	if (c->text != NULL)
+		jsonpos_doc_register(c->json, c->text, c->text_len);
 	*out = c;
 	c = NULL;
 	ret = SOV_OK;
@@ -879,38 +881,6 @@ void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_k
 	diag_add(diag, c->path, pos.line, pos.col, "%s", msg);
 }
 
-/* Depth-first search for `want` below `node`, extending the JSON Pointer in
- * buf as it descends; true when found (buf then designates it). */
-static bool pointer_to(const json_t *node, const json_t *want, char *buf, size_t cap)
-{
-	if (node == want)
-		return true;
-	if (json_is_object(node)) {
-		const char *key;
-		json_t *v;
-		json_object_foreach((json_t *)node, key, v)
-		{
-			if (jsonpos_push_key(buf, cap, key) != SOV_OK)
-				continue;
-			if (pointer_to(v, want, buf, cap))
-				return true;
-			jsonpos_pop(buf);
-		}
-	} else if (json_is_array(node)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(node, i, v)
-		{
-			if (jsonpos_push_index(buf, cap, i) != SOV_OK)
-				continue;
-			if (pointer_to(v, want, buf, cap))
-				return true;
-			jsonpos_pop(buf);
-		}
-	}
-	return false;
-}
-
 void config_locate(const config_t *c, const void *value, unsigned *line, unsigned *col)
 {
 	char ptr[JSONPOS_POINTER_MAX] = "";
@@ -919,7 +889,7 @@ void config_locate(const config_t *c, const void *value, unsigned *line, unsigne
 	*col = 0;
 	if (c == NULL || c->json == NULL || c->text == NULL || value == NULL)
 		return;
-	if (!pointer_to((const json_t *)c->json, (const json_t *)value, ptr, sizeof(ptr)))
+	if (!jsonpos_value_pointer(c->json, value, ptr, sizeof(ptr)))
 		return;
 	if (jsonpos_locate(c->text, c->text_len, ptr, JSONPOS_VALUE, &pos) == SOV_OK) {
 		*line = pos.line;
@@ -938,6 +908,8 @@ void config_free(config_t *c)
 	free(c->zones);
 	free(c->listen);
 	free(c->user);
+	if (c->json != NULL)
+		jsonpos_doc_unregister(c->json);
 	json_decref((json_t *)c->json);
 	free(c->text);
 	free(c->path);

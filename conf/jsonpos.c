@@ -1,8 +1,11 @@
 #include "conf/jsonpos.h"
 
+#include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -420,4 +423,138 @@ void jsonpos_pop(char *buf)
 	char *slash = strrchr(buf, '/');
 	if (slash != NULL)
 		*slash = '\0';
+}
+
+/* ------------------------------------------------------- the registry */
+
+
+struct jsonpos_doc {
+	const json_t *root;
+	const char *text;
+	size_t len;
+};
+
+#define JSONPOS_DOCS_MAX 8 /* a running config, a reload candidate, --check-config */
+
+static pthread_mutex_t docs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct jsonpos_doc docs[JSONPOS_DOCS_MAX];
+
+void jsonpos_doc_register(const void *root, const char *text, size_t len)
+{
+	pthread_mutex_lock(&docs_lock);
+	for (size_t i = 0; i < JSONPOS_DOCS_MAX; i++) {
+		if (docs[i].root == NULL) {
+			docs[i] = (struct jsonpos_doc){root, text, len};
+			break;
+		}
+	}
+	pthread_mutex_unlock(&docs_lock);
+}
+
+void jsonpos_doc_unregister(const void *root)
+{
+	pthread_mutex_lock(&docs_lock);
+	for (size_t i = 0; i < JSONPOS_DOCS_MAX; i++)
+		if (docs[i].root == root)
+			docs[i] = (struct jsonpos_doc){NULL, NULL, 0};
+	pthread_mutex_unlock(&docs_lock);
+}
+
+/* Depth-first search for `want` below `node`, extending the JSON Pointer in
+ * buf as it descends; true when found (buf then designates it). */
+static bool pointer_to(const json_t *node, const json_t *want, char *buf, size_t cap)
+{
+	if (node == want)
+		return true;
+	if (json_is_object(node)) {
+		const char *key;
+		json_t *v;
+		json_object_foreach((json_t *)node, key, v)
+		{
+			if (jsonpos_push_key(buf, cap, key) != SOV_OK)
+				continue;
+			if (pointer_to(v, want, buf, cap))
+				return true;
+			jsonpos_pop(buf);
+		}
+	} else if (json_is_array(node)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(node, i, v)
+		{
+			if (jsonpos_push_index(buf, cap, i) != SOV_OK)
+				continue;
+			if (pointer_to(v, want, buf, cap))
+				return true;
+			jsonpos_pop(buf);
+		}
+	}
+	return false;
+}
+
+bool jsonpos_value_pointer(const void *root, const void *value, char *buf, size_t cap)
+{
+	buf[0] = 0;
+	return pointer_to(root, value, buf, cap);
+}
+
+static bool doc_locate(const struct jsonpos_doc *d, const char *ptr, unsigned *line, unsigned *col)
+{
+	struct jsonpos pos;
+	if (jsonpos_locate(d->text, d->len, ptr, JSONPOS_VALUE, &pos) != SOV_OK)
+		return false;
+	*line = pos.line;
+	*col = pos.col;
+	return true;
+}
+
+bool jsonpos_doc_value(const void *value, unsigned *line, unsigned *col)
+{
+	bool found = false;
+	char ptr[JSONPOS_POINTER_MAX];
+	pthread_mutex_lock(&docs_lock);
+	for (size_t i = 0; i < JSONPOS_DOCS_MAX && !found; i++)
+		if (docs[i].root != NULL && jsonpos_value_pointer(docs[i].root, value, ptr, sizeof(ptr)))
+			found = doc_locate(&docs[i], ptr, line, col);
+	pthread_mutex_unlock(&docs_lock);
+	return found;
+}
+
+bool jsonpos_doc_path(const void *inside, const char *dotted, unsigned *line, unsigned *col)
+{
+	bool found = false;
+	char ptr[JSONPOS_POINTER_MAX], key[256];
+	pthread_mutex_lock(&docs_lock);
+	for (size_t i = 0; i < JSONPOS_DOCS_MAX && !found; i++) {
+		if (docs[i].root == NULL ||
+		    !jsonpos_value_pointer(docs[i].root, inside, ptr, sizeof(ptr)))
+			continue;
+		/* "a.b[2].c" → "/a/b/2/c" */
+		ptr[0] = 0;
+		const char *p = dotted;
+		while (*p) {
+			size_t n = strcspn(p, ".[");
+			if (n > 0 && n < sizeof(key)) {
+				memcpy(key, p, n);
+				key[n] = 0;
+				(void)jsonpos_push_key(ptr, sizeof(ptr), key);
+			}
+			p += n;
+			if (*p == '.') {
+				p++;
+			} else if (*p == '[') {
+				char *end;
+				unsigned long idx = strtoul(p + 1, &end, 10);
+				if (*end != ']')
+					break;
+				(void)jsonpos_push_index(ptr, sizeof(ptr), idx);
+				p = end + 1;
+				if (*p == '.')
+					p++;
+			}
+		}
+		found = doc_locate(&docs[i], ptr, line, col);
+	}
+	pthread_mutex_unlock(&docs_lock);
+	return found;
 }

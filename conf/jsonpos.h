@@ -32,6 +32,7 @@
 #ifndef SOV_CONF_JSONPOS_H
 #define SOV_CONF_JSONPOS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /** Room for a pointer to anything a sane config nests (8 levels of 60-char keys). */
@@ -75,5 +76,28 @@ int jsonpos_push_index(char *buf, size_t cap, size_t index) __attribute__((nonnu
 
 /** Removes the last reference token (no-op on ""). */
 void jsonpos_pop(char *buf) __attribute__((nonnull));
+
+/*
+ * The texts of the configurations loaded now (config_load registers each,
+ * config_free removes it), so that the validators of other sections (probes,
+ * api), which see only parsed JSON values, can still report line:column.
+ * Thread-safe; not for the query path.
+ */
+void jsonpos_doc_register(const void *root, const char *text, size_t len);
+void jsonpos_doc_unregister(const void *root);
+
+/** The JSON Pointer of `value` below `root` (json_t *) into buf; false if not there. */
+bool jsonpos_value_pointer(const void *root, const void *value, char *buf, size_t cap);
+
+/** Position of `value` (a json_t * inside a registered document); false if unknown. */
+bool jsonpos_doc_value(const void *value, unsigned *line, unsigned *col);
+
+/**
+ * Position of the member at `dotted` ("probes.checks[2].timeout_ms", from
+ * the document's root) in the registered document that contains `inside`
+ * (any json_t * of it). The deepest existing ancestor if the path does not
+ * resolve fully. False if no registered document contains `inside`.
+ */
+bool jsonpos_doc_path(const void *inside, const char *dotted, unsigned *line, unsigned *col);
 
 #endif

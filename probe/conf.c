@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "conf/jsonpos.h"
 #include "common/addr.h"
 #include "probe/probe.h"
 
@@ -71,6 +72,7 @@ static const struct {
 /* Parsing context: where we are, for messages. */
 struct pctx {
 	const char *file;
+	const json_t *section; /* the probes section, to find positions by path */
 	diag_t *diag;
 	int errors;
 	const struct probe_dc *dcs;
@@ -85,7 +87,10 @@ __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, const cha
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	diag_add(p->diag, p->file, 0, 0, "%s: %s", path, msg);
+	unsigned line = 0, col = 0;
+	if (p->section != NULL)
+		(void)jsonpos_doc_path(p->section, path, &line, &col);
+	diag_add(p->diag, p->file, line, col, "%s: %s", path, msg);
 	p->errors++;
 }
 
@@ -701,7 +706,11 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 		       const char *file, probe_config_t **out, diag_t *diag)
 {
 	int rc = SOV_OK;
-	struct pctx p = {.file = file, .diag = diag, .dcs = dcs, .dc_count = dc_count};
+	struct pctx p = {.file = file,
+			 .section = probes_section,
+			 .diag = diag,
+			 .dcs = dcs,
+			 .dc_count = dc_count};
 	struct timing defaults = {0};
 	size_t target_cap = dc_count, inst_cap = 0;
 	enum probe_combine combine_all = PROBE_COMBINE_ALL;
