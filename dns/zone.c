@@ -1386,7 +1386,9 @@ static int zone_build(loader_t *L)
 	/* Zone-wide rules, then per node. */
 	const znode_t *apex = &z->nodes[0];
 	const zrrset_t *soa = node_rrset(apex, LDNS_RR_TYPE_SOA, NULL);
-	if (soa == NULL)
+	/* After a syntax error the SOA may be the record that failed: saying
+	 * "no SOA" too would only mislead. */
+	if (soa == NULL && !L->syntax_error)
 		zerr_add(L, UINT32_MAX, 0, 0, "no SOA record at the zone apex %s", z->origin_str);
 	if (node_rrset(apex, LDNS_RR_TYPE_NS, NULL) == NULL)
 		zerr_add(L, UINT32_MAX, 0, 0,
