@@ -735,6 +735,29 @@ void daemon_ready(daemon_t *d)
 		monitor_first_round(d->mon); /* services answer SERVFAIL until it is done */
 }
 
+/*
+ * A reload that lowers a zone's SOA serial (RFC 1982 arithmetic) leaves
+ * secondaries behind: they only transfer a zone whose serial increased.
+ * Served anyway (the file is what the operator wrote), with a warning.
+ */
+static void warn_serials(const snapshot_t *old, const snapshot_t *s)
+{
+	for (size_t i = 0; i < zonedb_count(s->zones); i++) {
+		const zone_t *z = zonedb_get(s->zones, i);
+		for (size_t k = 0; k < zonedb_count(old->zones); k++) {
+			const zone_t *o = zonedb_get(old->zones, k);
+			if (!dname_equal(o->origin, z->origin))
+				continue;
+			int32_t diff = (int32_t)(z->serial - o->serial);
+			if (diff < 0)
+				log_warn("zone",
+					 "%s: SOA serial went down from %u to %u; secondaries will "
+					 "not transfer it (raise the serial above %u)",
+					 z->origin_str, o->serial, z->serial, o->serial);
+		}
+	}
+}
+
 int daemon_reload(daemon_t *d, diag_t *diag)
 {
 	config_t *c = NULL;
@@ -818,6 +841,7 @@ int daemon_reload(daemon_t *d, diag_t *diag)
 			d->dc_ttl_prev_until_ms = now_ms() + (int64_t)longest * 1000;
 		}
 	}
+	warn_serials(d->snap, s);
 	monitor_t *old_mon = d->mon;
 	d->snap = s;
 	pthread_mutex_unlock(&d->view_lock);

@@ -203,3 +203,15 @@ def test_reload_under_load(reloadable):
                           f"reply {back[0]}: ... {t.seen[max(0, back[0] - 3):back[0] + 3]} ...")
         assert t.seen[-1] == gen
     assert srv.alive()
+
+
+@pytest.mark.sovdns_only
+def test_reload_warns_when_the_serial_goes_down(reloadable):
+    """Served as written, but secondaries would never transfer it: a warning."""
+    srv, zf = reloadable
+    offset = len(srv.log_text())
+    zf.write(2, text=ZONE.replace("{serial}", "5"))
+    srv.reload()
+    wait_for(lambda: generation(srv.target) == 2, "generation 2")
+    wait_for(lambda: "SOA serial went down from 1000 to 5" in log_since(srv, offset),
+             "the serial warning")
