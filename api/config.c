@@ -12,6 +12,7 @@
 #include "api/events.h"
 #include "api/ops.h"
 #include "api/util.h"
+#include "common/addr.h"
 #include "common/err.h"
 #include "conf/jsonpos.h"
 
@@ -157,61 +158,27 @@ static void check_keys(struct pctx *p, const json_t *obj, const char *where,
 	}
 }
 
-/* "127.0.0.1:8053", "[::1]:8053", "127.0.0.1", "::1"; port 0 = any. */
+/* "127.0.0.1:8053", "[::1]:8053", "127.0.0.1", "::1" (common/addr.h), and
+ * also port 0 = any free port (tests), which addr_parse() refuses for a
+ * server that must be reachable at a known port. */
 static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	unsigned long port = API_DEFAULT_PORT;
-	const char *port_text = NULL;
-	size_t hlen;
-	if (text[0] == '[') {
-		const char *end = strchr(text, ']');
-		if (end == NULL)
-			return SOV_EINVAL;
-		hlen = (size_t)(end - text - 1);
-		if (hlen >= sizeof(host))
-			return SOV_EINVAL;
-		memcpy(host, text + 1, hlen);
-		host[hlen] = '\0';
-		if (end[1] == ':')
-			port_text = end + 2;
-		else if (end[1] != '\0')
-			return SOV_EINVAL;
-	} else {
-		const char *colon = strchr(text, ':');
-		if (colon != NULL && strchr(colon + 1, ':') == NULL) { /* v4:port */
-			hlen = (size_t)(colon - text);
-			port_text = colon + 1;
-		} else {
-			hlen = strlen(text);
-		}
-		if (hlen >= sizeof(host))
-			return SOV_EINVAL;
-		memcpy(host, text, hlen);
-		host[hlen] = '\0';
+	sov_sockaddr_t a;
+	int rc = addr_parse(text, API_DEFAULT_PORT, &a);
+	size_t n = strlen(text);
+	if (rc != SOV_OK && n > 2 && strcmp(text + n - 2, ":0") == 0 && n - 2 < ADDR_STR_MAX) {
+		char host[ADDR_STR_MAX];
+		memcpy(host, text, n - 2);
+		host[n - 2] = '\0';
+		/* "[::1]:0" → "[::1]"; "127.0.0.1:0" → "127.0.0.1" (a bare "::1:0"
+		 * is an IPv6 address, not a port) */
+		if (host[0] == '[' || strchr(host, ':') == NULL)
+			rc = addr_parse(host, 0, &a);
 	}
-	if (port_text != NULL) {
-		char *end;
-		if (*port_text < '0' || *port_text > '9')
-			return SOV_EINVAL;
-		port = strtoul(port_text, &end, 10);
-		if (*end != '\0' || port > 65535)
-			return SOV_EINVAL;
-	}
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *a4 = (struct sockaddr_in *)(void *)ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)(void *)ss;
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*a4);
-	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a6);
-	} else {
-		return SOV_EINVAL;
-	}
+	if (rc != SOV_OK)
+		return rc;
+	*ss = a.ss;
+	*len = a.len;
 	return SOV_OK;
 }
 
