@@ -92,7 +92,11 @@ static int list_files(const char *root, const char *rel, int depth, struct pathl
 {
 	int ret = SOV_OK;
 	char dirpath[PATH_MAX];
-	snprintf(dirpath, sizeof(dirpath), "%s%s%s", root, rel[0] ? "/" : "", rel);
+	if (snprintf(dirpath, sizeof(dirpath), "%s%s%s", root, rel[0] ? "/" : "", rel) >=
+	    (int)sizeof(dirpath)) {
+		snprintf(why, why_cap, "path too long: %s/%s", root, rel);
+		return SOV_EINVAL;
+	}
 	if (depth > DIGEST_DEPTH_MAX) {
 		snprintf(why, why_cap, "%s: more than %d levels of directories", dirpath,
 			 DIGEST_DEPTH_MAX);
