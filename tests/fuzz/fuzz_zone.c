@@ -4,10 +4,13 @@
  * "example.test"; on success, the index is checked for self-consistency
  * (every node found by its own name, parents and cuts in range, RDATA
  * lengths adding up), since the answer path trusts all of it.
+ * Every input is loaded twice, with the fast parser for plain records
+ * (dns/zone_fast.c) and with ldns alone: the two must give the same zone
+ * and the same errors, so the fast path can never load different data.
  *
  * Build (from the source root):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     tests/fuzz/fuzz_zone.c dns/zone.c dns/dname.c common/diag.c \
+ *     tests/fuzz/fuzz_zone.c dns/zone.c dns/zone_fast.c dns/dname.c common/diag.c \
  *     common/log.c common/err.c -lldns -lpthread -o fuzz_zone
  *   ./fuzz_zone -max_total_time=60 -max_len=4096 corpus/
  */
@@ -21,6 +24,8 @@
 #include "common/diag.h"
 #include "common/log.h"
 #include "dns/zone.h"
+#include "dns/zone_fast.h"
+#include "tests/common/zone_same.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,13 +75,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fclose(f);
 
-	diag_t *d = diag_new();
-	zone_t *z = NULL;
-	if (zone_load("example.test", fuzz_path, &z, d) == 0)
+	diag_t *d = diag_new(), *d_ldns = diag_new();
+	zone_t *z = NULL, *z_ldns = NULL;
+	zone_fast_enabled = true;
+	int rc = zone_load("example.test", fuzz_path, &z, d);
+	if (rc == 0)
 		check_zone(z);
 	else if (z != NULL || diag_count(d) == 0)
 		abort(); /* failure must leave no zone and say why */
+	zone_fast_enabled = false;
+	int rc_ldns = zone_load("example.test", fuzz_path, &z_ldns, d_ldns);
+	zone_fast_enabled = true;
+	char why[512];
+	const char *diff = rc != rc_ldns ? "return codes differ" : zone_same(z, z_ldns, why, sizeof(why));
+	if (diff == NULL)
+		diff = diag_same(d, d_ldns, why, sizeof(why));
+	if (diff != NULL) {
+		fprintf(stderr, "fast path and ldns disagree: %s\n", diff);
+		abort();
+	}
 	zone_free(z);
+	zone_free(z_ldns);
 	diag_free(d);
+	diag_free(d_ldns);
 	return 0;
 }
