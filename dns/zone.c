@@ -667,6 +667,9 @@ static bool directive(loader_t *L, const char *text, size_t len, size_t *pos, ui
 			return false;
 		}
 		uint32_t v = ldns_str2period(tok[1], &end);
+		/* Even a bad $TTL was meant as one: no "no $TTL" warning on top
+		 * of its error (the zone is refused anyway). */
+		L->ttl_seen = true;
 		if (end == tok[1] || *end != 0 || v > INT32_MAX) {
 			/* RFC 2181 §8: a TTL is 0 to 2^31 - 1 seconds. */
 			zerr_add(L, seq, file, at,

@@ -96,6 +96,20 @@ def test_check_zone_reports_file_line_column(tmp_path, case):
 
 @pytest.mark.sovdns_only
 @needs_binary
+def test_check_zone_bad_ttl_directive_is_one_error_not_two(tmp_path):
+    # A bad $TTL is reported once; no "no $TTL before the first record"
+    # warning on top of it.
+    path = tmp_path / "example.test.zone"
+    path.write_text("$TTL forever\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n"
+                    "@ NS ns1\nns1 A 192.0.2.53\n")
+    res = run_sovdns("--check-zone", f"example.test={path}")
+    assert_diag(res, path, 1)
+    assert "not a TTL" in res.stderr, res.stderr
+    assert "no $TTL" not in res.stderr, res.stderr
+
+
+@pytest.mark.sovdns_only
+@needs_binary
 def test_check_zone_reports_every_error(tmp_path):
     path = tmp_path / "example.test.zone"
     path.write_text(ZONE_HEAD + "a A 192.0.2.300\nb A 192.0.2.1\nc AAAA 2001:db8::g\n")
