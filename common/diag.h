@@ -25,11 +25,14 @@ void diag_add(diag_t *d, const char *file, unsigned line, unsigned col,
 
 /** Number of errors collected. */
 size_t diag_count(const diag_t *d);
-/** The i-th message (0-based), fully formatted, owned by d. */
+/** The i-th message (0-based, order of adding), fully formatted, owned by d. */
 const char *diag_get(const diag_t *d, size_t i);
-/** Writes every message, one per line, to out. */
+/** Writes every message, one per line, to out, in reading order: files in
+ * the order they were first mentioned, then by line and column (messages
+ * at one position keep the order they were added in). */
 void diag_print(const diag_t *d, FILE *out);
-/** Joins every message into buf (cap bytes, NUL-terminated), one per line; "" if none. */
+/** Joins every message into buf (cap bytes, NUL-terminated), one per line,
+ * in the same order as diag_print(); "" if none. */
 void diag_join(const diag_t *d, char *buf, size_t cap);
 /** Moves all messages of src to the end of dst; src becomes empty. */
 void diag_merge(diag_t *dst, diag_t *src);

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import KIND, TARGET, Asker, RemoteServer
 from dnsclient import NoReply, Proto, rrsets, tcp_connect, tcp_read_msg
-from servers import DEMO_DIR, SUITE_ZONES, default_sovdns_bin, pick_endpoint
+from servers import DEMO_DIR, SUITE_ZONES, ZONES_DIR, default_sovdns_bin, pick_endpoint
 
 DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<msg>\S.*)$")
 EXIT_BOUND_S = 10.0
@@ -106,6 +106,29 @@ def test_check_zone_bad_ttl_directive_is_one_error_not_two(tmp_path):
     assert_diag(res, path, 1)
     assert "not a TTL" in res.stderr, res.stderr
     assert "no $TTL" not in res.stderr, res.stderr
+
+
+@pytest.mark.sovdns_only
+@needs_binary
+def test_check_config_lists_errors_in_file_order(tmp_path):
+    # The validators run section by section (datacenters before services);
+    # the report must still read top to bottom, as the operator fixes it.
+    zone = ZONES_DIR / "example.test.zone"
+    conf = tmp_path / "sovdns.json"
+    conf.write_text(
+        '{\n'
+        '  "services": [{"name": "www.example.test.", "policy": "nearest",\n'
+        '                "datacenters": ["dc-a"], "ttl": "x"}],\n'
+        '  "listen": ["127.0.0.1:5300"],\n'
+        f'  "zones": [{{"origin": "example.test.", "file": "{zone}"}}],\n'
+        '  "datacenters": [{"id": "dc-a", "location": {"lat": 500, "lon": 8},\n'
+        '                   "ipv4": ["192.0.2.1"]}]\n'
+        '}\n')
+    res = run_sovdns("--check-config", conf)
+    lines = [int(m["line"]) for m in diagnostics(res.stderr)]
+    assert res.returncode == 1 and len(lines) >= 2, res.stderr
+    assert lines == sorted(lines), res.stderr
+    assert lines[0] == 3 and 6 in lines, res.stderr
 
 
 @pytest.mark.sovdns_only
