@@ -1396,27 +1396,37 @@ static bool owner_alive(const struct job *j)
 	       hook_proc_start_ticks(j->owner_pid) == j->owner_start && j->owner_start != 0;
 }
 
+/* Loads operation `id` from the state file into j (initialized) for
+ * `verb` (resume, abort): CTL_OK, or the exit code with the reason printed
+ * (no such operation, unreadable state, or already finished). */
+static int job_load_unfinished(struct sovctl *s, const char *id, struct job *j, const char *verb)
+{
+	char why[PATH_MAX + 256];
+	int rc = jobstate_get(s->conf->state_file, id, j, why, sizeof(why));
+	if (rc != SOV_OK) {
+		progress_error("%s", why);
+		return rc == SOV_ENOENT ? CTL_NOT_FOUND : CTL_FAILED;
+	}
+	if (op_state_final(j->state)) {
+		progress_error("operation %s is %s%s%s: nothing to %s", j->id,
+			       op_state_name(j->state), j->error[0] ? ": " : "", j->error, verb);
+		return CTL_NOT_FOUND;
+	}
+	return CTL_OK;
+}
+
 int cmd_resume(struct sovctl *s, const char *id)
 {
 	struct job j;
-	char why[PATH_MAX + 256], addrs[512] = "";
+	char addrs[512] = "";
 	int cidx[JOB_INSTANCES_MAX];
 	bool use[JOB_INSTANCES_MAX];
 	json_t *sum = NULL;
 	if (job_init(&j) != SOV_OK)
 		return CTL_FAILED;
-	int rc = jobstate_get(s->conf->state_file, id, &j, why, sizeof(why));
-	if (rc != SOV_OK) {
-		progress_error("%s", why);
-		rc = rc == SOV_ENOENT ? CTL_NOT_FOUND : CTL_FAILED;
+	int rc = job_load_unfinished(s, id, &j, "resume");
+	if (rc != CTL_OK)
 		goto finish;
-	}
-	if (op_state_final(j.state)) {
-		progress_error("operation %s is %s%s%s: nothing to resume", j.id,
-			       op_state_name(j.state), j.error[0] ? ": " : "", j.error);
-		rc = CTL_NOT_FOUND;
-		goto finish;
-	}
 	if (owner_alive(&j)) {
 		progress_error("operation %s is being run by sovctl pid %d", j.id,
 			       (int)j.owner_pid);
@@ -1462,17 +1472,9 @@ int cmd_abort(struct sovctl *s, const char *id)
 	json_t *sum = NULL;
 	if (job_init(&j) != SOV_OK)
 		return CTL_FAILED;
-	int rc = jobstate_get(s->conf->state_file, id, &j, why, sizeof(why));
-	if (rc != SOV_OK) {
-		progress_error("%s", why);
-		rc = rc == SOV_ENOENT ? CTL_NOT_FOUND : CTL_FAILED;
+	int rc = job_load_unfinished(s, id, &j, "abort");
+	if (rc != CTL_OK)
 		goto finish;
-	}
-	if (op_state_final(j.state)) {
-		progress_error("operation %s is already %s", j.id, op_state_name(j.state));
-		rc = CTL_NOT_FOUND;
-		goto finish;
-	}
 	rc = map_instances(s, &j, cidx);
 	if (rc != CTL_OK)
 		goto finish;
