@@ -611,6 +611,7 @@ static size_t directive_split(char *s, char **tok, size_t max)
 
 static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t from_line,
 		       uint32_t depth, const ldns_rdf *origin_in);
+static bool ttl_token_value(const char *t, uint64_t *v);
 
 /**
  * Handles one "$..." line: text[*pos] is just after the '$'; *pos ends
@@ -661,16 +662,15 @@ static bool directive(loader_t *L, const char *text, size_t len, size_t *pos, ui
 		ldns_rdf_deep_free(*origin);
 		*origin = o;
 	} else if (strcasecmp(tok[0], "TTL") == 0) {
-		const char *end = NULL;
 		if (nt != 2) {
 			zerr_add(L, seq, file, at, "$TTL takes exactly one value");
 			return false;
 		}
-		uint32_t v = ldns_str2period(tok[1], &end);
+		uint64_t v = 0;
 		/* Even a bad $TTL was meant as one: no "no $TTL" warning on top
 		 * of its error (the zone is refused anyway). */
 		L->ttl_seen = true;
-		if (end == tok[1] || *end != 0 || v > INT32_MAX) {
+		if (!ttl_token_value(tok[1], &v) || v > INT32_MAX) {
 			/* RFC 2181 §8: a TTL is 0 to 2^31 - 1 seconds. */
 			zerr_add(L, seq, file, at,
 				 "$TTL %s is not a TTL (seconds, or units like 1h30m; at most "
@@ -678,9 +678,7 @@ static bool directive(loader_t *L, const char *text, size_t len, size_t *pos, ui
 				 tok[1]);
 			return false;
 		}
-		/* ldns substitutes its own default (3600 s) for a default of 0,
-		 * so "$TTL 0" only applies to records that spell out their TTL. */
-		L->default_ttl_s = v;
+		L->default_ttl_s = (uint32_t)v;
 		L->ttl_seen = true;
 	} else if (strcasecmp(tok[0], "INCLUDE") == 0) {
 		if (nt != 2 && nt != 3) {
@@ -792,16 +790,28 @@ static void zerr_set_pos(loader_t *L, size_t before, uint32_t line, size_t col)
 }
 
 /* A TTL as BIND and NSD accept it: digits, optionally in groups with a
- * unit (1h30m, 2w, 3600); ldns is more lenient ("1h30x" passes). */
-static bool ttl_token_ok(const char *t)
+ * unit (1h30m, 2w, 3600); ldns is more lenient ("1h30x" passes) and wraps
+ * values at 2^32 ("4294967296" is 0). Stores the value in *v (saturated at
+ * UINT64_MAX / 2) and returns true if the syntax is right. */
+static bool ttl_token_value(const char *t, uint64_t *v)
 {
+	const uint64_t cap = UINT64_MAX / 2;
+	uint64_t total = 0, group = 0;
 	bool digits = false;
 	if (*t == 0)
 		return false;
 	for (; *t; t++) {
 		if (*t >= '0' && *t <= '9') {
 			digits = true;
+			group = group > cap / 10 ? cap : group * 10 + (uint64_t)(*t - '0');
 		} else if (strchr("smhdwSMHDW", *t) != NULL && digits) {
+			static const char units[] = "smhdw";
+			static const uint64_t secs[] = { 1, 60, 3600, 86400, 604800 };
+			char u = (char)(*t | 0x20);
+			uint64_t mul = secs[strchr(units, u) - units];
+			group = group > cap / mul ? cap : group * mul;
+			total = total > cap - group ? cap : total + group;
+			group = 0;
 			digits = false;
 			if (t[1] != 0 && !(t[1] >= '0' && t[1] <= '9'))
 				return false;
@@ -809,6 +819,8 @@ static bool ttl_token_ok(const char *t)
 			return false;
 		}
 	}
+	total = total > cap - group ? cap : total + group;
+	*v = total;
 	return true;
 }
 
@@ -818,80 +830,185 @@ static bool class_token(const char *t)
 	       strcasecmp(t, "CS") == 0 || strncasecmp(t, "CLASS", 5) == 0;
 }
 
+/* Fields of one record for record_lint(): at most this many are looked at. */
+#define LINT_TOKENS_MAX 16
+
+/* Adds an error at byte `at` of the record text (first line `line`). */
+static void lint_error_at(loader_t *L, uint16_t file, uint32_t line, const char *text, size_t at,
+			  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void lint_error_at(loader_t *L, uint16_t file, uint32_t line, const char *text, size_t at,
+			  const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	uint32_t l = line;
+	size_t bol = 0;
+	for (size_t i = 0; i < at; i++)
+		if (text[i] == '\n') {
+			l++;
+			bol = i + 1;
+		}
+	size_t before = L->nerrs;
+	zerr_add(L, (uint32_t)L->nrecs, file, line, "%s", msg);
+	zerr_set_pos(L, before, l, at - bol + 1);
+	L->syntax_error = true;
+}
+
 /*
  * Checks what ldns lets through in the text of one record (rec_len bytes
- * at rec): a TTL field that is not a number with units, and a '(' that is
- * never closed (ldns then reads to the end of the file).
+ * at rec) that it parsed as `rr`: a quoted string or a '(' never closed
+ * (ldns then reads to the end of the file), a NUL byte (ldns drops it), a
+ * TTL that is not a number with units or is above 2^31 - 1 (ldns wraps it
+ * at 2^32), "@x" names ('@' is the origin only on its own, RFC 1035 §5.1),
+ * and numeric fields out of range or not decimal (ldns wraps MX 65536 to
+ * 0 and reads "-1" as 65535). Returns whether the record spells out its
+ * TTL, so that the caller can apply a default of 0 that ldns replaces.
  */
-static void record_lint(loader_t *L, const char *rec, size_t rec_len, uint16_t file, uint32_t line)
+static bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t rec_len,
+			uint16_t file, uint32_t line)
 {
 	char text[4096];
 	size_t n = rec_len < sizeof(text) ? rec_len : sizeof(text) - 1;
 	memcpy(text, rec, n);
 	text[n] = 0;
 
+	/* Split into fields: blanks and parentheses separate, comments end a
+	 * line, a quoted string is one field. */
+	struct {
+		size_t at, len;
+	} tok[LINT_TOKENS_MAX];
+	size_t ntok = 0;
 	int depth = 0;
 	bool quoted = false;
-	size_t open_at = 0; /* offset of the innermost unclosed '(' */
-	for (size_t i = 0; i < n; i++) {
+	size_t open_at = 0, quote_at = 0; /* innermost unclosed '(', last opening quote */
+	for (size_t i = 0; i < n;) {
 		char c = text[i];
-		if (quoted) {
-			if (c == '\\' && i + 1 < n)
-				i++;
-			else if (c == '"')
-				quoted = false;
-		} else if (c == '"') {
-			quoted = true;
+		if (c == 0) {
+			lint_error_at(L, file, line, text, i,
+				      "NUL byte in a record (a zone file is text)");
+			return true;
+		}
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v') {
+			i++;
 		} else if (c == ';') {
 			while (i < n && text[i] != '\n')
 				i++;
 		} else if (c == '(') {
 			if (depth++ == 0)
 				open_at = i;
+			i++;
 		} else if (c == ')') {
 			depth--;
+			i++;
+		} else {
+			size_t at = i;
+			if (c == '"') {
+				quoted = true;
+				quote_at = i++;
+				while (i < n && text[i] != '"') {
+					if (text[i] == 0)
+						break;
+					i += text[i] == '\\' && i + 1 < n ? 2 : 1;
+				}
+				if (i < n && text[i] == '"') {
+					quoted = false;
+					i++;
+				}
+			} else {
+				while (i < n && text[i] != 0 && !strchr(" \t\r\n\f\v;()\"", text[i]))
+					i += text[i] == '\\' && i + 1 < n ? 2 : 1;
+			}
+			if (ntok < LINT_TOKENS_MAX) {
+				tok[ntok].at = at;
+				tok[ntok].len = i - at;
+				ntok++;
+			}
 		}
 	}
-	if (quoted)
-		zerr_add(L, (uint32_t)L->nrecs, file, line,
-			 "a quoted string is never closed (missing '\"')");
+	if (quoted) {
+		lint_error_at(L, file, line, text, quote_at,
+			      "a quoted string is never closed (missing '\"')");
+		return true;
+	}
 	if (depth > 0) {
-		uint32_t l = line;
-		size_t bol = 0;
-		for (size_t i = 0; i < open_at; i++)
-			if (text[i] == '\n') {
-				l++;
-				bol = i + 1;
-			}
-		size_t before = L->nerrs;
-		zerr_add(L, (uint32_t)L->nrecs, file, line,
-			 "'(' is never closed: the record runs to the end of the file");
-		zerr_set_pos(L, before, l, open_at - bol + 1);
+		lint_error_at(L, file, line, text, open_at,
+			      "'(' is never closed: the record runs to the end of the file");
+		return true;
 	}
 
-	/* Fields before the type: [owner] [TTL] [class] in either order. */
-	char *save = NULL;
-	char *eol = strchr(text, '\n');
-	if (eol != NULL)
-		*eol = 0;
-	bool has_owner = text[0] != ' ' && text[0] != '\t';
-	char *tok = strtok_r(text, " \t\r", &save);
-	if (has_owner && tok != NULL)
-		tok = strtok_r(NULL, " \t\r", &save);
-	for (int k = 0; k < 2 && tok != NULL; k++, tok = strtok_r(NULL, " \t\r", &save)) {
-		if (tok[0] == '(' || tok[0] == ';')
+	/* [owner] then [TTL] [class] in either order, then the type. */
+	char field[256];
+#define FIELD(k)                                                                               \
+	(snprintf(field, sizeof(field), "%.*s", (int)tok[k].len, text + tok[k].at), field)
+	size_t k = 0;
+	bool ttl_given = false;
+	if (text[0] != ' ' && text[0] != '\t' && ntok > 0) {
+		if (text[tok[0].at] == '@' && tok[0].len > 1) {
+			lint_error_at(L, file, line, text, tok[0].at,
+				      "\"%s\": '@' stands for the origin only on its own", FIELD(0));
+			return false;
+		}
+		k = 1;
+	}
+	for (int j = 0; j < 2 && k < ntok; j++, k++) {
+		const char *t = FIELD(k);
+		if (class_token(t))
+			continue;
+		if (t[0] < '0' || t[0] > '9' || ldns_get_rr_type_by_name(t) != 0)
+			break; /* the type */
+		uint64_t v = 0;
+		if (!ttl_token_value(t, &v)) {
+			lint_error_at(L, file, line, text, tok[k].at,
+				      "\"%s\" is not a valid TTL (seconds, or units like 1h30m)", t);
+			return true;
+		}
+		if (v > INT32_MAX) {
+			lint_error_at(L, file, line, text, tok[k].at,
+				      "TTL %s is above 2147483647, the largest RFC 2181 §8 allows", t);
+			return true;
+		}
+		ttl_given = true;
+	}
+	/* k is at the type; the RDATA fields follow. Single-token fields only:
+	 * stop at the first field that may hold blanks or at an RFC 3597 "\#". */
+	const ldns_rr_descriptor *d = ldns_rr_descript((uint16_t)ldns_rr_get_type(rr));
+	size_t first = k + 1;
+	for (size_t f = 0; d != NULL && f < ldns_rr_descriptor_maximum(d) && first + f < ntok; f++) {
+		const char *t = FIELD(first + f);
+		if (f == 0 && strcmp(t, "\\#") == 0)
 			break;
-		if (class_token(tok) || ldns_get_rr_type_by_name(tok) != 0)
-			break;
-		if (tok[0] >= '0' && tok[0] <= '9' && !ttl_token_ok(tok)) {
-			size_t before = L->nerrs;
-			zerr_add(L, (uint32_t)L->nrecs, file, line,
-				 "\"%s\" is not a valid TTL (seconds, or units like 1h30m)", tok);
-			zerr_set_pos(L, before, line, (size_t)(tok - text) + 1);
-			L->syntax_error = true;
+		ldns_rdf_type ft = ldns_rr_descriptor_field_type(d, f);
+		uint64_t max = ft == LDNS_RDF_TYPE_INT8 ? 255 : ft == LDNS_RDF_TYPE_INT16 ? 65535
+			       : ft == LDNS_RDF_TYPE_INT32 ? UINT32_MAX : 0;
+		if (max != 0) {
+			uint64_t v = 0;
+			bool ok = t[0] != 0;
+			for (const char *p = t; *p && ok; p++) {
+				ok = *p >= '0' && *p <= '9';
+				v = v > max ? v : v * 10 + (uint64_t)(*p - '0');
+			}
+			if (!ok || v > max) {
+				lint_error_at(L, file, line, text, tok[first + f].at,
+					      "\"%s\" is not a number from 0 to %llu", t,
+					      (unsigned long long)max);
+				return ttl_given;
+			}
+		} else if (ft == LDNS_RDF_TYPE_DNAME) {
+			if (t[0] == '@' && t[1] != 0) {
+				lint_error_at(L, file, line, text, tok[first + f].at,
+					      "\"%s\": '@' stands for the origin only on its own", t);
+				return ttl_given;
+			}
+		} else if (ft != LDNS_RDF_TYPE_A && ft != LDNS_RDF_TYPE_AAAA) {
 			break;
 		}
 	}
+#undef FIELD
+	return ttl_given;
 }
 
 static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t from_line,
@@ -1006,10 +1123,8 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 		zfast_t fr;
 		size_t used = zone_fast_parse(text + pos, len - pos, ldns_rdf_data(origin),
 					      ldns_rdf_size(origin), &fr);
-		/* A blank owner before any stated one is ldns's case (it uses the origin);
-		 * a missing TTL with "$TTL 0" too (it substitutes its own default). */
-		if (used > 0 && (fr.owner_given || prev_known) &&
-		    (fr.ttl_given || L->default_ttl_s != 0)) {
+		/* A blank owner before any stated one is ldns's case (it uses the origin). */
+		if (used > 0 && (fr.owner_given || prev_known)) {
 			if (fr.owner_given) {
 				memcpy(prev_wire, fr.owner, dname_len(fr.owner));
 				prev_known = prev_newer = true;
@@ -1046,10 +1161,13 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 			ldns_rr_new_frm_fp_l(&rr, fp, &L->default_ttl_s, &origin, &prev, &line);
 		long end = ftell(fp);
 		pos = end < (long)pos ? len : (size_t)end;
-		if (prev != NULL && ldns_rdf_size(prev) <= DNAME_MAXLEN) {
+		/* ldns may remember an owner it then rejected (longer than 255
+		 * octets): the fast path must not fall back on an older one. */
+		size_t prev_used = 0;
+		prev_known = prev != NULL && ldns_rdf_size(prev) <= DNAME_MAXLEN &&
+			     wire_name_ok(ldns_rdf_data(prev), ldns_rdf_size(prev), &prev_used);
+		if (prev_known)
 			memcpy(prev_wire, ldns_rdf_data(prev), ldns_rdf_size(prev));
-			prev_known = true;
-		}
 		if (origin == NULL || s == LDNS_STATUS_SYNTAX_ORIGIN ||
 		    s == LDNS_STATUS_SYNTAX_TTL || s == LDNS_STATUS_SYNTAX_INCLUDE) {
 			/* ldns ran a directive itself: one that followed a line it took
@@ -1070,8 +1188,12 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 		}
 		if (s == LDNS_STATUS_OK) {
 			size_t errs = L->nerrs;
-			record_lint(L, text + record_start, pos - record_start, file, first_line);
-			if (ldns_rr_ttl(rr) > 2147483647u)
+			/* Without a TTL of its own a record takes $TTL, also "$TTL 0"
+			 * (which ldns replaces with 3600). */
+			if (!record_lint(L, rr, text + record_start, pos - record_start, file,
+					 first_line))
+				ldns_rr_set_ttl(rr, L->default_ttl_s);
+			if (L->nerrs == errs && ldns_rr_ttl(rr) > 2147483647u)
 				zerr_add(L, (uint32_t)L->nrecs, file, first_line,
 					 "TTL %u is above 2147483647, the largest RFC 2181 §8 allows",
 					 ldns_rr_ttl(rr));

@@ -23,6 +23,9 @@
 /* Longest RDATA the fast path builds (a TXT of a few strings); longer
  * records go to ldns. */
 #define ZFAST_RDATA_MAX 2048
+/* Longest line the fast path reads: ldns silently truncates very long
+ * fields (over ~64 KiB of RDATA text), and the two must agree. */
+#define ZFAST_LINE_MAX 4000
 
 /** One record recognized by zone_fast_parse(). */
 typedef struct zfast {

@@ -81,6 +81,15 @@ BAD_ZONES = {
     "unterminated-paren": ("www TXT ( \"a\"\n", {6, 7}),
     "unterminated-quote": ("t1 TXT \"abc\n", 6),
     "ttl-above-2^31-1": ("big 2147483648 A 192.0.2.1\n", 6),
+    # ldns wraps these silently; each must be an error instead
+    "ttl-2^32-wraps": ("big 4294967296 A 192.0.2.1\n", 6),
+    "ttl-directive-2^32": ("$TTL 4294967296\nwww A 192.0.2.1\n", 6),
+    "mx-preference-65536": ("www MX 65536 ns1\n", 6),
+    "mx-preference-negative": ("www MX -1 ns1\n", 6),
+    "srv-port-plus-sign": ("_s._tcp SRV 0 0 +53 ns1\n", 6),
+    "at-inside-owner": ("@a A 192.0.2.1\n", 6),
+    "at-inside-rdata-name": ("x CNAME @.foo.\n", 6),
+    "nul-byte-in-txt": ("t TXT \"a\x00b\"\n", 6),
 }
 
 

@@ -297,13 +297,33 @@ static void test_no_ttl_default(void **state)
 	zone_free(z);
 }
 
+static void test_ttl_zero_default(void **state)
+{
+	(void)state;
+	zone_t *z = load_ok("example.test", ZONES "ttl0.zone");
+	rrset(z, "multi.example.test", T_A, 1, 0); /* parentheses: read by ldns */
+	rrset(z, "plain.example.test", T_A, 1, 0); /* plain line: the fast path */
+	rrset(z, "own.example.test", T_A, 1, 60);
+	zone_free(z);
+}
+
 /* ------------------------------------------------------------ bad zones */
 
 /**
  * Loads a bad fixture and checks the result code and that one diagnostic
  * starts with "<path>:<line>:" and contains `text`.
  */
+static void expect_bad_at(const char *file, int code, unsigned line, unsigned col,
+			  const char *text);
+
 static void expect_bad(const char *file, int code, unsigned line, const char *text)
+{
+	expect_bad_at(file, code, line, 1, text);
+}
+
+/** expect_bad() at a given column. */
+static void expect_bad_at(const char *file, int code, unsigned line, unsigned col,
+			  const char *text)
 {
 	char path[512], where[600];
 	diag_t *d = diag_new();
@@ -314,7 +334,7 @@ static void expect_bad(const char *file, int code, unsigned line, const char *te
 	if (r != code)
 		diag_print(d, stderr);
 	assert_int_equal(r, code);
-	snprintf(where, sizeof(where), "%s:%u:1: ", path, line);
+	snprintf(where, sizeof(where), "%s:%u:%u: ", path, line, col);
 	bool found = false;
 	for (size_t i = 0; i < diag_count(d); i++)
 		if (strncmp(diag_get(d, i), where, strlen(where)) == 0 &&
@@ -416,6 +436,7 @@ static void test_bad_directives(void **state)
 		   "$INCLUDE: cannot open /dev/null: not a regular file");
 	expect_bad("bad-directive.zone", SOV_EPARSE, 6, "unknown directive $GENERATE");
 	expect_bad("bad-ttl.zone", SOV_EPARSE, 6, "$TTL forever is not a TTL");
+	expect_bad_at("bad-serial-wraps.zone", SOV_EPARSE, 3, 25, "\"4294967296\" is not a number");
 }
 
 /* Found by fuzz_zone: NUL bytes before a comment make ldns read on into the
@@ -547,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_good_tree),
 		cmocka_unit_test(test_origin_forms),
 		cmocka_unit_test(test_no_ttl_default),
+		cmocka_unit_test(test_ttl_zero_default),
 		cmocka_unit_test(test_bad_syntax),
 		cmocka_unit_test(test_bad_many),
 		cmocka_unit_test(test_bad_soa),
