@@ -90,17 +90,29 @@ bool dname_is_wildcard(const uint8_t *name)
 	return name[0] == 1 && name[1] == '*';
 }
 
+uint32_t dname_hash_len(const uint8_t *name, size_t *len)
+{
+	/* FNV-1a over the wire bytes; names are short (median ~20 bytes).
+	 * One pass finds the length too (the same bound as dname_len). */
+	uint32_t h = 2166136261u;
+	size_t off = 0;
+	while (off < DNAME_MAXLEN && name[off] != 0) {
+		size_t end = off + (size_t)name[off] + 1;
+		for (; off < end; off++) {
+			h ^= name[off];
+			h *= 16777619u;
+		}
+	}
+	h *= 16777619u; /* the root label's 0 byte: h ^= 0 */
+	h ^= h >> 16;
+	*len = off + 1;
+	return h;
+}
+
 uint32_t dname_hash(const uint8_t *name)
 {
-	/* FNV-1a over the wire bytes; names are short (median ~20 bytes). */
-	size_t len = dname_len(name);
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= name[i];
-		h *= 16777619u;
-	}
-	h ^= h >> 16;
-	return h;
+	size_t len;
+	return dname_hash_len(name, &len);
 }
 
 /* True for octets written as "\c" in presentation form: the RFC 1035 §5.1

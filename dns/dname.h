@@ -37,6 +37,9 @@ const uint8_t *dname_skip(const uint8_t *name, unsigned n);
 bool dname_is_wildcard(const uint8_t *name);
 /** FNV-1a style hash of a name as given (callers hash lowercased names). */
 uint32_t dname_hash(const uint8_t *name);
+/** dname_hash() of `name` with its wire length (what dname_len() returns)
+ * in *len, in one pass. */
+uint32_t dname_hash_len(const uint8_t *name, size_t *len);
 /**
  * Writes the presentation form ("www.example.test.", root → ".") with
  * RFC 1035 §5.1 escapes for '.', '\\', and non-printable bytes.

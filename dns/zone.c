@@ -277,8 +277,8 @@ static uint32_t names_lookup(const names_t *n, const uint8_t *lname, size_t len,
 /** Finds or adds a lowercased name; *id_out gets its id. */
 static int names_intern(names_t *n, const uint8_t *lname, uint32_t *id_out)
 {
-	size_t len = dname_len(lname);
-	uint32_t h = dname_hash(lname);
+	size_t len;
+	uint32_t h = dname_hash_len(lname, &len);
 	uint32_t id = names_lookup(n, lname, len, h);
 	if (id != UINT32_MAX) {
 		*id_out = id;
@@ -1279,8 +1279,8 @@ static int add_empty_nonterminals(loader_t *L)
 		const uint8_t *p = name;
 		while (dname_len(p) > L->z->origin_len) {
 			p = dname_parent(p);
-			size_t len = dname_len(p);
-			uint32_t h = dname_hash(p);
+			size_t len;
+			uint32_t h = dname_hash_len(p, &len);
 			if (names_lookup(n, p, len, h) != UINT32_MAX)
 				break; /* it and its ancestors are already there */
 			uint32_t nid;
@@ -1766,8 +1766,8 @@ void zone_free(zone_t *z)
 const znode_t *zone_find(const zone_t *z, const uint8_t *lower_name)
 {
 	const zone_mem_t *mem = z->mem;
-	uint32_t h = dname_hash(lower_name);
-	size_t len = dname_len(lower_name);
+	size_t len;
+	uint32_t h = dname_hash_len(lower_name, &len);
 	for (uint32_t i = h & z->index_mask;; i = (i + 1) & z->index_mask) {
 		uint32_t v = z->index[i];
 		if (v == 0)

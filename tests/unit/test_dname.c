@@ -247,6 +247,19 @@ static void test_hash(void **state)
 	memcpy(mixed, "\3WWW\7Example\4TEST", 18);
 	dname_lower(lowered, mixed);
 	assert_int_equal(dname_hash(lowered), dname_hash(a));
+	/* dname_hash_len: the same hash, and dname_len's length, in one pass;
+	 * the value is FNV-1a over the wire bytes (pinned: zones index by it). */
+	size_t len = 0;
+	assert_int_equal(dname_hash_len(a, &len), dname_hash(a));
+	assert_int_equal(len, dname_len(a));
+	assert_int_equal(len, 18);
+	uint8_t root[1] = {0};
+	assert_int_equal(dname_hash_len(root, &len), dname_hash(root));
+	assert_int_equal(len, 1);
+	uint32_t fnv = 2166136261u;
+	for (size_t i = 0; i < 18; i++)
+		fnv = (fnv ^ a[i]) * 16777619u;
+	assert_int_equal(dname_hash(a), fnv ^ (fnv >> 16));
 	/* Bytes after the root label do not matter. */
 	memset(a + 18, 0x11, 10);
 	memset(b + 18, 0x22, 10);
