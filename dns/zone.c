@@ -19,7 +19,7 @@
  * Memory for a zone of n records and m names is about 2 × 32n bytes while
  * loading (the record array and its sorted copy; ldns's per-record objects
  * are freed at once), and once loaded sizeof(znode_t)·m + sizeof(zrrset_t)
- * per RRset + RDATA + names + 4 bytes per name (hash) + 4 per index slot,
+ * per RRset + RDATA + names + 8 bytes per index slot (hash and node id),
  * in five big blocks whatever the zone size. Measured: 1,000,000 records
  * (340,000 names) load in 0.4 s on one core (1.9 s through ldns alone)
  * with a 125 MB peak RSS.
@@ -90,7 +90,7 @@ typedef struct names {
 	uint32_t *hash;  /* [id] dname_hash */
 	uint32_t *nrec;  /* [id] records with this owner */
 	uint32_t count, cap_ids;
-	uint32_t *table; /* open addressing: id + 1, 0 = empty; load factor <= 0.5 */
+	uint64_t *table; /* open addressing: slot_make(hash, id), 0 = empty; load <= 0.5 */
 	uint32_t mask;
 } names_t;
 
@@ -99,7 +99,6 @@ typedef struct zone_mem {
 	void *block;     /* nodes[] then rrsets[] */
 	uint8_t *rdata;  /* all RRsets' RDATA */
 	uint8_t *names;  /* owner names */
-	uint32_t *hash;  /* [node] dname_hash of the owner, for zone_find */
 } zone_mem_t;
 
 typedef struct loader {
@@ -242,17 +241,25 @@ static bool rdata_ok(uint16_t type, const uint8_t *p, size_t len)
 	}
 }
 
+/* A table slot holds the name's hash beside its id, so that a probe
+ * compares hashes without a second memory access (the query path's
+ * zone_find was bound by those cache misses). Never 0: id + 1 >= 1. */
+static inline uint64_t slot_make(uint32_t h, uint32_t id)
+{
+	return (uint64_t)h << 32 | (uint64_t)(id + 1);
+}
+
 static int names_grow_table(names_t *n)
 {
 	uint32_t size = n->table ? (n->mask + 1) * 2 : NAMES_TABLE_MIN;
-	uint32_t *t = calloc(size, sizeof(*t));
+	uint64_t *t = calloc(size, sizeof(*t));
 	if (t == NULL)
 		return SOV_ENOMEM;
 	for (uint32_t id = 0; id < n->count; id++) {
 		uint32_t i = n->hash[id] & (size - 1);
 		while (t[i] != 0)
 			i = (i + 1) & (size - 1);
-		t[i] = id + 1;
+		t[i] = slot_make(n->hash[id], id);
 	}
 	free(n->table);
 	n->table = t;
@@ -264,11 +271,11 @@ static int names_grow_table(names_t *n)
 static uint32_t names_lookup(const names_t *n, const uint8_t *lname, size_t len, uint32_t h)
 {
 	for (uint32_t i = h & n->mask;; i = (i + 1) & n->mask) {
-		uint32_t v = n->table[i];
+		uint64_t v = n->table[i];
 		if (v == 0)
 			return UINT32_MAX;
-		uint32_t id = v - 1;
-		if (n->hash[id] == h && dname_len(n->buf + n->off[id]) == len &&
+		uint32_t id = (uint32_t)v - 1;
+		if ((uint32_t)(v >> 32) == h && dname_len(n->buf + n->off[id]) == len &&
 		    memcmp(n->buf + n->off[id], lname, len) == 0)
 			return id;
 	}
@@ -326,7 +333,7 @@ static int names_intern(names_t *n, const uint8_t *lname, uint32_t *id_out)
 		uint32_t i = h & n->mask;
 		while (n->table[i] != 0)
 			i = (i + 1) & n->mask;
-		n->table[i] = id + 1;
+		n->table[i] = slot_make(h, id);
 	}
 	*id_out = id;
 	return SOV_OK;
@@ -1556,10 +1563,8 @@ static int zone_build(loader_t *L)
 	z->index = nm->table;
 	z->index_mask = nm->mask;
 	mem->names = nm->buf;
-	mem->hash = nm->hash;
 	nm->table = NULL;
 	nm->buf = NULL;
-	nm->hash = NULL;
 
 	/* Tree links. Parents first: order nodes by depth (counting sort). */
 	uint32_t depth_count[DNAME_MAXLABELS + 2] = { 0 };
@@ -1754,7 +1759,6 @@ void zone_free(zone_t *z)
 		free(mem->block);
 		free(mem->rdata);
 		free(mem->names);
-		free(mem->hash);
 		free(mem);
 	}
 	free(z->index);
@@ -1765,15 +1769,16 @@ void zone_free(zone_t *z)
 
 const znode_t *zone_find(const zone_t *z, const uint8_t *lower_name)
 {
-	const zone_mem_t *mem = z->mem;
 	size_t len;
 	uint32_t h = dname_hash_len(lower_name, &len);
 	for (uint32_t i = h & z->index_mask;; i = (i + 1) & z->index_mask) {
-		uint32_t v = z->index[i];
+		uint64_t v = z->index[i];
 		if (v == 0)
 			return NULL;
-		const znode_t *n = &z->nodes[v - 1];
-		if (mem->hash[v - 1] == h && dname_len(n->owner) == len &&
+		if ((uint32_t)(v >> 32) != h)
+			continue;
+		const znode_t *n = &z->nodes[(uint32_t)v - 1];
+		if (dname_len(n->owner) == len &&
 		    memcmp(n->owner, lower_name, len) == 0)
 			return n;
 	}

@@ -71,7 +71,8 @@ typedef struct zone {
 	size_t record_count;          /* records loaded (after removing duplicates) */
 	znode_t *nodes;               /* nodes[0] is the apex */
 	uint32_t node_count;
-	uint32_t *index;              /* open addressing: node index + 1, 0 = empty slot */
+	uint64_t *index;              /* open addressing: (owner hash << 32) | (node index + 1),
+					 0 = empty slot; private to zone_find() */
 	uint32_t index_mask;          /* table size - 1 (power of two) */
 	void *mem;                    /* private: allocation bookkeeping */
 } zone_t;
