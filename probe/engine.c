@@ -1155,6 +1155,13 @@ void probe_engine_stop(probe_engine_t *e)
 		inst_close(&e->insts[i]);
 		evtimer_del(e->insts[i].timer);
 	}
+	/* A bufferevent with a deferred callback still queued (a read that
+	 * arrived just before the stop) is only released when that callback
+	 * runs; event_base_free() would drop it unrun and leak the buffer.
+	 * Let the base run what is queued (our callbacks are detached by
+	 * bufferevent_free, so nothing of ours runs). */
+	for (int i = 0; i < 3; i++)
+		event_base_loop(e->base, EVLOOP_NONBLOCK);
 	pthread_mutex_lock(&e->mu);
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
