@@ -31,7 +31,8 @@ const char *const config_reserved_keys[] = {
 };
 
 static const char *const top_keys[] = {
-	"listen", "threads", "edns_payload", "tcp", "log", "zones", "cookies", "rrl", "user", NULL,
+	"listen", "threads", "edns_payload", "minimal_responses", "tcp", "log", "zones", "cookies",
+	"rrl", "user", NULL,
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
@@ -652,6 +653,15 @@ static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
 			c->edns_payload = (uint16_t)n;
 		jsonpos_pop(cx->ptr);
 	}
+	if ((v = json_object_get(root, "minimal_responses")) != NULL) {
+		cfg_push_key(cx, "minimal_responses");
+		if (!json_is_boolean(v))
+			cfg_error(cx, "\"minimal_responses\" must be true or false, not %s",
+				  json_kind(v));
+		else
+			c->minimal_responses = json_is_true(v);
+		jsonpos_pop(cx->ptr);
+	}
 	if ((v = json_object_get(root, "tcp")) != NULL) {
 		cfg_push_key(cx, "tcp");
 		cfg_tcp(cx, c, v);
@@ -756,6 +766,7 @@ config_t *config_new_defaults(void)
 		return NULL;
 	c->threads = 0;
 	c->edns_payload = CONFIG_DEFAULT_EDNS_PAYLOAD;
+	c->minimal_responses = false;
 	c->rrl_slip = CONFIG_DEFAULT_RRL_SLIP;
 	c->rrl_ipv4_prefix = CONFIG_DEFAULT_RRL_V4_PREFIX;
 	c->rrl_ipv6_prefix = CONFIG_DEFAULT_RRL_V6_PREFIX;

@@ -37,6 +37,9 @@ typedef struct config {
 	size_t listen_count;
 	unsigned threads;           /* DNS workers; 0 = one per online CPU */
 	uint16_t edns_payload;      /* bytes: our EDNS UDP payload size and UDP reply cap */
+	bool minimal_responses;     /* "minimal_responses": no additional-section addresses
+				       for NS/MX/SRV answers, only a referral's glue (as
+				       BIND's and NSD's minimal-responses); default false */
 	uint32_t tcp_idle_timeout_ms;
 	uint32_t tcp_max_connections; /* across all workers */
 	int log_level;              /* enum log_level */

@@ -287,7 +287,10 @@ static void add_rrset(struct answer *a, enum section sec, const uint8_t *owner, 
  * section if it is a name in this zone. */
 static void queue_additional(struct answer *a, const uint8_t *target, bool required)
 {
-	if (a->extra_n >= ADDITIONAL_MAX || target[0] == 0)
+	/* minimal_responses: only what the resolver cannot do without (a
+	 * referral's glue); the addresses of MX/SRV/NS targets it can ask for. */
+	if (a->extra_n >= ADDITIONAL_MAX || target[0] == 0 ||
+	    (!required && a->snap->minimal_responses))
 		return;
 	if (!dname_is_subdomain(target, a->zone->origin))
 		return;

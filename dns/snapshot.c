@@ -135,6 +135,7 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	}
 	s->conf = conf;
 	s->edns_payload = conf->edns_payload;
+	s->minimal_responses = conf->minimal_responses;
 	if (conf->rrl_rate > 0) {
 		s->rrl = rrl_new(conf->rrl_rate, conf->rrl_slip, conf->rrl_ipv4_prefix,
 				 conf->rrl_ipv6_prefix);

@@ -26,6 +26,7 @@ typedef struct snapshot {
 	config_t *conf;       /* owned */
 	zonedb_t *zones;      /* owned */
 	uint16_t edns_payload;/* bytes, copied from conf */
+	bool minimal_responses; /* copied from conf */
 	uint8_t cookie_secret[16]; /* RFC 9018 server cookie key: from the config, else
 				      one random key for the life of the process */
 	uint64_t generation;  /* 1 for the first load, +1 per successful reload */

@@ -546,7 +546,7 @@ static void test_config_unknown_keys(void **state)
 {
 	(void)state;
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ",\n  \"colour\": 1}", "\"colour\"", 0,
-		     "unknown key \"colour\" (expected one of: listen, threads, edns_payload, tcp, "
+		     "unknown key \"colour\" (expected one of: listen, threads, edns_payload, minimal_responses, tcp, "
 		     "log, zones, cookies, rrl, user)");
 	expect_error("{\"lisen\": [], " GOOD_ZONES "}", "\"lisen\"", 0,
 		     "unknown key \"lisen\" (did you mean \"listen\"?)");
@@ -562,7 +562,7 @@ static void test_config_unknown_keys(void **state)
 		     "unknown key \"api\" (expected one of: idle_timeout_ms, max_connections)");
 	/* a key with a '/' in it is still located (RFC 6901 escaping) */
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"a/b~c\": 1}", "\"a/b~c\"", 0,
-		     "unknown key \"a/b~c\" (expected one of: listen, threads, edns_payload, tcp, "
+		     "unknown key \"a/b~c\" (expected one of: listen, threads, edns_payload, minimal_responses, tcp, "
 		     "log, zones, cookies, rrl, user)");
 }
 
@@ -773,6 +773,7 @@ static void test_config_all_errors_in_order(void **state)
 	} want[] = {
 		{"5}", "\"file\" must be a string (a path), not an integer"},
 		{"\"bogus\"", "unknown key \"bogus\" (expected one of: listen, threads, edns_payload, "
+			      "minimal_responses, "
 			      "tcp, log, zones, cookies, rrl, user)"},
 		{"1000", "\"threads\" is 1000, out of range: must be from 0 to 256"},
 		{"\"x\"", "invalid listen address \"x\": expected IPv4:PORT, [IPv6]:PORT, or an "
