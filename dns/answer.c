@@ -285,12 +285,13 @@ static void add_rrset(struct answer *a, enum section sec, const uint8_t *owner, 
 
 /* Queues the A/AAAA of `target` (uncompressed, any case) for the additional
  * section if it is a name in this zone. */
-static void queue_additional(struct answer *a, const uint8_t *target, bool required)
+static void queue_additional(struct answer *a, const uint8_t *target, bool required, bool glue)
 {
-	/* minimal_responses: only what the resolver cannot do without (a
-	 * referral's glue); the addresses of MX/SRV/NS targets it can ask for. */
+	/* minimal_responses: only what the resolver cannot do without (the
+	 * glue of a delegation, also one reached through a CNAME); the
+	 * addresses of MX/SRV/NS targets it can ask for. */
 	if (a->extra_n >= ADDITIONAL_MAX || target[0] == 0 ||
-	    (!required && a->snap->minimal_responses))
+	    (!glue && a->snap->minimal_responses))
 		return;
 	if (!dname_is_subdomain(target, a->zone->origin))
 		return;
@@ -310,8 +311,9 @@ static void queue_additional(struct answer *a, const uint8_t *target, bool requi
 }
 
 /* Queues additional-section processing for an RRset with target names
- * (RFC 1034 §4.3.2 step 6; NS, MX, SRV as Knot and NSD do). */
-static void queue_targets(struct answer *a, const zrrset_t *rs, bool required)
+ * (RFC 1034 §4.3.2 step 6; NS, MX, SRV as Knot and NSD do). `required`:
+ * a missing address sets TC; `glue`: the NS set of a delegation. */
+static void queue_targets(struct answer *a, const zrrset_t *rs, bool required, bool glue)
 {
 	size_t skip;
 	switch (rs->type) {
@@ -324,7 +326,7 @@ static void queue_targets(struct answer *a, const zrrset_t *rs, bool required)
 	for (uint16_t i = 0; i < rs->count; i++) {
 		uint16_t rdlen = wire_read_u16(rd);
 		if (rdlen > skip)
-			queue_additional(a, rd + 2 + skip, required);
+			queue_additional(a, rd + 2 + skip, required, glue);
 		rd += 2 + rdlen;
 	}
 }
@@ -355,7 +357,7 @@ static void add_referral(struct answer *a, const znode_t *cut)
 	if (ns == NULL)
 		return;
 	add_rrset(a, SEC_AUTHORITY, cut->owner, 0, ns, ns->ttl_s);
-	queue_targets(a, ns, true);
+	queue_targets(a, ns, true, true);
 }
 
 /* Result of looking up one name inside the zone. */
@@ -572,7 +574,7 @@ static void answer_zone(struct answer *a, uint16_t qtype)
 				const zrrset_t *ns = znode_rrset(n, DNS_TYPE_NS);
 				if (ns != NULL) {
 					add_rrset(a, SEC_AUTHORITY, n->owner, 0, ns, ns->ttl_s);
-					queue_targets(a, ns, false);
+					queue_targets(a, ns, false, true);
 				}
 			}
 			return;
@@ -626,7 +628,7 @@ static void answer_zone(struct answer *a, uint16_t qtype)
 		const zrrset_t *rs = znode_rrset(n, qtype);
 		if (rs != NULL) {
 			add_rrset(a, SEC_ANSWER, owner, owner_ptr, rs, rs->ttl_s);
-			queue_targets(a, rs, false);
+			queue_targets(a, rs, false, false);
 			return;
 		}
 		const zrrset_t *cname = znode_rrset(n, DNS_TYPE_CNAME);

@@ -875,13 +875,46 @@ static void lint_error_at(loader_t *L, uint16_t file, uint32_t line, const char 
  * 0 and reads "-1" as 65535). Returns whether the record spells out its
  * TTL, so that the caller can apply a default of 0 that ldns replaces.
  */
+static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t n,
+			     uint16_t file, uint32_t line);
+
 static bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t rec_len,
 			uint16_t file, uint32_t line)
 {
-	char text[4096];
-	size_t n = rec_len < sizeof(text) ? rec_len : sizeof(text) - 1;
-	memcpy(text, rec, n);
-	text[n] = 0;
+	char small[4096];
+	/* A record may be long (RDATA up to 65535 octets in hex): check all of it. */
+	char *text = rec_len < sizeof(small) ? small : malloc(rec_len + 1);
+	if (text == NULL) {
+		L->oom = true;
+		return true;
+	}
+	memcpy(text, rec, rec_len);
+	text[rec_len] = 0;
+	bool ttl_given = record_lint_text(L, rr, text, rec_len, file, line);
+	if (text != small)
+		free(text);
+	return ttl_given;
+}
+
+/* '@' stands for the origin on its own only; elsewhere in a name (unescaped)
+ * it is almost always a mistake ("hostmaster@example.com." as an SOA RNAME). */
+static bool name_has_stray_at(const char *t)
+{
+	if (strcmp(t, "@") == 0)
+		return false;
+	for (; *t; t++) {
+		if (*t == '\\' && t[1] != 0)
+			t++;
+		else if (*t == '@')
+			return true;
+	}
+	return false;
+}
+
+/* record_lint() on a writable NUL-terminated copy of the record (n bytes). */
+static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t n,
+			     uint16_t file, uint32_t line)
+{
 
 	/* Split into fields: blanks and parentheses separate, comments end a
 	 * line, a quoted string is one field. */
@@ -954,9 +987,9 @@ static bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t 
 	size_t k = 0;
 	bool ttl_given = false;
 	if (text[0] != ' ' && text[0] != '\t' && ntok > 0) {
-		if (text[tok[0].at] == '@' && tok[0].len > 1) {
+		if (name_has_stray_at(FIELD(0))) {
 			lint_error_at(L, file, line, text, tok[0].at,
-				      "\"%s\": '@' stands for the origin only on its own", FIELD(0));
+				      "\"%s\": '@' stands for the origin only on its own", field);
 			return false;
 		}
 		k = 1;
@@ -984,14 +1017,38 @@ static bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t 
 	 * stop at the first field that may hold blanks or at an RFC 3597 "\#". */
 	const ldns_rr_descriptor *d = ldns_rr_descript((uint16_t)ldns_rr_get_type(rr));
 	size_t first = k + 1;
+	if (first + 1 < ntok && strcmp(FIELD(first), "\\#") == 0 && d != NULL) {
+		/* RFC 3597 §5 form for a type ldns knows: it re-reads the octets
+		 * as that type and silently drops what does not fit. */
+		size_t rdlen = 0;
+		for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
+			if (ldns_rr_rdf(rr, i) != NULL)
+				rdlen += ldns_rdf_size(ldns_rr_rdf(rr, i));
+		const char *t = FIELD(first + 1);
+		char *end = NULL;
+		unsigned long declared = strtoul(t, &end, 10);
+		if (end != t && *end == 0 && declared != rdlen) {
+			char tbuf[16];
+			lint_error_at(L, file, line, text, tok[first].at,
+				      "\\# %lu octets are not a valid %s record (%zu used)", declared,
+				      type_str((uint16_t)ldns_rr_get_type(rr), tbuf, sizeof(tbuf)),
+				      rdlen);
+		}
+		return ttl_given;
+	}
 	for (size_t f = 0; d != NULL && f < ldns_rr_descriptor_maximum(d) && first + f < ntok; f++) {
 		const char *t = FIELD(first + f);
-		if (f == 0 && strcmp(t, "\\#") == 0)
-			break;
 		ldns_rdf_type ft = ldns_rr_descriptor_field_type(d, f);
 		uint64_t max = ft == LDNS_RDF_TYPE_INT8 ? 255 : ft == LDNS_RDF_TYPE_INT16 ? 65535
 			       : ft == LDNS_RDF_TYPE_INT32 ? UINT32_MAX : 0;
-		if (max != 0) {
+		if (ft == LDNS_RDF_TYPE_PERIOD) { /* SOA timers: seconds or units, 32 bits */
+			uint64_t v = 0;
+			if (ttl_token_value(t, &v) && v > UINT32_MAX) {
+				lint_error_at(L, file, line, text, tok[first + f].at,
+					      "\"%s\" is more than 4294967295 seconds", t);
+				return ttl_given;
+			}
+		} else if (max != 0) {
 			uint64_t v = 0;
 			bool ok = t[0] != 0;
 			for (const char *p = t; *p && ok; p++) {
@@ -1005,7 +1062,7 @@ static bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t 
 				return ttl_given;
 			}
 		} else if (ft == LDNS_RDF_TYPE_DNAME) {
-			if (t[0] == '@' && t[1] != 0) {
+			if (name_has_stray_at(t)) {
 				lint_error_at(L, file, line, text, tok[first + f].at,
 					      "\"%s\": '@' stands for the origin only on its own", t);
 				return ttl_given;
@@ -1097,6 +1154,10 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 		goto finish;
 	}
 	size_t pos = 0;
+	/* A UTF-8 byte order mark (editors on some systems write one) is not
+	 * part of the first line. */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		pos = 3;
 	while (!L->oom && pos < len) {
 		char c = text[pos];
 		if (c == '\n') {

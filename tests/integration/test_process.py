@@ -90,6 +90,10 @@ BAD_ZONES = {
     "at-inside-owner": ("@a A 192.0.2.1\n", 6),
     "at-inside-rdata-name": ("x CNAME @.foo.\n", 6),
     "nul-byte-in-txt": ("t TXT \"a\x00b\"\n", 6),
+    "at-after-dot": ("a.@ A 192.0.2.1\n", 6),
+    "at-inside-target": ("m MX 10 x@\n", 6),
+    "rfc3597-longer-than-the-type": ("d A \\# 5 c000020201\n", 6),
+    "rfc3597-trailing-octets": ("m MX \\# 7 000a016d000000\n", 6),
 }
 
 

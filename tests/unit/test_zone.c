@@ -307,6 +307,22 @@ static void test_ttl_zero_default(void **state)
 	zone_free(z);
 }
 
+static void test_long_records_and_bom(void **state)
+{
+	(void)state;
+	/* A record over 4 KiB is checked whole (no false "never closed"). */
+	zone_t *z = load_ok("example.test", ZONES "long-records.zone");
+	const zrrset_t *txt = rrset(z, "long.example.test", T_TXT, 1, 3600);
+	assert_int_equal(txt->rdata_len, 2 + 20 * 251);
+	const zrrset_t *unk = rrset(z, "unk.example.test", T_PRIVATE, 1, 3600);
+	assert_int_equal(unk->rdata_len, 2 + 2100);
+	zone_free(z);
+	/* A UTF-8 byte order mark is not part of the first line. */
+	z = load_ok("example.test", ZONES "bom.zone");
+	rrset(z, "ns1.example.test", T_A, 1, 3600);
+	zone_free(z);
+}
+
 /* ------------------------------------------------------------ bad zones */
 
 /**
@@ -437,6 +453,8 @@ static void test_bad_directives(void **state)
 	expect_bad("bad-directive.zone", SOV_EPARSE, 6, "unknown directive $GENERATE");
 	expect_bad("bad-ttl.zone", SOV_EPARSE, 6, "$TTL forever is not a TTL");
 	expect_bad_at("bad-serial-wraps.zone", SOV_EPARSE, 3, 25, "\"4294967296\" is not a number");
+	expect_bad_at("bad-soa-timer-wraps.zone", SOV_EPARSE, 3, 37,
+		      "\"7102w\" is more than 4294967295 seconds");
 }
 
 /* Found by fuzz_zone: NUL bytes before a comment make ldns read on into the
@@ -569,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_origin_forms),
 		cmocka_unit_test(test_no_ttl_default),
 		cmocka_unit_test(test_ttl_zero_default),
+		cmocka_unit_test(test_long_records_and_bom),
 		cmocka_unit_test(test_bad_syntax),
 		cmocka_unit_test(test_bad_many),
 		cmocka_unit_test(test_bad_soa),
