@@ -831,6 +831,14 @@ static bool ttl_token_value(const char *t, uint64_t *v)
 	return true;
 }
 
+/* class_token() on t[0..n) (not NUL-terminated). */
+static bool class_token_n(const char *t, size_t n)
+{
+	return (n == 2 && (strncasecmp(t, "IN", 2) == 0 || strncasecmp(t, "CH", 2) == 0 ||
+			   strncasecmp(t, "HS", 2) == 0 || strncasecmp(t, "CS", 2) == 0)) ||
+	       (n > 5 && strncasecmp(t, "CLASS", 5) == 0);
+}
+
 static bool class_token(const char *t)
 {
 	return strcasecmp(t, "IN") == 0 || strcasecmp(t, "CH") == 0 || strcasecmp(t, "HS") == 0 ||
@@ -1075,6 +1083,56 @@ static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t 
 	return ttl_given;
 }
 
+/*
+ * RFC 1035 §5.1 allows "[<class>] [<TTL>] <type>" as well as the other
+ * order; ldns reads only TTL before class. When the record starting at
+ * text[pos] spells the class first ("www IN 300 A ..."), swaps the two
+ * fields in place — same bytes, same length, so every later offset and
+ * column stays right — for whichever parser reads it next. Returns
+ * whether it swapped.
+ */
+static bool class_ttl_swap(char *text, size_t len, size_t pos)
+{
+	size_t i = pos;
+	if (text[i] != ' ' && text[i] != '\t') /* skip the owner */
+		while (i < len && text[i] != ' ' && text[i] != '\t' && text[i] != '\n')
+			i++;
+	size_t at[2], n[2];
+	for (int k = 0; k < 2; k++) {
+		while (i < len && (text[i] == ' ' || text[i] == '\t'))
+			i++;
+		at[k] = i;
+		while (i < len && text[i] != ' ' && text[i] != '\t' && text[i] != '\n' &&
+		       text[i] != ';' && text[i] != '(' && text[i] != ')' && text[i] != '"' &&
+		       i - at[k] <= 32)
+			i++;
+		n[k] = i - at[k];
+		if (n[k] == 0 || n[k] > 32)
+			return false;
+		/* Cheap exit for most records: the first field after the owner is
+		 * a TTL or a type, not a class. */
+		if (k == 0 && !class_token_n(text + at[0], n[0]))
+			return false;
+	}
+	char t1[33], t2[33];
+	memcpy(t1, text + at[0], n[0]);
+	t1[n[0]] = 0;
+	memcpy(t2, text + at[1], n[1]);
+	t2[n[1]] = 0;
+	if (!class_token(t1) || t2[0] < '0' || t2[0] > '9')
+		return false;
+	/* [t1][blanks][t2] becomes [t2][blanks][t1] */
+	size_t gap = at[1] - (at[0] + n[0]);
+	char blanks[64];
+	if (gap > sizeof(blanks))
+		return false;
+	memcpy(blanks, text + at[0] + n[0], gap);
+	memcpy(text + at[0], t2, n[1]);
+	memcpy(text + at[0] + n[1], blanks, gap);
+	memcpy(text + at[0] + n[1] + gap, t1, n[0]);
+	return true;
+}
+
 static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t from_line,
 		       uint32_t depth, const ldns_rdf *origin_in)
 {
@@ -1187,6 +1245,7 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 		}
 		uint32_t first_line = (uint32_t)line + 1;
 		size_t record_start = pos;
+		bool swapped = class_ttl_swap(text, len, pos);
 
 		zfast_t fr;
 		size_t used = zone_fast_parse(text + pos, len - pos, ldns_rdf_data(origin),
@@ -1219,7 +1278,9 @@ static void parse_file(loader_t *L, const char *path, uint16_t from_file, uint32
 				break;
 			}
 		}
-		if (ftell(fp) != (long)pos && fseek(fp, (long)pos, SEEK_SET) != 0) {
+		/* fseek also drops bytes the stream buffered before
+		 * class_ttl_swap() changed them. */
+		if ((swapped || ftell(fp) != (long)pos) && fseek(fp, (long)pos, SEEK_SET) != 0) {
 			L->io_error = true;
 			break;
 		}

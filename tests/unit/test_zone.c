@@ -307,6 +307,16 @@ static void test_ttl_zero_default(void **state)
 	zone_free(z);
 }
 
+static void test_class_before_ttl(void **state)
+{
+	(void)state;
+	zone_t *z = load_ok("example.test", ZONES "class-first.zone");
+	rrset(z, "plain.example.test", T_A, 1, 120);      /* plain line: the fast path */
+	rrset(z, "paren.example.test", T_TXT, 1, 3600);   /* units, parentheses: ldns */
+	rrset(z, "paren.example.test", T_AAAA, 1, 60);    /* blank owner */
+	zone_free(z);
+}
+
 static void test_long_records_and_bom(void **state)
 {
 	(void)state;
@@ -588,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_no_ttl_default),
 		cmocka_unit_test(test_ttl_zero_default),
 		cmocka_unit_test(test_long_records_and_bom),
+		cmocka_unit_test(test_class_before_ttl),
 		cmocka_unit_test(test_bad_syntax),
 		cmocka_unit_test(test_bad_many),
 		cmocka_unit_test(test_bad_soa),
