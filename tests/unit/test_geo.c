@@ -1,4 +1,4 @@
-/* test_geo.c — unit tests of dns/geo*.c: configuration, location, the merged
+/* test_geo.c — unit tests of geo/: configuration, location, the merged
  * trie and ECS scopes, selection policies, split horizon, explain.
  *
  * The databases are built at test time from the sources in tests/unit/geo/ by
@@ -29,8 +29,9 @@
 #include "common/diag.h"
 #include "common/err.h"
 #include "dns/dname.h"
-#include "dns/geo.h"
-#include "dns/geo_int.h"
+#include "dns/wire.h"
+#include "geo/geo.h"
+#include "geo/geo_int.h"
 
 #ifdef GEO_MMDB_DIR
 #define MMDB_DIR GEO_MMDB_DIR
@@ -198,21 +199,21 @@ static void test_client_helpers(void **state)
 	struct geo_client c;
 	struct dns_ecs ecs = {.family = 1, .source_prefix = 24, .addr = {198, 51, 100, 77}};
 
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_OK);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_OK);
 	assert_int_equal(c.family, AF_INET);
 	assert_int_equal(c.prefix, 24);
 	assert_true(c.from_ecs);
 	assert_memory_equal(c.addr, ((uint8_t[]){198, 51, 100, 0}), 4);
 	ecs.family = 3;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
 	ecs.family = 1;
 	ecs.source_prefix = 33;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
 	ecs.family = 2;
 	ecs.source_prefix = 129;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
 	ecs.source_prefix = 0;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_OK);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_OK);
 	assert_int_equal(c.family, AF_INET6);
 	assert_int_equal(c.prefix, 0);
 	assert_memory_equal(c.addr, ((uint8_t[16]){0}), 16);
@@ -936,7 +937,7 @@ static void test_unknown_location(void **state)
 	struct geo_client c;
 	struct geo_result r;
 
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_OK);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_OK);
 	assert_int_equal(geo_select(ctx, 0, &c, A, NULL, &r), SOV_OK);
 	assert_string_equal(ids(ctx, &r), "dc-east");
 	assert_int_equal(r.ecs_scope, 0);

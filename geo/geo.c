@@ -1,5 +1,5 @@
 /* geo.c — geo context lifecycle, accessors, client and network helpers. */
-#include "dns/geo_int.h"
+#include "geo/geo_int.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -233,20 +233,21 @@ const char *geo_net_format(const struct geo_net *n, char *buf, size_t cap)
 	return buf;
 }
 
-int geo_client_from_ecs(const struct dns_ecs *ecs, struct geo_client *out)
+int geo_client_from_ecs(uint16_t family, uint8_t source_prefix, const uint8_t addr[16],
+			struct geo_client *out)
 {
 	int rc = SOV_EINVAL;
 
 	memset(out, 0, sizeof(*out));
-	if (ecs->family == 1 && ecs->source_prefix <= 32)
+	if (family == 1 && source_prefix <= 32)
 		out->family = AF_INET;
-	else if (ecs->family == 2 && ecs->source_prefix <= 128)
+	else if (family == 2 && source_prefix <= 128)
 		out->family = AF_INET6;
 	else
 		goto finish;
-	out->prefix = ecs->source_prefix;
+	out->prefix = source_prefix;
 	out->from_ecs = true;
-	memcpy(out->addr, ecs->addr, out->family == AF_INET ? 4 : 16);
+	memcpy(out->addr, addr, out->family == AF_INET ? 4 : 16);
 	geo_addr_mask(out->addr, out->family, out->prefix);
 	rc = SOV_OK;
 finish:

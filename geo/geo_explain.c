@@ -5,7 +5,7 @@
  * source decided; the answer and scope it prints come from geo_select(), so
  * they are exactly what a query would get.
  */
-#include "dns/geo_int.h"
+#include "geo/geo_int.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -231,7 +231,7 @@ char *geo_explain(const geo_ctx_t *ctx, size_t service, const struct geo_client 
 	if (f == NULL)
 		goto finish;
 	const struct geo_service *svc = &ctx->svcs[service];
-	const char *tname = qtype == DNS_TYPE_A ? "A" : "AAAA";
+	const char *tname = qtype == GEO_QTYPE_A ? "A" : "AAAA";
 
 	fprintf(f, "service:     %s %s — policy %s, ttl %u s, max_answers %u, on_all_down %s\n",
 		svc->name, tname, geo_policy_str(svc->info.policy), svc->info.ttl_s,

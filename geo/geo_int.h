@@ -1,4 +1,4 @@
-/* geo_int.h — private to dns/geo*.c (and the unit tests): the context's
+/* geo_int.h — private to the geo/ files (and the unit tests): the context's
  * layout and the functions the geo files share.
  *
  *   geo.c         context lifecycle, accessors, client helpers
@@ -12,7 +12,7 @@
 
 #include <maxminddb.h>
 
-#include "dns/geo.h"
+#include "geo/geo.h"
 
 /** A network: family AF_INET/AF_INET6, address bytes (network order), prefix. */
 struct geo_net {

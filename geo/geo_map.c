@@ -24,7 +24,7 @@
  * datacenters over a full City database leave far fewer nodes than the
  * database has, because most neighbouring networks share an order.
  */
-#include "dns/geo_int.h"
+#include "geo/geo_int.h"
 
 #include <math.h>
 #include <netinet/in.h>

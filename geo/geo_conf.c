@@ -6,7 +6,7 @@
  * geo.regions (needs dc ids), then geo.nets and geo.default (need dcs,
  * regions and tags), then services, then geo.databases.
  */
-#include "dns/geo_int.h"
+#include "geo/geo_int.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
