@@ -4,7 +4,7 @@
  * loops (one trie walk of at most 128 steps, then O(GEO_DC_MAX)). The
  * caller logs and counts fail-open outcomes (rate-limited) from r->outcome.
  */
-#include "geo/geo_int.h"
+#include "geo/geo_map.h"
 
 #include <netinet/in.h>
 #include <string.h>
