@@ -10,6 +10,7 @@
 #include "api/util.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "geo/usable.h"
 
 const char *api_health_name(enum api_health h)
 {
@@ -272,14 +273,13 @@ json_t *api_dc_json(api_t *api, size_t dc)
 	rec = api->records[dc];
 	pthread_mutex_unlock(&api->lock);
 	char t[API_TIME_MAX];
-	bool health_ok = v.health != API_HEALTH_DOWN;
 	json_t *admin = admin_record_to_json(&rec);
 	json_t *o =
 	    json_pack("{s:s, s:s, s:o, s:b, s:b, s:o}", "id", api->dc_ids[dc], "health",
 		      api_health_name(v.health), "health_changed_at",
 		      v.health_changed_ms ? json_string(api_time_format(v.health_changed_ms, t))
 					  : json_null(),
-		      "usable", health_ok && rec.state == ADMIN_ACTIVE, "in_answers", v.in_answers,
+		      "usable", geo_dc_usable(v.health, rec.state), "in_answers", v.in_answers,
 		      "admin", admin);
 	if (o != NULL && brc != SOV_OK)
 		json_object_set_new(o, "backend_error", json_string(err_str(brc)));
@@ -398,6 +398,16 @@ const _Atomic uint32_t *api_admin_words(const api_t *api)
 enum admin_state api_admin_state(const api_t *api, size_t dc)
 {
 	return admin_get(api->admin, dc);
+}
+
+size_t api_dc_count(const api_t *api)
+{
+	return api->dc_count;
+}
+
+const char *api_dc_id(const api_t *api, size_t dc)
+{
+	return dc < api->dc_count ? api->dc_ids[dc] : NULL;
 }
 
 uint16_t api_port(const api_t *api)

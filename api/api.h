@@ -212,6 +212,10 @@ const _Atomic uint32_t *api_admin_words(const api_t *api) __attribute__((nonnull
 /** Lock-free read of datacenter dc's admin state (dc < dc_count). */
 enum admin_state api_admin_state(const api_t *api, size_t dc) __attribute__((nonnull));
 
+/** The datacenters the admin table is indexed by, as given to api_new() (owned by api). */
+size_t api_dc_count(const api_t *api) __attribute__((nonnull));
+const char *api_dc_id(const api_t *api, size_t dc) __attribute__((nonnull));
+
 /** The port the server listens on (after api_start), 0 if not listening. */
 uint16_t api_port(const api_t *api) __attribute__((nonnull));
 

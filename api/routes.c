@@ -16,6 +16,7 @@
 #include "api/util.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "geo/usable.h"
 
 #define LEASE_MAX_S (7 * 86400) /* a week: longer is "until undrained", so say no lease */
 #define LIST_LIMIT_DEFAULT 100
@@ -111,8 +112,9 @@ static json_t *admin_reply(api_t *api, size_t dc, const struct admin_record *r, 
 
 /*
  * Under api->lock: the services that would have no usable datacenter if
- * the admin states were cand. Usable = the service's health there is ok
- * and the datacenter is active (DESIGN.md). Only services using dc count.
+ * the admin states were cand. Usable by the one rule (geo/usable.h): the
+ * service's health there is ok and the datacenter is active. Only services
+ * using dc count.
  * Writes their names, comma-separated, into list; returns how many.
  */
 static size_t services_left_without(api_t *api, const struct admin_record *cand, size_t dc,
@@ -133,7 +135,9 @@ static size_t services_left_without(api_t *api, const struct admin_record *cand,
 			if (d >= api->dc_count)
 				continue;
 			uses |= d == dc;
-			usable += v.dcs[j].health_ok && cand[d].state == ADMIN_ACTIVE;
+			usable += geo_dc_usable(v.dcs[j].health_ok ? USABLE_HEALTH_UP
+								   : USABLE_HEALTH_DOWN,
+						cand[d].state);
 		}
 		if (uses && usable == 0) {
 			size_t used = strlen(list);
@@ -325,7 +329,8 @@ static json_t *service_json(api_t *api, const struct api_service_view *v)
 		if (d >= api->dc_count)
 			continue;
 		enum admin_state st = api_admin_state(api, d);
-		bool ok = v->dcs[j].health_ok && st == ADMIN_ACTIVE;
+		bool ok = geo_dc_usable(v->dcs[j].health_ok ? USABLE_HEALTH_UP : USABLE_HEALTH_DOWN,
+					st);
 		usable += ok;
 		json_array_append_new(dcs, json_pack("{s:s, s:b, s:s, s:b}", "id", api->dc_ids[d],
 						     "health_ok", v->dcs[j].health_ok, "admin",

@@ -1,4 +1,4 @@
-/* addr.h — socket addresses and networks in text and binary form.
+/* addr.h — socket addresses in text and binary form (networks: common/net.h).
  *
  * Addresses are held in struct sockaddr_storage (port in network order
  * inside, as the kernel wants it); ports passed as numbers are host order.
@@ -38,21 +38,5 @@ const char *addr_format(const struct sockaddr *sa, char *buf, size_t cap);
 
 /** Formats only the IP ("1.2.3.4", "::1"). Returns buf. */
 const char *addr_format_ip(const struct sockaddr *sa, char *buf, size_t cap);
-
-/** A network: family AF_INET/AF_INET6, address bytes (network order), prefix length. */
-typedef struct sov_net {
-	int family;
-	uint8_t addr[16];
-	uint8_t prefix;
-} sov_net_t;
-
-/**
- * Parses "192.0.2.0/24", "2001:db8::/32" or a bare address (full-length
- * prefix). Host bits beyond the prefix must be zero. Returns SOV_OK or SOV_EINVAL.
- */
-int net_parse(const char *text, sov_net_t *out);
-
-/** True if the address bytes (of the net's family) fall inside net. */
-bool net_contains(const sov_net_t *net, const uint8_t *addr);
 
 #endif

@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "common/err.h"
-#include "dns/geo.h"
-#include "dns/monitor.h"
+#include "geo/geo.h"
+#include "geo/usable.h"
 #include "dns/rrl.h"
 #include "dns/wire.h"
 #include "dns/zonedb.h"
@@ -425,7 +425,8 @@ static struct lookup zone_lookup(const zone_t *z, const uint8_t *lname)
 }
 
 /* The per-datacenter state bytes geo_select() wants for service svc:
- * health from the monitor (probes), admin state from the API's table. */
+ * health from the live table (probes), admin state from the API's table,
+ * combined by the usable rule (geo/usable.h). */
 static void service_dc_state(const snapshot_t *s, size_t svc, uint8_t *state, bool *degraded)
 {
 	const struct geo_service_info *si = geo_service(s->geo, svc);
@@ -433,30 +434,22 @@ static void service_dc_state(const snapshot_t *s, size_t svc, uint8_t *state, bo
 	*degraded = false;
 	for (size_t k = 0; k < si->dc_count; k++) {
 		uint16_t d = si->dcs[k];
-		enum health_state h = s->mon ? monitor_health(s->mon, svc, d) : HEALTH_UNKNOWN;
+		unsigned h = geo_health_get(s->health, svc, d);
 		uint32_t admin = s->admin ? (atomic_load_explicit(&s->admin[d], memory_order_acquire) & 3u)
 					  : 0;
-		/* usable: health up (or unknown at start) and admin active;
-		 * held: draining, drained or in maintenance — not even fail-open
-		 * names it, else a forced drain would never empty the caches by
-		 * its safe_at time. */
-		if (h != HEALTH_DOWN && admin == 0)
-			state[d] |= GEO_DC_USABLE;
-		else
+		state[d] = geo_dc_state(h, admin);
+		if (!(state[d] & GEO_DC_USABLE))
 			*degraded = true;
-		if (admin != 0)
-			state[d] |= GEO_DC_HELD;
 	}
 }
 
-bool answer_dc_usable(const snapshot_t *snap, size_t svc, size_t dc)
+int answer_service_dc_state(const snapshot_t *snap, size_t svc, uint8_t *state)
 {
-	uint8_t state[GEO_DC_MAX];
 	bool degraded;
-	if (snap->geo == NULL || svc >= geo_service_count(snap->geo) || dc >= geo_dc_count(snap->geo))
-		return false;
+	if (snap->geo == NULL || svc >= geo_service_count(snap->geo))
+		return SOV_EINVAL;
 	service_dc_state(snap, svc, state, &degraded);
-	return (state[dc] & GEO_DC_USABLE) != 0;
+	return SOV_OK;
 }
 
 int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_client *client,
@@ -488,7 +481,8 @@ static unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *ow
 	uint32_t ttl;
 
 	if (a->q->has_ecs) {
-		if (geo_client_from_ecs(&a->q->ecs, &gc) == SOV_OK)
+		if (geo_client_from_ecs(a->q->ecs.family, a->q->ecs.source_prefix, a->q->ecs.addr,
+					&gc) == SOV_OK)
 			client = &gc;
 	} else if (a->client != NULL && geo_client_from_sockaddr(a->client, &gc) == SOV_OK) {
 		client = &gc;
@@ -582,7 +576,7 @@ static void answer_zone(struct answer *a, uint16_t qtype)
 
 		/* LK_FOUND or LK_WILDCARD: n holds the data for `owner`. */
 		if (n->service != ZNODE_NONE && a->snap->geo != NULL) {
-			if (a->snap->mon != NULL && !monitor_ready(a->snap->mon) &&
+			if (!geo_health_ready(a->snap->health) &&
 			    (qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA ||
 			     qtype == DNS_TYPE_ANY)) {
 				/* Start-up: the first probe round is not done; a

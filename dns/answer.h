@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "dns/geo.h"
+#include "geo/geo.h"
 #include "dns/snapshot.h"
 
 enum dns_transport { DNS_UDP = 0, DNS_TCP = 1 };
@@ -72,7 +72,14 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_client *client,
 			  uint16_t qtype, struct geo_result *res, uint32_t *ttl_s);
 
-/** Whether datacenter dc is usable for service svc right now (health and admin). */
-bool answer_dc_usable(const snapshot_t *snap, size_t svc, size_t dc);
+/**
+ * The state bytes the answer path gives geo_select() for service svc of
+ * snap right now (live health and admin state by the rule of geo/usable.h):
+ * state[dc] for each of the service's datacenters, 0 for the others; state
+ * has room for geo_dc_count() bytes (GEO_DC_MAX is enough). For the API's
+ * "in_answers" (geo_service_names_dc). SOV_OK or SOV_EINVAL.
+ */
+int answer_service_dc_state(const snapshot_t *snap, size_t svc, uint8_t *state)
+    __attribute__((nonnull, warn_unused_result));
 
 #endif

@@ -10,6 +10,11 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "dns/rrl.h"
+#include "dns/wire.h"
+
+/* geo/ names the query types it answers without including dns/. */
+_Static_assert(GEO_QTYPE_A == DNS_TYPE_A && GEO_QTYPE_AAAA == DNS_TYPE_AAAA,
+	       "geo query types match the wire");
 
 /*
  * The published snapshot. Readers load it with rcu_dereference() inside a
@@ -230,6 +235,14 @@ finish:
 	return ret;
 }
 
+size_t snapshot_record_count(const snapshot_t *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < zonedb_count(s->zones); i++)
+		n += zonedb_get(s->zones, i)->record_count;
+	return n;
+}
+
 void snapshot_free(snapshot_t *s)
 {
 	if (s == NULL)
@@ -242,17 +255,26 @@ void snapshot_free(snapshot_t *s)
 	free(s);
 }
 
-void snapshot_publish(snapshot_t *s)
+snapshot_t *snapshot_swap(snapshot_t *s)
 {
 	if (s != NULL)
 		s->generation = ++snapshot_generation_last;
-	snapshot_t *old = rcu_xchg_pointer(&snapshot_live, s);
+	return rcu_xchg_pointer(&snapshot_live, s);
+}
+
+void snapshot_retire(snapshot_t *old)
+{
 	if (old != NULL) {
 		/* Every reader that could still see `old` entered its critical
 		 * section before the exchange; once they have all left, nobody can. */
 		urcu_memb_synchronize_rcu();
 		snapshot_free(old);
 	}
+}
+
+void snapshot_publish(snapshot_t *s)
+{
+	snapshot_retire(snapshot_swap(s));
 }
 
 const snapshot_t *snapshot_current(void)

@@ -16,10 +16,10 @@
 
 #include "common/diag.h"
 #include "conf/config.h"
-#include "dns/geo.h"
+#include "geo/geo.h"
+#include "geo/usable.h"
 #include "dns/zonedb.h"
 
-struct monitor;
 struct rrl;
 
 typedef struct snapshot {
@@ -36,7 +36,8 @@ typedef struct snapshot {
 				 the configuration has neither datacenters nor services */
 	/* Borrowed, lock-free state of the datacenters, set before publishing;
 	 * whoever owns them frees them only after this snapshot is gone. */
-	const struct monitor *mon;      /* health (probe/); NULL: all unknown = usable */
+	const struct geo_health *health; /* per (service, dc) health and the first-round
+					    flag (geo/usable.h); NULL: all unknown = usable */
 	/* Answers naming each datacenter, per service: [svc * dc_count + dc],
 	 * relaxed atomic increments (owned; NULL without geo). */
 	_Atomic uint64_t *svc_dc_answers;
@@ -54,6 +55,9 @@ typedef struct snapshot {
 int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	__attribute__((warn_unused_result));
 
+/** Records in all zones of s. */
+size_t snapshot_record_count(const snapshot_t *s) __attribute__((nonnull));
+
 /** Frees a snapshot that was never published, or after its grace period. */
 void snapshot_free(snapshot_t *s);
 
@@ -64,7 +68,21 @@ void snapshot_free(snapshot_t *s);
  */
 void snapshot_publish(snapshot_t *s);
 
-/** Current snapshot; only valid between read_lock and read_unlock. NULL before the first publish. */
+/**
+ * snapshot_publish() in two steps, for a writer that must swap under a lock
+ * of its own (the daemon's view lock) but not wait while holding it:
+ * snapshot_swap() makes s current at once and returns the previous one
+ * (NULL if none); snapshot_retire() waits for a grace period and frees it
+ * (NULL allowed). Same rules as snapshot_publish().
+ */
+snapshot_t *snapshot_swap(snapshot_t *s) __attribute__((warn_unused_result));
+void snapshot_retire(snapshot_t *old);
+
+/**
+ * Current snapshot; only valid between read_lock and read_unlock (or while
+ * the caller otherwise excludes the publisher, as the daemon does with its
+ * locks). NULL before the first publish.
+ */
 const snapshot_t *snapshot_current(void);
 
 void snapshot_thread_register(void);

@@ -1,6 +1,6 @@
 /* fuzz_config.c — libFuzzer target for the configuration validators: the
  * core loader (conf/config.c, from a file, with positions), and the geo,
- * probe and API sections (dns/geo_conf.c, probe/conf.c, api/config.c) on
+ * probe and API sections (geo/geo_conf.c, probe/conf.c, api/config.c) on
  * whatever JSON the input parses to. Every problem must come back as a
  * diagnostic, never as a crash, a leak or an abort. */
 #include <jansson.h>
@@ -14,7 +14,7 @@
 #include "common/diag.h"
 #include "common/log.h"
 #include "conf/config.h"
-#include "dns/geo.h"
+#include "geo/geo.h"
 #include "probe/probe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -8,7 +8,7 @@ daemon, serving DNS and its HTTP API, with stand-in datacenters on loopback.
            here (api.listen port 0 would not be discoverable)
   ask()    a DNS query with dnspython, optionally with an ECS option
 
-Environment: SOVDNS_BIN, the binary (default <repo>/build/dns/sovdns).
+Environment: SOVDNS_BIN, the binary (default <repo>/build/daemon/sovdns).
 Every wait is bounded; processes are ended by the PID we started.
 No tests here.
 """

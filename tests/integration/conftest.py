@@ -1,7 +1,7 @@
 """Fixtures of the sovdns integration suite.
 
 Environment:
-  SOVDNS_BIN     the binary to test (default <repo>/build/dns/sovdns)
+  SOVDNS_BIN     the binary to test (default <repo>/build/daemon/sovdns)
   SOVDNS_TARGET  addr:port of an already running server with the suite's zones
                  (tests/integration/servers.py starts one); nothing is started
                  and the tests that need their own process are skipped

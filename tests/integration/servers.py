@@ -3,7 +3,7 @@
 Three kinds share one interface so that the suite can be validated against
 real peers before (and besides) sovdns:
 
-  - Sovdns: the binary under test ($SOVDNS_BIN, default <repo>/build/dns/sovdns)
+  - Sovdns: the binary under test ($SOVDNS_BIN, default <repo>/build/daemon/sovdns)
   - Knot:   knotd, with a generated knot.conf
   - Nsd:    nsd, with a generated nsd.conf
 
@@ -252,7 +252,7 @@ class Server:
 
 
 def default_sovdns_bin() -> Path:
-    return Path(os.environ.get("SOVDNS_BIN", REPO / "build" / "dns" / "sovdns"))
+    return Path(os.environ.get("SOVDNS_BIN", REPO / "build" / "daemon" / "sovdns"))
 
 
 class Sovdns(Server):

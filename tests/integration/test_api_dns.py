@@ -7,7 +7,7 @@ www.example.test (nearest, a/b/c, on_all_down all) and pay.example.test
 (failover a→b, on_all_down empty), TTL 2 s, drain margin 0, so a drain is
 safe after 2 + max(0, ceil(2/10)) = 3 s. Every wait is bounded.
 
-Run: SOVDNS_BIN=build/dns/sovdns /usr/bin/python3 -m pytest tests/integration/test_api_dns.py
+Run: SOVDNS_BIN=build/daemon/sovdns /usr/bin/python3 -m pytest tests/integration/test_api_dns.py
 """
 
 from __future__ import annotations

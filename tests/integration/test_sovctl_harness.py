@@ -13,7 +13,7 @@
     a log directory and a state file.
 
 Environment:
-  SOVDNS_BIN   the daemon (default <repo>/build/dns/sovdns)
+  SOVDNS_BIN   the daemon (default <repo>/build/daemon/sovdns)
   SOVCTL_BIN   sovctl (default: deployer/sovctl of the same build directory)
 
 No tests here; the test_sovctl_*.py files import this module.

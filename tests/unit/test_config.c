@@ -22,6 +22,7 @@
 #include "common/diag.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "conf/config.h"
 #include "conf/jsonpos.h"
 
@@ -261,28 +262,28 @@ static void test_net_contains(void **state)
 
 	assert_int_equal(net_parse("192.0.2.0/23", &n), SOV_OK);
 	inet_pton(AF_INET, "192.0.3.255", a4);
-	assert_true(net_contains(&n, a4));
+	assert_true(net_contains(&n, n.family, a4));
 	inet_pton(AF_INET, "192.0.2.0", a4);
-	assert_true(net_contains(&n, a4));
+	assert_true(net_contains(&n, n.family, a4));
 	inet_pton(AF_INET, "192.0.4.0", a4);
-	assert_false(net_contains(&n, a4));
+	assert_false(net_contains(&n, n.family, a4));
 	inet_pton(AF_INET, "192.0.1.255", a4);
-	assert_false(net_contains(&n, a4));
+	assert_false(net_contains(&n, n.family, a4));
 
 	assert_int_equal(net_parse("0.0.0.0/0", &n), SOV_OK);
 	inet_pton(AF_INET, "203.0.113.9", a4);
-	assert_true(net_contains(&n, a4));
+	assert_true(net_contains(&n, n.family, a4));
 
 	assert_int_equal(net_parse("203.0.113.9", &n), SOV_OK);
-	assert_true(net_contains(&n, a4));
+	assert_true(net_contains(&n, n.family, a4));
 	inet_pton(AF_INET, "203.0.113.8", a4);
-	assert_false(net_contains(&n, a4));
+	assert_false(net_contains(&n, n.family, a4));
 
 	assert_int_equal(net_parse("2001:db8:8000::/33", &n), SOV_OK);
 	inet_pton(AF_INET6, "2001:db8:ffff::1", a6);
-	assert_true(net_contains(&n, a6));
+	assert_true(net_contains(&n, n.family, a6));
 	inet_pton(AF_INET6, "2001:db8:7fff::1", a6);
-	assert_false(net_contains(&n, a6));
+	assert_false(net_contains(&n, n.family, a6));
 }
 
 /* ------------------------------------------------------------ jsonpos -- */

@@ -1,4 +1,4 @@
-/* test_geo.c — unit tests of dns/geo*.c: configuration, location, the merged
+/* test_geo.c — unit tests of geo/: configuration, location, the merged
  * trie and ECS scopes, selection policies, split horizon, explain.
  *
  * The databases are built at test time from the sources in tests/unit/geo/ by
@@ -29,8 +29,10 @@
 #include "common/diag.h"
 #include "common/err.h"
 #include "dns/dname.h"
-#include "dns/geo.h"
-#include "dns/geo_int.h"
+#include "dns/wire.h"
+#include "geo/geo.h"
+#include "geo/geo_conf.h"
+#include "geo/geo_map.h"
 
 #ifdef GEO_MMDB_DIR
 #define MMDB_DIR GEO_MMDB_DIR
@@ -198,21 +200,21 @@ static void test_client_helpers(void **state)
 	struct geo_client c;
 	struct dns_ecs ecs = {.family = 1, .source_prefix = 24, .addr = {198, 51, 100, 77}};
 
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_OK);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_OK);
 	assert_int_equal(c.family, AF_INET);
 	assert_int_equal(c.prefix, 24);
 	assert_true(c.from_ecs);
 	assert_memory_equal(c.addr, ((uint8_t[]){198, 51, 100, 0}), 4);
 	ecs.family = 3;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
 	ecs.family = 1;
 	ecs.source_prefix = 33;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
 	ecs.family = 2;
 	ecs.source_prefix = 129;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
 	ecs.source_prefix = 0;
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_OK);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_OK);
 	assert_int_equal(c.family, AF_INET6);
 	assert_int_equal(c.prefix, 0);
 	assert_memory_equal(c.addr, ((uint8_t[16]){0}), 16);
@@ -247,19 +249,19 @@ static void test_client_helpers(void **state)
 	assert_int_equal(geo_client_parse("1.2.3.4/+8", &c), SOV_EINVAL);
 	assert_int_equal(geo_client_parse("example", &c), SOV_EINVAL);
 
-	struct geo_net n;
-	assert_int_equal(geo_net_parse("192.0.2.0/24", &n), SOV_OK);
+	sov_net_t n;
+	assert_int_equal(net_parse("192.0.2.0/24", &n), SOV_OK);
 	assert_int_equal(n.prefix, 24);
-	assert_int_equal(geo_net_parse("192.0.2.1/24", &n), SOV_EINVAL); /* host bits */
-	assert_int_equal(geo_net_parse("2001:db8::/32", &n), SOV_OK);
-	assert_int_equal(geo_net_parse("2001:db8::/129", &n), SOV_EINVAL);
-	assert_int_equal(geo_net_parse("300.0.0.0/8", &n), SOV_EINVAL);
-	assert_int_equal(geo_net_parse("0.0.0.0/0", &n), SOV_OK);
+	assert_int_equal(net_parse("192.0.2.1/24", &n), SOV_EINVAL); /* host bits */
+	assert_int_equal(net_parse("2001:db8::/32", &n), SOV_OK);
+	assert_int_equal(net_parse("2001:db8::/129", &n), SOV_EINVAL);
+	assert_int_equal(net_parse("300.0.0.0/8", &n), SOV_EINVAL);
+	assert_int_equal(net_parse("0.0.0.0/0", &n), SOV_OK);
 	uint8_t a4[4] = {192, 0, 2, 200};
-	assert_int_equal(geo_net_parse("192.0.2.192/26", &n), SOV_OK);
-	assert_true(geo_net_contains(&n, AF_INET, a4));
+	assert_int_equal(net_parse("192.0.2.192/26", &n), SOV_OK);
+	assert_true(net_contains(&n, AF_INET, a4));
 	a4[3] = 191;
-	assert_false(geo_net_contains(&n, AF_INET, a4));
+	assert_false(net_contains(&n, AF_INET, a4));
 }
 
 static void test_distance(void **state)
@@ -936,7 +938,7 @@ static void test_unknown_location(void **state)
 	struct geo_client c;
 	struct geo_result r;
 
-	assert_int_equal(geo_client_from_ecs(&ecs, &c), SOV_OK);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_OK);
 	assert_int_equal(geo_select(ctx, 0, &c, A, NULL, &r), SOV_OK);
 	assert_string_equal(ids(ctx, &r), "dc-east");
 	assert_int_equal(r.ecs_scope, 0);
@@ -1148,7 +1150,7 @@ static void check_addr(const geo_ctx_t *ctx, int family, const uint8_t *addr)
 	 * its first and last address. */
 	struct geo_client first = c, last;
 	unsigned bits = family == AF_INET ? 32 : 128;
-	geo_addr_mask(first.addr, family, depth);
+	net_mask(first.addr, family, depth);
 	last = first;
 	for (unsigned i = depth; i < bits; i++)
 		last.addr[i / 8] |= (uint8_t)(0x80 >> (i % 8));

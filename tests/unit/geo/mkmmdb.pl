@@ -12,7 +12,7 @@
 # Country-style record (no coordinates) or a record with nothing usable.
 # Field names and types follow GeoIP2/GeoLite2 City (continent.code,
 # country.iso_code, subdivisions[0].iso_code, location.latitude/longitude,
-# city.names.en), which is what dns/geo_map.c reads.
+# city.names.en), which is what geo/geo_map.c reads.
 #
 # Exit status 77 (the meson/automake "skip" code) when the Perl module is
 # missing, so the build can tell "cannot build the fixture" from "bad fixture".

@@ -1,9 +1,10 @@
 /* monitor.h — the health probes of one configuration, tied to its
  * datacenters and services.
  *
- * A monitor owns the probe configuration, the health table (probe/health.h)
- * and the probe engine thread. The answer path reads it lock-free through
- * monitor_usable(). A reload keeps the running monitor when the
+ * A monitor owns the probe configuration, the health table (probe/health.h),
+ * the probe engine thread and the live (service, datacenter) health table
+ * the answer path reads lock-free (monitor_live(), geo/usable.h), which it
+ * rewrites on the probe thread after each transition. A reload keeps the running monitor when the
  * `datacenters`, `services` and `probes` sections are unchanged (so rise/fall
  * history survives), and otherwise starts a new one before the new snapshot
  * is published; the old one is freed only after the snapshots that borrow it
@@ -13,8 +14,8 @@
  * the service has probes of its own there, their health (docs/probes.md).
  * A target with no probe at all stays `unknown`, which counts as usable.
  */
-#ifndef SOV_DNS_MONITOR_H
-#define SOV_DNS_MONITOR_H
+#ifndef SOV_DAEMON_MONITOR_H
+#define SOV_DAEMON_MONITOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,7 +23,8 @@
 
 #include "common/diag.h"
 #include "conf/config.h"
-#include "dns/geo.h"
+#include "geo/geo.h"
+#include "geo/usable.h"
 #include "probe/probe.h"
 
 typedef struct monitor monitor_t;
@@ -48,8 +50,14 @@ int monitor_start(monitor_t *m) __attribute__((warn_unused_result));
  */
 void monitor_first_round(monitor_t *m);
 
-/** True once the first round is done (lock-free; for the answer path). */
+/** True once the first round is done (lock-free). */
 bool monitor_ready(const monitor_t *m);
+
+/**
+ * The live table snapshots borrow for the answer path (owned by m, valid
+ * until monitor_free): per (service, dc) health and the first-round flag.
+ */
+const struct geo_health *monitor_live(const monitor_t *m) __attribute__((nonnull));
 
 /**
  * Also calls cb(transition, arg) on the probe thread after each health

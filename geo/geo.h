@@ -23,8 +23,8 @@
  * (SCOPE PREFIX-LENGTH in replies, never longer than SOURCE PREFIX-LENGTH
  * here) and §7.1.2 (source prefix 0: do not use the client's location).
  */
-#ifndef SOV_DNS_GEO_H
-#define SOV_DNS_GEO_H
+#ifndef SOV_GEO_GEO_H
+#define SOV_GEO_GEO_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -33,7 +33,7 @@
 #include <sys/socket.h>
 
 #include "common/diag.h"
-#include "dns/wire.h"
+#include "geo/usable.h"
 
 /* At most 64 datacenters: the audience runs "two to a handful", and 64 lets
  * a service's membership be one uint64_t mask and a selection result live on
@@ -47,6 +47,12 @@
 #define GEO_DEFAULT_TTL_S 30	  /* short enough that a withdrawal takes effect quickly */
 #define GEO_DEFAULT_TTL_DOWN_S 10 /* ttl_when_down: TTL while some dc of the service is not usable */
 #define GEO_DEFAULT_MAX_ANSWERS 1 /* for nearest/failover; `all` defaults to every usable dc */
+
+/* The query types geo_select() answers (RFC 1035 §3.2.2, RFC 3596 §2.1);
+ * the same numbers as dns/wire.h's DNS_TYPE_A/AAAA, which geo does not
+ * include: it sits below dns/. */
+#define GEO_QTYPE_A 1
+#define GEO_QTYPE_AAAA 28
 
 typedef struct geo_ctx geo_ctx_t;
 
@@ -63,15 +69,8 @@ enum geo_on_all_down {
 	GEO_DOWN_EMPTY,	  /* no address: NODATA, so maintenance is never bypassed */
 };
 
-/*
- * Per-datacenter state byte, the seam for health (probe/) and admin (api/)
- * state: one byte per datacenter, indexed like the datacenter table. A NULL
- * array means "every datacenter usable, none held" (the state before probes
- * exist). Readers load each byte once; writers may update it with relaxed
- * atomic stores at any time.
- */
-#define GEO_DC_USABLE 0x01 /* health up (or unknown at start) and admin active */
-#define GEO_DC_HELD 0x02   /* admin maintenance/drained: not named even by fail-open */
+/* The per-datacenter state bytes geo_select() reads (GEO_DC_USABLE,
+ * GEO_DC_HELD) and the rule that sets them: geo/usable.h. */
 
 /**
  * Source positions for diagnostics. The configuration loader owns the JSON
@@ -150,12 +149,14 @@ struct geo_client {
 };
 
 /**
- * From a parsed ECS option (RFC 7871 §6). The wire parser has validated it;
- * this still refuses (SOV_EINVAL) a family other than 1/2 or a source prefix
- * longer than the address, and clears bits beyond the prefix.
+ * From the fields of a parsed ECS option (RFC 7871 §6): FAMILY (1 = IPv4,
+ * 2 = IPv6), SOURCE PREFIX-LENGTH and the address bytes (16, zero-padded;
+ * network order). The wire parser has validated them; this still refuses
+ * (SOV_EINVAL) a family other than 1/2 or a source prefix longer than the
+ * address, and clears bits beyond the prefix.
  */
-int geo_client_from_ecs(const struct dns_ecs *ecs, struct geo_client *out)
-    __attribute__((nonnull, warn_unused_result));
+int geo_client_from_ecs(uint16_t family, uint8_t source_prefix, const uint8_t addr[16],
+			struct geo_client *out) __attribute__((nonnull, warn_unused_result));
 
 /**
  * From the packet's source address (full-length prefix). An IPv4-mapped IPv6

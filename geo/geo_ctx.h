@@ -1,25 +1,23 @@
-/* geo_int.h — private to dns/geo*.c (and the unit tests): the context's
- * layout and the functions the geo files share.
+/* geo_ctx.h — private to the geo/ files (and the unit tests): the layout of
+ * the context every layer reads. Layers, each with its own header, calling
+ * only downwards (geo.c is the one orchestrator):
  *
- *   geo.c         context lifecycle, accessors, client helpers
- *   geo_conf.c    `datacenters` / `services` / `geo` validation
- *   geo_map.c     preference orders, the database walk and the merged trie
- *   geo_select.c  the per-query selection
- *   geo_explain.c the --explain text
+ *   geo.c          context lifecycle (load = conf, then map), accessors,
+ *                  client helpers
+ *   geo_conf.c     `datacenters` / `services` / `geo` validation (geo_conf.h)
+ *   geo_decision.c preference orders ("decisions") and their interning
+ *                  (geo_decision.h)
+ *   geo_map.c      the database walk, the merged trie (geo_map.h)
+ *   geo_select.c   the per-query selection (geo.h), geo_explain.c the
+ *                  --explain text, usable.c the usable rule (usable.h)
  */
-#ifndef SOV_DNS_GEO_INT_H
-#define SOV_DNS_GEO_INT_H
+#ifndef SOV_GEO_GEO_CTX_H
+#define SOV_GEO_GEO_CTX_H
 
 #include <maxminddb.h>
 
-#include "dns/geo.h"
-
-/** A network: family AF_INET/AF_INET6, address bytes (network order), prefix. */
-struct geo_net {
-	int family;
-	uint8_t prefix;
-	uint8_t addr[16];
-};
+#include "common/net.h"
+#include "geo/geo.h"
 
 struct geo_addrs {
 	uint8_t v4[GEO_DC_ADDR_MAX][4];
@@ -36,7 +34,7 @@ struct geo_dc {
 	struct geo_addrs internal;
 	char **tags; /* `regions` codes this dc belongs to */
 	size_t tag_count;
-	struct geo_net *inets; /* internal.nets */
+	sov_net_t *inets; /* internal.nets */
 	size_t inet_count;
 };
 
@@ -73,7 +71,7 @@ struct geo_decision {
 
 /** A `geo.nets` entry, resolved. */
 struct geo_netmap {
-	struct geo_net net;
+	sov_net_t net;
 	char *target; /* dc id or region, as written */
 	struct geo_decision decision;
 };
@@ -154,67 +152,5 @@ struct geo_ctx {
 	struct geo_trie map;	/* leaves: decision index */
 	struct geo_trie inside; /* leaves: inside dc + 1, 0 = none */
 };
-
-/* geo_conf.c */
-int geo_conf_parse(geo_ctx_t *ctx, const json_t *root, const char *file, const geo_jsonpos_t *pos,
-		   diag_t *diag);
-
-/* geo_map.c */
-/** Great-circle distance in km between two points given in radians (haversine). */
-double geo_distance_km(double lat1, double lon1, double lat2, double lon2);
-/** Decision for a client at (lat, lon) degrees: every dc by distance, ties by config order. */
-void geo_decision_from_coords(const geo_ctx_t *ctx, double lat_deg, double lon_deg,
-			      struct geo_decision *d);
-/** Decision for a list of dcs (most preferred first), then the rest by distance from list[0]. */
-void geo_decision_from_list(const geo_ctx_t *ctx, const uint16_t *list, size_t n,
-			    struct geo_decision *d);
-/** Resolves a `nets`/`default` target: dc id, geo.regions name or a dc tag. SOV_ENOENT if none. */
-int geo_decision_from_target(const geo_ctx_t *ctx, const char *target, struct geo_decision *d);
-
-/** What a database record said, for the decision and for --explain. */
-struct geo_record_info {
-	char continent[8], country[8], subdivision[16]; /* "" when absent */
-	char city[64];
-	bool has_coords;
-	double lat_deg, lon_deg;
-	/* How the decision was made: */
-	enum { GEO_BY_NONE = 0, GEO_BY_REGION, GEO_BY_COORDS, GEO_BY_TAG } by;
-	char by_code[16]; /* the region/tag code used */
-};
-/** Decision for a database record; false if the record gives nothing usable. */
-bool geo_decision_from_record(const geo_ctx_t *ctx, MMDB_entry_s *entry,
-			      struct geo_record_info *info, struct geo_decision *d);
-
-/** Interns d; *index receives its position in ctx->decisions. */
-int geo_decision_intern(geo_ctx_t *ctx, const struct geo_decision *d, uint32_t *index);
-
-/** Builds ctx->map and ctx->inside from nets, internal networks and databases. */
-int geo_map_build(geo_ctx_t *ctx, const char *file, diag_t *diag);
-
-/** Walks the compiled trie for (family, addr); returns the leaf value, *depth the leaf's depth. */
-uint32_t geo_trie_lookup(const struct geo_trie *t, int family, const uint8_t *addr,
-			 unsigned *depth);
-void geo_trie_free(struct geo_trie *t);
-
-/** Slow, uncached location of a client, for --explain and tests: mirrors the trie. */
-struct geo_locate_info {
-	enum { GEO_SRC_NOPREFIX, GEO_SRC_INSIDE, GEO_SRC_NETS, GEO_SRC_DB, GEO_SRC_DEFAULT } src;
-	int inside_dc;		    /* GEO_SRC_INSIDE */
-	struct geo_net matched;	    /* the internal/nets/database network that matched */
-	size_t nets_index;	    /* GEO_SRC_NETS */
-	size_t db_index;	    /* GEO_SRC_DB */
-	struct geo_record_info rec; /* GEO_SRC_DB */
-	struct geo_decision decision;
-};
-int geo_locate_slow(const geo_ctx_t *ctx, const struct geo_client *c, struct geo_locate_info *info);
-
-/* geo.c */
-bool geo_net_contains(const struct geo_net *net, int family, const uint8_t *addr);
-/** Parses "ADDR/PREFIX" (host bits must be zero) or a bare address. */
-int geo_net_parse(const char *text, struct geo_net *out);
-/** Formats "ADDR/PREFIX" into buf (at least 64 bytes). */
-const char *geo_net_format(const struct geo_net *n, char *buf, size_t cap);
-/** Clears the bits of addr beyond prefix. */
-void geo_addr_mask(uint8_t *addr, int family, unsigned prefix);
 
 #endif

@@ -6,8 +6,10 @@
  * API's read callbacks see the current snapshot under a second mutex that
  * a reload takes only to swap the pointer, so they never race a free.
  */
-#ifndef SOV_DNS_DAEMON_H
-#define SOV_DNS_DAEMON_H
+#ifndef SOV_DAEMON_DAEMON_H
+#define SOV_DAEMON_DAEMON_H
+
+#include <stdbool.h>
 
 #include "common/diag.h"
 #include "conf/config.h"
@@ -42,6 +44,9 @@ int daemon_reload(daemon_t *d, diag_t *diag);
 
 /** daemon_reload() for SIGHUP: also recorded as an API event (by "SIGHUP"). */
 int daemon_reload_signal(daemon_t *d);
+
+/** True if conf asks for the API (an "api" section or a "state_dir"). */
+bool daemon_conf_wants_api(const config_t *conf) __attribute__((nonnull));
 
 /** Stops everything (API, probes, workers) and frees it; NULL allowed. */
 void daemon_stop(daemon_t *d);

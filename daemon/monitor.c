@@ -1,4 +1,4 @@
-#include "dns/monitor.h"
+#include "daemon/monitor.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -8,9 +8,14 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "dns/dname.h"
+#include "geo/usable.h"
 
 struct monitor {
-	_Atomic bool ready; /* first round done */
+	/* What the answer path reads (snapshots borrow it): per (service, dc)
+	 * health, rewritten on the probe thread after every transition, and
+	 * the first-round flag. */
+	struct geo_health live;
 	probe_config_t *cfg;
 	health_table_t *table;
 	const _Atomic uint32_t *words;
@@ -50,6 +55,12 @@ static json_t *sections_of(const config_t *conf)
 static void monitor_on_transition(const struct probe_transition *t, void *arg)
 {
 	monitor_t *m = arg;
+	/* The engine has published the new word: refresh every (service, dc)
+	 * cell (at most 64 dcs per service; transitions are rare). */
+	for (size_t s = 0; s < m->svc_count; s++)
+		for (size_t d = 0; d < m->dc_count; d++)
+			atomic_store_explicit(&m->live.svc_dc[s * m->dc_count + d],
+					      (uint8_t)monitor_health(m, s, d), memory_order_release);
 	if (m->listener != NULL)
 		m->listener(t, m->listener_arg);
 	for (size_t s = 0; s < m->svc_count; s++) {
@@ -154,12 +165,15 @@ int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, dia
 		goto finish;
 	m->words = health_words(m->table);
 	size_t cells = m->svc_count * m->dc_count;
+	m->live.dc_count = m->dc_count;
+	m->live.svc_count = m->svc_count;
+	m->live.svc_dc = calloc(cells ? cells : 1, sizeof(*m->live.svc_dc)); /* 0: unknown */
 	m->svc_target = malloc((cells ? cells : 1) * sizeof(size_t));
 	m->svc_names = calloc(m->svc_count + 1, sizeof(char *));
 	m->svc_dcs = calloc(m->svc_count + 1, sizeof(uint16_t *));
 	m->svc_dc_count = calloc(m->svc_count + 1, sizeof(size_t));
 	m->svc_all_down = calloc(m->svc_count + 1, sizeof(bool));
-	if (!m->svc_target || !m->svc_names || !m->svc_dcs || !m->svc_dc_count || !m->svc_all_down)
+	if (!m->live.svc_dc || !m->svc_target || !m->svc_names || !m->svc_dcs || !m->svc_dc_count || !m->svc_all_down)
 		goto finish;
 	for (size_t s = 0; s < m->svc_count; s++) {
 		const struct geo_service_info *si = geo_service(geo, s);
@@ -211,12 +225,17 @@ void monitor_first_round(monitor_t *m)
 			log_info("monitor", "first probe round done: %zu probe(s) of %zu target(s)",
 				 m->cfg->instance_count, m->cfg->target_count);
 	}
-	atomic_store_explicit(&m->ready, true, memory_order_release);
+	atomic_store_explicit(&m->live.ready, true, memory_order_release);
 }
 
 bool monitor_ready(const monitor_t *m)
 {
-	return atomic_load_explicit(&m->ready, memory_order_acquire);
+	return geo_health_ready(&m->live);
+}
+
+const struct geo_health *monitor_live(const monitor_t *m)
+{
+	return &m->live;
 }
 
 void monitor_set_listener(monitor_t *m, probe_transition_cb cb, void *arg)
@@ -256,6 +275,7 @@ void monitor_free(monitor_t *m)
 	free(m->svc_dc_count);
 	free(m->svc_all_down);
 	free(m->svc_target);
+	free(m->live.svc_dc);
 	json_decref(m->sections);
 	free(m);
 }

@@ -5,7 +5,7 @@
  * source decided; the answer and scope it prints come from geo_select(), so
  * they are exactly what a query would get.
  */
-#include "dns/geo_int.h"
+#include "geo/geo_map.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -63,16 +63,16 @@ static void print_location(FILE *f, const geo_ctx_t *ctx, const struct geo_locat
 		fprintf(f,
 			"inside datacenter %s: internal network %s (split horizon; wins over "
 			"nets and databases)",
-			ctx->dcs[li->inside_dc].id, geo_net_format(&li->matched, net, sizeof(net)));
+			ctx->dcs[li->inside_dc].id, net_format(&li->matched, net, sizeof(net)));
 		break;
 	case GEO_SRC_NETS:
 		fprintf(f, "geo nets entry %s → \"%s\" (wins over the databases)",
-			geo_net_format(&li->matched, net, sizeof(net)),
+			net_format(&li->matched, net, sizeof(net)),
 			ctx->nets[li->nets_index].target);
 		break;
 	case GEO_SRC_DB:
 		fprintf(f, "database %s, network %s: ", ctx->dbs[li->db_index].path,
-			geo_net_format(&li->matched, net, sizeof(net)));
+			net_format(&li->matched, net, sizeof(net)));
 		print_record(f, &li->rec);
 		if (li->rec.by == GEO_BY_REGION)
 			fprintf(f,
@@ -177,15 +177,15 @@ static void print_scope(FILE *f, const geo_ctx_t *ctx, const struct geo_service 
 		return;
 	}
 	unsigned depth;
-	struct geo_net block = {.family = c->family};
+	sov_net_t block = {.family = c->family};
 	(void)geo_trie_lookup(t, c->family, c->addr, &depth);
 	memcpy(block.addr, c->addr, 16);
 	block.prefix = (uint8_t)depth;
-	geo_addr_mask(block.addr, c->family, depth);
+	net_mask(block.addr, c->family, depth);
 	fprintf(f,
 		"decided by:  %s — the widest network around the client in which every "
 		"address gets the same %s\n",
-		geo_net_format(&block, net, sizeof(net)),
+		net_format(&block, net, sizeof(net)),
 		t == &ctx->map ? "preference order (internal networks, nets and databases, "
 				 "neighbours with equal orders merged)"
 			       : "split-horizon view (only internal networks matter to a "
@@ -231,7 +231,7 @@ char *geo_explain(const geo_ctx_t *ctx, size_t service, const struct geo_client 
 	if (f == NULL)
 		goto finish;
 	const struct geo_service *svc = &ctx->svcs[service];
-	const char *tname = qtype == DNS_TYPE_A ? "A" : "AAAA";
+	const char *tname = qtype == GEO_QTYPE_A ? "A" : "AAAA";
 
 	fprintf(f, "service:     %s %s — policy %s, ttl %u s, max_answers %u, on_all_down %s\n",
 		svc->name, tname, geo_policy_str(svc->info.policy), svc->info.ttl_s,

@@ -1,5 +1,6 @@
-/* geo.c — geo context lifecycle, accessors, client and network helpers. */
-#include "dns/geo_int.h"
+/* geo.c — geo context lifecycle, accessors, client helpers. */
+#include "geo/geo_conf.h"
+#include "geo/geo_map.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/net.h"
 #include "dns/dname.h"
 
 int geo_ctx_load(const json_t *root, const char *file, const geo_jsonpos_t *pos, diag_t *diag,
@@ -98,14 +100,6 @@ const uint8_t *geo_dc_addrs(const geo_ctx_t *ctx, size_t i, int family, size_t *
 	return &a->v6[0][0];
 }
 
-int geo_dc_find(const geo_ctx_t *ctx, const char *id)
-{
-	for (size_t i = 0; i < ctx->dc_count; i++)
-		if (strcmp(ctx->dcs[i].id, id) == 0)
-			return (int)i;
-	return SOV_ENOENT;
-}
-
 size_t geo_service_count(const geo_ctx_t *ctx)
 {
 	return ctx->svc_count;
@@ -150,104 +144,22 @@ const char *geo_on_all_down_str(enum geo_on_all_down d)
 	return "?";
 }
 
-void geo_addr_mask(uint8_t *addr, int family, unsigned prefix)
-{
-	unsigned bytes = family == AF_INET ? 4 : 16;
-
-	for (unsigned i = 0; i < bytes; i++) {
-		if (prefix >= 8 * (i + 1))
-			continue;
-		if (prefix <= 8 * i)
-			addr[i] = 0;
-		else
-			addr[i] &= (uint8_t)(0xFF << (8 - (prefix - 8 * i)));
-	}
-}
-
-bool geo_net_contains(const struct geo_net *net, int family, const uint8_t *addr)
-{
-	if (net->family != family)
-		return false;
-	unsigned full = net->prefix / 8, rest = net->prefix % 8;
-	if (memcmp(net->addr, addr, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xFF << (8 - rest));
-	return (addr[full] & mask) == net->addr[full];
-}
-
-int geo_net_parse(const char *text, struct geo_net *out)
-{
-	int rc = SOV_EINVAL;
-	char buf[INET6_ADDRSTRLEN + 8];
-	const char *slash = strchr(text, '/');
-	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-	unsigned long prefix = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (alen == 0 || alen >= sizeof(buf))
-		goto finish;
-	memcpy(buf, text, alen);
-	buf[alen] = '\0';
-	if (inet_pton(AF_INET, buf, out->addr) == 1)
-		out->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, out->addr) == 1)
-		out->family = AF_INET6;
-	else
-		goto finish;
-	unsigned maxbits = out->family == AF_INET ? 32 : 128;
-	if (slash == NULL) {
-		prefix = maxbits;
-	} else {
-		const char *p = slash + 1;
-		/* Digits only: strtoul would accept " 24", "+24" and "0x18". */
-		if (*p == '\0' || strlen(p) > 3)
-			goto finish;
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9')
-				goto finish;
-			prefix = prefix * 10 + (unsigned long)(*p - '0');
-		}
-		if (prefix > maxbits)
-			goto finish;
-	}
-	out->prefix = (uint8_t)prefix;
-	uint8_t masked[16];
-	memcpy(masked, out->addr, sizeof(masked));
-	geo_addr_mask(masked, out->family, out->prefix);
-	if (memcmp(masked, out->addr, sizeof(masked)) != 0)
-		goto finish; /* host bits set: "192.0.2.1/24" is a typo, not a network */
-	rc = SOV_OK;
-finish:
-	return rc;
-}
-
-const char *geo_net_format(const struct geo_net *n, char *buf, size_t cap)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (inet_ntop(n->family, n->addr, a, sizeof(a)) == NULL)
-		snprintf(a, sizeof(a), "?");
-	snprintf(buf, cap, "%s/%u", a, n->prefix);
-	return buf;
-}
-
-int geo_client_from_ecs(const struct dns_ecs *ecs, struct geo_client *out)
+int geo_client_from_ecs(uint16_t family, uint8_t source_prefix, const uint8_t addr[16],
+			struct geo_client *out)
 {
 	int rc = SOV_EINVAL;
 
 	memset(out, 0, sizeof(*out));
-	if (ecs->family == 1 && ecs->source_prefix <= 32)
+	if (family == 1 && source_prefix <= 32)
 		out->family = AF_INET;
-	else if (ecs->family == 2 && ecs->source_prefix <= 128)
+	else if (family == 2 && source_prefix <= 128)
 		out->family = AF_INET6;
 	else
 		goto finish;
-	out->prefix = ecs->source_prefix;
+	out->prefix = source_prefix;
 	out->from_ecs = true;
-	memcpy(out->addr, ecs->addr, out->family == AF_INET ? 4 : 16);
-	geo_addr_mask(out->addr, out->family, out->prefix);
+	memcpy(out->addr, addr, out->family == AF_INET ? 4 : 16);
+	net_mask(out->addr, out->family, out->prefix);
 	rc = SOV_OK;
 finish:
 	return rc;
@@ -287,7 +199,7 @@ int geo_client_parse(const char *text, struct geo_client *out)
 	int rc = SOV_EINVAL;
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *slash = strchr(text, '/');
-	struct geo_net net;
+	sov_net_t net;
 
 	memset(out, 0, sizeof(*out));
 	if (strlen(text) >= sizeof(buf))
@@ -296,7 +208,7 @@ int geo_client_parse(const char *text, struct geo_client *out)
 	 * bits cleared: "198.51.100.7/24" means "that client, known to /24". */
 	memcpy(buf, text, slash ? (size_t)(slash - text) : strlen(text));
 	buf[slash ? (size_t)(slash - text) : strlen(text)] = '\0';
-	if (geo_net_parse(buf, &net) != SOV_OK)
+	if (net_parse(buf, &net) != SOV_OK)
 		goto finish;
 	out->family = net.family;
 	out->prefix = net.prefix;
@@ -315,7 +227,7 @@ int geo_client_parse(const char *text, struct geo_client *out)
 			goto finish;
 		out->prefix = (uint8_t)prefix;
 		out->from_ecs = true;
-		geo_addr_mask(out->addr, out->family, out->prefix);
+		net_mask(out->addr, out->family, out->prefix);
 	}
 	rc = SOV_OK;
 finish:

@@ -6,7 +6,8 @@
  * geo.regions (needs dc ids), then geo.nets and geo.default (need dcs,
  * regions and tags), then services, then geo.databases.
  */
-#include "dns/geo_int.h"
+#include "geo/geo_conf.h"
+#include "geo/geo_decision.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -280,14 +281,14 @@ static void parse_internal(struct cp *p, const json_t *in, const char *where, st
 		cp_err(p, nets ? nets : in,
 		       "%s: internal \"nets\" must be a non-empty array of networks (CIDR)", where);
 	} else {
-		dc->inets = cp_calloc(p, json_array_size(nets), sizeof(struct geo_net));
+		dc->inets = cp_calloc(p, json_array_size(nets), sizeof(sov_net_t));
 		json_array_foreach(nets, i, v)
 		{
-			struct geo_net n;
+			sov_net_t n;
 			if (dc->inets == NULL)
 				break;
 			if (!json_is_string(v) ||
-			    geo_net_parse(json_string_value(v), &n) != SOV_OK) {
+			    net_parse(json_string_value(v), &n) != SOV_OK) {
 				cp_err(p, v,
 				       "%s: internal nets[%zu] is not a network such as "
 				       "\"10.1.0.0/16\" (host bits must be zero)",
@@ -382,15 +383,15 @@ static void parse_datacenters(struct cp *p, const json_t *arr)
 			for (size_t b = a; b < ctx->dc_count; b++)
 				for (size_t bn = (b == a ? an + 1 : 0); bn < ctx->dcs[b].inet_count;
 				     bn++) {
-					const struct geo_net *x = &ctx->dcs[a].inets[an];
-					const struct geo_net *y = &ctx->dcs[b].inets[bn];
+					const sov_net_t *x = &ctx->dcs[a].inets[an];
+					const sov_net_t *y = &ctx->dcs[b].inets[bn];
 					char buf[64];
 					if (x->family == y->family && x->prefix == y->prefix &&
 					    memcmp(x->addr, y->addr, 16) == 0)
 						cp_err(p, arr,
 						       "internal network %s is listed by both "
 						       "\"%s\" and \"%s\"",
-						       geo_net_format(x, buf, sizeof(buf)),
+						       net_format(x, buf, sizeof(buf)),
 						       ctx->dcs[a].id, ctx->dcs[b].id);
 				}
 }
@@ -513,7 +514,7 @@ static void parse_nets(struct cp *p, const json_t *obj)
 		struct geo_netmap *m = &ctx->nets[ctx->net_count];
 		char buf[64];
 
-		if (geo_net_parse(key, &m->net) != SOV_OK) {
+		if (net_parse(key, &m->net) != SOV_OK) {
 			cp_err(p, val,
 			       "geo nets: \"%.64s\" is not a network such as \"192.0.2.0/24\" "
 			       "(host bits must be zero)",
@@ -527,7 +528,7 @@ static void parse_nets(struct cp *p, const json_t *obj)
 			      memcmp(ctx->nets[k].net.addr, m->net.addr, 16) == 0;
 		if (dup) {
 			cp_err(p, val, "geo nets: network %s is listed twice",
-			       geo_net_format(&m->net, buf, sizeof(buf)));
+			       net_format(&m->net, buf, sizeof(buf)));
 			continue;
 		}
 		if (!json_is_string(val)) {

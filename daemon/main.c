@@ -24,10 +24,11 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "conf/config.h"
-#include "dns/daemon.h"
-#include "dns/geo.h"
-#include "dns/monitor.h"
+#include "daemon/daemon.h"
+#include "geo/geo.h"
+#include "daemon/monitor.h"
 #include "dns/server.h"
+#include "dns/wire.h"
 #include "dns/snapshot.h"
 #include "dns/zone.h"
 #include "dns/zonedb.h"
@@ -343,14 +344,6 @@ finish:
 	return ret;
 }
 
-static size_t snapshot_records(const snapshot_t *s)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < zonedb_count(s->zones); i++)
-		n += zonedb_get(s->zones, i)->record_count;
-	return n;
-}
-
 static int run_check_zones(const struct opts *o)
 {
 	int code = EXIT_OK;
@@ -382,8 +375,7 @@ static int run_check_zones(const struct opts *o)
 static int check_api(const config_t *c, diag_t *diag)
 {
 	int ret = SOV_OK;
-	if (c->json == NULL || (json_object_get(c->json, "api") == NULL &&
-				json_object_get(c->json, "state_dir") == NULL))
+	if (!daemon_conf_wants_api(c))
 		return SOV_OK;
 	struct api_config ac;
 	api_config_init(&ac);
@@ -429,7 +421,7 @@ static int run_check_config(const struct opts *o)
 		printf("%s: %zu records, serial %u\n", z->origin_str, z->record_count, z->serial);
 	}
 	printf("%s: configuration ok: %zu zones, %zu records, %zu listen addresses\n",
-	       o->check_config, zonedb_count(s->zones), snapshot_records(s), nlisten);
+	       o->check_config, zonedb_count(s->zones), snapshot_record_count(s), nlisten);
 	code = EXIT_OK;
 finish:
 	if (diag_count(diag) == 0 && code != EXIT_OK)

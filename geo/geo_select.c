@@ -4,7 +4,7 @@
  * loops (one trie walk of at most 128 steps, then O(GEO_DC_MAX)). The
  * caller logs and counts fail-open outcomes (rate-limited) from r->outcome.
  */
-#include "dns/geo_int.h"
+#include "geo/geo_map.h"
 
 #include <netinet/in.h>
 #include <string.h>
@@ -37,12 +37,12 @@ int geo_select(const geo_ctx_t *ctx, size_t service, const struct geo_client *cl
 	r->inside_dc = -1;
 	r->internal = false;
 	r->outcome = GEO_OUT_OK;
-	if (service >= ctx->svc_count || (qtype != DNS_TYPE_A && qtype != DNS_TYPE_AAAA)) {
+	if (service >= ctx->svc_count || (qtype != GEO_QTYPE_A && qtype != GEO_QTYPE_AAAA)) {
 		rc = SOV_EINVAL;
 		goto finish;
 	}
 	svc = &ctx->svcs[service];
-	r->family = qtype == DNS_TYPE_A ? AF_INET : AF_INET6;
+	r->family = qtype == GEO_QTYPE_A ? AF_INET : AF_INET6;
 
 	/* Where is the client? Source prefix 0 (RFC 7871 §7.1.2) or no client:
 	 * not used at all, default order, scope 0. */

@@ -1,0 +1,84 @@
+/* daemon_int.h — private to the daemon/ files: the running daemon's layout and
+ * the helpers its files share.
+ *
+ *   daemon.c   start-up, reload, stop (the composition root)
+ *   backend.c  the API backend callbacks (be_*) and their JSON
+ *   metrics.c  the Prometheus text of GET /metrics
+ *   privs.c    dropping root after binding
+ *   monitor.c  the probes of one configuration and the live health table
+ *
+ * Locks: reload_lock serializes reloads (SIGHUP on the main thread, POST
+ * /v1/reload on an API thread). view_lock is held by every backend
+ * callback while it reads the current snapshot (snapshot_current()) and
+ * d->mon; a reload swaps both under it and frees the old ones only after
+ * releasing it, so a callback never sees a freed snapshot and never waits
+ * for an RCU grace period.
+ */
+#ifndef SOV_DAEMON_DAEMON_INT_H
+#define SOV_DAEMON_DAEMON_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "api/api.h"
+#include "common/addr.h"
+#include "daemon/daemon.h"
+#include "daemon/monitor.h"
+#include "dns/server.h"
+#include "dns/snapshot.h"
+
+/* What a running server cannot change without a restart, and the log
+ * settings in force. */
+struct fixed_settings {
+	sov_sockaddr_t *listen;
+	size_t listen_count;
+	unsigned threads;
+	int log_level;
+	bool log_syslog;
+};
+
+struct daemon {
+	daemon_config_fn load;
+	void *load_arg;
+	pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
+	pthread_mutex_t view_lock;   /* the backend's view of snapshot_current() and mon */
+	monitor_t *mon;              /* the probes the current snapshot's health comes
+					from; NULL without datacenters */
+	server_t *srv;
+	api_t *api;                  /* NULL without "api"/"state_dir"; set before any
+					thread that reads it starts */
+	json_t *api_sections;        /* "api" and "state_dir" at start (reload warns on change) */
+	struct fixed_settings fixed;
+	int64_t started_ms;
+	/* Drain waits must cover TTLs of answers given before a reload that
+	 * lowered them: the previous per-dc maximum (api_dc_count entries),
+	 * valid until this time. */
+	uint32_t *dc_ttl_prev;
+	int64_t dc_ttl_prev_until_ms;
+};
+
+/** Wall clock, milliseconds since the epoch. */
+int64_t daemon_now_ms(void);
+
+/** The backend callbacks the API is built with (backend.c); ctx = d. */
+void daemon_backend_init(daemon_t *d, struct api_backend *be) __attribute__((nonnull));
+
+/** The longest TTL of the services of s that use datacenter dc, seconds. */
+uint32_t daemon_dc_max_ttl(const snapshot_t *s, size_t dc) __attribute__((nonnull));
+
+/** Whether some answer of s names datacenter dc now (geo_service_names_dc over its services). */
+bool daemon_dc_in_answers(const snapshot_t *s, size_t dc) __attribute__((nonnull));
+
+/** The backend's metrics callback (metrics.c): Prometheus text to out. */
+int daemon_metrics(void *ctx, FILE *out);
+
+/**
+ * Least privilege after binding: become `user` for good (NULL: stay).
+ * SOV_OK, or an error with the reason in diag (privs.c).
+ */
+int daemon_drop_privileges(const char *user, diag_t *diag) __attribute__((warn_unused_result));
+
+#endif
