@@ -133,28 +133,6 @@ static bool put_rdata(struct reply *r, uint16_t type, const uint8_t *rd, uint16_
 	return true;
 }
 
-/* Writes the owner (pointer when owner_ptr != 0), type, class IN and TTL of
- * one record; the RDATA follows. */
-bool put_rr_head(struct reply *r, const uint8_t *owner, uint16_t owner_ptr, uint16_t type,
-			uint32_t ttl_s)
-{
-	if (owner_ptr) {
-		if (r->len + 2 > r->limit)
-			return false;
-		r->buf[r->len++] = (uint8_t)(0xC0 | (owner_ptr >> 8));
-		r->buf[r->len++] = (uint8_t)owner_ptr;
-	} else if (!put_name(r, owner, true)) {
-		return false;
-	}
-	if (r->len + 8 > r->limit)
-		return false;
-	wire_write_u16(r->buf + r->len, type);
-	wire_write_u16(r->buf + r->len + 2, DNS_CLASS_IN);
-	wire_write_u32(r->buf + r->len + 4, ttl_s);
-	r->len += 8;
-	return true;
-}
-
 /* Writes a whole RRset into `sec` with owner `owner` (uncompressed name; when
  * owner_ptr is non-zero the owner is written as that pointer instead) and
  * TTL ttl_s (the caller passes the RRset's own TTL, or the negative-answer
@@ -177,28 +155,4 @@ bool put_rrset(struct reply *r, enum section sec, const uint8_t *owner, uint16_t
 fail:
 	reply_rollback(r, &m);
 	return false;
-}
-
-bool put_question(struct reply *r, const uint8_t *qname, size_t qname_len, uint16_t qtype,
-		  uint16_t qclass)
-{
-	if (r->len + qname_len + 4u > r->limit)
-		return false;
-	size_t at = r->len;
-	memcpy(r->buf + r->len, qname, qname_len);
-	r->len += qname_len;
-	wire_write_u16(r->buf + r->len, qtype);
-	wire_write_u16(r->buf + r->len + 2, qclass);
-	r->len += 4;
-	if (r->cmp_n < COMPRESS_MAX)
-		r->cmp[r->cmp_n++] = (uint16_t)at;
-	/* Every later label of the qname is a compression target too.
-	 * Only qname[0..qname_len) is defined (the root is 1 byte). */
-	size_t p = 0;
-	while (p < qname_len && qname[p] != 0) {
-		p += qname[p] + 1u;
-		if (p < qname_len && qname[p] != 0 && r->cmp_n < COMPRESS_MAX)
-			r->cmp[r->cmp_n++] = (uint16_t)(at + p);
-	}
-	return true;
 }

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dns/dname.h"
+#include "dns/wire.h"
 #include "dns/zone.h"
 
 /* Offsets remembered for name compression. A reply that fits 1232 bytes
@@ -59,14 +61,6 @@ static inline void reply_rollback(struct reply *r, const struct mark *m)
 	r->cmp_n = m->cmp_n;
 }
 
-/**
- * Echoes the question: qname (wire, the client's letter case, qname_len
- * bytes), qtype and qclass (host order), and makes each of its labels a
- * compression target. False, writing nothing, if it does not fit.
- */
-bool put_question(struct reply *r, const uint8_t *qname, size_t qname_len, uint16_t qtype,
-		  uint16_t qclass) __attribute__((nonnull, warn_unused_result));
-
 /** Writes the wire name `name` (uncompressed) at the end of the reply,
  * compressed against earlier names when `compress` is set. False if it
  * does not fit (then len is unchanged, the table may hold extra offsets
@@ -77,8 +71,56 @@ bool put_name(struct reply *r, const uint8_t *name, bool compress)
 /** Writes the owner (as the pointer owner_ptr when non-zero, else `owner`
  * compressed), type, class IN and TTL (seconds) of one record; the RDATA
  * follows. False if it does not fit. */
-bool put_rr_head(struct reply *r, const uint8_t *owner, uint16_t owner_ptr, uint16_t type,
-		 uint32_t ttl_s) __attribute__((nonnull(1), warn_unused_result));
+__attribute__((nonnull(1), warn_unused_result)) static inline bool
+put_rr_head(struct reply *r, const uint8_t *owner, uint16_t owner_ptr, uint16_t type,
+	    uint32_t ttl_s)
+{
+	if (owner_ptr) {
+		if (r->len + 2 > r->limit)
+			return false;
+		r->buf[r->len++] = (uint8_t)(0xC0 | (owner_ptr >> 8));
+		r->buf[r->len++] = (uint8_t)owner_ptr;
+	} else if (!put_name(r, owner, true)) {
+		return false;
+	}
+	if (r->len + 8 > r->limit)
+		return false;
+	wire_write_u16(r->buf + r->len, type);
+	wire_write_u16(r->buf + r->len + 2, DNS_CLASS_IN);
+	wire_write_u32(r->buf + r->len + 4, ttl_s);
+	r->len += 8;
+	return true;
+}
+
+/**
+ * Echoes the question: qname (wire, the client's letter case, qname_len
+ * bytes), qtype and qclass (host order), and makes each of its labels a
+ * compression target. False, writing nothing, if it does not fit.
+ */
+__attribute__((nonnull, warn_unused_result)) static inline bool
+put_question(struct reply *r, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+	     uint16_t qclass)
+{
+	if (r->len + qname_len + 4u > r->limit)
+		return false;
+	size_t at = r->len;
+	memcpy(r->buf + r->len, qname, qname_len);
+	r->len += qname_len;
+	wire_write_u16(r->buf + r->len, qtype);
+	wire_write_u16(r->buf + r->len + 2, qclass);
+	r->len += 4;
+	if (r->cmp_n < COMPRESS_MAX)
+		r->cmp[r->cmp_n++] = (uint16_t)at;
+	/* Every later label of the qname is a compression target too.
+	 * Only qname[0..qname_len) is defined (the root is 1 byte). */
+	size_t p = 0;
+	while (p < qname_len && qname[p] != 0) {
+		p += qname[p] + 1u;
+		if (p < qname_len && qname[p] != 0 && r->cmp_n < COMPRESS_MAX)
+			r->cmp[r->cmp_n++] = (uint16_t)(at + p);
+	}
+	return true;
+}
 
 /** Writes the whole RRset rs into `sec` under `owner` (or the pointer
  * owner_ptr when non-zero) with TTL ttl_s (the RRset's own TTL, or the
