@@ -1,10 +1,16 @@
 /* server.h — network I/O: UDP and TCP listeners and the DNS worker threads.
  *
- * One worker thread per configured thread count, each with its own
- * SO_REUSEPORT UDP and TCP socket per listen address and its own libevent
- * base. UDP is drained in batches with recvmmsg()/sendmmsg(); TCP uses
- * length-prefixed framing (RFC 1035 §4.2.2) with pipelining and an idle
- * timeout (RFC 7766). Workers read the current snapshot under RCU.
+ * `threads` workers (0: one per online CPU). Each worker owns, per listen
+ * address, one SO_REUSEPORT UDP socket and one SO_REUSEPORT TCP listener:
+ *   - every UDP socket has a thread of its own, blocked in recvmmsg()
+ *     (batches of up to 32 datagrams, replies by sendmmsg(); dns/udp.c):
+ *     no event loop between the kernel and the answer path;
+ *   - TCP runs on the worker's own libevent base and thread (dns/tcp.c):
+ *     length-prefixed framing (RFC 1035 §4.2.2), pipelining, an idle
+ *     timeout and a connection limit (RFC 7766).
+ * So a server runs threads × (1 + listen addresses) threads, all with
+ * signals blocked. Each reads the current snapshot under RCU, one
+ * read-side section per UDP batch or TCP read.
  */
 #ifndef SOV_DNS_SERVER_H
 #define SOV_DNS_SERVER_H

@@ -1,6 +1,7 @@
 /* zone.h — one authoritative zone, loaded from an RFC 1035 master file.
  *
- * Loading (zone.c) parses the file with ldns ($ORIGIN, $TTL, $INCLUDE,
+ * Loading (zone.c and the zone_*.c files it drives, map in zone_int.h)
+ * parses the file with ldns ($ORIGIN, $TTL, $INCLUDE,
  * relative names, RFC 3597 unknown types), validates it, and builds an
  * immutable in-memory index that the answer path reads without locks:
  *

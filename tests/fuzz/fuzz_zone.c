@@ -1,4 +1,4 @@
-/* fuzz_zone.c — libFuzzer target for the zone loader (dns/zone.c).
+/* fuzz_zone.c — libFuzzer target for the zone loader (dns/zone*.c).
  *
  * Each input is written to a temporary file and loaded as the zone
  * "example.test"; on success, the index is checked for self-consistency
@@ -10,7 +10,7 @@
  *
  * Build (from the source root):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     tests/fuzz/fuzz_zone.c dns/zone.c dns/zone_fast.c dns/dname.c common/diag.c \
+ *     tests/fuzz/fuzz_zone.c dns/zone*.c dns/dname.c common/diag.c \
  *     common/log.c common/err.c -lldns -lpthread -o fuzz_zone
  *   ./fuzz_zone -max_total_time=60 -max_len=4096 corpus/
  */

@@ -1,0 +1,29 @@
+/* opt.h — our OPT record (EDNS(0), RFC 6891 §6.1.2) with ECS and COOKIE options.
+ *
+ * query_process() reserves opt_size() bytes below the reply limit before
+ * writing any record, so that opt_put() always fits.
+ */
+#ifndef SOV_DNS_OPT_H
+#define SOV_DNS_OPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/snapshot.h"
+#include "dns/wire.h"
+
+/** Bytes of the OPT record opt_put() writes for query q (q->has_edns set). */
+size_t opt_size(const struct dns_query *q) __attribute__((nonnull, pure));
+
+/**
+ * Appends the OPT record at buf[len] and returns the new length: UDP
+ * payload snap->edns_payload, extended rcode ext_rcode (upper 8 bits of
+ * the 12-bit rcode), DO copied; ECS echoed with scope ecs_scope
+ * (RFC 7871 §7.2.1) if q had ECS; the client cookie and server_cookie
+ * (COOKIE_SERVER_LEN bytes) if q had a cookie (RFC 7873 §5.2).
+ */
+size_t opt_put(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
+	       uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie)
+	__attribute__((nonnull));
+
+#endif

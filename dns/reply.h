@@ -1,0 +1,133 @@
+/* reply.h — writing a DNS reply: RRsets from zone memory, names compressed.
+ *
+ * A struct reply is a cursor over the caller's buffer: records are
+ * appended at buf[len], never past `limit` (the caller reserves the OPT
+ * record's space below the buffer's real size), and the section counts
+ * kept for the header. Domain names are compressed (RFC 1035 §4.1.4)
+ * against a small table of offsets of names already written; a full table
+ * only costs compression, never correctness. Every writer either writes
+ * the whole item or returns false; put_rrset() also rolls back what it
+ * wrote. Nothing here allocates: the buffer is the caller's, the reply
+ * lives on its stack. Hot path: the writers are called once per record.
+ */
+#ifndef SOV_DNS_REPLY_H
+#define SOV_DNS_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dns/dname.h"
+#include "dns/wire.h"
+#include "dns/zone.h"
+
+/* Offsets remembered for name compression. A reply that fits 1232 bytes
+ * holds at most ~60 names; 128 label positions cover the large TCP replies
+ * well enough, and a full table only costs compression, never correctness. */
+#define COMPRESS_MAX 128
+
+/** Section of the reply (index into reply.count). */
+enum section { SEC_ANSWER = 0, SEC_AUTHORITY = 1, SEC_ADDITIONAL = 2 };
+
+/** The reply being written; the caller sets buf, limit, len (after the
+ * header) and zeroes count and cmp_n. */
+struct reply {
+	uint8_t *buf;  /* the caller's buffer, wire format */
+	size_t limit;  /* bytes available for header+question+RRs (OPT space reserved) */
+	size_t len;    /* bytes written so far, header included */
+	uint16_t count[3];         /* records per enum section */
+	uint16_t cmp[COMPRESS_MAX]; /* offsets (< 0x4000) of labels written, for compression */
+	unsigned cmp_n;
+};
+
+/* A saved write position, to roll back an RRset that does not fit. */
+struct mark {
+	size_t len;
+	uint16_t count[3];
+	unsigned cmp_n;
+};
+
+static inline struct mark reply_mark(const struct reply *r)
+{
+	struct mark m = {r->len, {r->count[0], r->count[1], r->count[2]}, r->cmp_n};
+	return m;
+}
+
+static inline void reply_rollback(struct reply *r, const struct mark *m)
+{
+	r->len = m->len;
+	memcpy(r->count, m->count, sizeof(r->count));
+	r->cmp_n = m->cmp_n;
+}
+
+/** Writes the wire name `name` (uncompressed) at the end of the reply,
+ * compressed against earlier names when `compress` is set. False if it
+ * does not fit (then len is unchanged, the table may hold extra offsets
+ * past len: roll back to a mark to drop them). */
+bool put_name(struct reply *r, const uint8_t *name, bool compress)
+	__attribute__((nonnull, warn_unused_result));
+
+/** Writes the owner (as the pointer owner_ptr when non-zero, else `owner`
+ * compressed), type, class IN and TTL (seconds) of one record; the RDATA
+ * follows. False if it does not fit. */
+__attribute__((nonnull(1), warn_unused_result)) static inline bool
+put_rr_head(struct reply *r, const uint8_t *owner, uint16_t owner_ptr, uint16_t type,
+	    uint32_t ttl_s)
+{
+	if (owner_ptr) {
+		if (r->len + 2 > r->limit)
+			return false;
+		r->buf[r->len++] = (uint8_t)(0xC0 | (owner_ptr >> 8));
+		r->buf[r->len++] = (uint8_t)owner_ptr;
+	} else if (!put_name(r, owner, true)) {
+		return false;
+	}
+	if (r->len + 8 > r->limit)
+		return false;
+	wire_write_u16(r->buf + r->len, type);
+	wire_write_u16(r->buf + r->len + 2, DNS_CLASS_IN);
+	wire_write_u32(r->buf + r->len + 4, ttl_s);
+	r->len += 8;
+	return true;
+}
+
+/**
+ * Echoes the question: qname (wire, the client's letter case, qname_len
+ * bytes), qtype and qclass (host order), and makes each of its labels a
+ * compression target. False, writing nothing, if it does not fit.
+ */
+__attribute__((nonnull, warn_unused_result)) static inline bool
+put_question(struct reply *r, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+	     uint16_t qclass)
+{
+	if (r->len + qname_len + 4u > r->limit)
+		return false;
+	size_t at = r->len;
+	memcpy(r->buf + r->len, qname, qname_len);
+	r->len += qname_len;
+	wire_write_u16(r->buf + r->len, qtype);
+	wire_write_u16(r->buf + r->len + 2, qclass);
+	r->len += 4;
+	if (r->cmp_n < COMPRESS_MAX)
+		r->cmp[r->cmp_n++] = (uint16_t)at;
+	/* Every later label of the qname is a compression target too.
+	 * Only qname[0..qname_len) is defined (the root is 1 byte). */
+	size_t p = 0;
+	while (p < qname_len && qname[p] != 0) {
+		p += qname[p] + 1u;
+		if (p < qname_len && qname[p] != 0 && r->cmp_n < COMPRESS_MAX)
+			r->cmp[r->cmp_n++] = (uint16_t)(at + p);
+	}
+	return true;
+}
+
+/** Writes the whole RRset rs into `sec` under `owner` (or the pointer
+ * owner_ptr when non-zero) with TTL ttl_s (the RRset's own TTL, or the
+ * negative-answer TTL for the SOA, RFC 2308 §5). Names in the RDATA of the
+ * RFC 1035 types are compressed (RFC 3597 §4: only those). False, leaving
+ * the reply unchanged, if it does not fit. */
+bool put_rrset(struct reply *r, enum section sec, const uint8_t *owner, uint16_t owner_ptr,
+	       const zrrset_t *rs, uint32_t ttl_s) __attribute__((nonnull(1, 5), warn_unused_result));
+
+#endif

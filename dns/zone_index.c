@@ -1,0 +1,77 @@
+/* zone_index.c — lookups in a loaded zone, and freeing it (contract in zone.h).
+ *
+ * The query path's part of the zone: zone_find() probes the open-addressing
+ * index (hash beside node id, so a probe costs one cache line), and
+ * znode_rrset() finds an RRset among a node's few, sorted by type.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/zone_int.h"
+
+const zrrset_t *znode_rrset_pos(const znode_t *n, uint16_t type, uint32_t *pos)
+{
+	uint32_t lo = 0, hi = n->rrset_count;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (n->rrsets[mid].type < type)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n->rrset_count && n->rrsets[lo].type == type) {
+		if (pos)
+			*pos = lo;
+		return &n->rrsets[lo];
+	}
+	return NULL;
+}
+
+void zone_free(zone_t *z)
+{
+	if (z == NULL)
+		return;
+	zone_mem_t *mem = z->mem;
+	if (mem != NULL) {
+		free(mem->block);
+		free(mem->rdata);
+		free(mem->names);
+		free(mem);
+	}
+	free(z->index);
+	free(z->origin_str);
+	free(z->path);
+	free(z);
+}
+
+const znode_t *zone_find(const zone_t *z, const uint8_t *lower_name)
+{
+	size_t len;
+	uint32_t h = dname_hash_len(lower_name, &len);
+	for (uint32_t i = h & z->index_mask;; i = (i + 1) & z->index_mask) {
+		uint64_t v = z->index[i];
+		if (v == 0)
+			return NULL;
+		if ((uint32_t)(v >> 32) != h)
+			continue;
+		const znode_t *n = &z->nodes[(uint32_t)v - 1];
+		if (dname_len(n->owner) == len &&
+		    memcmp(n->owner, lower_name, len) == 0)
+			return n;
+	}
+}
+
+const zrrset_t *znode_rrset(const znode_t *n, uint16_t type)
+{
+	/* Most nodes hold one to three RRsets: a linear scan beats bisection there. */
+	if (n->rrset_count <= 8) {
+		for (uint16_t i = 0; i < n->rrset_count; i++) {
+			if (n->rrsets[i].type == type)
+				return &n->rrsets[i];
+			if (n->rrsets[i].type > type)
+				return NULL;
+		}
+		return NULL;
+	}
+	return znode_rrset_pos(n, type, NULL);
+}
