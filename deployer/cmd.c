@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "deployer/ctl.h"
 #include "deployer/progress.h"
@@ -44,7 +45,7 @@ int cmd_status(struct sovctl *s)
 	char errs[JOB_INSTANCES_MAX][600];
 	json_t *out_insts = json_array(), *out_dcs = json_array();
 	size_t unreachable = 0, disagreements = 0;
-	int64_t now_s = ctl_now_ms() / 1000;
+	int64_t now_s = clock_unix_ms() / 1000;
 
 	for (size_t i = 0; i < s->n; i++) {
 		struct client_reply r;
@@ -258,13 +259,13 @@ static bool unfinished_job_on(struct sovctl *s, const char *dc, char *id, size_t
 /* drain --wait: until every instance used says drained (or maintenance). */
 static int wait_drained_plain(struct sovctl *s, const char *dc, const bool use[])
 {
-	int64_t start = ctl_now_ms();
+	int64_t start = clock_unix_ms();
 	for (;;) {
 		if (ctl_interrupted)
 			return CTL_ABORTED;
 		struct dc_views v;
 		ctl_fetch_dc(s, dc, &v);
-		int64_t safe_at = 0, now = ctl_now_ms();
+		int64_t safe_at = 0, now = clock_unix_ms();
 		size_t waiting = 0;
 		char list[512] = "";
 		for (size_t i = 0; i < s->n; i++) {
@@ -377,7 +378,7 @@ static int admin_command(struct sovctl *s, const char *dc, enum ctl_action act)
 			progress_step(
 			    "%s drained on %s: out of answers now, safe to take down at %s "
 			    "(in %lld s)%s",
-			    dc, list, ts, (long long)(safe_at - ctl_now_ms() / 1000),
+			    dc, list, ts, (long long)(safe_at - clock_unix_ms() / 1000),
 			    s->lease_given ? "" : "; no lease: it stays out until undrained");
 		} else {
 			progress_step("%s drained on %s", dc, list);

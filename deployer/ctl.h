@@ -49,8 +49,6 @@ struct sovctl {
 /** Set by SIGINT/SIGTERM/SIGHUP; long waits check it. */
 extern volatile sig_atomic_t ctl_interrupted;
 
-/** Wall clock in ms since the epoch. */
-int64_t ctl_now_ms(void);
 /** Sleeps ms milliseconds (returns early on a signal). */
 void ctl_sleep_ms(int ms);
 /** Parses "2026-11-30T07:24:00Z" into seconds since the epoch; false if not that form. */

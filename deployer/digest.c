@@ -29,12 +29,14 @@ static void to_hex(const unsigned char *md, unsigned len, char hex[DIGEST_HEX_LE
 	hex[64] = '\0';
 }
 
-void digest_bytes(const void *data, size_t len, char hex[DIGEST_HEX_LEN])
+bool digest_hex_valid(const char *s)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	to_hex(md, mdlen, hex);
+	if (s == NULL || strlen(s) != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
 }
 
 static int digest_file(const char *path, char hex[DIGEST_HEX_LEN], char *why, size_t why_cap)

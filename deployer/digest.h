@@ -17,6 +17,7 @@
 #ifndef SOV_DEPLOYER_DIGEST_H
 #define SOV_DEPLOYER_DIGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /** 64 hex digits and a NUL. */
@@ -32,7 +33,7 @@
 int digest_archive(const char *path, char hex[DIGEST_HEX_LEN], char *why, size_t why_cap)
     __attribute__((nonnull, warn_unused_result));
 
-/** The SHA-256 of len bytes as lowercase hex (for tests and small texts). */
-void digest_bytes(const void *data, size_t len, char hex[DIGEST_HEX_LEN]) __attribute__((nonnull));
+/** s (NULL allowed) is 64 lowercase hex digits, as digest_archive writes them. */
+bool digest_hex_valid(const char *s);
 
 #endif
