@@ -1,9 +1,9 @@
 """Fixtures of the sovdns integration suite.
 
 Environment:
-  SOVDNS_BIN     the binary to test (default <repo>/build/daemon/sovdns)
+  SOVDNS_BIN     the binary to test (default sovtest/paths.py SOVDNS_BIN_DEFAULT)
   SOVDNS_TARGET  addr:port of an already running server with the suite's zones
-                 (tests/integration/servers.py starts one); nothing is started
+                 (sovtest/servers.py starts one); nothing is started
                  and the tests that need their own process are skipped
   SOVDNS_IMPL    which server the fixtures start: sovdns (default), knot or nsd.
                  knot/nsd validate the harness: tests marked peer_differs(kind)
@@ -29,9 +29,12 @@ import dns.rdataclass  # noqa: E402
 import dns.rdatatype  # noqa: E402
 import dns.zone  # noqa: E402
 
-from dnsclient import ALL_PROTOS, Proto, exchange, make_query, mixcase  # noqa: E402
-from servers import (SUITE_ZONES, ServerError, default_sovdns_bin, make_server,  # noqa: E402
-                     parse_hostport)
+from sovtest.dnsclient import ALL_PROTOS, Proto, exchange, make_query, mixcase  # noqa: E402
+from sovtest import apiserver  # noqa: E402
+from sovtest.paths import default_sovdns_bin  # noqa: E402
+from sovtest.ports import parse_hostport  # noqa: E402
+from sovtest.procs import tail as _tail  # noqa: E402
+from sovtest.servers import SUITE_ZONES, ServerError, make_server  # noqa: E402
 
 KIND = os.environ.get("SOVDNS_IMPL", "sovdns")
 TARGET = os.environ.get("SOVDNS_TARGET", "")
@@ -65,8 +68,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"sovdns command line; server is {KIND}"))
 
 
-def _tail(text: str, lines: int = 80) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+@pytest.fixture(autouse=True)
+def end_api_servers():
+    """Ends every sovtest.apiserver.ApiServer a test left running (by its PID;
+    it must exit 0) and its stand-in sites."""
+    yield
+    errors = apiserver.end_all()
+    assert not errors, "\n".join(errors)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import dns.flags
 import dns.rcode
 import pytest
 
-from dnsclient import rrsets
+from sovtest.dnsclient import rrsets
 
 NOERROR, NXDOMAIN, REFUSED = dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.REFUSED
 

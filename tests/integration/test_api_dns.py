@@ -1,7 +1,7 @@
 """End-to-end tests of the HTTP API against the REAL daemon: what the API does
 must be seen in DNS answers (dnspython), with real probes of stand-in sites.
 
-Layout (apidns_harness.py): three datacenters dc-a (Frankfurt), dc-b
+Layout (sovtest/e2e.py): three datacenters dc-a (Frankfurt), dc-b
 (New York), dc-c (Singapore) with health endpoints on 127.0.0.x; services
 www.example.test (nearest, a/b/c, on_all_down all) and pay.example.test
 (failover a→b, on_all_down empty), TTL 2 s, drain margin 0, so a drain is
@@ -24,9 +24,12 @@ import dns.rcode
 import pytest
 import requests
 
-import apidns_prom as prom
-from apidns_harness import (ADDR_DC, DCS, TTL, Daemon, Site, addresses, answer_ttls, assert_error,
-                            ecs_scope, parse_time, site_addrs, wait_until)
+from sovtest import prom
+from sovtest.api import assert_error, parse_time
+from sovtest.e2e import ADDR_DC, DCS, TTL, Daemon, addresses, answer_ttls, ecs_scope
+from sovtest.ports import site_addrs
+from sovtest.sites import Site
+from sovtest.wait import wait_until
 
 WAIT_S = TTL + max(0, math.ceil(TTL / 10))  # drain wait: ttl + max(margin 0, ceil(ttl/10))
 CLIENT = {dc: d["client"] for dc, d in DCS.items()}
@@ -46,7 +49,7 @@ def e2e(tmp_path):
         health = {}
         for dc in DCS:
             if dc in up:
-                s = Site(next(addrs)).start()
+                s = Site("http", next(addrs)).start()
                 sites.append(s)
                 health[dc] = s
             else:

@@ -4,13 +4,15 @@ answers, and their persistence (restart, corrupt files, failed writes)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import re
 import time
 
 import pytest
 
-from test_api_harness import BOUND_S, ApiServer, api, assert_error, parse_time, wait_until  # noqa: F401
+from sovtest.api import assert_error, parse_time
+from sovtest.apiserver import ApiServer, api  # noqa: F401 (a fixture)
+from sovtest.faults import tinyfs  # noqa: F401 (a fixture)
+from sovtest.wait import wait_until
 
 
 def test_full_drain_cycle(api):
@@ -67,7 +69,8 @@ def test_last_usable_datacenter_409_and_force(api):
     assert api.admin_state("dc-west") == "active"  # nothing changed
     r = api.drain("dc-west", force=True, reason="both down for the move")
     assert r.status_code == 200 and r.json()["state"] == "draining"
-    # no usable datacenter: fail-open names those not drained / in maintenance
+    # no usable datacenter: fail-open names those not held (draining, drained,
+    # maintenance), and every one when all are held, as here
     ans = api.answer()
     assert ans["fail_open"] is True and set(ans["datacenters"]) == {"dc-east", "dc-west"}
     metrics = api.get("/metrics").text
@@ -75,15 +78,23 @@ def test_last_usable_datacenter_409_and_force(api):
 
 
 def test_drain_of_down_peer_counts_as_last_usable(tmp_path):
-    backend = json.loads(json.dumps(__import__("test_api_harness").BACKEND))
-    backend["datacenters"][1]["health"] = "down"
-    srv = ApiServer(tmp_path, backend=backend).start()
+    srv = ApiServer(tmp_path, health={"dc-west": "down"}).start()
     try:
         assert_error(srv.drain("dc-east"), 409, "last_usable_datacenter")
         # dc-west is down: draining it leaves dc-east usable, so it is allowed
         assert srv.drain("dc-west").status_code == 200
     finally:
         srv.stop()
+
+
+def test_fail_open_never_names_a_draining_datacenter(tmp_path):
+    """The daemon's rule: a held datacenter (draining too) is left out of a
+    fail-open answer while another one is not held, even if that one is down."""
+    srv = ApiServer(tmp_path, health={"dc-west": "down"}).start()
+    assert srv.drain("dc-east", force=True).status_code == 200
+    ans = srv.answer()
+    assert ans["fail_open"] is True and ans["datacenters"] == ["dc-west"]
+    assert srv.dc("dc-east")["in_answers"] is False
 
 
 def test_maintenance_overrides_a_healthy_probe(api):
@@ -134,14 +145,13 @@ def test_lease_expiry_ends_the_drain(api):
 
 
 def test_lease_renewal_by_draining_again(api):
-    api.drain("dc-east", lease_s=2)
-    time.sleep(1.0)
+    first = parse_time(api.drain("dc-east", lease_s=2).json()["lease_expires_at"])
     r = api.drain("dc-east", lease_s=60, reason="still deploying")
     assert r.status_code == 200 and r.json()["changed"] is False
     assert parse_time(r.json()["lease_expires_at"]) >= time.time() + 55
     # past the first lease: still out of answers
     wait_until(lambda: api.admin_state("dc-east") == "drained", what="drained")
-    time.sleep(1.5)
+    wait_until(lambda: time.time() >= first + 1.0, what="past the first lease")
     assert api.admin_state("dc-east") == "drained"
     # a drain without lease_s removes the lease
     r = api.drain("dc-east")
@@ -173,12 +183,7 @@ def test_restart_keeps_state_of_datacenters_gone_from_the_config(tmp_path):
     srv = ApiServer(tmp_path).start()
     srv.drain("dc-west", reason="keep me")
     srv.stop()
-    backend = json.loads(srv.backend_path.read_text())
-    backend["datacenters"] = backend["datacenters"][:1]
-    backend["networks"] = {}
-    for s in backend["services"]:
-        s["datacenters"] = ["dc-east"]
-    srv.set_backend(backend)
+    srv.keep_only("dc-east")
     srv.start()
     try:
         assert srv.get("/v1/datacenters/dc-west").status_code == 404
@@ -224,13 +229,14 @@ def test_second_process_on_the_same_state_dir_is_refused(api, tmp_path):
     assert rc != 0 and "in use by another" in out, out
 
 
-def test_failed_write_changes_nothing(tmp_path):
-    flag = tmp_path / "fail-writes"
-    srv = ApiServer(tmp_path, env={"SOVAPI_FAIL_WRITES": str(flag)}).start()
+def test_failed_write_changes_nothing(tmp_path, tinyfs):
+    # the state_dir on a tiny file system that the test fills: writes fail with ENOSPC
+    srv = ApiServer(tmp_path / "srv", state_dir=tinyfs.path / "state",
+                    api={"audit_log": str(tmp_path / "audit.log")}).start()
     try:
         assert srv.drain("dc-east").status_code == 200
         before = (srv.state_dir / "admin.json").read_text()
-        flag.touch()
+        tinyfs.fill()
         err = assert_error(srv.drain("dc-west", force=True), 500, "state_write_failed")
         assert "admin.json" in err["message"] and "No space left" in err["message"]
         assert srv.admin_state("dc-west") == "active"
@@ -240,55 +246,43 @@ def test_failed_write_changes_nothing(tmp_path):
                                                         "reason": "nightly"}),
                            500, "state_write_failed")
         assert srv.get("/v1/operations").json()["operations"] == []
-        # the timer's draining → drained waits for the disk, it is not lost
-        time.sleep(2.5)
+        # the timer's draining → drained waits for the disk, it is not lost:
+        # once the timer's own write failed too (a third failure), still draining
+        wait_until(lambda: write_failures(srv) >= 3, what="the timer's write to fail")
         assert srv.admin_state("dc-east") == "draining"
         assert "sovdns_api_state_write_failures_total 0" not in srv.get("/metrics").text
-        flag.unlink()
+        tinyfs.unfill()
         wait_until(lambda: srv.admin_state("dc-east") == "drained", what="drained after retry")
         assert srv.drain("dc-west", force=True).status_code == 200
     finally:
         srv.stop()
 
 
-def _mount_tmpfs(path, size):
-    if os.geteuid() != 0:
-        return False
-    path.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                       capture_output=True, timeout=BOUND_S)
-    return r.returncode == 0
+def write_failures(srv) -> int:
+    m = re.search(r"^sovdns_api_state_write_failures_total (\d+)$", srv.get("/metrics").text,
+                  re.M)
+    return int(m.group(1))
 
 
-def test_failed_write_on_a_full_file_system(tmp_path):
-    mnt = tmp_path / "small"
-    if not _mount_tmpfs(mnt, "256k"):
-        pytest.skip("cannot mount a tmpfs here (needs root); covered by test_failed_write_changes_nothing")
+def test_failed_write_on_a_full_file_system(tmp_path, tinyfs):
+    mnt = tinyfs.path
     srv = None
     try:
         srv = ApiServer(tmp_path / "srv", state_dir=mnt / "state",
                         api={"audit_log": str(tmp_path / "audit.log")}).start()
         assert srv.drain("dc-east").status_code == 200
         # fill the file system
-        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            for _ in range(1024):  # 4 MiB at most; the file system holds 256 KiB
-                os.write(fd, b"\0" * 4096)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        tinyfs.fill()
         err = assert_error(srv.drain("dc-west", force=True), 500, "state_write_failed")
         assert "No space left" in err["message"]
         assert srv.admin_state("dc-west") == "active"
         assert json.loads((mnt / "state" / "admin.json").read_text())["datacenters"]["dc-west"]["state"] == "active"
         assert not [p for p in (mnt / "state").iterdir() if ".tmp" in p.name]  # no debris
-        (mnt / "filler").unlink()
+        tinyfs.unfill()
         assert srv.drain("dc-west", force=True).status_code == 200
     finally:
         if srv is not None:
             srv.stop()
-        subprocess.run(["umount", str(mnt)], timeout=BOUND_S)
 
 
 def test_scoped_token_drains_only_its_datacenter(api):

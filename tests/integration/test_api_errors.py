@@ -7,7 +7,10 @@ import socket
 
 import requests
 
-from test_api_harness import BOUND_S, ApiServer, api, assert_error  # noqa: F401
+from sovtest.api import assert_error
+from sovtest.apiserver import ApiServer, api  # noqa: F401 (a fixture)
+from sovtest.faults import tinyfs  # noqa: F401 (a fixture)
+from sovtest.paths import BOUND_S
 
 
 def test_400_bad_json_unknown_field_wrong_type(api):
@@ -126,10 +129,11 @@ def test_415_not_json(api):
     assert r.status_code == 200, r.text
 
 
-def test_500_is_json_too(tmp_path):
-    flag = tmp_path / "flag"
-    flag.touch()
-    srv = ApiServer(tmp_path, env={"SOVAPI_FAIL_WRITES": str(flag)}).start()
+def test_500_is_json_too(tmp_path, tinyfs):
+    # the state_dir on a tiny file system, full: the state write fails (ENOSPC)
+    srv = ApiServer(tmp_path / "srv", state_dir=tinyfs.path / "state",
+                    api={"audit_log": str(tmp_path / "audit.log")}).start()
+    tinyfs.fill()
     try:
         assert_error(srv.drain("dc-east"), 500, "state_write_failed")
     finally:

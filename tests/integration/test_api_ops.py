@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from test_api_harness import api, assert_error, parse_time  # noqa: F401
+from sovtest.api import assert_error, parse_time
+from sovtest.apiserver import ApiServer, api  # noqa: F401 (a fixture)
 
 ID_RE = re.compile(r"op-\d{8}T\d{6}Z-\d{4}")
 
@@ -148,7 +149,6 @@ def test_operations_survive_restart_and_ids_keep_growing(api):
 
 
 def test_finished_operations_beyond_the_limit_are_dropped(tmp_path):
-    from test_api_harness import ApiServer
     srv = ApiServer(tmp_path, api={"operations_keep": 2}).start()
     try:
         ids = []

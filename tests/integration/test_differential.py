@@ -32,8 +32,8 @@ import dns.rdatatype
 import pytest
 
 from conftest import KIND
-from dnsclient import NoReply, make_query, mixcase, parse, recv_exact
-from servers import SUITE_ZONES, ServerError, make_server
+from sovtest.dnsclient import NoReply, make_query, mixcase, parse, recv_exact
+from sovtest.servers import SUITE_ZONES, ServerError, make_server
 
 MIN_QUERIES = 1000
 SEED = int(os.environ.get("SOVDNS_DIFF_SEED", "4592"))

@@ -6,7 +6,7 @@ import dns.rcode
 import pytest
 
 from conftest import Asker
-from dnsclient import Proto, rrsets
+from sovtest.dnsclient import Proto, rrsets
 
 BADVERS = 16
 UNKNOWN_OPTION = 65001  # RFC 6891 §9: 65001-65534 are for local/experimental use

@@ -27,9 +27,13 @@ import dns.exception
 import pytest
 
 from conftest import KIND, TARGET
-from dcsim import (ORIGIN, Endpoint, closed_port, geo_server, make_pki, query, rewrite_config,
-                   wait_log, wait_services_ready, wait_until, write_zone)
-from servers import DEMO_DIR, REPO, default_sovdns_bin, ipv6_loopback_available, port_is_free
+from sovtest.dnsclient import query
+from sovtest.geo import ORIGIN, geo_server, rewrite_config, wait_log, wait_services_ready, write_zone
+from sovtest.paths import DEMO_DIR, REPO, default_sovdns_bin
+from sovtest.pki import make_pki
+from sovtest.ports import closed_port, ipv6_loopback_available, port_is_free
+from sovtest.sites import Site
+from sovtest.wait import wait_timed
 
 pytestmark = [
     pytest.mark.sovdns_only,
@@ -83,11 +87,11 @@ GEO = {"nets": {EU_NET: "dc-eu", US_NET: "dc-us", AP_NET: "dc-ap"}, "default": "
 @pytest.fixture
 def endpoints():
     """Factory: endpoints(mode, bind, port=0, extra=()) -> a started stand-in
-    (dcsim.Endpoint); all are killed at the end of the test."""
+    (sovtest.sites.Site); all are killed at the end of the test."""
     started = []
 
     def make(mode, bind, port=0, extra=()):
-        e = Endpoint(mode, bind, port, extra).start()
+        e = Site(mode, bind, port, extra).start()
         started.append(e)
         return e
 
@@ -130,7 +134,7 @@ def test_kill_withdraws_and_restart_restores(spawn, endpoints, tmp_path):
 
     offset = len(srv.log_text())
     eu.kill()
-    r, elapsed = wait_until(lambda: (lambda r: r if r.addrs() != EU_V4 else None)(
+    r, elapsed = wait_timed(lambda: (lambda r: r if r.addrs() != EU_V4 else None)(
         answer(srv, WWW, EU_NET)), DOWN_BOUND_S + 2, "dc-eu to leave the answers")
     assert elapsed <= DOWN_BOUND_S, f"dc-eu left after {elapsed:.2f} s > {DOWN_BOUND_S:.2f} s"
     assert elapsed >= DOWN_MIN_S - 0.05, \
@@ -149,7 +153,7 @@ def test_kill_withdraws_and_restart_restores(spawn, endpoints, tmp_path):
 
     offset = len(srv.log_text())
     eu.start()  # same address and port
-    r, elapsed = wait_until(lambda: (lambda r: r if r.addrs() == EU_V4 else None)(
+    r, elapsed = wait_timed(lambda: (lambda r: r if r.addrs() == EU_V4 else None)(
         answer(srv, WWW, EU_NET)), UP_BOUND_S + 2, "dc-eu back in the answers")
     assert elapsed <= UP_BOUND_S, f"dc-eu came back after {elapsed:.2f} s > {UP_BOUND_S:.2f} s"
     assert elapsed >= UP_MIN_S - 0.05, \
@@ -180,7 +184,7 @@ def test_reload_keeps_health_and_never_resurrects_a_down_site(spawn, endpoints, 
     assert answer(srv, WWW, EU_NET).addrs() == EU_V4
     assert "dc-us up: http://[::1]:" in wait_log(srv, "dc-us up:")
     eu.kill()
-    wait_until(lambda: answer(srv, WWW, EU_NET).addrs() == US_V4, DOWN_BOUND_S + 2,
+    wait_timed(lambda: answer(srv, WWW, EU_NET).addrs() == US_V4, DOWN_BOUND_S + 2,
                "dc-eu to leave the answers")
 
     seen = collections.Counter()
@@ -218,7 +222,7 @@ def test_reload_keeps_health_and_never_resurrects_a_down_site(spawn, endpoints, 
     assert sum(seen.values()) > 10
 
     eu.start()
-    wait_until(lambda: answer(srv, WWW, EU_NET).addrs() == EU_V4, UP_BOUND_S + 2,
+    wait_timed(lambda: answer(srv, WWW, EU_NET).addrs() == EU_V4, UP_BOUND_S + 2,
                "dc-eu back (probed by the new monitor)")
 
 
@@ -290,7 +294,7 @@ def test_all_down_fail_open_first_and_empty(spawn, endpoints, tmp_path):
     offset = len(srv.log_text())
     eu.kill()
     us.kill()
-    r, elapsed = wait_until(lambda: (lambda r: r if r.nodata_soa else None)(answer(srv, PAY)),
+    r, elapsed = wait_timed(lambda: (lambda r: r if r.nodata_soa else None)(answer(srv, PAY)),
                             DOWN_BOUND_S + 2, "pay (on_all_down empty) to answer NODATA")
     assert elapsed <= DOWN_BOUND_S
     # both must be down now (pay is NODATA only when neither is usable)
@@ -308,7 +312,7 @@ def test_all_down_fail_open_first_and_empty(spawn, endpoints, tmp_path):
         wait_log(srv, f"service {name}: no datacenter is healthy", offset=offset)
 
     us.start()
-    wait_until(lambda: answer(srv, PAY).addrs() == US_V4, UP_BOUND_S + 2,
+    wait_timed(lambda: answer(srv, PAY).addrs() == US_V4, UP_BOUND_S + 2,
                "pay back on dc-us")
     r = answer(srv, WWW, EU_NET)
     assert (r.addrs(), r.ttl) == (US_V4, 10), "dc-eu still down: dc-us, short TTL"
@@ -381,13 +385,13 @@ def test_demo(tmp_path):
     run_dir = None
     restarted = None
     try:
-        m, _ = wait_until(lambda: re.search(r"kill \$\(cat (\S+)/dc-eu\.pid\)", out.read_text()),
+        m, _ = wait_timed(lambda: re.search(r"kill \$\(cat (\S+)/dc-eu\.pid\)", out.read_text()),
                           10, "the demo's run directory in its output")
         run_dir = Path(m.group(1))
         target = ("127.0.0.1", port)
         www = "www.example.test"
         # NOERROR once it serves and its first probe round is done
-        wait_until(lambda: query(target, www, "A").rcode == "NOERROR", 10,
+        wait_timed(lambda: query(target, www, "A").rcode == "NOERROR", 10,
                    "the demo to answer www.example.test")
         expect = {"192.0.2.0/24": (["192.0.2.10"], 6),  # EU = the default: 192.0.0.0/6
                   "198.51.100.0/24": (["198.51.100.10"], 24),
@@ -403,7 +407,7 @@ def test_demo(tmp_path):
         # stop dc-eu's endpoint as the README says: kill $(cat RUN/dc-eu.pid)
         pid = int((run_dir / "dc-eu.pid").read_text())
         os.kill(pid, signal.SIGTERM)
-        r, elapsed = wait_until(lambda: (lambda r: r if r.addrs() != ["192.0.2.10"] else None)(
+        r, elapsed = wait_timed(lambda: (lambda r: r if r.addrs() != ["192.0.2.10"] else None)(
             query(target, www, "A", ecs="192.0.2.0/24")), down_bound + 2, "dc-eu to leave")
         assert elapsed <= down_bound, f"{elapsed:.2f} s > {down_bound:.2f} s"
         assert r.addrs() == ["198.51.100.10"], "EU's list: dc-eu, dc-us, dc-ap"
@@ -415,7 +419,7 @@ def test_demo(tmp_path):
              str(run_dir / "www"), "8080"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         (run_dir / "dc-eu.pid").write_text(f"{restarted.pid}\n")
         t_start = time.monotonic()
-        r, _ = wait_until(lambda: (lambda r: r if r.addrs() == ["192.0.2.10"] else None)(
+        r, _ = wait_timed(lambda: (lambda r: r if r.addrs() == ["192.0.2.10"] else None)(
             query(target, www, "A", ecs="192.0.2.0/24")), up_bound + 3, "dc-eu to come back")
         # the bound counts from when the endpoint listens (python start-up aside)
         assert time.monotonic() - t_start <= up_bound + 1.0

@@ -4,9 +4,7 @@ answers agree with it. (Failed writes — full disk — are in test_api_drain.py
 a garbage zone or .mmdb on reload in test_reload.py / test_geo_answers.py.)"""
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -17,30 +15,14 @@ import dns.query
 import pytest
 import requests
 
-from servers import default_sovdns_bin
+from sovtest.paths import default_sovdns_bin
+from sovtest.ports import free_port
 
 pytestmark = pytest.mark.sovdns_only
 
 REPO = Path(__file__).resolve().parents[2]
 DCS = ["dc-a", "dc-b", "dc-c"]
 ADDR = {"dc-a": "192.0.2.1", "dc-b": "192.0.2.2", "dc-c": "192.0.2.3"}
-
-
-def free_port(kind=None):
-    """A port free for UDP and TCP, below the kernel's ephemeral range
-    (32768-60999), so that the test's own client connections (each restart
-    reconnects) can never have taken it as their source port."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20000, 32000)
-        try:
-            for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                with socket.socket(socket.AF_INET, typ) as s:
-                    s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
 
 
 def write_config(tmp: Path, dns_port: int, api_port: int) -> Path:

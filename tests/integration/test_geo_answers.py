@@ -24,10 +24,12 @@ import subprocess
 import pytest
 
 from conftest import KIND, TARGET, start_or_fail, stop_and_check
-from dcsim import (BLOG_CNAME_LINE, CITY_TXT, NEG_TTL, ORIGIN, STATIC_A_LINE, build_mmdb,
-                   ecs_wire, geo_server, query, raw_ecs_query, rewrite_config, wait_log, wait_until,
-                   write_zone)
-from servers import default_sovdns_bin, make_server
+from sovtest.dnsclient import ecs_wire, query, raw_ecs_query
+from sovtest.geo import (BLOG_CNAME_LINE, CITY_TXT, NEG_TTL, ORIGIN, STATIC_A_LINE, build_mmdb,
+                         geo_server, rewrite_config, wait_log, write_zone)
+from sovtest.wait import wait_timed
+from sovtest.paths import default_sovdns_bin
+from sovtest.servers import make_server
 
 pytestmark = [
     pytest.mark.sovdns_only,
@@ -463,7 +465,7 @@ def test_reload_picks_up_a_replaced_mmdb_and_a_changed_service(mmdb_server, tmp_
     rewrite_config(srv, change)
     offset = len(srv.log_text())
     srv.reload()
-    r, _ = wait_until(lambda: (lambda r: r if r.addrs() == EAST else None)(
+    r, _ = wait_timed(lambda: (lambda r: r if r.addrs() == EAST else None)(
         query(srv.target, WWW, "A", ecs=tokyo)), 10, "Tokyo answered from dc-east")
     assert r.ttl == 40 and r.scope == 25
     assert query(srv.target, f"api.{ORIGIN}", "A").addrs() == WEST
@@ -477,7 +479,7 @@ def test_reload_with_an_unknown_datacenter_keeps_serving(mmdb_server):
     rewrite_config(srv, lambda c: c["services"][0]["datacenters"].append("dc-nowhere"))
     offset = len(srv.log_text())
     srv.reload()
-    wait_until(lambda: "reload refused" in srv.log_text()[offset:], 10, "reload refused")
+    wait_timed(lambda: "reload refused" in srv.log_text()[offset:], 10, "reload refused")
     assert 'unknown datacenter "dc-nowhere"' in srv.log_text()[offset:]
     assert query(srv.target, WWW, "A", ecs="203.0.113.0/25").addrs() == ASIA
 

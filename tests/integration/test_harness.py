@@ -7,7 +7,7 @@ import dns.rrset
 import pytest
 
 from conftest import check_reply
-from dnsclient import make_query
+from sovtest.dnsclient import make_query
 from test_differential import Normaliser, Query, Summary, diff, section
 
 

@@ -45,8 +45,8 @@ import dns.rdatatype
 import pytest
 
 from conftest import KIND, TARGET, ZoneData, check_reply, start_or_fail, stop_and_check
-from dnsclient import (NoReply, make_query, mixcase, parse, rrsets, tcp_connect, tcp_read_msg)
-from servers import SUITE_ZONES, make_server
+from sovtest.dnsclient import (NoReply, make_query, mixcase, parse, rrsets, tcp_connect, tcp_read_msg)
+from sovtest.servers import SUITE_ZONES, make_server
 
 NOERROR, FORMERR, NXDOMAIN = dns.rcode.NOERROR, dns.rcode.FORMERR, dns.rcode.NXDOMAIN
 NOTIMP, REFUSED, BADVERS = dns.rcode.NOTIMP, dns.rcode.REFUSED, 16
@@ -141,7 +141,7 @@ def name_of_length(n: int, origin="example.test") -> bytes:
 # --- reply parsing ------------------------------------------------------------------------
 
 @dataclass
-class Reply:
+class WalkedReply:
     """A reply walked by hand: dnspython refuses unassigned opcodes and we want
     a strict check that every reply is well formed (no trailing bytes)."""
     raw: bytes
@@ -196,7 +196,7 @@ def read_name(buf: bytes, off: int) -> tuple[bytes, int]:
         assert len(out) <= 255, "name over 255 octets in a reply"
 
 
-def walk(raw: bytes, query: bytes = b"") -> Reply:
+def walk(raw: bytes, query: bytes = b"") -> WalkedReply:
     assert len(raw) >= 12, f"reply of {len(raw)} bytes"
     qid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", raw[:12])
     off = 12
@@ -204,7 +204,7 @@ def walk(raw: bytes, query: bytes = b"") -> Reply:
         _, off = read_name(raw, off)
         off += 4
         assert off <= len(raw), "question cut"
-    r = Reply(raw, query, qid, flags, (qd, an, ns, ar), raw[12:off])
+    r = WalkedReply(raw, query, qid, flags, (qd, an, ns, ar), raw[12:off])
     for sec, count in ((1, an), (2, ns), (3, ar)):
         for _ in range(count):
             owner, off = read_name(raw, off)
@@ -238,7 +238,7 @@ class Expect:
     question: str = "echo"   # echo: exactly the bytes sent; none: QDCOUNT 0; echo-or-none
     opt: bool | None = None  # the reply carries an OPT (True/False); None: not checked
     or_silence: bool = False  # no reply is also fine (unparsable question)
-    extra: Callable | None = None  # more checks on the Reply
+    extra: Callable | None = None  # more checks on the WalkedReply
     tcp_may_close: bool = False  # over TCP, closing instead of answering is fine
 
 
@@ -419,7 +419,7 @@ def answered(name="www.example.test"):
     ((_, (_, want)),) = ZD.rrset(name, "A").items()
     want = {socket.inet_aton(a) for a in want}
 
-    def check(r: Reply):
+    def check(r: WalkedReply):
         ans = r.section(1)
         assert ans, "no answer"
         assert all(rec[2] == dns.rdatatype.A for rec in ans), "not only A records"
@@ -428,33 +428,33 @@ def answered(name="www.example.test"):
     return check
 
 
-def nxdomain_with_soa(r: Reply):
+def nxdomain_with_soa(r: WalkedReply):
     assert r.flags & 0x0400, "AA not set"
     assert not r.section(1), "answer in an NXDOMAIN"
     assert [rec[2] for rec in r.section(2)] == [dns.rdatatype.SOA], "authority is not the SOA"
 
 
-def nodata_with_soa(r: Reply):
+def nodata_with_soa(r: WalkedReply):
     assert r.flags & 0x0400, "AA not set"
     assert not r.section(1), "answer in a NODATA reply"
     assert [rec[2] for rec in r.section(2)] == [dns.rdatatype.SOA], "authority is not the SOA"
 
 
-def no_dnssec_records(r: Reply):
+def no_dnssec_records(r: WalkedReply):
     types = {rec[2] for rec in r.records}
     assert not types & {46, 47, 50}, "RRSIG/NSEC/NSEC3 from unsigned zones"
 
 
-def do_echoed(r: Reply):
+def do_echoed(r: WalkedReply):
     assert r.opt and r.opt["flags"] == DO, \
         f"OPT flags {r.opt and hex(r.opt['flags'])}, want DO only (RFC 3225 §3)"
 
 
-def opt_flags_zero(r: Reply):
+def opt_flags_zero(r: WalkedReply):
     assert r.opt and r.opt["flags"] == 0, "unknown EDNS flags echoed (RFC 6891 §6.1.4)"
 
 
-def flags_clean(r: Reply):
+def flags_clean(r: WalkedReply):
     """Only RD and CD come from the query (RFC 1035 §4.1.1, RFC 4035 §3.1.6)."""
     sent = struct.unpack("!H", r.query[2:4])[0]
     assert not r.flags & 0x0040, "Z bit set in the reply"
@@ -463,7 +463,7 @@ def flags_clean(r: Reply):
     assert r.flags & 0x0110 == sent & 0x0110, "RD/CD not copied"
 
 
-def tsig_badkey(r: Reply):
+def tsig_badkey(r: WalkedReply):
     # RFC 8945 §5.2.2: NOTAUTH, and a TSIG RR with Error BADKEY (17), MAC empty
     tsig = [rec for rec in r.section(3) if rec[2] == 250]
     assert len(tsig) == 1, "no TSIG RR in the reply (RFC 8945 §5.2.2)"
@@ -476,19 +476,19 @@ def tsig_badkey(r: Reply):
 
 
 def owner_is_qname(name: bytes):
-    def check(r: Reply):
+    def check(r: WalkedReply):
         assert r.section(1) and all(rec[1].lower() == name.lower() for rec in r.section(1)), \
             "answer owner is not the qname"
     return check
 
 
-def badvers_reply(r: Reply):
+def badvers_reply(r: WalkedReply):
     assert r.opt is not None and r.opt["version"] == 0
     assert r.counts[1] == r.counts[2] == 0
 
 
 def ecs_echo(family, source, addr):
-    def check(r: Reply):
+    def check(r: WalkedReply):
         assert r.opt is not None
         got = [d for c, d in r.opt["options"] if c == 8]
         assert len(got) == 1, "ECS not echoed (RFC 7871 §7.2.1)"
@@ -499,7 +499,7 @@ def ecs_echo(family, source, addr):
 
 
 def no_option(code):
-    def check(r: Reply):
+    def check(r: WalkedReply):
         assert r.opt is not None
         assert code not in [c for c, _ in r.opt["options"]], f"option {code} echoed"
     return check

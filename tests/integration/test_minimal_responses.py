@@ -4,8 +4,8 @@ glue (without it the resolver cannot follow the delegation). Compared with
 the same server and zones without the option, which adds them (RFC 1034
 §4.3.2 step 6)."""
 import pytest
-from dnsclient import exchange, make_query, rrsets
-from servers import SUITE_ZONES
+from sovtest.dnsclient import exchange, make_query, rrsets
+from sovtest.servers import SUITE_ZONES
 
 pytestmark = pytest.mark.sovdns_only
 
@@ -45,7 +45,7 @@ def test_referral_keeps_its_glue_when_minimal(both, qname, glue):
 
 def test_minimal_responses_must_be_boolean(tmp_path):
     import subprocess
-    from servers import default_sovdns_bin, ZONES_DIR
+    from sovtest.paths import ZONES_DIR, default_sovdns_bin
     conf = tmp_path / "c.json"
     conf.write_text('{"listen": ["127.0.0.1:5300"], "minimal_responses": "yes",\n'
                     f' "zones": [{{"origin": "example.test.", "file": "{ZONES_DIR}/example.test.zone"}}]}}\n')

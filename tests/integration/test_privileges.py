@@ -8,7 +8,8 @@ import dns.message
 import dns.query
 import pytest
 
-from servers import SUITE_ZONES, default_sovdns_bin
+from sovtest.paths import default_sovdns_bin
+from sovtest.servers import SUITE_ZONES
 
 pytestmark = pytest.mark.sovdns_only
 

@@ -1,29 +1,27 @@
 """Integration tests of the probe engine, through the sovprobe-run driver.
 
-Real servers on 127.0.0.x stand in for datacenters (probe_servers.py); the
+Real servers on 127.0.0.x stand in for datacenters (sovtest.sites.Site); the
 certificates are made here with the openssl command line. Every wait is on a
 condition with a bound computed from the probe timing, never a fixed sleep.
 
-Run: SOVPROBE_RUN=build/probe/sovprobe-run /usr/bin/python3 -m pytest tests/integration/test_probe_engine.py
-(meson test -C build --suite integration sets SOVPROBE_RUN itself).
+Run: /usr/bin/python3 -m pytest tests/integration/test_probe_engine.py
+(the driver: SOVPROBE_RUN, default probe/sovprobe-run of SOVDNS_BIN's build tree).
 """
 import json
 import os
 import pathlib
 import queue
-import select
 import signal
-import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-SERVERS = HERE / "probe_servers.py"
-PY = "/usr/bin/python3"
+from sovtest.paths import sovprobe_run_bin
+from sovtest.pki import make_pki
+from sovtest.ports import closed_port
+from sovtest.sites import Site
 
 # Probe timing used by most tests: short, so the suite is quick, and with a
 # generous slack for a loaded CI machine (the bound asserted is still the
@@ -36,13 +34,10 @@ SLACK_S = 1.5
 
 
 def driver_path():
-    p = os.environ.get("SOVPROBE_RUN")
-    if p:
-        return p
-    cand = ROOT / "build" / "probe" / "sovprobe-run"
-    if cand.exists():
-        return str(cand)
-    pytest.skip("sovprobe-run not built (set SOVPROBE_RUN)")
+    p = sovprobe_run_bin()
+    if p.exists():
+        return str(p)
+    pytest.skip(f"{p} not built (set SOVPROBE_RUN)")
 
 
 def timing(**over):
@@ -50,39 +45,6 @@ def timing(**over):
          "jitter_ms": 30}
     t.update(over)
     return t
-
-
-def free_port(bind="127.0.0.1"):
-    """A port with nothing listening (bound, read back, closed)."""
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((bind, 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One stand-in endpoint in its own process, restartable on the same port."""
-
-    def __init__(self, mode, bind, port=0, extra=()):
-        self.mode, self.bind, self.port, self.extra = mode, bind, port, list(extra)
-        self.proc = None
-
-    def start(self, timeout_s=10):
-        self.proc = subprocess.Popen(
-            [PY, str(SERVERS), self.mode, "--bind", self.bind, "--port", str(self.port)]
-            + self.extra,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        line = self.proc.stdout.readline() if ready else ""
-        assert line.startswith("READY"), f"{self.mode} server on {self.bind} did not start"
-        self.port = int(line.split()[1])
-        return self
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()  # like a crash: no goodbye
-            self.proc.wait(timeout=10)
-        self.proc = None
 
 
 class Driver:
@@ -176,7 +138,7 @@ def servers():
     started = []
 
     def make(mode, bind, port=0, extra=()):
-        s = Server(mode, bind, port, extra).start()
+        s = Site(mode, bind, port, extra).start()
         started.append(s)
         return s
 
@@ -201,42 +163,11 @@ def drivers(tmp_path):
         assert rc == 0, f"sovprobe-run exited with {rc}:\n{d.stderr_tail()}"
 
 
-def openssl(*args, cwd):
-    r = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
-    assert r.returncode == 0, f"openssl {' '.join(args)}: {r.stderr}"
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A test CA, a second CA nobody trusts, and leaf certificates:
     good (www.test), wrong name (other.test), expired (www.test), untrusted CA."""
-    d = tmp_path_factory.mktemp("pki")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    for ca in ("ca", "rogue-ca"):
-        openssl("req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.crt",
-                "-subj", f"/CN=sovdns test {ca}", "-days", "30", cwd=d)
-
-    def leaf(name, dns_name, ca, days):
-        (d / f"{name}.ext").write_text(
-            f"subjectAltName=DNS:{dns_name}\nbasicConstraints=CA:FALSE\n"
-            "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
-        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={dns_name}", cwd=d)
-        # OpenSSL 3.0's x509 accepts a negative -days: notAfter before
-        # notBefore (= now), i.e. a certificate that expired yesterday.
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-                "-CAcreateserial", "-out", f"{name}.crt", "-days", str(days),
-                "-extfile", f"{name}.ext", cwd=d)
-        return ["--cert", str(d / f"{name}.crt"), "--key", str(d / f"{name}.key")]
-
-    return {
-        "dir": d,
-        "ca": str(d / "ca.crt"),
-        "good": leaf("good", "www.test", "ca", 20),
-        "wrongname": leaf("wrongname", "other.test", "ca", 20),
-        "expired": leaf("expired", "www.test", "ca", -1),
-        "untrusted": leaf("untrusted", "www.test", "rogue-ca", 20),
-    }
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def dc(dc_id, *addrs):
@@ -287,7 +218,7 @@ def test_http_down_after_fall_up_after_rise(servers, drivers):
 
 
 def test_tcp_closed_port(servers, drivers):
-    port = free_port("127.0.0.3")
+    port = closed_port("127.0.0.3")
     d = drivers({
         "datacenters": [dc("dc-east", "127.0.0.3")],
         "probes": {"defaults": timing(), "checks": [{"type": "tcp", "port": port}]},
@@ -412,7 +343,7 @@ def test_first_round_is_bounded_by_the_timeout(servers, drivers):
 
 def test_combine_any_and_all(servers, drivers):
     web = servers("http", "127.0.0.10")
-    closed = free_port("127.0.0.11")
+    closed = closed_port("127.0.0.11")
     d = drivers({
         "datacenters": [dc("dc-any", "127.0.0.10", "127.0.0.11"),
                         dc("dc-all", "127.0.0.10", "127.0.0.11")],
@@ -431,7 +362,7 @@ def test_combine_any_and_all(servers, drivers):
 
 def test_service_probe_decides_for_its_service(servers, drivers):
     web = servers("http", "127.0.0.12")
-    closed = free_port("127.0.0.12")
+    closed = closed_port("127.0.0.12")
     d = drivers({
         "datacenters": [dc("dc-west", "127.0.0.12")],
         "probes": {"defaults": timing(), "checks": [

@@ -13,8 +13,9 @@ import dns.rcode
 import pytest
 
 from conftest import KIND, TARGET, Asker, RemoteServer
-from dnsclient import NoReply, Proto, rrsets, tcp_connect, tcp_read_msg
-from servers import DEMO_DIR, SUITE_ZONES, ZONES_DIR, default_sovdns_bin, pick_endpoint
+from sovtest.dnsclient import NoReply, Proto, rrsets, tcp_connect, tcp_read_msg
+from sovtest.paths import DEMO_DIR, ZONES_DIR, default_sovdns_bin
+from sovtest.servers import SUITE_ZONES, pick_endpoint
 
 DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<msg>\S.*)$")
 EXIT_BOUND_S = 10.0

@@ -18,7 +18,7 @@ import time
 import dns.rcode
 import pytest
 
-from dnsclient import NoReply, exchange, make_query
+from sovtest.dnsclient import NoReply, exchange, make_query
 
 ORIGIN = "reload.test"
 WAIT_S = 10.0          # bound for a reload to become visible

@@ -11,7 +11,7 @@ import dns.message
 import dns.query
 import pytest
 
-from servers import SUITE_ZONES
+from sovtest.servers import SUITE_ZONES
 
 pytestmark = pytest.mark.sovdns_only
 

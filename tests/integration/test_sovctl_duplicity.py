@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_sovctl_harness import REPO, cluster  # noqa: F401
+from sovtest.sovctl import REPO, cluster  # noqa: F401
 
 HOOKS = REPO / "conf" / "hooks"
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 
-from test_sovctl_harness import ADDRS, cluster, hook_script, wait_until  # noqa: F401
+from sovtest.sovctl import ADDRS, cluster, hook_script, wait_until  # noqa: F401
 
 # A hook that watches the site while it runs: it asks both instances, over
 # DNS and over the API, whether dc-a is out of the answers and drained, and

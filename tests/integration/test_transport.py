@@ -14,7 +14,7 @@ import dns.rrset
 import pytest
 
 from conftest import Asker, check_reply
-from dnsclient import (NoReply, Proto, make_query, mixcase, parse, rrsets, tcp_connect, tcp_raw,
+from sovtest.dnsclient import (NoReply, Proto, make_query, mixcase, parse, rrsets, tcp_connect, tcp_raw,
                        tcp_read_msg, udp_raw)
 
 FORMERR, NOTIMP, REFUSED = dns.rcode.FORMERR, dns.rcode.NOTIMP, dns.rcode.REFUSED

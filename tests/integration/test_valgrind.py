@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,16 +12,12 @@ import dns.message
 import dns.query
 import pytest
 
-from servers import SUITE_ZONES, default_sovdns_bin
+from sovtest.paths import default_sovdns_bin
+from sovtest.ports import free_port
+from sovtest.servers import SUITE_ZONES
 
 pytestmark = [pytest.mark.sovdns_only,
               pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_no_leaks_under_valgrind(tmp_path):

@@ -1,9 +1,9 @@
 """Harness for the sovctl tests: two real sovdns instances and stand-in datacenters.
 
-  - two stand-in datacenters, dc-a and dc-b: small HTTP servers (http.server, in
-    this process) on their own 127.0.0.x address; GET /health answers "ok"
-    while the site is up (Site.up), 503 otherwise;
-  - two sovdns instances, ns1 and ns2 (tests/integration/servers.py, config
+  - two stand-in datacenters, dc-a and dc-b: sites.Site (probe_servers.py http)
+    on their own 127.0.0.x address; GET /health answers "ok" while the site is
+    up (Site.up), 503 otherwise;
+  - two sovdns instances, ns1 and ns2 (sovtest/servers.py, config
     mode): each with its own configuration, the zone svc.test, the service
     www.svc.test (policy "all" over dc-a and dc-b, TTL 1 s, so a drain is safe
     after ~2 s with drain_margin_s 0), http probes of both sites every 200 ms,
@@ -13,24 +13,21 @@
     a log directory and a state file.
 
 Environment:
-  SOVDNS_BIN   the daemon (default <repo>/build/daemon/sovdns)
-  SOVCTL_BIN   sovctl (default: deployer/sovctl of the same build directory)
+  SOVDNS_BIN   the daemon (default paths.SOVDNS_BIN_DEFAULT)
+  SOVCTL_BIN   sovctl (default <repo>/build/deployer/sovctl)
 
 No tests here; the test_sovctl_*.py files import this module.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import re
 import stat
 import subprocess
-import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dns.message
@@ -39,77 +36,29 @@ import dns.rdatatype
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from .paths import REPO, sovctl_bin  # noqa: F401 (test_sovctl_duplicity uses REPO)
+from .servers import ServerError, make_server
+from .sites import Site
+from .wait import wait_until as _wait_until
 
-from servers import ServerError, default_sovdns_bin, make_server  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
 SERVICE = "www.svc.test"
 ADDRS = {"dc-a": "192.0.2.1", "dc-b": "192.0.2.2"}
 BOUND_S = 20.0  # every wait in these tests is bounded
 
 
-def sovctl_bin() -> Path:
-    env = os.environ.get("SOVCTL_BIN")
-    if env:
-        return Path(env)
-    return default_sovdns_bin().parent.parent / "deployer" / "sovctl"
+# Every wait in these tests is bounded by BOUND_S unless the call says otherwise.
+wait_until = functools.partial(_wait_until, timeout=BOUND_S)
 
 
-def wait_until(fn, timeout=BOUND_S, interval=0.05, what="condition"):
-    """Polls fn() until it returns a true value (returned) or timeout passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-class Site:
-    """A stand-in datacenter: /health on 127.0.0.x answers "ok" while up."""
-
-    def __init__(self, name: str, rng: random.Random):
-        self.name = name
-        self.up = True
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's name)
-                ok = site.up and self.path == "/health"
-                body = b"ok\n" if ok else b"down\n"
-                self.send_response(200 if ok else 503)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        last = None
-        for _ in range(50):
-            addr = f"127.0.0.{rng.randint(2, 254)}"
-            try:
-                self.httpd = ThreadingHTTPServer((addr, 0), Handler)
-                break
-            except OSError as e:
-                last = e
-        else:
-            raise RuntimeError(f"no free address for {name}: {last}")
-        self.httpd.daemon_threads = True
-        self.addr, self.port = self.httpd.server_address[:2]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def target(self) -> str:
-        return f"{self.addr}:{self.port}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def make_site(rng: random.Random) -> Site:
+    """A stand-in datacenter on its own 127.0.0.x: /health answers "ok" while up."""
+    last = None
+    for _ in range(50):
+        try:
+            return Site("http", f"127.0.0.{rng.randint(2, 254)}", extra=["--body", "ok\n"]).start()
+        except AssertionError as e:  # the address:port was taken
+            last = e
+    raise RuntimeError(f"no free address for a site: {last}")
 
 
 ZONE = """$ORIGIN svc.test.
@@ -205,7 +154,7 @@ class Cluster:
     def __init__(self, tmp: Path):
         self.tmp = tmp
         rng = random.Random()
-        self.sites = {dc: Site(dc, rng) for dc in ("dc-a", "dc-b")}
+        self.sites = {dc: make_site(rng) for dc in ("dc-a", "dc-b")}
         zone = tmp / "svc.test.zone"
         zone.write_text(ZONE)
         self.instances = [Instance(n, tmp / n, self.sites, zone) for n in ("ns1", "ns2")]

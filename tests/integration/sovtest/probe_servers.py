@@ -5,6 +5,7 @@ Run as a separate process so a test can kill it (SIGKILL, like a crashed
 site) and start it again on the same port:
 
     probe_servers.py http      --bind 127.0.0.2 [--port N] [--status 200] [--body TEXT]
+                               [--fail-file F]  # while F exists: 503 "down"
     probe_servers.py https     --bind 127.0.0.2 --cert C --key K [...]
     probe_servers.py blackhole --bind 127.0.0.2 [--port N]   # accepts, never answers
     probe_servers.py accept-close --bind 127.0.0.2 [--port N] # accepts and closes (tcp probes)
@@ -14,6 +15,7 @@ Prints "READY <port>" on stdout once listening (port 0 picks a free one).
 """
 import argparse
 import http.server
+import os
 import socket
 import socketserver
 import ssl
@@ -24,6 +26,7 @@ import threading
 class Handler(http.server.BaseHTTPRequestHandler):
     status = 200
     body = b"OK healthy\n"
+    fail_file = None  # while this file exists the site answers 503 "down"
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         if self.path != "/health":
@@ -31,11 +34,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.send_response(self.status)
+        status, body = self.status, self.body
+        if self.fail_file and os.path.exists(self.fail_file):
+            status, body = 503, b"down\n"
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, fmt, *args):
         pass
@@ -54,6 +60,7 @@ def make_http_server(args):
 
     Handler.status = args.status
     Handler.body = args.body.encode()
+    Handler.fail_file = args.fail_file
     srv = Server((args.bind, args.port), Handler)
     if args.mode == "https":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -125,6 +132,7 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--answer", default="")
     ap.add_argument("--rcode", default="NOERROR")
+    ap.add_argument("--fail-file")
     args = ap.parse_args()
 
     if args.mode == "blackhole":

@@ -3,7 +3,7 @@
 Three kinds share one interface so that the suite can be validated against
 real peers before (and besides) sovdns:
 
-  - Sovdns: the binary under test ($SOVDNS_BIN, default <repo>/build/daemon/sovdns)
+  - Sovdns: the binary under test ($SOVDNS_BIN, default paths.SOVDNS_BIN_DEFAULT)
   - Knot:   knotd, with a generated knot.conf
   - Nsd:    nsd, with a generated nsd.conf
 
@@ -15,7 +15,7 @@ TCP", waited for with a bound. stop() sends SIGTERM to the PID we started,
 waits with a bound, then SIGKILL. Nothing here kills by name.
 
 Run as a script to start a peer in the foreground with the suite's zones:
-    /usr/bin/python3 tests/integration/servers.py knot 127.0.0.1:5399
+    cd tests/integration && /usr/bin/python3 -m sovtest.servers knot 127.0.0.1:5399
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,10 +37,9 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-ZONES_DIR = HERE / "zones"
-DEMO_DIR = REPO / "conf" / "demo"
+from .paths import ZONES_DIR, default_sovdns_bin
+from .ports import fmt_hostport, ipv6_loopback_available, parse_hostport
+from .ports import pick_endpoint as _pick
 
 # (origin, path) of every zone the answer tests and the differential test use.
 SUITE_ZONES = [
@@ -61,52 +59,11 @@ class ServerError(Exception):
     pass
 
 
-def ipv6_loopback_available() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-def port_is_free(addr: str, port: int) -> bool:
-    """Both UDP and TCP can bind addr:port right now (racy, a hint only)."""
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        s = socket.socket(fam, typ)
-        try:
-            s.bind((addr, port))
-        except OSError:
-            return False
-        finally:
-            s.close()
-    return True
-
-
 def pick_endpoint(rng: random.Random, want_ipv6: bool) -> tuple[str, int]:
-    """A random 127.0.0.x and a high port that look free (on ::1 too if wanted).
-    Ports stay below the kernel's ephemeral range (32768-60999): a server
-    restarted on the same port must not find it taken as the source port of
-    some client connection meanwhile."""
-    for _ in range(100):
-        addr = f"127.0.0.{rng.randint(2, 254)}"
-        port = rng.randint(20000, 32767)
-        if port_is_free(addr, port) and (not want_ipv6 or port_is_free("::1", port)):
-            return addr, port
-    raise ServerError("no free loopback port found in 100 tries")
-
-
-def fmt_hostport(addr: str, port: int) -> str:
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    if text.startswith("["):
-        host, _, port = text[1:].partition("]:")
-    else:
-        host, _, port = text.rpartition(":")
-    return host, int(port)
+    try:
+        return _pick(rng, want_ipv6)
+    except OSError as e:
+        raise ServerError(str(e)) from None
 
 
 def soa_answers(addr: str, port: int, origin: str, timeout: float = 0.3) -> bool:
@@ -249,10 +206,6 @@ class Server:
         self.returncode = self.proc.returncode
         self.proc = None
         return self.returncode
-
-
-def default_sovdns_bin() -> Path:
-    return Path(os.environ.get("SOVDNS_BIN", REPO / "build" / "daemon" / "sovdns"))
 
 
 class Sovdns(Server):

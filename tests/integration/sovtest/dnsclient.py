@@ -60,12 +60,16 @@ def mixcase(name: str, rng: random.Random | None = None) -> str:
     return text
 
 
-def make_query(qname, qtype, *, edns: bool | int = False, payload: int = 1232, do: bool = False,
-               rd: bool = False, cd: bool = False, options=(), qid: int | None = None,
+def make_query(qname, qtype="A", *, edns: bool | int = False, payload: int = 1232,
+               do: bool = False, rd: bool = False, cd: bool = False, options=(),
+               ecs: str | None = None, qid: int | None = None,
                opcode: int = dns.opcode.QUERY) -> dns.message.Message:
-    """A query; edns=False means no OPT record; edns=N (or True = 0) sets EDNS version N."""
+    """A query (no RD unless rd); edns=False means no OPT record; edns=N (or
+    True = 0) sets EDNS version N; ecs="192.0.2.0/24" adds an ECS option."""
     if isinstance(qtype, str):
         qtype = dns.rdatatype.from_text(qtype)
+    if ecs is not None:
+        options = [*options, ecs_option(ecs)]
     use_edns = False if edns is False else (0 if edns is True else int(edns))
     q = dns.message.make_query(qname, qtype, use_edns=False, id=qid, flags=0)
     if use_edns is not False:
@@ -188,3 +192,116 @@ def rdtexts(section, name: str, rdtype: str) -> set:
         if rr.name == want and rr.rdtype == t:
             return {rd.to_text().lower() for rd in rr}
     return set()
+
+
+# --------------------------------------------------------------------------
+# Queries with an ECS option, and the Reply of the service tests
+
+
+@dataclass
+class Reply:
+    msg: dns.message.Message
+    elapsed_s: float = 0.0
+
+    @property
+    def rcode(self) -> str:
+        return dns.rcode.to_text(self.msg.rcode())
+
+    def addrs(self, rdtype: str | None = None) -> list[str]:
+        """A/AAAA rdata of the answer section, in order (lowercase text)."""
+        out = []
+        for rr in self.msg.answer:
+            t = dns.rdatatype.to_text(rr.rdtype)
+            if t in ("A", "AAAA") and (rdtype is None or t == rdtype):
+                out += [rd.to_text().lower() for rd in rr]
+        return out
+
+    @property
+    def addrset(self) -> frozenset:
+        return frozenset(self.addrs())
+
+    def ttls(self, rdtype: str) -> set[int]:
+        t = dns.rdatatype.from_text(rdtype)
+        return {rr.ttl for rr in self.msg.answer if rr.rdtype == t}
+
+    @property
+    def ttl(self) -> int:
+        """The TTL of the answer's A/AAAA RRset (there must be exactly one)."""
+        ttls = self.ttls("A") | self.ttls("AAAA")
+        assert len(ttls) == 1, f"expected one address TTL, got {ttls} in {self.msg.answer}"
+        return ttls.pop()
+
+    @property
+    def ecs(self):
+        """(address, source prefix, scope prefix) of the reply's ECS, or None."""
+        for o in self.msg.options:
+            if o.otype == dns.edns.OptionType.ECS:
+                return o.address, o.srclen, o.scopelen
+        return None
+
+    @property
+    def scope(self) -> int:
+        e = self.ecs
+        assert e is not None, "no ECS option in the reply"
+        return e[2]
+
+    @property
+    def nodata_soa(self) -> bool:
+        """NOERROR, empty answer, the zone's SOA in authority (RFC 2308 §2.2)."""
+        return (self.msg.rcode() == dns.rcode.NOERROR and not self.msg.answer and
+                any(rr.rdtype == dns.rdatatype.SOA for rr in self.msg.authority))
+
+    def __repr__(self):
+        return (f"<{self.rcode} answer={[rr.to_text() for rr in self.msg.answer]} "
+                f"ecs={self.ecs}>")
+
+
+def ecs_option(subnet: str) -> dns.edns.ECSOption:
+    addr, _, plen = subnet.partition("/")
+    return dns.edns.ECSOption(addr, int(plen), 0)
+
+
+def query(target, qname: str, qtype: str = "A", *, ecs: str | None = None, options=(),
+          source: str | None = None, transport: str = "udp", edns: bool = True,
+          timeout: float = 2.0) -> Reply:
+    """One query to target (addr, port); ecs="192.0.2.0/24" adds an ECS option;
+    source binds the client socket (for split-horizon tests)."""
+    q = make_query(qname, qtype, ecs=ecs, options=options,
+                   edns=0 if (edns or options or ecs is not None) else False)
+    addr, port = target
+    t0 = time.monotonic()
+    if transport == "udp":
+        r = dns.query.udp(q, addr, port=port, timeout=timeout, source=source)
+    else:
+        r = dns.query.tcp(q, addr, port=port, timeout=timeout, source=source)
+    return Reply(r, time.monotonic() - t0)
+
+
+def raw_ecs_query(target, qname: str, ecs_data: bytes, transport: str = "udp",
+                  timeout: float = 2.0) -> bytes:
+    """Sends a query whose OPT carries ECS option data exactly as given
+    (possibly malformed) and returns the raw reply."""
+    q = make_query(qname, "A", edns=0,
+                   options=[dns.edns.GenericOption(dns.edns.OptionType.ECS, ecs_data)])
+    wire = q.to_wire()
+    addr, port = target
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    if transport == "udp":
+        with socket.socket(fam, socket.SOCK_DGRAM) as s:
+            s.settimeout(timeout)
+            s.connect((addr, port))
+            s.send(wire)
+            return s.recv(65535)
+    with socket.create_connection((addr, port), timeout=timeout) as s:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(65535)
+            if not chunk:
+                break
+            buf += chunk
+        return buf[2:]
+
+
+def ecs_wire(family: int, source: int, scope: int, addr: bytes) -> bytes:
+    return struct.pack("!HBB", family, source, scope) + addr
