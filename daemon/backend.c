@@ -1,6 +1,6 @@
 /* backend.c — what the HTTP API asks the daemon (api/api.h struct
  * api_backend): datacenter and service views, "what would you answer",
- * status and reload, as JSON. Called on API threads, each under view_lock
+ * status, as JSON (reload is daemon.c's). Called on API threads, each under view_lock
  * while it reads the current snapshot and the monitor. */
 #include <arpa/inet.h>
 #include <stdatomic.h>
@@ -8,25 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "daemon/daemon_int.h"
 #include "dns/answer.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 #include "geo/usable.h"
 #include "probe/health.h"
-
-bool daemon_dc_in_answers(const snapshot_t *s, size_t dc)
-{
-	if (s->geo == NULL)
-		return false;
-	for (size_t k = 0; k < geo_service_count(s->geo); k++) {
-		uint8_t state[GEO_DC_MAX];
-		if (answer_service_dc_state(s, k, state) == SOV_OK &&
-		    geo_service_names_dc(s->geo, k, state, dc))
-			return true;
-	}
-	return false;
-}
 
 static json_t *addr_list(const geo_ctx_t *geo, size_t dc)
 {
@@ -68,7 +56,7 @@ static int be_dc_view(void *ctx, size_t dc, struct api_dc_view *out)
 		goto finish;
 	}
 	out->health = d->mon ? (enum api_health)monitor_dc_health(d->mon, dc) : API_HEALTH_UNKNOWN;
-	out->in_answers = daemon_dc_in_answers(s, dc);
+	out->in_answers = answer_dc_in_answers(s, dc);
 	out->extra = json_object();
 	json_object_set_new(out->extra, "addresses", addr_list(s->geo, dc));
 	if (d->mon != NULL) {
@@ -94,26 +82,14 @@ finish:
 	return ret;
 }
 
-uint32_t daemon_dc_max_ttl(const snapshot_t *s, size_t dc)
-{
-	uint32_t ttl = 0;
-	for (size_t k = 0; s->geo && k < geo_service_count(s->geo); k++) {
-		const struct geo_service_info *si = geo_service(s->geo, k);
-		for (size_t i = 0; i < si->dc_count; i++)
-			if (si->dcs[i] == dc && si->ttl_s > ttl)
-				ttl = si->ttl_s;
-	}
-	return ttl;
-}
-
 static uint32_t be_dc_max_ttl_s(void *ctx, size_t dc)
 {
 	daemon_t *d = ctx;
 	pthread_mutex_lock(&d->view_lock);
 	const snapshot_t *s = snapshot_current();
-	uint32_t ttl = s ? daemon_dc_max_ttl(s, dc) : 0;
+	uint32_t ttl = s && s->geo ? geo_dc_max_ttl(s->geo, dc) : 0;
 	if (d->dc_ttl_prev != NULL && dc < api_dc_count(d->api) &&
-	    daemon_now_ms() < d->dc_ttl_prev_until_ms &&
+	    clock_unix_ms() < d->dc_ttl_prev_until_ms &&
 	    d->dc_ttl_prev[dc] > ttl)
 		ttl = d->dc_ttl_prev[dc];
 	pthread_mutex_unlock(&d->view_lock);
@@ -233,7 +209,7 @@ static json_t *be_status(void *ctx)
 	pthread_mutex_lock(&d->view_lock);
 	const snapshot_t *s = snapshot_current();
 	json_object_set_new(o, "version", json_string(SOVDNS_VERSION));
-	json_object_set_new(o, "uptime_s", json_integer((daemon_now_ms() - d->started_ms) / 1000));
+	json_object_set_new(o, "uptime_s", json_integer((clock_unix_ms() - d->started_ms) / 1000));
 	json_object_set_new(o, "started_at", rfc3339_ms(d->started_ms));
 	if (s != NULL) {
 		int64_t loaded = (int64_t)s->loaded_at.tv_sec * 1000 + s->loaded_at.tv_nsec / 1000000;
@@ -256,18 +232,6 @@ static json_t *be_status(void *ctx)
 	return o;
 }
 
-static int be_reload(void *ctx, char *why, size_t cap)
-{
-	daemon_t *d = ctx;
-	diag_t *diag = diag_new();
-	if (diag == NULL)
-		return SOV_ENOMEM;
-	int r = daemon_reload(d, diag);
-	diag_join(r == SOV_OK ? NULL : diag, why, cap);
-	diag_free(diag);
-	return r;
-}
-
 void daemon_backend_init(daemon_t *d, struct api_backend *be)
 {
 	static const struct api_backend be_template = {
@@ -277,7 +241,6 @@ void daemon_backend_init(daemon_t *d, struct api_backend *be)
 	    .service_count = be_service_count,
 	    .service_view = be_service_view,
 	    .answer = be_answer,
-	    .reload = be_reload,
 	    .metrics = daemon_metrics,
 	};
 	*be = be_template;

@@ -8,24 +8,17 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
 #include "common/addr.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "daemon/daemon_int.h"
 #include "dns/answer.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
-
-int64_t daemon_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------- monitor */
 
@@ -108,6 +101,20 @@ static bool same_dcs(const api_t *api, const snapshot_t *s)
 	return true;
 }
 
+/* The API's reload (POST /v1/reload): daemon_reload() with the reasons
+ * joined into why. */
+static int reload_from_api(void *ctx, char *why, size_t cap)
+{
+	daemon_t *d = ctx;
+	diag_t *diag = diag_new();
+	if (diag == NULL)
+		return SOV_ENOMEM;
+	int r = daemon_reload(d, diag);
+	diag_join(r == SOV_OK ? NULL : diag, why, cap);
+	diag_free(diag);
+	return r;
+}
+
 /* Creates the API (not started) for snapshot s, which then reads its admin
  * table; nothing without "api"/"state_dir". The API copies the parsed
  * configuration and the datacenter ids. */
@@ -131,6 +138,7 @@ static int api_setup(daemon_t *d, snapshot_t *s, diag_t *diag)
 		ids[i] = geo_dc_id(s->geo, i);
 	struct api_backend be;
 	daemon_backend_init(d, &be);
+	be.reload = reload_from_api;
 	r = api_new(&acfg, ids, n, &be, &d->api, diag);
 	if (r != SOV_OK)
 		goto finish;
@@ -165,7 +173,7 @@ int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 		return SOV_ENOMEM;
 	d->load = load;
 	d->load_arg = arg;
-	d->started_ms = daemon_now_ms();
+	d->started_ms = clock_unix_ms();
 	pthread_mutex_init(&d->reload_lock, NULL);
 	pthread_mutex_init(&d->view_lock, NULL);
 
@@ -339,11 +347,11 @@ static void remember_ttls(daemon_t *d, const snapshot_t *old)
 	size_t n = d->api ? api_dc_count(d->api) : 0;
 	if (n == 0)
 		return;
-	int64_t now = daemon_now_ms();
+	int64_t now = clock_unix_ms();
 	uint32_t *prev = calloc(n, sizeof(uint32_t));
 	uint32_t longest = 0;
 	for (size_t i = 0; prev && i < n; i++) {
-		prev[i] = daemon_dc_max_ttl(old, i);
+		prev[i] = old->geo ? geo_dc_max_ttl(old->geo, i) : 0;
 		if (d->dc_ttl_prev && now < d->dc_ttl_prev_until_ms && d->dc_ttl_prev[i] > prev[i])
 			prev[i] = d->dc_ttl_prev[i];
 		if (prev[i] > longest)

@@ -60,17 +60,9 @@ struct daemon {
 	int64_t dc_ttl_prev_until_ms;
 };
 
-/** Wall clock, milliseconds since the epoch. */
-int64_t daemon_now_ms(void);
-
-/** The backend callbacks the API is built with (backend.c); ctx = d. */
+/** The backend callbacks the API is built with (backend.c); ctx = d.
+ * All but .reload, which daemon.c fills (it owns reload). */
 void daemon_backend_init(daemon_t *d, struct api_backend *be) __attribute__((nonnull));
-
-/** The longest TTL of the services of s that use datacenter dc, seconds. */
-uint32_t daemon_dc_max_ttl(const snapshot_t *s, size_t dc) __attribute__((nonnull));
-
-/** Whether some answer of s names datacenter dc now (geo_service_names_dc over its services). */
-bool daemon_dc_in_answers(const snapshot_t *s, size_t dc) __attribute__((nonnull));
 
 /** The backend's metrics callback (metrics.c): Prometheus text to out. */
 int daemon_metrics(void *ctx, FILE *out);

@@ -28,7 +28,7 @@
 #include "geo/geo.h"
 #include "daemon/monitor.h"
 #include "dns/server.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 #include "dns/snapshot.h"
 #include "dns/zone.h"
 #include "dns/zonedb.h"

@@ -106,7 +106,7 @@ static void metrics_datacenters(const daemon_t *d, const snapshot_t *s, FILE *ou
 		    "1 if some answer names the datacenter now.", "gauge");
 	for (size_t i = 0; i < ndc; i++)
 		fprintf(out, "sovdns_datacenter_in_answers{datacenter=\"%s\"} %d\n",
-			geo_dc_id(s->geo, i), daemon_dc_in_answers(s, i));
+			geo_dc_id(s->geo, i), answer_dc_in_answers(s, i));
 }
 
 /* Per probe target: checks, failures, latency, certificate expiry. */

@@ -8,7 +8,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "dns/dname.h"
+#include "wire/dname.h"
 #include "geo/usable.h"
 
 struct monitor {

@@ -82,4 +82,11 @@ int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_c
 int answer_service_dc_state(const snapshot_t *snap, size_t svc, uint8_t *state)
     __attribute__((nonnull, warn_unused_result));
 
+/**
+ * Whether some answer of snap may name datacenter dc right now: for one of
+ * its services, geo_service_names_dc() over answer_service_dc_state().
+ * The API's "in_answers" and the sovdns_dc_in_answers metric.
+ */
+bool answer_dc_in_answers(const snapshot_t *snap, size_t dc) __attribute__((nonnull));
+
 #endif

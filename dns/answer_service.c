@@ -9,7 +9,7 @@
 #include "dns/answer_int.h"
 #include "geo/geo.h"
 #include "geo/usable.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /* The per-datacenter state bytes geo_select() wants for service svc:
  * health from the live table (probes), admin state from the API's table,
@@ -37,6 +37,19 @@ int answer_service_dc_state(const snapshot_t *snap, size_t svc, uint8_t *state)
 		return SOV_EINVAL;
 	service_dc_state(snap, svc, state, &degraded);
 	return SOV_OK;
+}
+
+bool answer_dc_in_answers(const snapshot_t *snap, size_t dc)
+{
+	if (snap->geo == NULL)
+		return false;
+	for (size_t k = 0; k < geo_service_count(snap->geo); k++) {
+		uint8_t state[GEO_DC_MAX];
+		if (answer_service_dc_state(snap, k, state) == SOV_OK &&
+		    geo_service_names_dc(snap->geo, k, state, dc))
+			return true;
+	}
+	return false;
 }
 
 int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_client *client,

@@ -10,7 +10,7 @@
 
 #include "common/err.h"
 #include "common/net.h"
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 int geo_ctx_load(const json_t *root, const char *file, const geo_jsonpos_t *pos, diag_t *diag,
 		 geo_ctx_t **out)
@@ -108,6 +108,18 @@ size_t geo_service_count(const geo_ctx_t *ctx)
 const struct geo_service_info *geo_service(const geo_ctx_t *ctx, size_t i)
 {
 	return i < ctx->svc_count ? &ctx->svcs[i].info : NULL;
+}
+
+uint32_t geo_dc_max_ttl(const geo_ctx_t *ctx, size_t dc)
+{
+	uint32_t ttl = 0;
+	for (size_t k = 0; k < ctx->svc_count; k++) {
+		const struct geo_service_info *si = &ctx->svcs[k].info;
+		for (size_t i = 0; i < si->dc_count; i++)
+			if (si->dcs[i] == dc && si->ttl_s > ttl)
+				ttl = si->ttl_s;
+	}
+	return ttl;
 }
 
 int geo_service_find(const geo_ctx_t *ctx, const uint8_t *name_wire)

@@ -49,7 +49,7 @@
 #define GEO_DEFAULT_MAX_ANSWERS 1 /* for nearest/failover; `all` defaults to every usable dc */
 
 /* The query types geo_select() answers (RFC 1035 §3.2.2, RFC 3596 §2.1);
- * the same numbers as dns/wire.h's DNS_TYPE_A/AAAA, which geo does not
+ * the same numbers as wire/wire.h's DNS_TYPE_A/AAAA, which geo does not
  * include: it sits below dns/. */
 #define GEO_QTYPE_A 1
 #define GEO_QTYPE_AAAA 28
@@ -130,6 +130,12 @@ struct geo_service_info {
 size_t geo_service_count(const geo_ctx_t *ctx) __attribute__((nonnull));
 /** Service i (i < geo_service_count). */
 const struct geo_service_info *geo_service(const geo_ctx_t *ctx, size_t i) __attribute__((nonnull));
+/**
+ * The longest TTL (ttl_s) of the services that use datacenter dc, seconds;
+ * 0 when none does. How long a resolver may still hold an answer naming dc
+ * (the drain's wait).
+ */
+uint32_t geo_dc_max_ttl(const geo_ctx_t *ctx, size_t dc) __attribute__((nonnull, pure));
 /**
  * Index of the service whose name equals name_wire (wire form, any letter
  * case), or SOV_ENOENT. Linear scan: meant for load time (the zone index
