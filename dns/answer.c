@@ -21,7 +21,7 @@
 #include "dns/reply.h"
 #include "dns/rrl.h"
 #include "dns/tsig_err.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 #include "dns/zonedb.h"
 
 /* How much we may send: RFC 6891 §6.2.5 (UDP: the smaller of the client's

@@ -17,7 +17,7 @@
 #include "dns/cookie.h"
 #include "geo/geo.h"
 #include "dns/reply.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 #include "dns/zone.h"
 
 /* Names whose A/AAAA we add to the additional section, at most. */

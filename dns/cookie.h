@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 
 #include "dns/snapshot.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /* An 8-byte client cookie and our 16-byte server cookie. */
 #define COOKIE_CLIENT_LEN 8

@@ -10,7 +10,7 @@
 #include "dns/answer_int.h"
 #include "geo/geo.h"
 #include "geo/usable.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /* A CNAME chain longer than this is cut short: the reply holds the chain so
  * far and the resolver continues from its last target. 16 is far above any

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "dns/snapshot.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /** Bytes of the OPT record opt_put() writes for query q (q->has_edns set). */
 size_t opt_size(const struct dns_query *q) __attribute__((nonnull, pure));

@@ -6,8 +6,8 @@
  */
 #include "dns/reply.h"
 
-#include "dns/dname.h"
-#include "dns/wire.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
 
 static inline uint8_t lower(uint8_t c)
 {

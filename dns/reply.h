@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "dns/dname.h"
-#include "dns/wire.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
 #include "dns/zone.h"
 
 /* Offsets remembered for name compression. A reply that fits 1232 bytes

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /* 65,536 buckets (512 KiB): enough that the networks of a flood and of the
  * legitimate clients seldom share one; Knot's default table is of the same

@@ -10,7 +10,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "dns/rrl.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /* geo/ names the query types it answers without including dns/. */
 _Static_assert(GEO_QTYPE_A == DNS_TYPE_A && GEO_QTYPE_AAAA == DNS_TYPE_AAAA,

@@ -23,7 +23,7 @@
 #include "common/log.h"
 #include "dns/server_int.h"
 #include "dns/snapshot.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /* Stop reading a TCP connection while this much output waits (a client that
  * pipelines but does not read must not make us buffer without bound);

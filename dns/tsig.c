@@ -16,7 +16,7 @@
 #include <strings.h>
 
 #include "common/err.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 /* A later message may come unsigned, at most this many in a row
  * (RFC 8945 §5.3.1: "MUST accept up to 99 intermediary messages"). */

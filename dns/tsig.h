@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 /* TSIG error codes (RFC 8945 §3, the TSIG record's Error field). */
 #define TSIG_ERR_NONE 0

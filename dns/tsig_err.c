@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "dns/dname.h"
-#include "dns/wire.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
 
 /* The unsigned TSIG record of a BADKEY error (RFC 8945 §5.2.2): sovdns has
  * no TSIG keys, so every signed query names a key it does not know. Built

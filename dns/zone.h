@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "common/diag.h"
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 #define ZNODE_NONE UINT32_MAX
 

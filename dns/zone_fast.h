@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 /* Longest RDATA the fast path builds (a TXT of a few strings); longer
  * records go to ldns. */

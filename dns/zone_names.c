@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "dns/dname.h"
+#include "wire/dname.h"
 #include "dns/zone_int.h"
 
 #define NAMES_TABLE_MIN 1024

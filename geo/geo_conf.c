@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 #define DC_ID_MAX 63	     /* ids appear in logs, metrics labels and API paths */
 #define TTL_MAX 2147483647LL /* RFC 2181 §8 */

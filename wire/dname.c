@@ -1,4 +1,4 @@
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 #include <string.h>
 

@@ -14,7 +14,7 @@
  * moves a compression pointer strictly backwards, so each loop runs at most
  * len times.
  */
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 #include <stddef.h>
 #include <string.h>

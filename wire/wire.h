@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 #define DNS_HEADER_LEN 12
 #define DNS_MAX_UDP_PLAIN 512 /* RFC 1035 §2.3.4, without EDNS */

@@ -17,7 +17,7 @@
 
 #include "common/err.h"
 #include "dns/tsig.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 #define CHECK(cond)                                                                       \
 	do {                                                                              \

@@ -1,8 +1,8 @@
-/* fuzz_wire.c — libFuzzer target for the query parser (dns/wire.c).
+/* fuzz_wire.c — libFuzzer target for the query parser (wire/wire.c).
  *
  * Build and run by hand (not part of the default build yet):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_wire.c \
- *         dns/wire.c dns/dname.c common/err.c -o fuzz_wire
+ *         wire/wire.c wire/dname.c common/err.c -o fuzz_wire
  *   ./fuzz_wire -dict=tests/fuzz/fuzz_wire.dict -max_len=1024 -max_total_time=60 corpus/
  *
  * Beyond "does not crash", it checks the properties callers rely on and
@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "dns/dname.h"
-#include "dns/wire.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
 
 #define CHECK(cond)                                                                       \
 	do {                                                                              \

@@ -10,7 +10,7 @@
  *
  * Build (from the source root):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     tests/fuzz/fuzz_zone.c dns/zone*.c dns/dname.c common/diag.c \
+ *     tests/fuzz/fuzz_zone.c dns/zone*.c wire/dname.c common/diag.c \
  *     common/log.c common/err.c -lldns -lpthread -o fuzz_zone
  *   ./fuzz_zone -max_total_time=60 -max_len=4096 corpus/
  */

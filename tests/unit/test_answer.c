@@ -12,7 +12,7 @@
 
 #include "common/diag.h"
 #include "dns/answer.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 
 static snapshot_t *snap_parent; /* example.test only */
 static snapshot_t *snap_both;   /* example.test + lab.example.test */

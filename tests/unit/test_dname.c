@@ -1,4 +1,4 @@
-/* test_dname.c — unit tests of dns/dname.c (names in uncompressed wire form). */
+/* test_dname.c — unit tests of wire/dname.c (names in uncompressed wire form). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "dns/dname.h"
+#include "wire/dname.h"
 
 /* Wire form of a presentation name, via the function under test; the
  * literal tests below pin dname_from_str itself. */

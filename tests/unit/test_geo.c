@@ -28,8 +28,8 @@
 
 #include "common/diag.h"
 #include "common/err.h"
-#include "dns/dname.h"
-#include "dns/wire.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
 #include "geo/geo.h"
 #include "geo/geo_conf.h"
 #include "geo/geo_map.h"

@@ -13,7 +13,7 @@
 
 #include "common/err.h"
 #include "dns/tsig.h"
-#include "dns/wire.h"
+#include "wire/wire.h"
 #include "tsig_vectors.h"
 
 #define KEYLINE(alg) alg ":transfer.example.:" TSIG_VEC_SECRET

@@ -1,4 +1,4 @@
-/* test_wire.c — unit tests of the query parser (dns/wire.c).
+/* test_wire.c — unit tests of the query parser (wire/wire.c).
  *
  * Every packet is copied into a heap buffer of exactly its length before it
  * is parsed, so that under ASan (meson setup -Db_sanitize=address) a read one
@@ -16,8 +16,8 @@
 #include <ldns/ldns.h>
 
 #include "common/err.h"
-#include "dns/dname.h"
-#include "dns/wire.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
 
 /* ---- packet builder ---------------------------------------------------- */
 
