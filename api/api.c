@@ -269,4 +269,3 @@ uint16_t api_port(const api_t *api)
 {
 	return api->http ? http_port(api->http) : 0;
 }
-

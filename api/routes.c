@@ -329,8 +329,8 @@ static json_t *service_json(api_t *api, const struct api_service_view *v)
 		if (d >= api->dc_count)
 			continue;
 		enum admin_state st = api_admin_state(api, d);
-		bool ok = geo_dc_usable(v->dcs[j].health_ok ? USABLE_HEALTH_UP : USABLE_HEALTH_DOWN,
-					st);
+		bool ok =
+		    geo_dc_usable(v->dcs[j].health_ok ? USABLE_HEALTH_UP : USABLE_HEALTH_DOWN, st);
 		usable += ok;
 		json_array_append_new(dcs, json_pack("{s:s, s:b, s:s, s:b}", "id", api->dc_ids[d],
 						     "health_ok", v->dcs[j].health_ok, "admin",

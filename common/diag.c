@@ -68,7 +68,7 @@ void diag_add(diag_t *d, const char *file, unsigned line, unsigned col, const ch
 		return;
 	const char *f = file ? file : "<config>";
 	snprintf(msg, len, "%s:%u:%u: %s", f, line ? line : 1, col ? col : 1, body);
-	diag_push(d, msg, (struct diag_pos){ strlen(f), line ? line : 1, col ? col : 1 });
+	diag_push(d, msg, (struct diag_pos){strlen(f), line ? line : 1, col ? col : 1});
 }
 
 size_t diag_count(const diag_t *d)
@@ -120,7 +120,7 @@ static size_t *diag_order(const diag_t *d)
 				break;
 			}
 		}
-		k[i] = (struct diag_key){ rank, i, d->pos[i].line, d->pos[i].col };
+		k[i] = (struct diag_key){rank, i, d->pos[i].line, d->pos[i].col};
 	}
 	qsort(k, d->count, sizeof(*k), key_cmp);
 	for (size_t i = 0; i < d->count; i++)

@@ -20,8 +20,8 @@ diag_t *diag_new(void);
 void diag_free(diag_t *d);
 
 /** Appends "file:line:col: message". file may be NULL ("<config>"). */
-void diag_add(diag_t *d, const char *file, unsigned line, unsigned col,
-	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void diag_add(diag_t *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /** Number of errors collected. */
 size_t diag_count(const diag_t *d);

@@ -20,19 +20,19 @@
 #define CONFIG_MAX_BYTES (16u * 1024 * 1024)
 
 #define CONFIG_THREADS_MAX 256
-#define CONFIG_EDNS_MIN 512   /* RFC 6891 §6.2.5: values below 512 are treated as 512 */
-#define CONFIG_EDNS_MAX 4096  /* RFC 6891 §6.2.5 suggests 4096 as the upper starting point */
+#define CONFIG_EDNS_MIN 512  /* RFC 6891 §6.2.5: values below 512 are treated as 512 */
+#define CONFIG_EDNS_MAX 4096 /* RFC 6891 §6.2.5 suggests 4096 as the upper starting point */
 #define CONFIG_TCP_IDLE_MIN_MS 100
 #define CONFIG_TCP_IDLE_MAX_MS 3600000 /* one hour: longer only pins file descriptors */
 #define CONFIG_TCP_MAX_CONN_MAX 1000000
 
 const char *const config_reserved_keys[] = {
-	"datacenters", "services", "geo", "probes", "api", "state_dir", NULL,
+    "datacenters", "services", "geo", "probes", "api", "state_dir", NULL,
 };
 
 static const char *const top_keys[] = {
-	"listen", "threads", "edns_payload", "minimal_responses", "tcp", "log", "zones", "cookies",
-	"rrl", "user", NULL,
+    "listen", "threads", "edns_payload", "minimal_responses", "tcp", "log", "zones", "cookies",
+    "rrl",    "user",	 NULL,
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
@@ -53,7 +53,7 @@ struct cfg_ctx {
 	size_t len;
 	diag_t *diag;
 	char ptr[JSONPOS_POINTER_MAX]; /* JSON Pointer of the value being checked */
-	char *dir;                     /* directory of the config file, for relative paths */
+	char *dir;		       /* directory of the config file, for relative paths */
 	unsigned errors;
 	struct cfg_err *errs;
 	size_t nerrs, caperrs;
@@ -68,8 +68,8 @@ static void cfg_verror(struct cfg_ctx *cx, const char *pointer, bool at_key, con
 	struct jsonpos pos = {1, 1};
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (cx->text != NULL)
-		(void)jsonpos_locate(cx->text, cx->len, pointer, at_key ? JSONPOS_KEY : JSONPOS_VALUE,
-				     &pos);
+		(void)jsonpos_locate(cx->text, cx->len, pointer,
+				     at_key ? JSONPOS_KEY : JSONPOS_VALUE, &pos);
 	cx->errors++;
 	if (cx->nerrs == cx->caperrs) {
 		size_t ncap = cx->caperrs ? cx->caperrs * 2 : 16;
@@ -106,7 +106,8 @@ static void cfg_flush(struct cfg_ctx *cx)
 	if (cx->nerrs > 1)
 		qsort(cx->errs, cx->nerrs, sizeof(*cx->errs), cfg_err_cmp);
 	for (size_t i = 0; i < cx->nerrs; i++) {
-		diag_add(cx->diag, cx->file, cx->errs[i].line, cx->errs[i].col, "%s", cx->errs[i].msg);
+		diag_add(cx->diag, cx->file, cx->errs[i].line, cx->errs[i].col, "%s",
+			 cx->errs[i].msg);
 		free(cx->errs[i].msg);
 	}
 	free(cx->errs);
@@ -115,7 +116,8 @@ static void cfg_flush(struct cfg_ctx *cx)
 }
 
 /* Error at the current value (cx->ptr). */
-static void cfg_error(struct cfg_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_error(struct cfg_ctx *cx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void cfg_error(struct cfg_ctx *cx, const char *fmt, ...)
 {
 	va_list ap;
@@ -125,7 +127,8 @@ static void cfg_error(struct cfg_ctx *cx, const char *fmt, ...)
 }
 
 /* Error at the member name of the current value (for unknown keys). */
-static void cfg_error_key(struct cfg_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_error_key(struct cfg_ctx *cx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void cfg_error_key(struct cfg_ctx *cx, const char *fmt, ...)
 {
 	va_list ap;
@@ -158,14 +161,21 @@ static void cfg_push_index(struct cfg_ctx *cx, size_t i)
 static const char *json_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a fractional number";
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a fractional number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
 	}
 	return "a value";
 }
@@ -210,7 +220,8 @@ static void cfg_check_keys(struct cfg_ctx *cx, json_t *obj, const char *const *k
 {
 	const char *key;
 	json_t *val;
-	json_object_foreach(obj, key, val) {
+	json_object_foreach(obj, key, val)
+	{
 		(void)val;
 		if (key_in(key, known) || key_in(key, extra))
 			continue;
@@ -227,9 +238,11 @@ static void cfg_check_keys(struct cfg_ctx *cx, json_t *obj, const char *const *k
 		}
 		cfg_push_key(cx, key);
 		if (suggest != NULL)
-			cfg_error_key(cx, "unknown key \"%s\" (did you mean \"%s\"?)", key, suggest);
+			cfg_error_key(cx, "unknown key \"%s\" (did you mean \"%s\"?)", key,
+				      suggest);
 		else
-			cfg_error_key(cx, "unknown key \"%s\" (expected one of: %s)", key, expected);
+			cfg_error_key(cx, "unknown key \"%s\" (expected one of: %s)", key,
+				      expected);
 		jsonpos_pop(cx->ptr);
 	}
 }
@@ -245,8 +258,8 @@ static bool cfg_int(struct cfg_ctx *cx, const char *name, json_t *v, long long m
 	}
 	long long n = json_integer_value(v);
 	if (n < min || n > max) {
-		cfg_error(cx, "\"%s\" is %lld, out of range: must be from %lld to %lld", name, n, min,
-			  max);
+		cfg_error(cx, "\"%s\" is %lld, out of range: must be from %lld to %lld", name, n,
+			  min, max);
 		return false;
 	}
 	*out = n;
@@ -272,8 +285,9 @@ static char *cfg_strdup(struct cfg_ctx *cx, const char *s)
 static void cfg_listen(struct cfg_ctx *cx, config_t *c, json_t *v)
 {
 	if (!json_is_array(v)) {
-		cfg_error(cx, "\"listen\" must be an array of addresses such as "
-			      "[\"127.0.0.1:53\", \"[::1]:53\"], not %s",
+		cfg_error(cx,
+			  "\"listen\" must be an array of addresses such as "
+			  "[\"127.0.0.1:53\", \"[::1]:53\"], not %s",
 			  json_kind(v));
 		return;
 	}
@@ -289,15 +303,19 @@ static void cfg_listen(struct cfg_ctx *cx, config_t *c, json_t *v)
 	}
 	size_t i;
 	json_t *item;
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		cfg_push_index(cx, i);
 		if (!json_is_string(item)) {
-			cfg_error(cx, "a listen address must be a string such as \"127.0.0.1:53\", not %s",
-				  json_kind(item));
+			cfg_error(
+			    cx,
+			    "a listen address must be a string such as \"127.0.0.1:53\", not %s",
+			    json_kind(item));
 		} else if (addr_parse(json_string_value(item), CONFIG_DEFAULT_PORT,
 				      &c->listen[c->listen_count]) != SOV_OK) {
-			cfg_error(cx, "invalid listen address \"%s\": expected IPv4:PORT, [IPv6]:PORT, "
-				      "or an address alone for port %d",
+			cfg_error(cx,
+				  "invalid listen address \"%s\": expected IPv4:PORT, [IPv6]:PORT, "
+				  "or an address alone for port %d",
 				  json_string_value(item), CONFIG_DEFAULT_PORT);
 		} else {
 			sov_sockaddr_t *a = &c->listen[c->listen_count];
@@ -308,9 +326,12 @@ static void cfg_listen(struct cfg_ctx *cx, config_t *c, json_t *v)
 					char first[JSONPOS_POINTER_MAX] = "";
 					(void)jsonpos_push_key(first, sizeof(first), "listen");
 					(void)jsonpos_push_index(first, sizeof(first), k);
-					cfg_error(cx, "listen address %s is listed twice (first on line %u)",
-						  addr_format((struct sockaddr *)&a->ss, buf, sizeof(buf)),
-						  cfg_line_of(cx, first));
+					cfg_error(
+					    cx,
+					    "listen address %s is listed twice (first on line %u)",
+					    addr_format((struct sockaddr *)&a->ss, buf,
+							sizeof(buf)),
+					    cfg_line_of(cx, first));
 					a = NULL;
 					break;
 				}
@@ -331,7 +352,8 @@ static void cfg_tcp(struct cfg_ctx *cx, config_t *c, json_t *v)
 	long long n;
 	if ((m = json_object_get(v, "idle_timeout_ms")) != NULL) {
 		cfg_push_key(cx, "idle_timeout_ms");
-		if (cfg_int(cx, "idle_timeout_ms", m, CONFIG_TCP_IDLE_MIN_MS, CONFIG_TCP_IDLE_MAX_MS, &n))
+		if (cfg_int(cx, "idle_timeout_ms", m, CONFIG_TCP_IDLE_MIN_MS,
+			    CONFIG_TCP_IDLE_MAX_MS, &n))
 			c->tcp_idle_timeout_ms = (uint32_t)n;
 		jsonpos_pop(cx->ptr);
 	}
@@ -426,11 +448,14 @@ static void cfg_log(struct cfg_ctx *cx, config_t *c, json_t *v)
 		cfg_push_key(cx, "level");
 		int lvl = json_is_string(m) ? log_level_parse(json_string_value(m)) : -1;
 		if (!json_is_string(m))
-			cfg_error(cx, "\"level\" must be a string (error, warning, info or debug), not %s",
-				  json_kind(m));
+			cfg_error(
+			    cx,
+			    "\"level\" must be a string (error, warning, info or debug), not %s",
+			    json_kind(m));
 		else if (lvl < 0)
-			cfg_error(cx, "unknown log level \"%s\": expected error, warning, info or debug",
-				  json_string_value(m));
+			cfg_error(
+			    cx, "unknown log level \"%s\": expected error, warning, info or debug",
+			    json_string_value(m));
 		else
 			c->log_level = lvl;
 		jsonpos_pop(cx->ptr);
@@ -529,7 +554,8 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 	bool ok = true;
 
 	if (origin == NULL) {
-		cfg_error(cx, "zone %zu has no \"origin\" (the zone's name, e.g. \"example.com\")", idx);
+		cfg_error(cx, "zone %zu has no \"origin\" (the zone's name, e.g. \"example.com\")",
+			  idx);
 		ok = false;
 	} else {
 		cfg_push_key(cx, "origin");
@@ -539,7 +565,8 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 				  json_kind(origin));
 			ok = false;
 		} else if ((why = origin_problem(json_string_value(origin))) != NULL) {
-			cfg_error(cx, "invalid zone origin \"%s\": %s", json_string_value(origin), why);
+			cfg_error(cx, "invalid zone origin \"%s\": %s", json_string_value(origin),
+				  why);
 			ok = false;
 		} else {
 			char key[1024], other[1024];
@@ -554,8 +581,9 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 					(void)jsonpos_push_key(first, sizeof(first), "zones");
 					(void)jsonpos_push_index(first, sizeof(first), k);
 					(void)jsonpos_push_key(first, sizeof(first), "origin");
-					cfg_error(cx, "zone \"%s\" is listed twice (first on line %u)",
-						  json_string_value(origin), cfg_line_of(cx, first));
+					cfg_error(
+					    cx, "zone \"%s\" is listed twice (first on line %u)",
+					    json_string_value(origin), cfg_line_of(cx, first));
 					ok = false;
 					break;
 				}
@@ -571,7 +599,8 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 	} else {
 		cfg_push_key(cx, "file");
 		if (!json_is_string(file)) {
-			cfg_error(cx, "\"file\" must be a string (a path), not %s", json_kind(file));
+			cfg_error(cx, "\"file\" must be a string (a path), not %s",
+				  json_kind(file));
 			ok = false;
 		} else if (json_string_value(file)[0] == '\0') {
 			cfg_error(cx, "\"file\" is empty: expected the path of the zone file");
@@ -580,7 +609,8 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 			cfg_error(cx, "out of memory");
 			ok = false;
 		} else if (access(resolved, R_OK) != 0) {
-			cfg_error(cx, "cannot read zone file \"%s\": %s", resolved, strerror(errno));
+			cfg_error(cx, "cannot read zone file \"%s\": %s", resolved,
+				  strerror(errno));
 			ok = false;
 		}
 		jsonpos_pop(cx->ptr);
@@ -602,7 +632,8 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 static void cfg_zones(struct cfg_ctx *cx, config_t *c, json_t *v)
 {
 	if (!json_is_array(v)) {
-		cfg_error(cx, "\"zones\" must be an array of {\"origin\": ..., \"file\": ...}, not %s",
+		cfg_error(cx,
+			  "\"zones\" must be an array of {\"origin\": ..., \"file\": ...}, not %s",
 			  json_kind(v));
 		return;
 	}
@@ -618,7 +649,8 @@ static void cfg_zones(struct cfg_ctx *cx, config_t *c, json_t *v)
 	}
 	size_t i;
 	json_t *z;
-	json_array_foreach(v, i, z) {
+	json_array_foreach(v, i, z)
+	{
 		cfg_push_index(cx, i);
 		(void)z;
 		cfg_zone(cx, c, v, i);
@@ -675,7 +707,8 @@ static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
 	if ((v = json_object_get(root, "user")) != NULL) {
 		cfg_push_key(cx, "user");
 		if (!json_is_string(v) || json_string_length(v) == 0)
-			cfg_error(cx, "\"user\" must be the name of a system account, e.g. \"sovdns\"");
+			cfg_error(cx,
+				  "\"user\" must be the name of a system account, e.g. \"sovdns\"");
 		else if (getpwnam(json_string_value(v)) == NULL)
 			cfg_error(cx, "\"user\": no account named \"%s\" on this system",
 				  json_string_value(v));
@@ -698,8 +731,10 @@ static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
 		cfg_zones(cx, c, v);
 		jsonpos_pop(cx->ptr);
 	} else {
-		cfg_error(cx, "missing \"zones\": at least one zone is required, e.g. "
-			      "\"zones\": [{\"origin\": \"example.com\", \"file\": \"example.com.zone\"}]");
+		cfg_error(
+		    cx,
+		    "missing \"zones\": at least one zone is required, e.g. "
+		    "\"zones\": [{\"origin\": \"example.com\", \"file\": \"example.com.zone\"}]");
 	}
 }
 
@@ -723,7 +758,8 @@ static int read_file(const char *path, char **out, size_t *out_len, diag_t *diag
 		goto finish;
 	}
 	if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
-		diag_add(diag, path, 0, 0, "configuration file is %lld bytes, larger than the %u allowed",
+		diag_add(diag, path, 0, 0,
+			 "configuration file is %lld bytes, larger than the %u allowed",
 			 (long long)st.st_size, CONFIG_MAX_BYTES);
 		goto finish;
 	}
@@ -740,7 +776,8 @@ static int read_file(const char *path, char **out, size_t *out_len, diag_t *diag
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			diag_add(diag, path, 0, 0, "cannot read configuration file: %s", strerror(errno));
+			diag_add(diag, path, 0, 0, "cannot read configuration file: %s",
+				 strerror(errno));
 			goto finish;
 		}
 		if (r == 0)
@@ -803,12 +840,14 @@ int config_load(const char *path, config_t **out, diag_t *diag)
 	root = json_loadb(c->text, c->text_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		diag_add(diag, path, jerr.line > 0 ? (unsigned)jerr.line : 0,
-			 jerr.column > 0 ? (unsigned)jerr.column : 0, "invalid JSON: %s", jerr.text);
+			 jerr.column > 0 ? (unsigned)jerr.column : 0, "invalid JSON: %s",
+			 jerr.text);
 		ret = SOV_EPARSE;
 		goto finish;
 	}
 	if (!json_is_object(root)) {
-		cfg_error(&cx, "the configuration must be a JSON object {...}, not %s", json_kind(root));
+		cfg_error(&cx, "the configuration must be a JSON object {...}, not %s",
+			  json_kind(root));
 		ret = SOV_ESEMANTIC;
 		goto finish;
 	}
@@ -877,8 +916,8 @@ int config_add_listen(config_t *c, const char *text)
 	return SOV_OK;
 }
 
-void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key,
-		 const char *fmt, ...)
+void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key, const char *fmt,
+		 ...)
 {
 	char msg[768];
 	struct jsonpos pos = {1, 1};

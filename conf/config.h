@@ -17,10 +17,10 @@
 #include "common/diag.h"
 
 #define CONFIG_DEFAULT_PORT 53
-#define CONFIG_DEFAULT_EDNS_PAYLOAD 1232   /* DNS flag day 2020: avoids IP fragmentation */
-#define CONFIG_DEFAULT_TCP_IDLE_MS 10000   /* RFC 7766 §6.2.3 suggests "a few seconds" */
+#define CONFIG_DEFAULT_EDNS_PAYLOAD 1232 /* DNS flag day 2020: avoids IP fragmentation */
+#define CONFIG_DEFAULT_TCP_IDLE_MS 10000 /* RFC 7766 §6.2.3 suggests "a few seconds" */
 #define CONFIG_DEFAULT_TCP_MAX_CONN 1000
-#define CONFIG_DEFAULT_RRL_SLIP 2          /* BIND, Knot, NSD: every other limited reply is TC */
+#define CONFIG_DEFAULT_RRL_SLIP 2 /* BIND, Knot, NSD: every other limited reply is TC */
 #define CONFIG_DEFAULT_RRL_V4_PREFIX 24
 #define CONFIG_DEFAULT_RRL_V6_PREFIX 56
 
@@ -32,33 +32,33 @@ struct zone_conf {
 
 /** The whole configuration. */
 typedef struct config {
-	char *path;                 /* config file, or NULL when built from the command line */
-	sov_sockaddr_t *listen;     /* UDP and TCP are both served on each */
+	char *path;		/* config file, or NULL when built from the command line */
+	sov_sockaddr_t *listen; /* UDP and TCP are both served on each */
 	size_t listen_count;
-	unsigned threads;           /* DNS workers; 0 = one per online CPU */
-	uint16_t edns_payload;      /* bytes: our EDNS UDP payload size and UDP reply cap */
-	bool minimal_responses;     /* "minimal_responses": no additional-section addresses
-				       for NS/MX/SRV answers, only a referral's glue (as
-				       BIND's and NSD's minimal-responses); default false */
+	unsigned threads;	/* DNS workers; 0 = one per online CPU */
+	uint16_t edns_payload;	/* bytes: our EDNS UDP payload size and UDP reply cap */
+	bool minimal_responses; /* "minimal_responses": no additional-section addresses
+				   for NS/MX/SRV answers, only a referral's glue (as
+				   BIND's and NSD's minimal-responses); default false */
 	uint32_t tcp_idle_timeout_ms;
 	uint32_t tcp_max_connections; /* across all workers */
-	int log_level;              /* enum log_level */
+	int log_level;		      /* enum log_level */
 	bool log_syslog;
 	struct zone_conf *zones;
 	size_t zone_count;
-	char *user;                 /* "user": drop root to this account after binding; NULL: stay */
-	bool cookie_secret_set;     /* "cookies.secret" given (else a random one per process) */
-	uint8_t cookie_secret[16];  /* RFC 9018 server secret, shared by a server set */
-	uint32_t rrl_rate;          /* "rrl.responses_per_second" per client network; 0 = off */
-	uint32_t rrl_slip;          /* every Nth limited reply is sent truncated (TC=1); 0 = none */
-	uint8_t rrl_ipv4_prefix;    /* client network size for IPv4 (default 24) */
-	uint8_t rrl_ipv6_prefix;    /* for IPv6 (default 56) */
-	void *json;                 /* the parsed document (json_t *, owned) for sections read by
-				       other modules (datacenters, services, ...); NULL from the
-				       command line */
-	char *text;                 /* the file's bytes (owned, NUL-terminated), so those modules
-				       can report positions with config_diag(); NULL from the
-				       command line */
+	char *user;		   /* "user": drop root to this account after binding; NULL: stay */
+	bool cookie_secret_set;	   /* "cookies.secret" given (else a random one per process) */
+	uint8_t cookie_secret[16]; /* RFC 9018 server secret, shared by a server set */
+	uint32_t rrl_rate;	   /* "rrl.responses_per_second" per client network; 0 = off */
+	uint32_t rrl_slip;	   /* every Nth limited reply is sent truncated (TC=1); 0 = none */
+	uint8_t rrl_ipv4_prefix;   /* client network size for IPv4 (default 24) */
+	uint8_t rrl_ipv6_prefix;   /* for IPv6 (default 56) */
+	void *json;		   /* the parsed document (json_t *, owned) for sections read by
+				      other modules (datacenters, services, ...); NULL from the
+				      command line */
+	char *text;		   /* the file's bytes (owned, NUL-terminated), so those modules
+				      can report positions with config_diag(); NULL from the
+				      command line */
 	size_t text_len;
 } config_t;
 
@@ -92,8 +92,8 @@ int config_add_listen(config_t *c, const char *text);
  * pointer does not resolve, the deepest existing ancestor is used; for a
  * config without a file (command line), line and column are 1.
  */
-void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key, const char *fmt,
+		 ...) __attribute__((format(printf, 5, 6)));
 
 /**
  * Finds where the JSON value `value` (a node of c->json, compared by

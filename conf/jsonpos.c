@@ -149,11 +149,21 @@ static bool scan_string(struct scan *sc, struct token *t)
 		scan_next(sc);
 		char out;
 		switch (e) {
-		case 'b': out = '\b'; break;
-		case 'f': out = '\f'; break;
-		case 'n': out = '\n'; break;
-		case 'r': out = '\r'; break;
-		case 't': out = '\t'; break;
+		case 'b':
+			out = '\b';
+			break;
+		case 'f':
+			out = '\f';
+			break;
+		case 'n':
+			out = '\n';
+			break;
+		case 'r':
+			out = '\r';
+			break;
+		case 't':
+			out = '\t';
+			break;
 		case 'u': {
 			int32_t cp = scan_hex4(sc);
 			if (cp < 0)
@@ -172,7 +182,9 @@ static bool scan_string(struct scan *sc, struct token *t)
 			token_put_utf8(t, (uint32_t)cp);
 			continue;
 		}
-		default: out = e; break; /* '"', '\\', '/' and anything invalid */
+		default:
+			out = e;
+			break; /* '"', '\\', '/' and anything invalid */
 		}
 		token_put(t, &out, 1);
 	}
@@ -246,7 +258,8 @@ static bool pointer_next(const char **p, struct token *t)
 
 static bool token_equal(const struct token *a, const struct token *b)
 {
-	return !a->overflow && !b->overflow && a->len == b->len && memcmp(a->buf, b->buf, a->len) == 0;
+	return !a->overflow && !b->overflow && a->len == b->len &&
+	       memcmp(a->buf, b->buf, a->len) == 0;
 }
 
 /* Array index token: "0" or digits without a leading zero (RFC 6901 §4). */
@@ -427,7 +440,6 @@ void jsonpos_pop(char *buf)
 
 /* ------------------------------------------------------- the registry */
 
-
 struct jsonpos_doc {
 	const json_t *root;
 	const char *text;
@@ -514,7 +526,8 @@ bool jsonpos_doc_value(const void *value, unsigned *line, unsigned *col)
 	char ptr[JSONPOS_POINTER_MAX];
 	pthread_mutex_lock(&docs_lock);
 	for (size_t i = 0; i < JSONPOS_DOCS_MAX && !found; i++)
-		if (docs[i].root != NULL && jsonpos_value_pointer(docs[i].root, value, ptr, sizeof(ptr)))
+		if (docs[i].root != NULL &&
+		    jsonpos_value_pointer(docs[i].root, value, ptr, sizeof(ptr)))
 			found = doc_locate(&docs[i], ptr, line, col);
 	pthread_mutex_unlock(&docs_lock);
 	return found;

@@ -12,9 +12,9 @@
 #include "common/err.h"
 #include "daemon/daemon_int.h"
 #include "dns/answer.h"
-#include "wire/wire.h"
 #include "geo/usable.h"
 #include "probe/health.h"
+#include "wire/wire.h"
 
 static json_t *addr_list(const geo_ctx_t *geo, size_t dc)
 {
@@ -25,7 +25,8 @@ static json_t *addr_list(const geo_ctx_t *geo, size_t dc)
 		const uint8_t *p = geo_dc_addrs(geo, dc, fams[f], &n);
 		for (size_t i = 0; i < n; i++) {
 			char buf[INET6_ADDRSTRLEN];
-			if (inet_ntop(fams[f], p + i * (fams[f] == AF_INET ? 4 : 16), buf, sizeof(buf)))
+			if (inet_ntop(fams[f], p + i * (fams[f] == AF_INET ? 4 : 16), buf,
+				      sizeof(buf)))
 				json_array_append_new(a, json_string(buf));
 		}
 	}
@@ -63,13 +64,14 @@ static int be_dc_view(void *ctx, size_t dc, struct api_dc_view *out)
 		struct health_detail hd;
 		if (health_detail_get(monitor_table(d->mon), dc, &hd) == SOV_OK) {
 			out->health_changed_ms = hd.last_change_unix_ms;
-			json_t *p = json_pack(
-			    "{s:s, s:b, s:s, s:s, s:I, s:o, s:I, s:I}", "state",
-			    health_state_name(hd.state), "last_ok", hd.last_ok, "last_result",
-			    hd.last_text, "change_reason", hd.change_reason, "latency_ms",
-			    (json_int_t)hd.last_latency_ms, "last_check", rfc3339_ms(hd.last_check_unix_ms),
-			    "checks_total", (json_int_t)hd.checks_total, "failures_total",
-			    (json_int_t)hd.failures_total);
+			json_t *p = json_pack("{s:s, s:b, s:s, s:s, s:I, s:o, s:I, s:I}", "state",
+					      health_state_name(hd.state), "last_ok", hd.last_ok,
+					      "last_result", hd.last_text, "change_reason",
+					      hd.change_reason, "latency_ms",
+					      (json_int_t)hd.last_latency_ms, "last_check",
+					      rfc3339_ms(hd.last_check_unix_ms), "checks_total",
+					      (json_int_t)hd.checks_total, "failures_total",
+					      (json_int_t)hd.failures_total);
 			if (p != NULL && hd.cert_days_left != HEALTH_CERT_DAYS_NONE)
 				json_object_set_new(p, "certificate_days_left",
 						    json_integer(hd.cert_days_left));
@@ -89,8 +91,7 @@ static uint32_t be_dc_max_ttl_s(void *ctx, size_t dc)
 	const snapshot_t *s = snapshot_current();
 	uint32_t ttl = s && s->geo ? geo_dc_max_ttl(s->geo, dc) : 0;
 	if (d->dc_ttl_prev != NULL && dc < api_dc_count(d->api) &&
-	    clock_unix_ms() < d->dc_ttl_prev_until_ms &&
-	    d->dc_ttl_prev[dc] > ttl)
+	    clock_unix_ms() < d->dc_ttl_prev_until_ms && d->dc_ttl_prev[dc] > ttl)
 		ttl = d->dc_ttl_prev[dc];
 	pthread_mutex_unlock(&d->view_lock);
 	return ttl;
@@ -118,7 +119,8 @@ static int be_service_view(void *ctx, size_t i, struct api_service_view *out)
 		dname_to_str(si->name_wire, out->name, sizeof(out->name));
 		snprintf(out->policy, sizeof(out->policy), "%s", geo_policy_str(si->policy));
 		out->ttl_s = si->ttl_s;
-		out->dc_count = si->dc_count < API_SERVICE_DCS_MAX ? si->dc_count : API_SERVICE_DCS_MAX;
+		out->dc_count =
+		    si->dc_count < API_SERVICE_DCS_MAX ? si->dc_count : API_SERVICE_DCS_MAX;
 		for (size_t k = 0; k < out->dc_count; k++) {
 			out->dcs[k].dc = si->dcs[k];
 			out->dcs[k].health_ok =
@@ -133,11 +135,16 @@ static int be_service_view(void *ctx, size_t i, struct api_service_view *out)
 static const char *outcome_str(enum geo_outcome o)
 {
 	switch (o) {
-	case GEO_OUT_OK: return "ok";
-	case GEO_OUT_NOFAMILY: return "no_address_of_family";
-	case GEO_OUT_DOWN_ALL: return "fail_open";
-	case GEO_OUT_DOWN_FIRST: return "all_down_first";
-	case GEO_OUT_DOWN_EMPTY: return "all_down_empty";
+	case GEO_OUT_OK:
+		return "ok";
+	case GEO_OUT_NOFAMILY:
+		return "no_address_of_family";
+	case GEO_OUT_DOWN_ALL:
+		return "fail_open";
+	case GEO_OUT_DOWN_FIRST:
+		return "all_down_first";
+	case GEO_OUT_DOWN_EMPTY:
+		return "all_down_empty";
 	}
 	return "unknown";
 }
@@ -156,8 +163,7 @@ static int be_answer(void *ctx, const char *service, const struct sockaddr *clie
 	int svc = s && s->geo ? geo_service_find(s->geo, name) : SOV_ENOENT;
 	if (svc < 0)
 		goto finish;
-	const struct geo_client *pc =
-	    geo_client_from_sockaddr(client, &gc) == SOV_OK ? &gc : NULL;
+	const struct geo_client *pc = geo_client_from_sockaddr(client, &gc) == SOV_OK ? &gc : NULL;
 	json_t *o = json_object();
 	json_t *dcs = json_array(), *addrs = json_array();
 	static const uint16_t types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};
@@ -180,14 +186,16 @@ static int be_answer(void *ctx, const char *service, const struct sockaddr *clie
 			for (size_t i = 0; i < n; i++) {
 				char buf[INET6_ADDRSTRLEN];
 				int fam = types[t] == DNS_TYPE_A ? AF_INET : AF_INET6;
-				if (inet_ntop(fam, a + i * (fam == AF_INET ? 4 : 16), buf, sizeof(buf)))
+				if (inet_ntop(fam, a + i * (fam == AF_INET ? 4 : 16), buf,
+					      sizeof(buf)))
 					json_array_append_new(addrs, json_string(buf));
 			}
 		}
 		if (t == 0) {
 			json_object_set_new(o, "ttl_s", json_integer(ttl));
 			json_object_set_new(o, "ecs_scope", json_integer(r.ecs_scope));
-			json_object_set_new(o, "fail_open", json_boolean(r.outcome >= GEO_OUT_DOWN_ALL));
+			json_object_set_new(o, "fail_open",
+					    json_boolean(r.outcome >= GEO_OUT_DOWN_ALL));
 			json_object_set_new(o, "outcome", json_string(outcome_str(r.outcome)));
 			json_object_set_new(o, "internal", json_boolean(r.internal));
 		}
@@ -212,10 +220,13 @@ static json_t *be_status(void *ctx)
 	json_object_set_new(o, "uptime_s", json_integer((clock_unix_ms() - d->started_ms) / 1000));
 	json_object_set_new(o, "started_at", rfc3339_ms(d->started_ms));
 	if (s != NULL) {
-		int64_t loaded = (int64_t)s->loaded_at.tv_sec * 1000 + s->loaded_at.tv_nsec / 1000000;
+		int64_t loaded =
+		    (int64_t)s->loaded_at.tv_sec * 1000 + s->loaded_at.tv_nsec / 1000000;
 		json_object_set_new(o, "snapshot_loaded_at", rfc3339_ms(loaded));
-		json_object_set_new(o, "snapshot_generation", json_integer((json_int_t)s->generation));
-		json_object_set_new(o, "snapshot_load_us", json_integer((json_int_t)(s->load_ms * 1000)));
+		json_object_set_new(o, "snapshot_generation",
+				    json_integer((json_int_t)s->generation));
+		json_object_set_new(o, "snapshot_load_us",
+				    json_integer((json_int_t)(s->load_ms * 1000)));
 		for (size_t i = 0; i < zonedb_count(s->zones); i++) {
 			const zone_t *z = zonedb_get(s->zones, i);
 			json_array_append_new(zones,
@@ -223,8 +234,9 @@ static json_t *be_status(void *ctx)
 							"serial", (json_int_t)z->serial, "records",
 							(json_int_t)z->record_count));
 		}
-		json_object_set_new(o, "services",
-				    json_integer(s->geo ? (json_int_t)geo_service_count(s->geo) : 0));
+		json_object_set_new(
+		    o, "services",
+		    json_integer(s->geo ? (json_int_t)geo_service_count(s->geo) : 0));
 		json_object_set_new(o, "probes_ready", json_boolean(geo_health_ready(s->health)));
 	}
 	pthread_mutex_unlock(&d->view_lock);

@@ -58,7 +58,8 @@ static int monitor_attach(daemon_t *d, snapshot_t *s, monitor_t *cur, monitor_t 
 	monitor_set_listener(m, on_transition, d);
 	r = monitor_start(m);
 	if (r != SOV_OK) {
-		diag_add(diag, s->conf->path, 0, 0, "cannot start the probe thread: %s", err_str(r));
+		diag_add(diag, s->conf->path, 0, 0, "cannot start the probe thread: %s",
+			 err_str(r));
 		monitor_free(m);
 		return r;
 	}
@@ -239,8 +240,9 @@ void daemon_ready(daemon_t *d)
 	size_t used = 0;
 	for (size_t i = 0; i < d->fixed.listen_count; i++) {
 		char a[ADDR_STR_MAX];
-		int n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s (udp+tcp)", i ? ", " : "",
-				 addr_format((struct sockaddr *)&d->fixed.listen[i].ss, a, sizeof(a)));
+		int n =
+		    snprintf(addrs + used, sizeof(addrs) - used, "%s%s (udp+tcp)", i ? ", " : "",
+			     addr_format((struct sockaddr *)&d->fixed.listen[i].ss, a, sizeof(a)));
 		if (n < 0 || (size_t)n >= sizeof(addrs) - used)
 			break;
 		used += (size_t)n;
@@ -318,11 +320,13 @@ static int reload_build(daemon_t *d, snapshot_t **out, monitor_t **next, diag_t 
 	int r = d->load(d->load_arg, &c, diag);
 	if (r == SOV_OK) {
 		if (!listen_equal(&d->fixed, c))
-			log_warn("main", "reload: the listen addresses changed; restart needed to apply "
-					 "them (still serving on the old ones)");
+			log_warn("main",
+				 "reload: the listen addresses changed; restart needed to apply "
+				 "them (still serving on the old ones)");
 		if (c->threads != d->fixed.threads)
-			log_warn("main", "reload: \"threads\" changed (%u -> %u); restart needed to "
-					 "apply it",
+			log_warn("main",
+				 "reload: \"threads\" changed (%u -> %u); restart needed to "
+				 "apply it",
 				 d->fixed.threads, c->threads);
 		r = snapshot_build(c, &s, diag); /* takes c */
 	}
@@ -384,7 +388,8 @@ int daemon_reload(daemon_t *d, diag_t *diag)
 	}
 	/* log_init() writes globals the workers read without a lock: only
 	 * touch them when the operator actually changed the log settings. */
-	if (s->conf->log_level != d->fixed.log_level || s->conf->log_syslog != d->fixed.log_syslog) {
+	if (s->conf->log_level != d->fixed.log_level ||
+	    s->conf->log_syslog != d->fixed.log_syslog) {
 		log_init((enum log_level)s->conf->log_level, s->conf->log_syslog);
 		d->fixed.log_level = s->conf->log_level;
 		d->fixed.log_syslog = s->conf->log_syslog;

@@ -26,7 +26,7 @@ typedef int (*daemon_config_fn)(void *arg, config_t **out, diag_t *diag);
  * (a bind failed: runtime error) or another code (invalid configuration).
  */
 int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Logs "ready", then waits for the first probe round (bounded; services

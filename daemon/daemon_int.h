@@ -45,12 +45,12 @@ struct daemon {
 	void *load_arg;
 	pthread_mutex_t reload_lock; /* one reload at a time (SIGHUP, API) */
 	pthread_mutex_t view_lock;   /* the backend's view of snapshot_current() and mon */
-	monitor_t *mon;              /* the probes the current snapshot's health comes
+	monitor_t *mon;		     /* the probes the current snapshot's health comes
 					from; NULL without datacenters */
 	server_t *srv;
-	api_t *api;                  /* NULL without "api"/"state_dir"; set before any
-					thread that reads it starts */
-	json_t *api_sections;        /* "api" and "state_dir" at start (reload warns on change) */
+	api_t *api;	      /* NULL without "api"/"state_dir"; set before any
+				 thread that reads it starts */
+	json_t *api_sections; /* "api" and "state_dir" at start (reload warns on change) */
 	struct fixed_settings fixed;
 	int64_t started_ms;
 	/* Drain waits must cover TTLs of answers given before a reload that

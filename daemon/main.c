@@ -5,11 +5,11 @@
  * error, 3 runtime error (e.g. a listen address cannot be bound).
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +25,13 @@
 #include "common/log.h"
 #include "conf/config.h"
 #include "daemon/daemon.h"
-#include "geo/geo.h"
 #include "daemon/monitor.h"
 #include "dns/server.h"
-#include "wire/wire.h"
 #include "dns/snapshot.h"
 #include "dns/zone.h"
 #include "dns/zonedb.h"
+#include "geo/geo.h"
+#include "wire/wire.h"
 
 enum exit_code { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
 
@@ -46,73 +46,77 @@ struct zone_arg {
 };
 
 struct opts {
-	const char *config_path;   /* --config */
-	const char *check_config;  /* --check-config */
-	const char **listen;       /* --listen, repeatable */
+	const char *config_path;  /* --config */
+	const char *check_config; /* --check-config */
+	const char **listen;	  /* --listen, repeatable */
 	size_t listen_count;
-	struct zone_arg *zones;    /* --zone, repeatable */
+	struct zone_arg *zones; /* --zone, repeatable */
 	size_t zone_count;
-	struct zone_arg *checks;   /* --check-zone, repeatable */
+	struct zone_arg *checks; /* --check-zone, repeatable */
 	size_t check_count;
-	long threads;              /* -1: not given */
-	long edns_payload;         /* -1: not given */
-	int log_level;             /* -1: not given */
-	bool syslog;               /* --syslog given */
-	const char *explain[3];    /* --explain NAME TYPE CLIENT */
+	long threads;		/* -1: not given */
+	long edns_payload;	/* -1: not given */
+	int log_level;		/* -1: not given */
+	bool syslog;		/* --syslog given */
+	const char *explain[3]; /* --explain NAME TYPE CLIENT */
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage:\n"
-		"  sovdns --config FILE [--threads N] [--edns-payload N] [--log-level LEVEL] [--syslog]\n"
-		"  sovdns --listen ADDR[:PORT] [--listen ...] --zone ORIGIN=PATH [--zone ...]\n"
-		"         [--threads N] [--edns-payload N] [--log-level LEVEL] [--syslog]\n"
-		"  sovdns --check-config FILE\n"
-		"  sovdns --check-zone ORIGIN=PATH [--check-zone ...]\n"
-		"  sovdns --config FILE --explain NAME A|AAAA CLIENT-IP[/PREFIX]\n"
-		"  sovdns --version | --help\n"
-		"\n"
-		"sovdns is an authoritative DNS server. It answers over UDP and TCP on every\n"
-		"listen address, with one worker thread per CPU by default.\n"
-		"\n"
-		"Options:\n"
-		"  -c, --config FILE        Read the JSON configuration FILE (see docs/configuration.md).\n"
-		"                           SIGHUP re-reads it and reloads every zone.\n"
-		"  -l, --listen ADDR[:PORT] Serve on ADDR (\"127.0.0.1:5353\", \"[::1]:5353\"; port 53\n"
-		"                           if omitted). Repeatable. Required with --zone; not\n"
-		"                           allowed with --config (use \"listen\" in the file).\n"
-		"  -z, --zone ORIGIN=PATH   Serve the zone ORIGIN from the master file PATH.\n"
-		"                           Repeatable. SIGHUP re-reads the zone files.\n"
-		"  -t, --threads N          DNS worker threads, 0..%d; 0 = one per online CPU.\n"
-		"                           Overrides \"threads\" in the configuration file.\n"
-		"  -e, --edns-payload N     EDNS UDP payload size in bytes, %d..%d (default %d).\n"
-		"                           Overrides \"edns_payload\" in the configuration file.\n"
-		"  -C, --check-config FILE  Validate FILE and every zone it names, print each\n"
-		"                           problem as file:line:column: message and exit 1,\n"
-		"                           or print a summary and exit 0. Serves nothing.\n"
-		"  -Z, --check-zone ORIGIN=PATH\n"
-		"                           Validate one zone file the same way and print\n"
-		"                           \"ORIGIN.: N records, serial S\". Repeatable.\n"
-		"  -x, --explain NAME TYPE CLIENT\n"
-		"                           With --config: print which datacenters the service\n"
-		"                           NAME would answer TYPE (A or AAAA) with for CLIENT\n"
-		"                           (an address, or ADDRESS/PREFIX as a resolver sends it\n"
-		"                           in EDNS Client Subnet), and why: location, distances,\n"
-		"                           the network that decided, the ECS scope. Assumes every\n"
-		"                           datacenter usable (live state: the HTTP API).\n"
-		"  -L, --log-level LEVEL    error, warning, info (default) or debug. Overrides\n"
-		"                           \"log.level\" in the configuration file.\n"
-		"  -s, --syslog             Also log to syslog (facility daemon).\n"
-		"  -V, --version            Print the version and exit.\n"
-		"  -h, --help               Print this help and exit.\n"
-		"\n"
-		"Signals: SIGHUP reloads (a failed reload keeps serving the previous data);\n"
-		"SIGTERM and SIGINT stop the server.\n"
-		"\n"
-		"Exit status: 0 success, 1 invalid configuration or zone, 2 usage error,\n"
-		"3 runtime error (e.g. an address cannot be bound).\n",
-		THREADS_MAX, EDNS_MIN, EDNS_MAX, CONFIG_DEFAULT_EDNS_PAYLOAD);
+	fprintf(
+	    out,
+	    "Usage:\n"
+	    "  sovdns --config FILE [--threads N] [--edns-payload N] [--log-level LEVEL] "
+	    "[--syslog]\n"
+	    "  sovdns --listen ADDR[:PORT] [--listen ...] --zone ORIGIN=PATH [--zone ...]\n"
+	    "         [--threads N] [--edns-payload N] [--log-level LEVEL] [--syslog]\n"
+	    "  sovdns --check-config FILE\n"
+	    "  sovdns --check-zone ORIGIN=PATH [--check-zone ...]\n"
+	    "  sovdns --config FILE --explain NAME A|AAAA CLIENT-IP[/PREFIX]\n"
+	    "  sovdns --version | --help\n"
+	    "\n"
+	    "sovdns is an authoritative DNS server. It answers over UDP and TCP on every\n"
+	    "listen address, with one worker thread per CPU by default.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -c, --config FILE        Read the JSON configuration FILE (see "
+	    "docs/configuration.md).\n"
+	    "                           SIGHUP re-reads it and reloads every zone.\n"
+	    "  -l, --listen ADDR[:PORT] Serve on ADDR (\"127.0.0.1:5353\", \"[::1]:5353\"; port "
+	    "53\n"
+	    "                           if omitted). Repeatable. Required with --zone; not\n"
+	    "                           allowed with --config (use \"listen\" in the file).\n"
+	    "  -z, --zone ORIGIN=PATH   Serve the zone ORIGIN from the master file PATH.\n"
+	    "                           Repeatable. SIGHUP re-reads the zone files.\n"
+	    "  -t, --threads N          DNS worker threads, 0..%d; 0 = one per online CPU.\n"
+	    "                           Overrides \"threads\" in the configuration file.\n"
+	    "  -e, --edns-payload N     EDNS UDP payload size in bytes, %d..%d (default %d).\n"
+	    "                           Overrides \"edns_payload\" in the configuration file.\n"
+	    "  -C, --check-config FILE  Validate FILE and every zone it names, print each\n"
+	    "                           problem as file:line:column: message and exit 1,\n"
+	    "                           or print a summary and exit 0. Serves nothing.\n"
+	    "  -Z, --check-zone ORIGIN=PATH\n"
+	    "                           Validate one zone file the same way and print\n"
+	    "                           \"ORIGIN.: N records, serial S\". Repeatable.\n"
+	    "  -x, --explain NAME TYPE CLIENT\n"
+	    "                           With --config: print which datacenters the service\n"
+	    "                           NAME would answer TYPE (A or AAAA) with for CLIENT\n"
+	    "                           (an address, or ADDRESS/PREFIX as a resolver sends it\n"
+	    "                           in EDNS Client Subnet), and why: location, distances,\n"
+	    "                           the network that decided, the ECS scope. Assumes every\n"
+	    "                           datacenter usable (live state: the HTTP API).\n"
+	    "  -L, --log-level LEVEL    error, warning, info (default) or debug. Overrides\n"
+	    "                           \"log.level\" in the configuration file.\n"
+	    "  -s, --syslog             Also log to syslog (facility daemon).\n"
+	    "  -V, --version            Print the version and exit.\n"
+	    "  -h, --help               Print this help and exit.\n"
+	    "\n"
+	    "Signals: SIGHUP reloads (a failed reload keeps serving the previous data);\n"
+	    "SIGTERM and SIGINT stop the server.\n"
+	    "\n"
+	    "Exit status: 0 success, 1 invalid configuration or zone, 2 usage error,\n"
+	    "3 runtime error (e.g. an address cannot be bound).\n",
+	    THREADS_MAX, EDNS_MIN, EDNS_MAX, CONFIG_DEFAULT_EDNS_PAYLOAD);
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -171,19 +175,19 @@ static bool push_zone(struct zone_arg **list, size_t *count, char *arg)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"listen", required_argument, NULL, 'l'},
-		{"zone", required_argument, NULL, 'z'},
-		{"threads", required_argument, NULL, 't'},
-		{"edns-payload", required_argument, NULL, 'e'},
-		{"check-config", required_argument, NULL, 'C'},
-		{"check-zone", required_argument, NULL, 'Z'},
-		{"log-level", required_argument, NULL, 'L'},
-		{"syslog", no_argument, NULL, 's'},
-		{"explain", required_argument, NULL, 'x'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"zone", required_argument, NULL, 'z'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"edns-payload", required_argument, NULL, 'e'},
+	    {"check-config", required_argument, NULL, 'C'},
+	    {"check-zone", required_argument, NULL, 'Z'},
+	    {"log-level", required_argument, NULL, 'L'},
+	    {"syslog", no_argument, NULL, 's'},
+	    {"explain", required_argument, NULL, 'x'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -202,9 +206,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'l': {
 			sov_sockaddr_t a;
 			if (addr_parse(optarg, CONFIG_DEFAULT_PORT, &a) != SOV_OK)
-				return usage_error("invalid --listen address '%s': expected IPv4:PORT, "
-						   "[IPv6]:PORT or an address alone (port 53)",
-						   optarg);
+				return usage_error(
+				    "invalid --listen address '%s': expected IPv4:PORT, "
+				    "[IPv6]:PORT or an address alone (port 53)",
+				    optarg);
 			const char **n = realloc(o->listen, (o->listen_count + 1) * sizeof(*n));
 			if (n == NULL)
 				return EXIT_RUNTIME;
@@ -214,11 +219,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		case 'z':
 			if (!push_zone(&o->zones, &o->zone_count, optarg))
-				return usage_error("invalid --zone '%s': expected ORIGIN=PATH", optarg);
+				return usage_error("invalid --zone '%s': expected ORIGIN=PATH",
+						   optarg);
 			break;
 		case 'Z':
 			if (!push_zone(&o->checks, &o->check_count, optarg))
-				return usage_error("invalid --check-zone '%s': expected ORIGIN=PATH", optarg);
+				return usage_error(
+				    "invalid --check-zone '%s': expected ORIGIN=PATH", optarg);
 			break;
 		case 't':
 			if (!parse_long(optarg, 0, THREADS_MAX, &o->threads))
@@ -227,8 +234,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'e':
 			if (!parse_long(optarg, EDNS_MIN, EDNS_MAX, &o->edns_payload))
-				return usage_error("invalid --edns-payload '%s': expected %d..%d", optarg,
-						   EDNS_MIN, EDNS_MAX);
+				return usage_error("invalid --edns-payload '%s': expected %d..%d",
+						   optarg, EDNS_MIN, EDNS_MAX);
 			break;
 		case 'C':
 			if (o->check_config != NULL)
@@ -238,9 +245,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'L':
 			o->log_level = log_level_parse(optarg);
 			if (o->log_level < 0)
-				return usage_error("invalid --log-level '%s': expected error, warning, "
-						   "info or debug",
-						   optarg);
+				return usage_error(
+				    "invalid --log-level '%s': expected error, warning, "
+				    "info or debug",
+				    optarg);
 			break;
 		case 's':
 			o->syslog = true;
@@ -325,7 +333,8 @@ static int conf_build(const struct opts *o, const char *file, config_t **out, di
 		for (size_t i = 0; i < o->listen_count; i++) {
 			ret = config_add_listen(c, o->listen[i]);
 			if (ret != SOV_OK) {
-				diag_add(diag, "--listen", 0, 0, "%s: %s", o->listen[i], err_str(ret));
+				diag_add(diag, "--listen", 0, 0, "%s: %s", o->listen[i],
+					 err_str(ret));
 				goto finish;
 			}
 		}
@@ -356,8 +365,8 @@ static int run_check_zones(const struct opts *o)
 		int r = zone_load(o->checks[i].origin, o->checks[i].path, &z, diag);
 		if (r != SOV_OK) {
 			if (diag_count(diag) == before)
-				diag_add(diag, o->checks[i].path, 0, 0, "zone %s: %s", o->checks[i].origin,
-					 err_str(r));
+				diag_add(diag, o->checks[i].path, 0, 0, "zone %s: %s",
+					 o->checks[i].origin, err_str(r));
 			code = EXIT_INVALID;
 			continue;
 		}
@@ -383,8 +392,8 @@ static int check_api(const config_t *c, diag_t *diag)
 	auth_t *auth = ret == SOV_OK ? auth_new() : NULL;
 	for (size_t i = 0; auth != NULL && i < ac.token_count; i++) {
 		char why[512] = "";
-		if (auth_add_token(auth, ac.tokens[i].name, ac.tokens[i].file, ac.tokens[i].scope, why,
-				   sizeof(why)) != SOV_OK) {
+		if (auth_add_token(auth, ac.tokens[i].name, ac.tokens[i].file, ac.tokens[i].scope,
+				   why, sizeof(why)) != SOV_OK) {
 			diag_add(diag, ac.tokens[i].file, 0, 0, "API token \"%s\": %s",
 				 ac.tokens[i].name, why);
 			ret = SOV_ESEMANTIC;
@@ -526,8 +535,9 @@ static int run_explain(const struct opts *o)
 	}
 	int svc = s->geo ? geo_service_find(s->geo, name) : SOV_ENOENT;
 	if (svc < 0) {
-		fprintf(stderr, "%s is not a service in %s: its answers come from the zone data, "
-				"the same for every client\n",
+		fprintf(stderr,
+			"%s is not a service in %s: its answers come from the zone data, "
+			"the same for every client\n",
 			o->explain[0], o->config_path);
 		goto finish;
 	}

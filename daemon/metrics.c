@@ -19,9 +19,9 @@ static void metric_line(FILE *out, const char *name, const char *help, const cha
 static void metrics_queries(const daemon_t *d, FILE *out)
 {
 	static const char *const rcodes[17] = {
-	    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
-	    "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15",
-	    "BADVERS"};
+	    "NOERROR",	"FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+	    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "RCODE11",
+	    "RCODE12",	"RCODE13", "RCODE14",  "RCODE15",  "BADVERS"};
 	struct query_stats st;
 	memset(&st, 0, sizeof(st));
 	if (d->srv != NULL)
@@ -37,7 +37,8 @@ static void metrics_queries(const daemon_t *d, FILE *out)
 		if (st.rcode[i] > 0 || i == 0 || i == 3 || i == 5)
 			fprintf(out, "sovdns_responses_total{rcode=\"%s\"} %llu\n", rcodes[i],
 				(unsigned long long)st.rcode[i]);
-	metric_line(out, "sovdns_dropped_total", "Packets not answered (runts, QR set).", "counter");
+	metric_line(out, "sovdns_dropped_total", "Packets not answered (runts, QR set).",
+		    "counter");
 	fprintf(out, "sovdns_dropped_total %llu\n", (unsigned long long)st.dropped);
 	metric_line(out, "sovdns_truncated_total", "UDP replies sent with TC set.", "counter");
 	fprintf(out, "sovdns_truncated_total %llu\n", (unsigned long long)st.truncated);
@@ -46,8 +47,8 @@ static void metrics_queries(const daemon_t *d, FILE *out)
 	metric_line(out, "sovdns_nodata_total", "NOERROR replies without an answer (NODATA).",
 		    "counter");
 	fprintf(out, "sovdns_nodata_total %llu\n", (unsigned long long)st.nodata);
-	metric_line(out, "sovdns_service_answers_total",
-		    "A/AAAA answers chosen from datacenters.", "counter");
+	metric_line(out, "sovdns_service_answers_total", "A/AAAA answers chosen from datacenters.",
+		    "counter");
 	fprintf(out, "sovdns_service_answers_total %llu\n", (unsigned long long)st.service_answers);
 	metric_line(out, "sovdns_fail_open_total",
 		    "Service answers given while no datacenter was usable (on_all_down applied).",
@@ -79,27 +80,26 @@ static void metrics_datacenters(const daemon_t *d, const snapshot_t *s, FILE *ou
 {
 	size_t ndc = geo_dc_count(s->geo);
 	metric_line(out, "sovdns_service_datacenter_answers_total",
-		    "Answers naming a datacenter, by service (since the last reload).",
-		    "counter");
+		    "Answers naming a datacenter, by service (since the last reload).", "counter");
 	for (size_t k = 0; k < geo_service_count(s->geo); k++) {
 		const struct geo_service_info *si = geo_service(s->geo, k);
 		for (size_t i = 0; i < si->dc_count; i++)
-			fprintf(out,
-				"sovdns_service_datacenter_answers_total{service=\"%s\","
-				"datacenter=\"%s\"} %llu\n",
-				si->name, geo_dc_id(s->geo, si->dcs[i]),
-				(unsigned long long)atomic_load_explicit(
-				    &s->svc_dc_answers[k * ndc + si->dcs[i]],
-				    memory_order_relaxed));
+			fprintf(
+			    out,
+			    "sovdns_service_datacenter_answers_total{service=\"%s\","
+			    "datacenter=\"%s\"} %llu\n",
+			    si->name, geo_dc_id(s->geo, si->dcs[i]),
+			    (unsigned long long)atomic_load_explicit(
+				&s->svc_dc_answers[k * ndc + si->dcs[i]], memory_order_relaxed));
 	}
 	metric_line(out, "sovdns_datacenter_health",
-		    "Health of each datacenter from the probes: 1 for its current state.",
-		    "gauge");
+		    "Health of each datacenter from the probes: 1 for its current state.", "gauge");
 	for (size_t i = 0; i < ndc; i++) {
 		enum health_state h = d->mon ? monitor_dc_health(d->mon, i) : HEALTH_UNKNOWN;
 		static const char *const names[3] = {"unknown", "up", "down"};
 		for (int k = 0; k < 3; k++)
-			fprintf(out, "sovdns_datacenter_health{datacenter=\"%s\",state=\"%s\"} %d\n",
+			fprintf(out,
+				"sovdns_datacenter_health{datacenter=\"%s\",state=\"%s\"} %d\n",
 				geo_dc_id(s->geo, i), names[k], (int)h == k);
 	}
 	metric_line(out, "sovdns_datacenter_in_answers",

@@ -8,8 +8,8 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "wire/dname.h"
 #include "geo/usable.h"
+#include "wire/dname.h"
 
 struct monitor {
 	/* What the answer path reads (snapshots borrow it): per (service, dc)
@@ -60,7 +60,8 @@ static void monitor_on_transition(const struct probe_transition *t, void *arg)
 	for (size_t s = 0; s < m->svc_count; s++)
 		for (size_t d = 0; d < m->dc_count; d++)
 			atomic_store_explicit(&m->live.svc_dc[s * m->dc_count + d],
-					      (uint8_t)monitor_health(m, s, d), memory_order_release);
+					      (uint8_t)monitor_health(m, s, d),
+					      memory_order_release);
 	if (m->listener != NULL)
 		m->listener(t, m->listener_arg);
 	for (size_t s = 0; s < m->svc_count; s++) {
@@ -120,12 +121,14 @@ int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, dia
 			const uint8_t *a = geo_dc_addrs(geo, d, fams[f], &n);
 			for (size_t k = 0; k < n; k++, ai++) {
 				if (fams[f] == AF_INET) {
-					struct sockaddr_in *sin = (struct sockaddr_in *)&addrs[ai].ss;
+					struct sockaddr_in *sin =
+					    (struct sockaddr_in *)&addrs[ai].ss;
 					sin->sin_family = AF_INET;
 					memcpy(&sin->sin_addr, a + 4 * k, 4);
 					addrs[ai].len = sizeof(*sin);
 				} else {
-					struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&addrs[ai].ss;
+					struct sockaddr_in6 *sin6 =
+					    (struct sockaddr_in6 *)&addrs[ai].ss;
 					sin6->sin6_family = AF_INET6;
 					memcpy(&sin6->sin6_addr, a + 16 * k, 16);
 					addrs[ai].len = sizeof(*sin6);
@@ -137,7 +140,8 @@ int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, dia
 
 	const json_t *section = conf && conf->json ? json_object_get(conf->json, "probes") : NULL;
 	size_t before = diag_count(diag);
-	ret = probe_config_parse(section, dcs, m->dc_count, conf ? conf->path : NULL, &m->cfg, diag);
+	ret =
+	    probe_config_parse(section, dcs, m->dc_count, conf ? conf->path : NULL, &m->cfg, diag);
 	if (ret != SOV_OK) {
 		if (diag_count(diag) == before)
 			diag_add(diag, conf ? conf->path : NULL, 0, 0, "probes: %s", err_str(ret));
@@ -147,11 +151,13 @@ int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, dia
 	for (size_t c = 0; c < m->cfg->check_count; c++) {
 		const char *svc = m->cfg->checks[c].service;
 		uint8_t wire[DNAME_MAXLEN];
-		if (svc != NULL && (dname_from_str(svc, wire) < 0 || geo_service_find(geo, wire) < 0)) {
+		if (svc != NULL &&
+		    (dname_from_str(svc, wire) < 0 || geo_service_find(geo, wire) < 0)) {
 			unsigned line = 0, col = 0;
 			config_locate(conf, section, &line, &col);
 			diag_add(diag, conf ? conf->path : NULL, line, col,
-				 "probes: check \"%s\" names service \"%s\", which is not in \"services\"",
+				 "probes: check \"%s\" names service \"%s\", which is not in "
+				 "\"services\"",
 				 m->cfg->checks[c].name, svc);
 			ret = SOV_ESEMANTIC;
 		}
@@ -173,7 +179,8 @@ int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, dia
 	m->svc_dcs = calloc(m->svc_count + 1, sizeof(uint16_t *));
 	m->svc_dc_count = calloc(m->svc_count + 1, sizeof(size_t));
 	m->svc_all_down = calloc(m->svc_count + 1, sizeof(bool));
-	if (!m->live.svc_dc || !m->svc_target || !m->svc_names || !m->svc_dcs || !m->svc_dc_count || !m->svc_all_down)
+	if (!m->live.svc_dc || !m->svc_target || !m->svc_names || !m->svc_dcs || !m->svc_dc_count ||
+	    !m->svc_all_down)
 		goto finish;
 	for (size_t s = 0; s < m->svc_count; s++) {
 		const struct geo_service_info *si = geo_service(geo, s);

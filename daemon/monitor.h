@@ -36,7 +36,7 @@ typedef struct monitor monitor_t;
  * error code. conf and geo are only read during the call.
  */
 int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, diag_t *diag)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Starts the probe thread (does not wait). Returns SOV_OK or SOV_ESYS. */
 int monitor_start(monitor_t *m) __attribute__((warn_unused_result));

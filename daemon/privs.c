@@ -28,8 +28,8 @@ int daemon_drop_privileges(const char *user, diag_t *diag)
 		if (geteuid() == pw->pw_uid)
 			return SOV_OK;
 		diag_add(diag, NULL, 0, 0,
-			 "\"user\": cannot become %s: not started as root (running as uid %u)", user,
-			 (unsigned)geteuid());
+			 "\"user\": cannot become %s: not started as root (running as uid %u)",
+			 user, (unsigned)geteuid());
 		return SOV_ESYS;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
@@ -38,7 +38,8 @@ int daemon_drop_privileges(const char *user, diag_t *diag)
 		return SOV_ESYS;
 	}
 	if (setuid(0) == 0) {
-		diag_add(diag, NULL, 0, 0, "\"user\": root could be regained after becoming %s", user);
+		diag_add(diag, NULL, 0, 0, "\"user\": root could be regained after becoming %s",
+			 user);
 		return SOV_ESYS;
 	}
 	log_info("main", "running as %s (uid %u, gid %u)", user, (unsigned)pw->pw_uid,

@@ -65,8 +65,8 @@ static void mkdir_p(const char *path)
 	mkdir(buf, 0750);
 }
 
-int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resuming,
-		   const char *addresses, json_t **summary)
+int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resuming, const char *addresses,
+	    json_t **summary)
 {
 	struct run r = {.s = s, .j = j, .resuming = resuming};
 	char prefix[128];
@@ -85,7 +85,7 @@ int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resuming,
 	progress_step("%s operation %s (log %s)", resuming ? "resuming" : "starting", j->id,
 		      r.log_path);
 	run_log_note(&r, "%s %s of %s by pid %d", resuming ? "resuming" : "starting",
-		 dconf_hook_name(j->kind), j->dc, (int)getpid());
+		     dconf_hook_name(j->kind), j->dc, (int)getpid());
 	int hooks_needed = j->kind == HOOK_DEPLOY ? 2 : 1;
 	if (j->state < OP_VERIFYING && j->hooks_done < hooks_needed)
 		rc = run_phase_drain(&r);
@@ -101,7 +101,7 @@ int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resuming,
 			      json_string_value(json_object_get(j->result, "archive")) ?: "",
 			      progress_reset());
 	run_log_note(&r, "operation %s: %s%s%s", j->id, op_state_name(j->state),
-		 j->error[0] ? ": " : "", j->error);
+		     j->error[0] ? ": " : "", j->error);
 finish:
 	j->owner_pid = 0;
 	j->owner_start = 0;

@@ -9,9 +9,9 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "deployer/digest.h"
 #include "deployer/job_int.h"
 #include "deployer/progress.h"
-#include "deployer/digest.h"
 
 /* A backup must name its archive and give (or let us compute) its SHA-256. */
 int run_record_backup(struct run *r, json_t *res)
@@ -33,18 +33,18 @@ int run_record_backup(struct run *r, json_t *res)
 			return CTL_FAILED;
 		}
 		if (hsha != NULL && strcmp(hsha, sha) != 0) {
-			run_set_error(r, "the backup hook reported sha256 %s but %s has %s", hsha, full,
-				  sha);
+			run_set_error(r, "the backup hook reported sha256 %s but %s has %s", hsha,
+				      full, sha);
 			return CTL_FAILED;
 		}
 		json_object_set_new(j->result, "archive_path", json_string(full));
 	} else if (digest_hex_valid(hsha)) {
 		snprintf(sha, sizeof(sha), "%s", hsha);
 	} else {
-		run_set_error(r,
-			  "the backup hook reported no archive: write {\"archive_path\": PATH} to "
-			  "$SOVCTL_RESULT (or {\"sha256\": HEX} if the archive is not local), "
-			  "or print a line " RESULT_LINE_PREFIX "{...}");
+		run_set_error(
+		    r, "the backup hook reported no archive: write {\"archive_path\": PATH} to "
+		       "$SOVCTL_RESULT (or {\"sha256\": HEX} if the archive is not local), "
+		       "or print a line " RESULT_LINE_PREFIX "{...}");
 		return CTL_FAILED;
 	}
 	json_object_set_new(j->result, "archive", json_string(archive));
@@ -87,7 +87,8 @@ void job_find_archive_digest(struct sovctl *s, const char *dc, const char *archi
 			json_t *res = json_object_get(e, "result");
 			const char *a = json_string_value(json_object_get(res, "archive"));
 			const char *sha = json_string_value(json_object_get(res, "sha256"));
-			if (out[0] == '\0' && a && sha && strcmp(a, archive) == 0 && digest_hex_valid(sha))
+			if (out[0] == '\0' && a && sha && strcmp(a, archive) == 0 &&
+			    digest_hex_valid(sha))
 				snprintf(out, 65, "%s", sha);
 		}
 		client_reply_clear(&rep);

@@ -32,7 +32,7 @@ int job_check_hooks(struct sovctl *s, enum dconf_hook_kind kind, const char *dc)
 
 /* An unfinished local operation on dc (none: returns false). */
 bool job_unfinished_on(struct sovctl *s, const char *dc, char *id, size_t cap, char *state,
-			  size_t scap)
+		       size_t scap)
 {
 	json_t *ops = NULL;
 	char why[PATH_MAX + 256];

@@ -48,8 +48,7 @@ void run_raise_state(struct job *j, enum op_state st)
 		j->state = st;
 }
 
-void run_log_note(const struct run *r, const char *fmt,
-							   ...)
+void run_log_note(const struct run *r, const char *fmt, ...)
 {
 	FILE *f = fopen(r->log_path, "ae");
 	if (f == NULL)
@@ -65,8 +64,7 @@ void run_log_note(const struct run *r, const char *fmt,
 	fclose(f);
 }
 
-void run_hook_file(const struct run *r, const char *hook, const char *what, char *buf,
-		      size_t cap)
+void run_hook_file(const struct run *r, const char *hook, const char *what, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s/%s.%s.%s", r->s->conf->log_dir, r->j->id, hook, what);
 }
@@ -96,7 +94,7 @@ static void describe_final(const struct run *r, size_t i, const json_t *op, char
  * step. A state already beyond target (not final) is fine.
  */
 enum adv run_op_advance(struct run *r, size_t i, enum op_state target, json_t *result,
-			   const char *reason, char *why, size_t cap)
+			const char *reason, char *why, size_t cap)
 {
 	char path[256], d[700];
 	struct client_reply rep;
@@ -112,8 +110,8 @@ enum adv run_op_advance(struct run *r, size_t i, enum op_state target, json_t *r
 	const char *cs = json_string_value(json_object_get(rep.body, "state"));
 	int cur = cs ? op_state_parse(cs) : -1;
 	if (cur < 0) {
-		snprintf(why, cap, "%s: operation %s has no valid state", client_name(run_cli(r, i)),
-			 op);
+		snprintf(why, cap, "%s: operation %s has no valid state",
+			 client_name(run_cli(r, i)), op);
 		goto finish;
 	}
 	if (op_state_final((enum op_state)cur) && cur != (int)target) {

@@ -33,11 +33,13 @@ static int create_ops(struct run *r)
 			snprintf(j->inst[i].op_id, sizeof(j->inst[i].op_id), "%s", id);
 		} else if (r->s->allow_partial && !r->resuming && rep.status == 0) {
 			progress_warn("--allow-partial: going on without %s (%s)",
-				      client_name(run_cli(r, i)), client_describe(&rep, d, sizeof(d)));
+				      client_name(run_cli(r, i)),
+				      client_describe(&rep, d, sizeof(d)));
 			j->inst[i].skipped = true;
 		} else {
 			run_set_error(r, "could not record the operation on %s: %s",
-				  client_name(run_cli(r, i)), client_describe(&rep, d, sizeof(d)));
+				      client_name(run_cli(r, i)),
+				      client_describe(&rep, d, sizeof(d)));
 			client_reply_clear(&rep);
 			return rep.status == 0 || rep.status == 401 || rep.status == 403
 				   ? CTL_UNREACHABLE
@@ -78,11 +80,12 @@ static int wait_drained(struct run *r)
 			    st && (strcmp(st, "drained") == 0 || strcmp(st, "maintenance") == 0);
 			if (st && strcmp(st, "active") == 0) {
 				active = true;
-				run_set_error(r,
-					  "%s is active again on %s (undrained by %s) while sovctl "
-					  "waited for the drain",
-					  j->dc, client_name(run_cli(r, i)),
-					  json_string_value(json_object_get(admin, "by")) ?: "?");
+				run_set_error(
+				    r,
+				    "%s is active again on %s (undrained by %s) while sovctl "
+				    "waited for the drain",
+				    j->dc, client_name(run_cli(r, i)),
+				    json_string_value(json_object_get(admin, "by")) ?: "?");
 			}
 			if (!ok) {
 				waiting++;
@@ -100,7 +103,7 @@ static int wait_drained(struct run *r)
 				   (int64_t)r->s->conf->drain_slack_s * 1000;
 		if (now > deadline) {
 			run_set_error(r, "%s was not drained on every instance in time (%s)", j->dc,
-				  list);
+				      list);
 			return CTL_FAILED;
 		}
 		long left = safe_at ? (long)((safe_at * 1000 - now + 999) / 1000) : -1;

@@ -158,7 +158,7 @@ static int collect_result(struct run *r, const char *result_path, json_t **out)
 		free(text);
 		if (!json_is_object(o)) {
 			run_set_error(r, "%s: not a JSON object (%s)", result_path,
-				  o ? "wrong type" : jerr.text);
+				      o ? "wrong type" : jerr.text);
 			json_decref(o);
 			json_decref(res);
 			return CTL_FAILED;
@@ -196,8 +196,8 @@ static int collect_result(struct run *r, const char *result_path, json_t **out)
 
 /* A hook that a killed sovctl left: wait for it if it still runs, else
  * clean up after it. HOOK_LOST: it has to run (again). */
-static enum hook_state hook_reattach(struct run *r, enum dconf_hook_kind h,
-				     const char *status_path, struct hook_status *hs)
+static enum hook_state hook_reattach(struct run *r, enum dconf_hook_kind h, const char *status_path,
+				     struct hook_status *hs)
 {
 	struct job *j = r->j;
 	const struct dconf_hook *hk = &r->dcc->hooks[h];
@@ -241,8 +241,8 @@ static int hook_launch(struct run *r, enum dconf_hook_kind h, const char *status
 	j->attempt++;
 	unlink(result_path);
 	j->hook_log_offset = stat(r->log_path, &st) == 0 ? (int64_t)st.st_size : 0;
-	run_log_note(r, "%s hook of %s, operation %s, attempt %d, timeout %u s", name, j->dc,
-		     j->id, j->attempt, hk->timeout_s);
+	run_log_note(r, "%s hook of %s, operation %s, attempt %d, timeout %u s", name, j->dc, j->id,
+		     j->attempt, hk->timeout_s);
 	if (build_env(r, h, result_path, &env) != SOV_OK) {
 		env_free(&env);
 		run_set_error(r, "out of memory");

@@ -57,8 +57,8 @@ void run_raise_state(struct job *j, enum op_state st) __attribute__((nonnull));
 void run_log_note(const struct run *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), nonnull(1, 2)));
 /** "<log_dir>/<job id>.<hook>.<what>": a hook's status and result files. */
-void run_hook_file(const struct run *r, const char *hook, const char *what, char *buf,
-		   size_t cap) __attribute__((nonnull));
+void run_hook_file(const struct run *r, const char *hook, const char *what, char *buf, size_t cap)
+    __attribute__((nonnull));
 /** The reason a drain by this job carries. */
 void run_drain_reason(const struct run *r, char *buf, size_t cap) __attribute__((nonnull));
 
@@ -104,8 +104,8 @@ void job_find_archive_digest(struct sovctl *s, const char *dc, const char *archi
 /* ---- job.c ---- */
 
 /** Runs (or resumes) job j on the instances cidx: the whole workflow. Returns the exit status. */
-int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resuming,
-	    const char *addresses, json_t **summary) __attribute__((nonnull(1, 2, 3)));
+int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resuming, const char *addresses,
+	    json_t **summary) __attribute__((nonnull(1, 2, 3)));
 
 /* ---- job_check.c: safety checks before a job ---- */
 

@@ -132,7 +132,8 @@ int cmd_abort(struct sovctl *s, const char *id)
 			progress_step("stopping the %s hook left running (supervisor pid %d)",
 				      j.hook_name, (int)j.sup.pid);
 			hook_stop(&j.sup);
-			int64_t until = clock_unix_ms() + (int64_t)s->conf->kill_grace_s * 1000 + 5000;
+			int64_t until =
+			    clock_unix_ms() + (int64_t)s->conf->kill_grace_s * 1000 + 5000;
 			while (clock_unix_ms() < until &&
 			       hook_poll(&j.sup, status_path, false, &hs) == HOOK_RUNNING)
 				ctl_sleep_ms(100);

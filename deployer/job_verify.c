@@ -71,7 +71,7 @@ static int wait_health(struct run *r)
 		int64_t now = clock_unix_ms();
 		if (now > deadline) {
 			run_set_error(r, "%s did not come back up within %u s (%s)", j->dc,
-				  r->s->conf->verify_timeout_s, list);
+				      r->s->conf->verify_timeout_s, list);
 			return CTL_FAILED;
 		}
 		progress_status("waiting for %s to be up: %ld s left (%s)", j->dc,
@@ -98,7 +98,8 @@ int run_phase_verify(struct run *r)
 		return rc;
 	size_t kept = 0;
 	for (size_t i = 0; i < j->n_inst; i++) {
-		bool ours = run_takes_part(r, i) && j->inst[i].drained_by_us && !j->inst[i].maintenance;
+		bool ours =
+		    run_takes_part(r, i) && j->inst[i].drained_by_us && !j->inst[i].maintenance;
 		use[r->cidx[i]] = ours;
 		kept += run_takes_part(r, i) && !ours;
 	}

@@ -21,8 +21,8 @@
 #include "dns/reply.h"
 #include "dns/rrl.h"
 #include "dns/tsig_err.h"
-#include "wire/wire.h"
 #include "dns/zonedb.h"
+#include "wire/wire.h"
 
 /* How much we may send: RFC 6891 §6.2.5 (UDP: the smaller of the client's
  * and our payload size, never below 512); TCP: 64 KiB (the buffer). */
@@ -185,8 +185,8 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	ctx->stats.rcode[ext_rcode ? 16 : (a.rcode & 0xF)]++;
 	ctx->last.question_end = (uint16_t)question_end;
 	ctx->last.cookie_valid = a.cookie_valid;
-	ctx->last.rrl_category = a.rcode == DNS_RCODE_NXDOMAIN ? RRL_NXDOMAIN
+	ctx->last.rrl_category = a.rcode == DNS_RCODE_NXDOMAIN		       ? RRL_NXDOMAIN
 				 : (a.rcode != DNS_RCODE_NOERROR || ext_rcode) ? RRL_ERROR
-									   : RRL_POSITIVE;
+									       : RRL_POSITIVE;
 	return len;
 }

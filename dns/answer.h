@@ -16,23 +16,23 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "geo/geo.h"
 #include "dns/snapshot.h"
+#include "geo/geo.h"
 
 enum dns_transport { DNS_UDP = 0, DNS_TCP = 1 };
 
 /** Per-worker counters (no atomics: each worker owns its own; readers tolerate tearing). */
 struct query_stats {
-	uint64_t queries[2];     /* by transport */
-	uint64_t rcode[17];      /* replies by rcode (index 16 = BADVERS) */
-	uint64_t dropped;        /* no reply sent (QR set, runt) */
-	uint64_t truncated;      /* UDP replies with TC set */
+	uint64_t queries[2]; /* by transport */
+	uint64_t rcode[17];  /* replies by rcode (index 16 = BADVERS) */
+	uint64_t dropped;    /* no reply sent (QR set, runt) */
+	uint64_t truncated;  /* UDP replies with TC set */
 	uint64_t referrals;
 	uint64_t nodata;
 	uint64_t service_answers; /* A/AAAA answers chosen from datacenters */
-	uint64_t fail_open;       /* of which: no usable datacenter, on_all_down applied */
-	uint64_t rrl_dropped;     /* UDP replies withheld by rate limiting */
-	uint64_t rrl_slipped;     /* UDP replies sent truncated by rate limiting */
+	uint64_t fail_open;	  /* of which: no usable datacenter, on_all_down applied */
+	uint64_t rrl_dropped;	  /* UDP replies withheld by rate limiting */
+	uint64_t rrl_slipped;	  /* UDP replies sent truncated by rate limiting */
 };
 
 /** What the transport needs to know about the reply just built. */

@@ -15,10 +15,10 @@
 
 #include "dns/answer.h"
 #include "dns/cookie.h"
-#include "geo/geo.h"
 #include "dns/reply.h"
-#include "wire/wire.h"
 #include "dns/zone.h"
+#include "geo/geo.h"
+#include "wire/wire.h"
 
 /* Names whose A/AAAA we add to the additional section, at most. */
 #define ADDITIONAL_MAX 32
@@ -33,15 +33,15 @@ struct answer {
 	const struct dns_query *q;
 	uint8_t ecs_scope; /* SCOPE PREFIX-LENGTH for the reply's ECS option */
 	bool cookie_valid; /* the query presented a server cookie we issued, still fresh */
-	enum geo_outcome svc_outcome; /* of the latest service selection */
+	enum geo_outcome svc_outcome;	   /* of the latest service selection */
 	uint8_t cookie[COOKIE_SERVER_LEN]; /* server cookie for the reply */
 	enum dns_transport transport;
 	uint8_t rcode;
 	bool aa;
-	bool tc;      /* a required section did not fit */
+	bool tc;			      /* a required section did not fit */
 	const znode_t *extra[ADDITIONAL_MAX]; /* nodes whose addresses go to additional */
 	unsigned extra_n;
-	bool extra_required[ADDITIONAL_MAX];  /* referral glue (RFC 9471) */
+	bool extra_required[ADDITIONAL_MAX]; /* referral glue (RFC 9471) */
 };
 
 /**

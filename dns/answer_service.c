@@ -1,6 +1,7 @@
 /* answer_service.c — geo services on the answer path (contract in answer.h
  * and answer_int.h): which datacenters may appear (live health from the
- * probes, admin state from the API's table, by the rule of geo/usable.h), geo_select(), and their A/AAAA records.
+ * probes, admin state from the API's table, by the rule of geo/usable.h), geo_select(), and their
+ * A/AAAA records.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -22,8 +23,8 @@ static void service_dc_state(const snapshot_t *s, size_t svc, uint8_t *state, bo
 	for (size_t k = 0; k < si->dc_count; k++) {
 		uint16_t d = si->dcs[k];
 		unsigned h = geo_health_get(s->health, svc, d);
-		uint32_t admin = s->admin ? (atomic_load_explicit(&s->admin[d], memory_order_acquire) & 3u)
-					  : 0;
+		uint32_t admin =
+		    s->admin ? (atomic_load_explicit(&s->admin[d], memory_order_acquire) & 3u) : 0;
 		state[d] = geo_dc_state(h, admin);
 		if (!(state[d] & GEO_DC_USABLE))
 			*degraded = true;
@@ -72,7 +73,7 @@ int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_c
  * client (ECS, else the source address). Returns the number of records
  * written (0: NODATA). */
 unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *owner, uint16_t ptr,
-			       uint16_t qtype)
+			uint16_t qtype)
 {
 	const snapshot_t *s = a->snap;
 	struct geo_client gc;

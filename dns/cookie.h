@@ -31,6 +31,6 @@
  */
 bool cookie_process(const snapshot_t *snap, const struct dns_query *q,
 		    const struct sockaddr *client, uint8_t out[COOKIE_SERVER_LEN])
-	__attribute__((nonnull(1, 2, 4)));
+    __attribute__((nonnull(1, 2, 4)));
 
 #endif

@@ -34,8 +34,7 @@ static void queue_additional(struct answer *a, const uint8_t *target, bool requi
 	/* minimal_responses: only what the resolver cannot do without (the
 	 * glue of a delegation, also one reached through a CNAME); the
 	 * addresses of MX/SRV/NS targets it can ask for. */
-	if (a->extra_n >= ADDITIONAL_MAX || target[0] == 0 ||
-	    (!glue && a->snap->minimal_responses))
+	if (a->extra_n >= ADDITIONAL_MAX || target[0] == 0 || (!glue && a->snap->minimal_responses))
 		return;
 	if (!dname_is_subdomain(target, a->zone->origin))
 		return;
@@ -61,10 +60,17 @@ static void queue_targets(struct answer *a, const zrrset_t *rs, bool required, b
 {
 	size_t skip;
 	switch (rs->type) {
-	case DNS_TYPE_NS: skip = 0; break;
-	case DNS_TYPE_MX: skip = 2; break;
-	case DNS_TYPE_SRV: skip = 6; break;
-	default: return;
+	case DNS_TYPE_NS:
+		skip = 0;
+		break;
+	case DNS_TYPE_MX:
+		skip = 2;
+		break;
+	case DNS_TYPE_SRV:
+		skip = 6;
+		break;
+	default:
+		return;
 	}
 	const uint8_t *rd = rs->rdata;
 	for (uint16_t i = 0; i < rs->count; i++) {
@@ -188,7 +194,7 @@ void answer_zone(struct answer *a, uint16_t qtype)
 	/* Lowercased owner names of the chain so far, for the loop guard. */
 	uint8_t chain_names[CNAME_CHAIN_MAX + 1][DNAME_MAXLEN];
 	const uint8_t *lname = a->q->qname_lower;
-	const uint8_t *owner = a->q->qname; /* the name the records are written under */
+	const uint8_t *owner = a->q->qname;  /* the name the records are written under */
 	uint16_t owner_ptr = DNS_HEADER_LEN; /* first owner is the question's name */
 	unsigned chain = 0;
 
@@ -239,14 +245,15 @@ void answer_zone(struct answer *a, uint16_t qtype)
 					add_negative_soa_ttl(
 					    a, a->svc_outcome == GEO_OUT_NOFAMILY
 						   ? UINT32_MAX
-						   : geo_service(a->snap->geo, n->service)->ttl_down_s);
+						   : geo_service(a->snap->geo, n->service)
+							 ->ttl_down_s);
 				return;
 			}
 			if (qtype == DNS_TYPE_ANY) {
 				/* RFC 8482: over UDP the service's A records are
 				 * enough; over TCP both families and the rest. */
-				unsigned w = answer_service(a, n->service, owner, owner_ptr,
-							    DNS_TYPE_A);
+				unsigned w =
+				    answer_service(a, n->service, owner, owner_ptr, DNS_TYPE_A);
 				if (a->transport == DNS_TCP)
 					w += answer_service(a, n->service, owner, owner_ptr,
 							    DNS_TYPE_AAAA);
@@ -290,7 +297,7 @@ void answer_zone(struct answer *a, uint16_t qtype)
 		for (unsigned i = 0; i < chain; i++)
 			if (dname_equal(chain_names[i], next))
 				return; /* loop: the chain so far is the answer */
-		owner = target; /* zone memory: stable for the whole query */
+		owner = target;		/* zone memory: stable for the whole query */
 		owner_ptr = 0;
 		lname = next;
 	}

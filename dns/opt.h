@@ -24,6 +24,6 @@ size_t opt_size(const struct dns_query *q) __attribute__((nonnull, pure));
  */
 size_t opt_put(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
 	       uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 
 #endif

@@ -139,7 +139,7 @@ static bool put_rdata(struct reply *r, uint16_t type, const uint8_t *rd, uint16_
  * TTL for the SOA). Returns false, leaving the reply unchanged, if it does
  * not fit. */
 bool put_rrset(struct reply *r, enum section sec, const uint8_t *owner, uint16_t owner_ptr,
-		      const zrrset_t *rs, uint32_t ttl_s)
+	       const zrrset_t *rs, uint32_t ttl_s)
 {
 	struct mark m = reply_mark(r);
 	const uint8_t *rd = rs->rdata;

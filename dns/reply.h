@@ -18,9 +18,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dns/zone.h"
 #include "wire/dname.h"
 #include "wire/wire.h"
-#include "dns/zone.h"
 
 /* Offsets remembered for name compression. A reply that fits 1232 bytes
  * holds at most ~60 names; 128 label positions cover the large TCP replies
@@ -33,10 +33,10 @@ enum section { SEC_ANSWER = 0, SEC_AUTHORITY = 1, SEC_ADDITIONAL = 2 };
 /** The reply being written; the caller sets buf, limit, len (after the
  * header) and zeroes count and cmp_n. */
 struct reply {
-	uint8_t *buf;  /* the caller's buffer, wire format */
-	size_t limit;  /* bytes available for header+question+RRs (OPT space reserved) */
-	size_t len;    /* bytes written so far, header included */
-	uint16_t count[3];         /* records per enum section */
+	uint8_t *buf;	   /* the caller's buffer, wire format */
+	size_t limit;	   /* bytes available for header+question+RRs (OPT space reserved) */
+	size_t len;	   /* bytes written so far, header included */
+	uint16_t count[3]; /* records per enum section */
 	uint16_t cmp[COMPRESS_MAX]; /* offsets (< 0x4000) of labels written, for compression */
 	unsigned cmp_n;
 };
@@ -66,7 +66,7 @@ static inline void reply_rollback(struct reply *r, const struct mark *m)
  * does not fit (then len is unchanged, the table may hold extra offsets
  * past len: roll back to a mark to drop them). */
 bool put_name(struct reply *r, const uint8_t *name, bool compress)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /** Writes the owner (as the pointer owner_ptr when non-zero, else `owner`
  * compressed), type, class IN and TTL (seconds) of one record; the RDATA
@@ -128,6 +128,7 @@ put_question(struct reply *r, const uint8_t *qname, size_t qname_len, uint16_t q
  * RFC 1035 types are compressed (RFC 3597 §4: only those). False, leaving
  * the reply unchanged, if it does not fit. */
 bool put_rrset(struct reply *r, enum section sec, const uint8_t *owner, uint16_t owner_ptr,
-	       const zrrset_t *rs, uint32_t ttl_s) __attribute__((nonnull(1, 5), warn_unused_result));
+	       const zrrset_t *rs, uint32_t ttl_s)
+    __attribute__((nonnull(1, 5), warn_unused_result));
 
 #endif

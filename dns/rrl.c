@@ -94,7 +94,7 @@ enum rrl_action rrl_account(rrl_t *r, const struct sockaddr *client, enum rrl_ca
 			count = 1; /* a new second, or another network: start over */
 		next = key << 32 | sec << 16 | count;
 	} while (!atomic_compare_exchange_weak_explicit(b, &old, next, memory_order_relaxed,
-							 memory_order_relaxed));
+							memory_order_relaxed));
 	if (count <= r->rate)
 		return RRL_PASS;
 	if (r->slip > 0 && (count - r->rate) % r->slip == 0)

@@ -106,11 +106,11 @@ struct worker {
 	struct event_base *base;
 	struct event *stop_ev;
 	struct event *accept_resume_ev;
-	struct udp_sock **udp;          /* one per listen address, each its own thread */
-	struct evconnlistener **tcp;    /* one per listen address */
+	struct udp_sock **udp;	     /* one per listen address, each its own thread */
+	struct evconnlistener **tcp; /* one per listen address */
 	size_t nsock;
 	struct tcp_conn *conns;
-	struct query_ctx ctx;           /* TCP queries */
+	struct query_ctx ctx; /* TCP queries */
 
 	/* TCP scratch: one frame in, one length-prefixed reply out. */
 	uint8_t tcp_query[DNS_REPLY_MAX];
@@ -121,8 +121,8 @@ struct server {
 	atomic_bool stopping; /* UDP threads exit when they see it */
 	struct worker **workers;
 	unsigned nworkers;
-	atomic_uint tcp_conns; /* open TCP connections, all workers */
-	uint32_t tcp_max_connections;   /* fallbacks when no snapshot is published */
+	atomic_uint tcp_conns;	      /* open TCP connections, all workers */
+	uint32_t tcp_max_connections; /* fallbacks when no snapshot is published */
 	uint32_t tcp_idle_timeout_ms;
 };
 
@@ -133,8 +133,7 @@ bool addr_is_wildcard(const sov_sockaddr_t *a) __attribute__((nonnull));
 
 /** Fails (SOV_ESYS, logged) if another process holds address a for `type`
  * (SOCK_DGRAM or SOCK_STREAM); see sock.c for why SO_REUSEPORT needs it. */
-int sock_check_free(const sov_sockaddr_t *a, int type)
-	__attribute__((nonnull, warn_unused_result));
+int sock_check_free(const sov_sockaddr_t *a, int type) __attribute__((nonnull, warn_unused_result));
 
 /** One worker's non-blocking SO_REUSEPORT socket for a: UDP (bound) or TCP
  * (listening). The descriptor, or -1 (logged). */
@@ -146,7 +145,7 @@ int sock_open(const sov_sockaddr_t *a, int type) __attribute__((nonnull, warn_un
  * allocated: the caller frees it with udp_sock_free() also on failure) and
  * opens it, blocking with a receive timeout. SOV_OK, SOV_ENOMEM or SOV_ESYS. */
 int udp_sock_new(struct server *srv, unsigned id, const sov_sockaddr_t *a, struct udp_sock **out)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /** Closes and frees a UDP socket (its thread has ended); NULL allowed. */
 void udp_sock_free(struct udp_sock *us);
@@ -159,7 +158,7 @@ void *udp_main(void *arg) __attribute__((nonnull));
 /** Opens w's TCP listener k for a on w->base (w->tcp[k]). SOV_OK,
  * SOV_ENOMEM or SOV_ESYS. */
 int tcp_listen(struct worker *w, size_t k, const sov_sockaddr_t *a)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /** Timer callback (arg: the worker): accepting resumes after a pause. */
 void tcp_on_accept_resume(evutil_socket_t fd, short what, void *arg);

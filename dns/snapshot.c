@@ -133,7 +133,8 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		diag_add(diag, conf ? conf->path : NULL, 0, 0, "out of memory building the snapshot");
+		diag_add(diag, conf ? conf->path : NULL, 0, 0,
+			 "out of memory building the snapshot");
 		config_free(conf);
 		ret = SOV_ENOMEM;
 		goto finish;
@@ -195,15 +196,17 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		free((void *)zs.ids);
 		clock_gettime(CLOCK_MONOTONIC, &z1);
 		if (r != SOV_OK) {
-			if (diag_count(diag) == diag_before) /* the loader said nothing: say something */
-				diag_add(diag, zc->file, 0, 0, "zone %s failed to load: %s", zc->origin,
-					 err_str(r));
+			if (diag_count(diag) ==
+			    diag_before) /* the loader said nothing: say something */
+				diag_add(diag, zc->file, 0, 0, "zone %s failed to load: %s",
+					 zc->origin, err_str(r));
 			if (ret == SOV_OK)
 				ret = r;
 			continue;
 		}
 		log_debug("zone", "%s: %zu records, serial %u, loaded from %s in %.1f ms",
-			  z->origin_str, z->record_count, z->serial, zc->file, elapsed_ms(&z0, &z1));
+			  z->origin_str, z->record_count, z->serial, zc->file,
+			  elapsed_ms(&z0, &z1));
 		r = zonedb_add(s->zones, z);
 		if (r != SOV_OK) {
 			diag_add(diag, zc->file, 0, 0, "zone %s: %s", z->origin_str,

@@ -16,24 +16,24 @@
 
 #include "common/diag.h"
 #include "conf/config.h"
+#include "dns/zonedb.h"
 #include "geo/geo.h"
 #include "geo/usable.h"
-#include "dns/zonedb.h"
 
 struct rrl;
 
 typedef struct snapshot {
-	config_t *conf;       /* owned */
-	zonedb_t *zones;      /* owned */
-	uint16_t edns_payload;/* bytes, copied from conf */
-	bool minimal_responses; /* copied from conf */
+	config_t *conf;		   /* owned */
+	zonedb_t *zones;	   /* owned */
+	uint16_t edns_payload;	   /* bytes, copied from conf */
+	bool minimal_responses;	   /* copied from conf */
 	uint8_t cookie_secret[16]; /* RFC 9018 server cookie key: from the config, else
 				      one random key for the life of the process */
-	uint64_t generation;  /* 1 for the first load, +1 per successful reload */
+	uint64_t generation;	   /* 1 for the first load, +1 per successful reload */
 	struct timespec loaded_at; /* CLOCK_REALTIME when built */
-	double load_ms;       /* time spent loading zones, milliseconds */
-	geo_ctx_t *geo;       /* owned: datacenters, services, client map; NULL when
-				 the configuration has neither datacenters nor services */
+	double load_ms;		   /* time spent loading zones, milliseconds */
+	geo_ctx_t *geo;		   /* owned: datacenters, services, client map; NULL when
+				      the configuration has neither datacenters nor services */
 	/* Borrowed, lock-free state of the datacenters, set before publishing;
 	 * whoever owns them frees them only after this snapshot is gone. */
 	const struct geo_health *health; /* per (service, dc) health and the first-round
@@ -41,10 +41,10 @@ typedef struct snapshot {
 	/* Answers naming each datacenter, per service: [svc * dc_count + dc],
 	 * relaxed atomic increments (owned; NULL without geo). */
 	_Atomic uint64_t *svc_dc_answers;
-	struct rrl *rrl;      /* owned: UDP response rate limiting; NULL when off */
-	const _Atomic uint32_t *admin;  /* admin words by dc (api/admin.h: low 2 bits
-					   0 active, 1 draining, 2 drained, 3 maintenance);
-					   NULL: all active */
+	struct rrl *rrl;	       /* owned: UDP response rate limiting; NULL when off */
+	const _Atomic uint32_t *admin; /* admin words by dc (api/admin.h: low 2 bits
+					  0 active, 1 draining, 2 drained, 3 maintenance);
+					  NULL: all active */
 } snapshot_t;
 
 /**
@@ -53,7 +53,7 @@ typedef struct snapshot {
  * or an error (nothing published).
  */
 int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /** Records in all zones of s. */
 size_t snapshot_record_count(const snapshot_t *s) __attribute__((nonnull));

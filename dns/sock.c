@@ -41,7 +41,8 @@ int sock_check_free(const sov_sockaddr_t *a, int type)
 	int fd = socket(a->ss.ss_family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_err("net", "cannot create a %s socket for %s: %s", proto_name(type),
-			addr_format((const struct sockaddr *)&a->ss, buf, sizeof(buf)), strerror(errno));
+			addr_format((const struct sockaddr *)&a->ss, buf, sizeof(buf)),
+			strerror(errno));
 		goto finish;
 	}
 	int one = 1;
@@ -52,8 +53,9 @@ int sock_check_free(const sov_sockaddr_t *a, int type)
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
 		int e = errno;
 		log_err("net", "cannot bind %s (%s): %s%s",
-			addr_format((const struct sockaddr *)&a->ss, buf, sizeof(buf)), proto_name(type),
-			strerror(e), e == EADDRINUSE ? " (another process serves it)" : "");
+			addr_format((const struct sockaddr *)&a->ss, buf, sizeof(buf)),
+			proto_name(type), strerror(e),
+			e == EADDRINUSE ? " (another process serves it)" : "");
 		goto finish;
 	}
 	ret = SOV_OK;
@@ -107,9 +109,10 @@ int sock_open(const sov_sockaddr_t *a, int type)
 		}
 		if (addr_is_wildcard(a)) {
 			step = "PKTINFO";
-			int r = a->ss.ss_family == AF_INET
-					? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))
-					: setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+			int r =
+			    a->ss.ss_family == AF_INET
+				? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))
+				: setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 			if (r != 0)
 				goto fail;
 		}
@@ -124,7 +127,7 @@ int sock_open(const sov_sockaddr_t *a, int type)
 	}
 	return fd;
 
-fail: {
+fail : {
 	int e = errno;
 	log_err("net", "cannot %s %s (%s): %s", step,
 		addr_format((const struct sockaddr *)&a->ss, buf, sizeof(buf)), proto_name(type),

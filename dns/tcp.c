@@ -100,8 +100,9 @@ static bool tcp_process(struct tcp_conn *c)
 		evbuffer_remove(in, w->tcp_query, flen);
 		size_t rlen = 0;
 		if (snap != NULL)
-			rlen = query_process(&w->ctx, snap, (const struct sockaddr *)&c->peer, DNS_TCP,
-					     w->tcp_query, flen, w->tcp_reply + 2, DNS_REPLY_MAX);
+			rlen =
+			    query_process(&w->ctx, snap, (const struct sockaddr *)&c->peer, DNS_TCP,
+					  w->tcp_query, flen, w->tcp_reply + 2, DNS_REPLY_MAX);
 		else
 			w->ctx.stats.dropped++;
 		if (rlen == 0)
@@ -192,8 +193,10 @@ static void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 		 * descriptor and delay that decision. */
 		atomic_fetch_sub(&srv->tcp_conns, 1);
 		close(fd);
-		LOG_RATELIMITED(1, log_warn("tcp", "connection limit (%u) reached: refusing new "
-						   "connections", max));
+		LOG_RATELIMITED(1, log_warn("tcp",
+					    "connection limit (%u) reached: refusing new "
+					    "connections",
+					    max));
 		return;
 	}
 
@@ -234,8 +237,8 @@ fail:
 	}
 	free(c);
 	atomic_fetch_sub(&srv->tcp_conns, 1);
-	LOG_RATELIMITED(1, log_warn("tcp", "worker %u: cannot set up a connection: out of memory",
-				    w->id));
+	LOG_RATELIMITED(
+	    1, log_warn("tcp", "worker %u: cannot set up a connection: out of memory", w->id));
 }
 
 void tcp_on_accept_resume(evutil_socket_t fd, short what, void *arg)

@@ -23,19 +23,20 @@
 #define TSIG_UNSIGNED_RUN_MAX 99
 
 struct alg_info {
-	const char *name;        /* as users write it */
-	const uint8_t *wire;     /* RFC 8945 §6 */
-	const char *digest;      /* OpenSSL digest name */
+	const char *name;    /* as users write it */
+	const uint8_t *wire; /* RFC 8945 §6 */
+	const char *digest;  /* OpenSSL digest name */
 	size_t mac_len;
 };
 
 static const struct alg_info algs[TSIG_ALG_COUNT] = {
-	[TSIG_HMAC_MD5] = {"hmac-md5", (const uint8_t *)"\x08hmac-md5\x07sig-alg\x03reg\x03int", "MD5", 16},
-	[TSIG_HMAC_SHA1] = {"hmac-sha1", (const uint8_t *)"\x09hmac-sha1", "SHA1", 20},
-	[TSIG_HMAC_SHA224] = {"hmac-sha224", (const uint8_t *)"\x0bhmac-sha224", "SHA224", 28},
-	[TSIG_HMAC_SHA256] = {"hmac-sha256", (const uint8_t *)"\x0bhmac-sha256", "SHA256", 32},
-	[TSIG_HMAC_SHA384] = {"hmac-sha384", (const uint8_t *)"\x0bhmac-sha384", "SHA384", 48},
-	[TSIG_HMAC_SHA512] = {"hmac-sha512", (const uint8_t *)"\x0bhmac-sha512", "SHA512", 64},
+    [TSIG_HMAC_MD5] = {"hmac-md5", (const uint8_t *)"\x08hmac-md5\x07sig-alg\x03reg\x03int", "MD5",
+		       16},
+    [TSIG_HMAC_SHA1] = {"hmac-sha1", (const uint8_t *)"\x09hmac-sha1", "SHA1", 20},
+    [TSIG_HMAC_SHA224] = {"hmac-sha224", (const uint8_t *)"\x0bhmac-sha224", "SHA224", 28},
+    [TSIG_HMAC_SHA256] = {"hmac-sha256", (const uint8_t *)"\x0bhmac-sha256", "SHA256", 32},
+    [TSIG_HMAC_SHA384] = {"hmac-sha384", (const uint8_t *)"\x0bhmac-sha384", "SHA384", 48},
+    [TSIG_HMAC_SHA512] = {"hmac-sha512", (const uint8_t *)"\x0bhmac-sha512", "SHA512", 64},
 };
 
 int tsig_alg_parse(const char *text, enum tsig_alg *out)
@@ -143,8 +144,9 @@ int tsig_key_parse(const char *line, struct tsig_key *out, char *err, size_t err
 		*first = '\0';
 		name = first + 1;
 		if (tsig_alg_parse(buf, &alg) != SOV_OK) {
-			snprintf(err, errcap, "unknown algorithm '%.40s' (hmac-sha256, hmac-sha384, "
-					      "hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)",
+			snprintf(err, errcap,
+				 "unknown algorithm '%.40s' (hmac-sha256, hmac-sha384, "
+				 "hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)",
 				 buf);
 			goto finish;
 		}
@@ -182,8 +184,8 @@ int tsig_rr_parse(const uint8_t *msg, size_t len, size_t rr_offset, struct tsig_
 	if (dns_name_read(msg, len, &p, name) < 0 || len - p < 10)
 		return SOV_EMALF;
 	dname_lower(out->key_name, name);
-	if (wire_read_u16(msg + p) != DNS_TYPE_TSIG || wire_read_u16(msg + p + 2) != DNS_CLASS_ANY ||
-	    wire_read_u32(msg + p + 4) != 0)
+	if (wire_read_u16(msg + p) != DNS_TYPE_TSIG ||
+	    wire_read_u16(msg + p + 2) != DNS_CLASS_ANY || wire_read_u32(msg + p + 4) != 0)
 		return SOV_EMALF;
 	size_t rdlen = wire_read_u16(msg + p + 8);
 	p += 10;
@@ -285,8 +287,8 @@ static bool mac_add_variables(EVP_MAC_CTX *c, const uint8_t *key_lname, const ui
 	wire_write_u16(eo, error);
 	wire_write_u16(eo + 2, other_len);
 	return mac_add(c, key_lname, dname_len(key_lname)) && mac_add(c, ct, 6) &&
-	       mac_add(c, alg_lname, dname_len(alg_lname)) && mac_add(c, t, 8) && mac_add(c, eo, 4) &&
-	       mac_add(c, other, other_len);
+	       mac_add(c, alg_lname, dname_len(alg_lname)) && mac_add(c, t, 8) &&
+	       mac_add(c, eo, 4) && mac_add(c, other, other_len);
 }
 
 static bool mac_final(EVP_MAC_CTX *c, uint8_t *out, size_t *out_len)
@@ -498,8 +500,8 @@ int tsig_find(const uint8_t *msg, size_t len, size_t *rr_offset)
 	if (len < DNS_HEADER_LEN)
 		return SOV_EMALF;
 	unsigned qd = wire_read_u16(msg + 4);
-	unsigned rrs = (unsigned)wire_read_u16(msg + 6) + wire_read_u16(msg + 8) +
-		       wire_read_u16(msg + 10);
+	unsigned rrs =
+	    (unsigned)wire_read_u16(msg + 6) + wire_read_u16(msg + 8) + wire_read_u16(msg + 10);
 	uint8_t name[DNAME_MAXLEN];
 	size_t p = DNS_HEADER_LEN;
 	for (unsigned i = 0; i < qd; i++) {
@@ -528,11 +530,16 @@ int tsig_find(const uint8_t *msg, size_t len, size_t *rr_offset)
 static const char *tsig_error_name(uint16_t e)
 {
 	switch (e) {
-	case TSIG_ERR_BADSIG: return "BADSIG";
-	case TSIG_ERR_BADKEY: return "BADKEY";
-	case TSIG_ERR_BADTIME: return "BADTIME";
-	case TSIG_ERR_BADTRUNC: return "BADTRUNC";
-	default: return "an unknown TSIG error";
+	case TSIG_ERR_BADSIG:
+		return "BADSIG";
+	case TSIG_ERR_BADKEY:
+		return "BADKEY";
+	case TSIG_ERR_BADTIME:
+		return "BADTIME";
+	case TSIG_ERR_BADTRUNC:
+		return "BADTRUNC";
+	default:
+		return "an unknown TSIG error";
 	}
 }
 
@@ -553,7 +560,8 @@ static int fold_unsigned(struct tsig_ctx *ctx, const uint8_t *msg, size_t len, c
 	}
 	if (ctx->open == NULL) {
 		EVP_MAC_CTX *c = mac_open(ctx->key);
-		if (c == NULL || !mac_add_u16(c, ctx->mac_len) || !mac_add(c, ctx->mac, ctx->mac_len)) {
+		if (c == NULL || !mac_add_u16(c, ctx->mac_len) ||
+		    !mac_add(c, ctx->mac, ctx->mac_len)) {
 			EVP_MAC_CTX_free(c);
 			return SOV_ESYS;
 		}
@@ -588,7 +596,8 @@ int tsig_verify_reply(struct tsig_ctx *ctx, uint8_t *msg, size_t *len, uint64_t 
 		return SOV_EMALF;
 	}
 	const struct tsig_key *key = ctx->key;
-	if (!dname_equal(rr.key_name, key->name) || !dname_equal(rr.alg_name, algs[key->alg].wire)) {
+	if (!dname_equal(rr.key_name, key->name) ||
+	    !dname_equal(rr.alg_name, algs[key->alg].wire)) {
 		snprintf(err, errcap, "the reply is signed with another key or algorithm");
 		return SOV_EINVAL;
 	}
@@ -605,7 +614,8 @@ int tsig_verify_reply(struct tsig_ctx *ctx, uint8_t *msg, size_t *len, uint64_t 
 	ctx->open = NULL;
 	if (c == NULL) {
 		c = mac_open(key);
-		if (c == NULL || !mac_add_u16(c, ctx->mac_len) || !mac_add(c, ctx->mac, ctx->mac_len)) {
+		if (c == NULL || !mac_add_u16(c, ctx->mac_len) ||
+		    !mac_add(c, ctx->mac, ctx->mac_len)) {
 			EVP_MAC_CTX_free(c);
 			return SOV_ESYS;
 		}
@@ -629,7 +639,8 @@ int tsig_verify_reply(struct tsig_ctx *ctx, uint8_t *msg, size_t *len, uint64_t 
 	}
 	uint64_t diff = now_s > rr.time_signed ? now_s - rr.time_signed : rr.time_signed - now_s;
 	if (diff > rr.fudge) {
-		snprintf(err, errcap, "the reply was signed %llu s away from our clock (fudge %u s)",
+		snprintf(err, errcap,
+			 "the reply was signed %llu s away from our clock (fudge %u s)",
 			 (unsigned long long)diff, rr.fudge);
 		return SOV_EINVAL;
 	}

@@ -104,14 +104,14 @@ size_t tsig_alg_mac_len(enum tsig_alg alg);
  * never contains the secret).
  */
 int tsig_key_parse(const char *line, struct tsig_key *out, char *err, size_t errcap)
-	__attribute__((nonnull(1, 2)));
+    __attribute__((nonnull(1, 2)));
 
 /** A received TSIG record (RFC 8945 §4.2). Pointers point into the message. */
 struct tsig_rr {
-	size_t rr_offset;                /* where the record (its owner) starts */
-	uint8_t key_name[DNAME_MAXLEN];  /* lowercased */
-	uint8_t alg_name[DNAME_MAXLEN];  /* lowercased */
-	uint64_t time_signed;            /* 48 bits */
+	size_t rr_offset;		/* where the record (its owner) starts */
+	uint8_t key_name[DNAME_MAXLEN]; /* lowercased */
+	uint8_t alg_name[DNAME_MAXLEN]; /* lowercased */
+	uint64_t time_signed;		/* 48 bits */
 	uint16_t fudge;
 	uint16_t mac_len;
 	const uint8_t *mac;
@@ -127,7 +127,7 @@ struct tsig_rr {
  * is not a well-formed TSIG of class ANY and TTL 0 ending at len.
  */
 int tsig_rr_parse(const uint8_t *msg, size_t len, size_t rr_offset, struct tsig_rr *out)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /**
  * The state that ties the messages of one exchange together: which key,
@@ -138,13 +138,13 @@ int tsig_rr_parse(const uint8_t *msg, size_t len, size_t rr_offset, struct tsig_
 struct tsig_ctx {
 	const struct tsig_key *key;
 	uint8_t mac[TSIG_MAC_MAX]; /* the previous MAC in the exchange */
-	uint16_t mac_len;          /* 0: none yet (a request being signed) */
+	uint16_t mac_len;	   /* 0: none yet (a request being signed) */
 	uint16_t fudge;
-	unsigned messages;         /* messages signed or verified so far */
-	bool in_reply;             /* a reply's first message is done: later ones
-				      chain the previous MAC and the timers only */
-	unsigned unsigned_run;     /* consecutive unsigned messages seen (verify) */
-	void *open;                /* private: EVP_MAC_CTX over unsigned messages */
+	unsigned messages;     /* messages signed or verified so far */
+	bool in_reply;	       /* a reply's first message is done: later ones
+				  chain the previous MAC and the timers only */
+	unsigned unsigned_run; /* consecutive unsigned messages seen (verify) */
+	void *open;	       /* private: EVP_MAC_CTX over unsigned messages */
 };
 
 void tsig_ctx_init(struct tsig_ctx *c, const struct tsig_key *key) __attribute__((nonnull(1)));
@@ -152,9 +152,9 @@ void tsig_ctx_clear(struct tsig_ctx *c) __attribute__((nonnull));
 
 /** The outcome of checking a signed request (server side). */
 struct tsig_verdict {
-	uint8_t rcode;      /* 0 (NOERROR: go on), 1 FORMERR, 9 NOTAUTH */
-	uint16_t error;     /* TSIG_ERR_* for the reply's TSIG record */
-	struct tsig_rr rr;  /* the request's record, as parsed */
+	uint8_t rcode;	   /* 0 (NOERROR: go on), 1 FORMERR, 9 NOTAUTH */
+	uint16_t error;	   /* TSIG_ERR_* for the reply's TSIG record */
+	struct tsig_rr rr; /* the request's record, as parsed */
 };
 
 /**
@@ -202,8 +202,8 @@ int tsig_append_unsigned(uint8_t *msg, size_t *len, size_t cap, const struct tsi
  * bad MAC, a TSIG error from the server, time outside the fudge), with a
  * reason in err; SOV_EMALF (unreadable record).
  */
-int tsig_verify_reply(struct tsig_ctx *ctx, uint8_t *msg, size_t *len, uint64_t now_s,
-		      char *err, size_t errcap) __attribute__((nonnull(1, 2, 3), warn_unused_result));
+int tsig_verify_reply(struct tsig_ctx *ctx, uint8_t *msg, size_t *len, uint64_t now_s, char *err,
+		      size_t errcap) __attribute__((nonnull(1, 2, 3), warn_unused_result));
 
 /**
  * Finds the TSIG record of msg[0..len): the last record of the additional
@@ -212,7 +212,7 @@ int tsig_verify_reply(struct tsig_ctx *ctx, uint8_t *msg, size_t *len, uint64_t 
  * be walked.
  */
 int tsig_find(const uint8_t *msg, size_t len, size_t *rr_offset)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 
 /**
  * True when a client that has verified every message so far may accept

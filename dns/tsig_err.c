@@ -12,8 +12,7 @@
  * fudge; empty MAC; original ID; error 17 (BADKEY). Returns its length in
  * out[0..cap), or 0 if it does not fit (or the query's TSIG cannot be read,
  * which the parser already excluded). */
-size_t tsig_badkey(const uint8_t *q, size_t qlen, size_t off, uint16_t id, uint8_t *out,
-		   size_t cap)
+size_t tsig_badkey(const uint8_t *q, size_t qlen, size_t off, uint16_t id, uint8_t *out, size_t cap)
 {
 	uint8_t key[DNAME_MAXLEN], alg[DNAME_MAXLEN];
 	size_t p = off;
@@ -39,7 +38,7 @@ size_t tsig_badkey(const uint8_t *q, size_t qlen, size_t off, uint16_t id, uint8
 	o += alen;
 	memcpy(o, q + p, 8); /* time signed (48 bits) and fudge */
 	o += 8;
-	wire_write_u16(o, 0);      /* MAC size */
+	wire_write_u16(o, 0);	   /* MAC size */
 	wire_write_u16(o + 2, id); /* original ID */
 	wire_write_u16(o + 4, 17); /* error: BADKEY */
 	wire_write_u16(o + 6, 0);  /* other len */

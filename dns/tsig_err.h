@@ -17,7 +17,7 @@
  * its length in out[0..cap), or 0 if it does not fit or the query's TSIG
  * cannot be read (dns_query_parse() already excluded that).
  */
-size_t tsig_badkey(const uint8_t *q, size_t qlen, size_t off, uint16_t id, uint8_t *out,
-		   size_t cap) __attribute__((nonnull(1, 5)));
+size_t tsig_badkey(const uint8_t *q, size_t qlen, size_t off, uint16_t id, uint8_t *out, size_t cap)
+    __attribute__((nonnull(1, 5)));
 
 #endif

@@ -26,7 +26,8 @@
  * by route and the client discards a reply from an address it did not ask. */
 static void udp_reply_source(const struct msghdr *in, struct msghdr *out, union cmsg_buf *ctl)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR((struct msghdr *)in, c)) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)in, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi, o;
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
@@ -77,17 +78,19 @@ static void udp_send(struct udp_sock *us, unsigned count)
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			us->ctx.stats.dropped += count - sent;
-			LOG_RATELIMITED(1, log_warn("udp", "worker %u: send buffer full, dropped %u replies",
-						    us->id, count - sent));
+			LOG_RATELIMITED(
+			    1, log_warn("udp", "worker %u: send buffer full, dropped %u replies",
+					us->id, count - sent));
 			return;
 		}
 		/* This one message failed (e.g. EPERM from a firewall rule,
 		 * ENETUNREACH): skip it and send the rest. */
 		int e = errno;
 		char buf[ADDR_STR_MAX];
-		LOG_RATELIMITED(1, log_warn("udp", "worker %u: reply to %s not sent: %s", us->id,
-					    addr_format(us->tx_msgs[sent].msg_hdr.msg_name, buf, sizeof(buf)),
-					    strerror(e)));
+		LOG_RATELIMITED(
+		    1, log_warn("udp", "worker %u: reply to %s not sent: %s", us->id,
+				addr_format(us->tx_msgs[sent].msg_hdr.msg_name, buf, sizeof(buf)),
+				strerror(e)));
 		us->ctx.stats.dropped++;
 		sent++;
 	}
@@ -115,8 +118,8 @@ static void udp_batch(struct udp_sock *us, unsigned n)
 			continue;
 		}
 		size_t len = query_process(&us->ctx, snap, (const struct sockaddr *)&us->rx_addr[i],
-					   DNS_UDP, us->rx_buf[i], us->rx_msgs[i].msg_len, us->tx_buf[i],
-					   UDP_REPLY_MAX);
+					   DNS_UDP, us->rx_buf[i], us->rx_msgs[i].msg_len,
+					   us->tx_buf[i], UDP_REPLY_MAX);
 		if (len == 0)
 			continue;
 		if (snap->rrl != NULL && !us->ctx.last.cookie_valid) {
@@ -175,8 +178,8 @@ void *udp_main(void *arg)
 			used = 0;
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 				int e = errno;
-				LOG_RATELIMITED(1, log_warn("udp", "worker %u: receive failed: %s", us->id,
-							    strerror(e)));
+				LOG_RATELIMITED(1, log_warn("udp", "worker %u: receive failed: %s",
+							    us->id, strerror(e)));
 			}
 			continue; /* timeout: look at the stop flag */
 		}
@@ -216,8 +219,7 @@ int udp_sock_new(struct server *srv, unsigned id, const sov_sockaddr_t *a, struc
 	int fl = fcntl(us->fd, F_GETFL);
 	if (fl < 0 || fcntl(us->fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
 	    setsockopt(us->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
-		log_err("dns", "worker %u: cannot set up its UDP socket: %s", id,
-			strerror(errno));
+		log_err("dns", "worker %u: cannot set up its UDP socket: %s", id, strerror(errno));
 		return SOV_ESYS;
 	}
 	return SOV_OK;

@@ -2,18 +2,16 @@
  *
  * The orchestrator of the loader; the jobs live in the files listed in
  * zone_int.h. Three phases, each a linear pass:
- *   1. parse (zone_parse.c, zone_lint.c, zone_record.c): the file is read into memory; plain one-line records are
- *      converted by zone_fast_parse() (dns/zone_fast.c), every other one by
- *      ldns (ldns_rr_new_frm_fp_l on a memory stream); we intercept the
- *      lines ldns cannot report precisely (blank and comment lines, so
- *      that every record gets its exact first line number, and the $
+ *   1. parse (zone_parse.c, zone_lint.c, zone_record.c): the file is read into memory; plain
+ * one-line records are converted by zone_fast_parse() (dns/zone_fast.c), every other one by ldns
+ * (ldns_rr_new_frm_fp_l on a memory stream); we intercept the lines ldns cannot report precisely
+ * (blank and comment lines, so that every record gets its exact first line number, and the $
  *      directives, so that a relative $ORIGIN and $INCLUDE work).
  *      Each accepted record becomes a 32-byte zrec_t; its RDATA goes into
  *      one growing arena, its owner into a name table that gives it an id.
- *   2. build (zone_names.c, zone_build.c): empty non-terminals are added to the name table, records are
- *      counting-sorted by name id (stable, O(n)), each name's few records
- *      are sorted by type, duplicates dropped, and everything is copied into
- *      two final blocks (nodes + RRsets, and RDATA).
+ *   2. build (zone_names.c, zone_build.c): empty non-terminals are added to the name table, records
+ * are counting-sorted by name id (stable, O(n)), each name's few records are sorted by type,
+ * duplicates dropped, and everything is copied into two final blocks (nodes + RRsets, and RDATA).
  *   3. validate (zone_check.c): per node, with the zone tree in place (parent, cut).
  * Errors are collected (zone_err.c), sorted back into file order and reported together.
  *
@@ -43,7 +41,7 @@ int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
 int zone_load_services(const char *origin, const char *path, const struct zone_services *svcs,
 		       zone_t **out, diag_t *diag)
 {
-	loader_t L = { .default_ttl_s = ZONE_DEFAULT_TTL_S, .svcs = svcs };
+	loader_t L = {.default_ttl_s = ZONE_DEFAULT_TTL_S, .svcs = svcs};
 	ldns_rdf *origin_rdf = NULL;
 	zone_t *z = NULL;
 	char buf[DNAME_STR_MAX];

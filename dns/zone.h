@@ -30,52 +30,53 @@
 #define ZNODE_NONE UINT32_MAX
 
 /* znode_t.flags */
-#define ZNODE_APEX 0x01     /* the zone apex (nodes[0]) */
+#define ZNODE_APEX 0x01	    /* the zone apex (nodes[0]) */
 #define ZNODE_DELEG 0x02    /* has NS and is not the apex: a zone cut (RFC 1034 §4.2.1) */
 #define ZNODE_WILDCARD 0x04 /* a child "*.<this name>" exists (RFC 4592) */
-#define ZNODE_GLUE 0x08     /* strictly below a zone cut (cut != ZNODE_NONE and cut is
-				not this node): not authoritative; the only data allowed
-				here is A/AAAA glue named by an NS target of the cut.
-				The cut node itself has ZNODE_DELEG, not ZNODE_GLUE. */
+#define ZNODE_GLUE                                                                                 \
+	0x08 /* strictly below a zone cut (cut != ZNODE_NONE and cut is                            \
+		 not this node): not authoritative; the only data allowed                          \
+		 here is A/AAAA glue named by an NS target of the cut.                             \
+		 The cut node itself has ZNODE_DELEG, not ZNODE_GLUE. */
 
 /** One RRset: all records of one type at one owner. */
 typedef struct zrrset {
-	uint16_t type;        /* RR type, host order */
-	uint16_t count;       /* number of records, >= 1 */
-	uint32_t ttl_s;       /* TTL in seconds (RFC 2181 §5.2: one TTL per RRset) */
+	uint16_t type;	      /* RR type, host order */
+	uint16_t count;	      /* number of records, >= 1 */
+	uint32_t ttl_s;	      /* TTL in seconds (RFC 2181 §5.2: one TTL per RRset) */
 	uint32_t rdata_len;   /* bytes in rdata */
 	const uint8_t *rdata; /* count × [RDLENGTH u16 BE][RDATA]; owned by the zone */
 } zrrset_t;
 
 /** One name in the zone (real owner or empty non-terminal). */
 typedef struct znode {
-	const uint8_t *owner;    /* lowercased wire name, owned by the zone */
-	uint32_t parent;         /* index of the parent node; ZNODE_NONE for the apex */
-	uint32_t cut;            /* index of the topmost zone cut at or above this node
-				    (apex excluded); ZNODE_NONE when not under a cut */
-	uint32_t service;        /* reserved for geo services: service id or ZNODE_NONE */
-	uint16_t flags;          /* ZNODE_* bits */
-	uint16_t rrset_count;    /* 0 for an empty non-terminal */
-	const zrrset_t *rrsets;  /* sorted by type ascending; owned by the zone */
+	const uint8_t *owner;	/* lowercased wire name, owned by the zone */
+	uint32_t parent;	/* index of the parent node; ZNODE_NONE for the apex */
+	uint32_t cut;		/* index of the topmost zone cut at or above this node
+				   (apex excluded); ZNODE_NONE when not under a cut */
+	uint32_t service;	/* reserved for geo services: service id or ZNODE_NONE */
+	uint16_t flags;		/* ZNODE_* bits */
+	uint16_t rrset_count;	/* 0 for an empty non-terminal */
+	const zrrset_t *rrsets; /* sorted by type ascending; owned by the zone */
 } znode_t;
 
 /** A loaded zone. All fields are read-only after zone_load(). */
 typedef struct zone {
 	uint8_t origin[DNAME_MAXLEN]; /* lowercased wire name of the apex */
-	uint16_t origin_len;          /* wire length of origin */
-	uint16_t origin_labels;       /* label count of origin */
-	char *origin_str;             /* presentation form, with the final dot */
-	char *path;                   /* the master file it was read from */
-	uint32_t serial;              /* SOA serial */
-	uint32_t neg_ttl_s;           /* min(SOA TTL, SOA MINIMUM): TTL of the SOA in
+	uint16_t origin_len;	      /* wire length of origin */
+	uint16_t origin_labels;	      /* label count of origin */
+	char *origin_str;	      /* presentation form, with the final dot */
+	char *path;		      /* the master file it was read from */
+	uint32_t serial;	      /* SOA serial */
+	uint32_t neg_ttl_s;	      /* min(SOA TTL, SOA MINIMUM): TTL of the SOA in
 					 NXDOMAIN/NODATA replies (RFC 2308 §3, §5) */
-	size_t record_count;          /* records loaded (after removing duplicates) */
-	znode_t *nodes;               /* nodes[0] is the apex */
+	size_t record_count;	      /* records loaded (after removing duplicates) */
+	znode_t *nodes;		      /* nodes[0] is the apex */
 	uint32_t node_count;
-	uint64_t *index;              /* open addressing: (owner hash << 32) | (node index + 1),
-					 0 = empty slot; private to zone_find() */
-	uint32_t index_mask;          /* table size - 1 (power of two) */
-	void *mem;                    /* private: allocation bookkeeping */
+	uint64_t *index;     /* open addressing: (owner hash << 32) | (node index + 1),
+				0 = empty slot; private to zone_find() */
+	uint32_t index_mask; /* table size - 1 (power of two) */
+	void *mem;	     /* private: allocation bookkeeping */
 } zone_t;
 
 /**
@@ -100,7 +101,7 @@ typedef struct zone {
  * Diagnostics come out in file order; after 1000, only a count.
  */
 int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /**
  * Names of geo services inside one zone: each becomes a node (with
@@ -109,7 +110,7 @@ int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
  */
 struct zone_services {
 	const uint8_t *const *names; /* lowercased wire names at or below the origin */
-	const uint32_t *ids;         /* service index to store in the node */
+	const uint32_t *ids;	     /* service index to store in the node */
 	size_t count;
 };
 

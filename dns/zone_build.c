@@ -70,8 +70,8 @@ static uint32_t rd_u32(const uint8_t *p)
 
 /** Sizes of the deduplicated records, for the final layout. */
 struct build_sizes {
-	size_t kept;        /* records kept */
-	size_t rrsets;      /* RRsets they form */
+	size_t kept;	    /* records kept */
+	size_t rrsets;	    /* RRsets they form */
 	size_t rdata_bytes; /* their [RDLENGTH][RDATA] bytes */
 };
 
@@ -125,7 +125,7 @@ static int build_sort(loader_t *L, zrec_t **recs_out, uint32_t **start_out, stru
 		kept += w;
 	}
 	start[N] = (uint32_t)kept;
-	*sz = (struct build_sizes){ .kept = kept, .rrsets = rrsets, .rdata_bytes = rdata_bytes };
+	*sz = (struct build_sizes){.kept = kept, .rrsets = rrsets, .rdata_bytes = rdata_bytes};
 	return SOV_OK;
 }
 
@@ -150,16 +150,17 @@ static void build_layout(loader_t *L, const zrec_t *recs, const uint32_t *start,
 	char name[DNAME_STR_MAX], tbuf[16];
 	for (uint32_t id = 0; id < N; id++) {
 		znode_t *n = &z->nodes[id];
-		*n = (znode_t){ .owner = nm->buf + nm->off[id],
-				.parent = ZNODE_NONE,
-				.cut = ZNODE_NONE,
-				.service = ZNODE_NONE,
-				.rrsets = rs + ri };
+		*n = (znode_t){.owner = nm->buf + nm->off[id],
+			       .parent = ZNODE_NONE,
+			       .cut = ZNODE_NONE,
+			       .service = ZNODE_NONE,
+			       .rrsets = rs + ri};
 		for (uint32_t i = start[id]; i < start[id + 1];) {
 			uint32_t j = i;
 			zrrset_t *set = &rs[ri];
-			*set = (zrrset_t){ .type = recs[i].type, .ttl_s = recs[i].ttl_s, .rdata = rd };
-			src[ri] = (rrset_src_t){ .first = i, .second = UINT32_MAX };
+			*set =
+			    (zrrset_t){.type = recs[i].type, .ttl_s = recs[i].ttl_s, .rdata = rd};
+			src[ri] = (rrset_src_t){.first = i, .second = UINT32_MAX};
 			bool warned = false;
 			for (; j < start[id + 1] && recs[j].type == recs[i].type; j++) {
 				const zrec_t *r = &recs[j];
@@ -176,13 +177,14 @@ static void build_layout(loader_t *L, const zrec_t *recs, const uint32_t *start,
 					warned = true;
 					if (L->ttl_warnings++ < ZONE_TTL_WARN_MAX) {
 						zone_name_str(n->owner, name, sizeof(name));
-						log_warn("zone",
-							 "%s:%u: TTL %u of %s at %s differs from the "
-							 "RRset's first TTL %u; using %u (RFC 2181 "
-							 "§5.2)",
-							 L->files[r->file], r->line, r->ttl_s,
-							 zone_type_str(set->type, tbuf, sizeof(tbuf)),
-							 name, set->ttl_s, set->ttl_s);
+						log_warn(
+						    "zone",
+						    "%s:%u: TTL %u of %s at %s differs from the "
+						    "RRset's first TTL %u; using %u (RFC 2181 "
+						    "§5.2)",
+						    L->files[r->file], r->line, r->ttl_s,
+						    zone_type_str(set->type, tbuf, sizeof(tbuf)),
+						    name, set->ttl_s, set->ttl_s);
 					}
 				}
 			}
@@ -207,7 +209,7 @@ static int build_tree(zone_t *z)
 {
 	uint32_t N = z->node_count;
 	/* Parents first: order nodes by depth (counting sort). */
-	uint32_t depth_count[DNAME_MAXLABELS + 2] = { 0 };
+	uint32_t depth_count[DNAME_MAXLABELS + 2] = {0};
 	uint32_t *order = malloc(((size_t)N + 1) * sizeof(*order));
 	if (order == NULL)
 		return SOV_ENOMEM;

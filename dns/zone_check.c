@@ -118,8 +118,8 @@ void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src)
 	if (soa == NULL && !L->syntax_error)
 		zerr_add(L, UINT32_MAX, 0, 0, "no SOA record at the zone apex %s", z->origin_str);
 	if (znode_rrset_pos(apex, LDNS_RR_TYPE_NS, NULL) == NULL)
-		zerr_add(L, UINT32_MAX, 0, 0,
-			 "no NS records at the zone apex %s (RFC 1034 §4.2.1)", z->origin_str);
+		zerr_add(L, UINT32_MAX, 0, 0, "no NS records at the zone apex %s (RFC 1034 §4.2.1)",
+			 z->origin_str);
 	size_t base = 0;
 	for (uint32_t id = 0; id < z->node_count; id++) {
 		validate_node(L, z, id, recs, src, (uint32_t)base);
@@ -140,11 +140,13 @@ void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src)
 		size_t first = (size_t)(n->rrsets - rs);
 		for (uint16_t k = 0; k < n->rrset_count; k++) {
 			uint16_t t = n->rrsets[k].type;
-			if (t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_CNAME)
-				zerr_rec(L, &recs[src[first + k].first],
-					 "%s is a service in the configuration (its A/AAAA answers "
-					 "are chosen per query): a static %s record cannot stand there",
-					 name, zone_type_str(t, tbuf, sizeof(tbuf)));
+			if (t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA ||
+			    t == LDNS_RR_TYPE_CNAME)
+				zerr_rec(
+				    L, &recs[src[first + k].first],
+				    "%s is a service in the configuration (its A/AAAA answers "
+				    "are chosen per query): a static %s record cannot stand there",
+				    name, zone_type_str(t, tbuf, sizeof(tbuf)));
 		}
 	}
 }

@@ -42,8 +42,8 @@ void zerr_add(loader_t *L, uint32_t seq, uint16_t file, uint32_t line, const cha
 		L->oom = true;
 		return;
 	}
-	L->errs[L->nerrs++] = (zerr_t){ .seq = seq, .ins = L->ins++, .line = line, .file = file,
-					.msg = msg };
+	L->errs[L->nerrs++] =
+	    (zerr_t){.seq = seq, .ins = L->ins++, .line = line, .file = file, .msg = msg};
 }
 
 static int zerr_cmp(const void *a, const void *b)

@@ -111,8 +111,8 @@ static uint16_t type_parse(tok_t t)
 	static const struct {
 		const char *name;
 		uint16_t type;
-	} known[] = { { "A", T_A },     { "AAAA", T_AAAA }, { "NS", T_NS },   { "CNAME", T_CNAME },
-		      { "PTR", T_PTR }, { "MX", T_MX },     { "TXT", T_TXT }, { "SRV", T_SRV } };
+	} known[] = {{"A", T_A},     {"AAAA", T_AAAA}, {"NS", T_NS},   {"CNAME", T_CNAME},
+		     {"PTR", T_PTR}, {"MX", T_MX},     {"TXT", T_TXT}, {"SRV", T_SRV}};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (tok_is(t, known[i].name))
 			return known[i].type;
@@ -181,7 +181,7 @@ size_t zone_fast_parse(const char *text, size_t len, const uint8_t *origin, size
 		if ((ch < 0x20 && ch != '\t') || ch == 0x7f || ch == '\\' || ch == '(' || ch == ')')
 			return 0;
 	}
-	cur_t c = { text, text + line_len };
+	cur_t c = {text, text + line_len};
 	tok_t t;
 
 	out->owner_given = text[0] != ' ' && text[0] != '\t';

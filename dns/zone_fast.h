@@ -29,15 +29,15 @@
 
 /** One record recognized by zone_fast_parse(). */
 typedef struct zfast {
-	uint8_t owner[DNAME_MAXLEN]; /* absolute wire name, the file's letter case;
-					set only when owner_given */
-	bool owner_given;            /* false: the line starts with a blank (previous owner) */
-	bool ttl_given;              /* false: the record takes the default TTL */
-	uint32_t ttl_s;              /* seconds, <= 2^31 - 1 (RFC 2181 §8); when ttl_given */
-	uint16_t type;               /* A, AAAA, NS, CNAME, PTR, MX, TXT or SRV (host order) */
-	uint16_t rdlen;              /* bytes in rdata */
-	uint16_t name_at;            /* offset in rdata of the domain name that ends it
-					(NS, CNAME, PTR: 0; MX: 2; SRV: 6); rdlen if none */
+	uint8_t owner[DNAME_MAXLEN];	/* absolute wire name, the file's letter case;
+					   set only when owner_given */
+	bool owner_given;		/* false: the line starts with a blank (previous owner) */
+	bool ttl_given;			/* false: the record takes the default TTL */
+	uint32_t ttl_s;			/* seconds, <= 2^31 - 1 (RFC 2181 §8); when ttl_given */
+	uint16_t type;			/* A, AAAA, NS, CNAME, PTR, MX, TXT or SRV (host order) */
+	uint16_t rdlen;			/* bytes in rdata */
+	uint16_t name_at;		/* offset in rdata of the domain name that ends it
+					   (NS, CNAME, PTR: 0; MX: 2; SRV: 6); rdlen if none */
 	uint8_t rdata[ZFAST_RDATA_MAX]; /* RDATA in wire form, names uncompressed */
 } zfast_t;
 

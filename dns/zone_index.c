@@ -55,8 +55,7 @@ const znode_t *zone_find(const zone_t *z, const uint8_t *lower_name)
 		if ((uint32_t)(v >> 32) != h)
 			continue;
 		const znode_t *n = &z->nodes[(uint32_t)v - 1];
-		if (dname_len(n->owner) == len &&
-		    memcmp(n->owner, lower_name, len) == 0)
+		if (dname_len(n->owner) == len && memcmp(n->owner, lower_name, len) == 0)
 			return n;
 	}
 }

@@ -34,20 +34,20 @@
 
 /** One record while loading. 32 bytes: a 1,000,000-record zone costs 32 MB here. */
 typedef struct zrec {
-	uint64_t hash;  /* hash of the RDATA with domain names lowercased (dedup key) */
-	uint32_t name;  /* owner's name id (= final node index) */
+	uint64_t hash;	/* hash of the RDATA with domain names lowercased (dedup key) */
+	uint32_t name;	/* owner's name id (= final node index) */
 	uint32_t rdata; /* offset in the RDATA arena of [RDLENGTH u16 BE][RDATA] */
 	uint32_t ttl_s;
-	uint32_t line;  /* first line of the record in its file */
-	uint32_t seq;   /* file order (index at parse time) */
+	uint32_t line; /* first line of the record in its file */
+	uint32_t seq;  /* file order (index at parse time) */
 	uint16_t type;
-	uint16_t file;  /* index in loader_t.files */
+	uint16_t file; /* index in loader_t.files */
 } zrec_t;
 
 /** One diagnostic, kept until the end so that all come out in file order. */
 typedef struct zerr {
-	uint32_t seq;  /* record order it belongs to (UINT32_MAX: whole zone) */
-	uint32_t ins;  /* insertion order: tie-breaker, keeps the sort stable */
+	uint32_t seq; /* record order it belongs to (UINT32_MAX: whole zone) */
+	uint32_t ins; /* insertion order: tie-breaker, keeps the sort stable */
 	uint32_t line;
 	uint16_t file;
 	uint16_t col; /* 1-based; 1 when only the record is known */
@@ -58,9 +58,9 @@ typedef struct zerr {
 typedef struct names {
 	uint8_t *buf; /* wire names back to back */
 	size_t len, cap;
-	uint32_t *off;   /* [id] offset in buf */
-	uint32_t *hash;  /* [id] dname_hash */
-	uint32_t *nrec;  /* [id] records with this owner */
+	uint32_t *off;	/* [id] offset in buf */
+	uint32_t *hash; /* [id] dname_hash */
+	uint32_t *nrec; /* [id] records with this owner */
 	uint32_t count, cap_ids;
 	uint64_t *table; /* open addressing: slot_make(hash, id), 0 = empty; load <= 0.5 */
 	uint32_t mask;
@@ -68,9 +68,9 @@ typedef struct names {
 
 /** What zone->mem points to: every block the zone owns. */
 typedef struct zone_mem {
-	void *block;     /* nodes[] then rrsets[] */
-	uint8_t *rdata;  /* all RRsets' RDATA */
-	uint8_t *names;  /* owner names */
+	void *block;	/* nodes[] then rrsets[] */
+	uint8_t *rdata; /* all RRsets' RDATA */
+	uint8_t *names; /* owner names */
 } zone_mem_t;
 
 typedef struct loader {
@@ -95,7 +95,7 @@ typedef struct loader {
 
 /** Where diagnostics about an RRset point: its first record in file order. */
 typedef struct rrset_src {
-	uint32_t first; /* index in the sorted record array */
+	uint32_t first;	 /* index in the sorted record array */
 	uint32_t second; /* second record (for "more than one"), or UINT32_MAX */
 } rrset_src_t;
 
@@ -105,10 +105,10 @@ typedef struct rrset_src {
 
 /** Adds an error for record number `seq` (UINT32_MAX: the whole zone) at file:line. */
 void zerr_add(loader_t *L, uint32_t seq, uint16_t file, uint32_t line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6), nonnull(1, 5)));
+    __attribute__((format(printf, 5, 6), nonnull(1, 5)));
 /** zerr_add() at the position of a parsed record. */
 void zerr_rec(loader_t *L, const zrec_t *r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4), nonnull(1, 2, 3)));
+    __attribute__((format(printf, 3, 4), nonnull(1, 2, 3)));
 /** Sets the line and 1-based column of the error just added (if L->nerrs > before). */
 void zerr_set_pos(loader_t *L, size_t before, uint32_t line, size_t col) __attribute__((nonnull));
 /** Moves the collected errors to diag as "file:line:column: message", in file order. */
@@ -124,10 +124,10 @@ const char *zone_type_str(uint16_t type, char *buf, size_t cap) __attribute__((n
 int names_grow_table(names_t *n) __attribute__((nonnull, warn_unused_result));
 /** Id of a lowercased wire name of `len` bytes and dname_hash `h`, or UINT32_MAX. */
 uint32_t names_lookup(const names_t *n, const uint8_t *lname, size_t len, uint32_t h)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 /** Finds or adds a lowercased wire name; *id_out gets its id. SOV_OK or SOV_ENOMEM. */
 int names_intern(names_t *n, const uint8_t *lname, uint32_t *id_out)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 /** Frees the table's memory (blocks moved into a zone are NULL by then). */
 void names_free(names_t *n) __attribute__((nonnull));
 /** Adds every missing ancestor between an owner and the apex (empty
@@ -141,11 +141,11 @@ int names_add_empty_nonterminals(loader_t *L) __attribute__((nonnull, warn_unuse
 bool zone_wire_name_ok(const uint8_t *p, size_t len, size_t *used) __attribute__((nonnull));
 /** Registers a file name for diagnostics; *id gets its index. SOV_OK or SOV_ENOMEM. */
 int zone_file_add(loader_t *L, const char *path, uint16_t *id)
-	__attribute__((nonnull, warn_unused_result));
+    __attribute__((nonnull, warn_unused_result));
 /** Checks a record parsed by ldns and appends it to L, or reports why not
  * (errors and L->oom in L). `line` is its first line in file `file`. */
 void record_add(loader_t *L, const ldns_rr *rr, uint16_t file, uint32_t line)
-	__attribute__((nonnull));
+    __attribute__((nonnull));
 /** Same for a record parsed by zone_fast_parse(), with its absolute owner
  * (any case) and TTL in seconds. */
 void record_add_fast(loader_t *L, const zfast_t *r, const uint8_t *owner, uint32_t ttl_s,
@@ -162,8 +162,8 @@ bool class_token_n(const char *t, size_t n) __attribute__((nonnull));
 /** Checks what ldns lets through in the text rec[0..rec_len) of a record it
  * parsed as `rr`; errors go to L at line:column. Returns whether the record
  * spells out its TTL. */
-bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t rec_len,
-		 uint16_t file, uint32_t line) __attribute__((nonnull));
+bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t rec_len, uint16_t file,
+		 uint32_t line) __attribute__((nonnull));
 
 /* ----------------------------------------------------- zone_parse.c: the files */
 
@@ -177,8 +177,7 @@ void zone_parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t
 
 /** Checks the built zone against the rules of zone.h. recs: the records in
  * node/RRset order, src[i]: where RRset i (in z->nodes order) came from. */
-void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src)
-	__attribute__((nonnull));
+void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src) __attribute__((nonnull));
 
 /* --------------------------------------------------------- zone_build.c */
 
@@ -190,6 +189,6 @@ int zone_build(loader_t *L) __attribute__((nonnull, warn_unused_result));
 
 /** Bisects the node's type-sorted RRsets; *pos (may be NULL) gets the index. */
 const zrrset_t *znode_rrset_pos(const znode_t *n, uint16_t type, uint32_t *pos)
-	__attribute__((nonnull(1)));
+    __attribute__((nonnull(1)));
 
 #endif

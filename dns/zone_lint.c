@@ -30,7 +30,7 @@ bool ttl_token_value(const char *t, uint64_t *v)
 			group = group > cap / 10 ? cap : group * 10 + (uint64_t)(*t - '0');
 		} else if (strchr("smhdwSMHDW", *t) != NULL && digits) {
 			static const char units[] = "smhdw";
-			static const uint64_t secs[] = { 1, 60, 3600, 86400, 604800 };
+			static const uint64_t secs[] = {1, 60, 3600, 86400, 604800};
 			char u = (char)(*t | 0x20);
 			uint64_t mul = secs[strchr(units, u) - units];
 			group = group > cap / mul ? cap : group * mul;
@@ -100,11 +100,11 @@ static void lint_error_at(loader_t *L, uint16_t file, uint32_t line, const char 
  * 0 and reads "-1" as 65535). Returns whether the record spells out its
  * TTL, so that the caller can apply a default of 0 that ldns replaces.
  */
-static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t n,
-			     uint16_t file, uint32_t line);
+static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t n, uint16_t file,
+			     uint32_t line);
 
-bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t rec_len,
-			uint16_t file, uint32_t line)
+bool record_lint(loader_t *L, const ldns_rr *rr, const char *rec, size_t rec_len, uint16_t file,
+		 uint32_t line)
 {
 	char small[4096];
 	/* A record may be long (RDATA up to 65535 octets in hex): check all of it. */
@@ -187,7 +187,8 @@ static bool lint_tokens(loader_t *L, const char *text, size_t n, uint16_t file, 
 					i++;
 				}
 			} else {
-				while (i < n && text[i] != 0 && !strchr(" \t\r\n\f\v;()\"", text[i]))
+				while (i < n && text[i] != 0 &&
+				       !strchr(" \t\r\n\f\v;()\"", text[i]))
 					i += text[i] == '\\' && i + 1 < n ? 2 : 1;
 			}
 			if (ntok < LINT_TOKENS_MAX) {
@@ -212,8 +213,8 @@ static bool lint_tokens(loader_t *L, const char *text, size_t n, uint16_t file, 
 }
 
 /* record_lint() on a writable NUL-terminated copy of the record (n bytes). */
-static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t n,
-			     uint16_t file, uint32_t line)
+static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t n, uint16_t file,
+			     uint32_t line)
 {
 	struct lint_tok tok[LINT_TOKENS_MAX];
 	size_t ntok = 0;
@@ -222,8 +223,7 @@ static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t 
 
 	/* [owner] then [TTL] [class] in either order, then the type. */
 	char field[256];
-#define FIELD(k)                                                                               \
-	(snprintf(field, sizeof(field), "%.*s", (int)tok[k].len, text + tok[k].at), field)
+#define FIELD(k) (snprintf(field, sizeof(field), "%.*s", (int)tok[k].len, text + tok[k].at), field)
 	size_t k = 0;
 	bool ttl_given = false;
 	if (text[0] != ' ' && text[0] != '\t' && ntok > 0) {
@@ -243,12 +243,14 @@ static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t 
 		uint64_t v = 0;
 		if (!ttl_token_value(t, &v)) {
 			lint_error_at(L, file, line, text, tok[k].at,
-				      "\"%s\" is not a valid TTL (seconds, or units like 1h30m)", t);
+				      "\"%s\" is not a valid TTL (seconds, or units like 1h30m)",
+				      t);
 			return true;
 		}
 		if (v > INT32_MAX) {
 			lint_error_at(L, file, line, text, tok[k].at,
-				      "TTL %s is above 2147483647, the largest RFC 2181 §8 allows", t);
+				      "TTL %s is above 2147483647, the largest RFC 2181 §8 allows",
+				      t);
 			return true;
 		}
 		ttl_given = true;
@@ -269,18 +271,22 @@ static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t 
 		unsigned long declared = strtoul(t, &end, 10);
 		if (end != t && *end == 0 && declared != rdlen) {
 			char tbuf[16];
-			lint_error_at(L, file, line, text, tok[first].at,
-				      "\\# %lu octets are not a valid %s record (%zu used)", declared,
-				      zone_type_str((uint16_t)ldns_rr_get_type(rr), tbuf, sizeof(tbuf)),
-				      rdlen);
+			lint_error_at(
+			    L, file, line, text, tok[first].at,
+			    "\\# %lu octets are not a valid %s record (%zu used)", declared,
+			    zone_type_str((uint16_t)ldns_rr_get_type(rr), tbuf, sizeof(tbuf)),
+			    rdlen);
 		}
 		return ttl_given;
 	}
-	for (size_t f = 0; d != NULL && f < ldns_rr_descriptor_maximum(d) && first + f < ntok; f++) {
+	for (size_t f = 0; d != NULL && f < ldns_rr_descriptor_maximum(d) && first + f < ntok;
+	     f++) {
 		const char *t = FIELD(first + f);
 		ldns_rdf_type ft = ldns_rr_descriptor_field_type(d, f);
-		uint64_t max = ft == LDNS_RDF_TYPE_INT8 ? 255 : ft == LDNS_RDF_TYPE_INT16 ? 65535
-			       : ft == LDNS_RDF_TYPE_INT32 ? UINT32_MAX : 0;
+		uint64_t max = ft == LDNS_RDF_TYPE_INT8	   ? 255
+			       : ft == LDNS_RDF_TYPE_INT16 ? 65535
+			       : ft == LDNS_RDF_TYPE_INT32 ? UINT32_MAX
+							   : 0;
 		if (ft == LDNS_RDF_TYPE_PERIOD) { /* SOA timers: seconds or units, 32 bits */
 			uint64_t v = 0;
 			if (ttl_token_value(t, &v) && v > UINT32_MAX) {
@@ -304,7 +310,8 @@ static bool record_lint_text(loader_t *L, const ldns_rr *rr, char *text, size_t 
 		} else if (ft == LDNS_RDF_TYPE_DNAME) {
 			if (name_has_stray_at(t)) {
 				lint_error_at(L, file, line, text, tok[first + f].at,
-					      "\"%s\": '@' stands for the origin only on its own", t);
+					      "\"%s\": '@' stands for the origin only on its own",
+					      t);
 				return ttl_given;
 			}
 		} else if (ft != LDNS_RDF_TYPE_A && ft != LDNS_RDF_TYPE_AAAA) {

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "wire/dname.h"
 #include "dns/zone_int.h"
+#include "wire/dname.h"
 
 #define NAMES_TABLE_MIN 1024
 

@@ -80,7 +80,6 @@ static size_t directive_split(char *s, char **tok, size_t max)
 	}
 }
 
-
 /**
  * Handles one "$..." line: text[*pos] is just after the '$'; *pos ends
  * after the line's '\n'. Returns false if the
@@ -150,7 +149,8 @@ static bool directive(loader_t *L, const char *text, size_t len, size_t *pos, ui
 		L->ttl_seen = true;
 	} else if (strcasecmp(tok[0], "INCLUDE") == 0) {
 		if (nt != 2 && nt != 3) {
-			zerr_add(L, seq, file, at, "$INCLUDE takes a file name and an optional origin");
+			zerr_add(L, seq, file, at,
+				 "$INCLUDE takes a file name and an optional origin");
 			return false;
 		}
 		if (depth + 1 >= ZONE_INCLUDE_DEPTH_MAX) {
@@ -160,8 +160,8 @@ static bool directive(loader_t *L, const char *text, size_t len, size_t *pos, ui
 				 tok[1], ZONE_INCLUDE_DEPTH_MAX);
 			return false;
 		}
-		ldns_rdf *inc_origin = nt == 3 ? directive_name(tok[2], *origin, &why)
-					       : ldns_rdf_clone(*origin);
+		ldns_rdf *inc_origin =
+		    nt == 3 ? directive_name(tok[2], *origin, &why) : ldns_rdf_clone(*origin);
 		if (inc_origin == NULL) {
 			zerr_add(L, seq, file, at, "$INCLUDE origin %s: %s", tok[2],
 				 why ? why : "out of memory");
@@ -241,7 +241,6 @@ static void excerpt(const char *text, size_t len, size_t start, char *out, size_
 	}
 	out[n] = 0;
 }
-
 
 /*
  * RFC 1035 §5.1 allows "[<class>] [<TTL>] <type>" as well as the other
@@ -346,16 +345,14 @@ static int file_read(const char *path, char **text_out, size_t *len_out)
  * freed here) from text[record_start..pos): lint and add it, or report the
  * syntax error with an excerpt of its first line.
  */
-static void ldns_record_done(loader_t *L, ldns_status s, ldns_rr *rr, const char *text,
-			     size_t len, size_t record_start, size_t pos, uint16_t file,
-			     uint32_t first_line)
+static void ldns_record_done(loader_t *L, ldns_status s, ldns_rr *rr, const char *text, size_t len,
+			     size_t record_start, size_t pos, uint16_t file, uint32_t first_line)
 {
 	if (s == LDNS_STATUS_OK) {
 		size_t errs = L->nerrs;
 		/* Without a TTL of its own a record takes $TTL, also "$TTL 0"
 		 * (which ldns replaces with 3600). */
-		if (!record_lint(L, rr, text + record_start, pos - record_start, file,
-				 first_line))
+		if (!record_lint(L, rr, text + record_start, pos - record_start, file, first_line))
 			ldns_rr_set_ttl(rr, L->default_ttl_s);
 		if (L->nerrs == errs && ldns_rr_ttl(rr) > 2147483647u)
 			zerr_add(L, (uint32_t)L->nrecs, file, first_line,
@@ -411,7 +408,7 @@ static bool ldns_directive_undo(loader_t *L, ldns_status s, ldns_rr *rr, ldns_rd
  * not (as in BIND).
  */
 void zone_parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t from_line,
-		       uint32_t depth, const ldns_rdf *origin_in)
+		     uint32_t depth, const ldns_rdf *origin_in)
 {
 	/* origin is what ldns reads (and may free, see below); origin_set is
 	 * our copy of the last value we gave it. */
@@ -500,8 +497,9 @@ void zone_parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t
 				memcpy(prev_wire, fr.owner, dname_len(fr.owner));
 				prev_known = prev_newer = true;
 			}
-			record_add_fast(L, &fr, prev_wire, fr.ttl_given ? fr.ttl_s : L->default_ttl_s,
-					file, first_line);
+			record_add_fast(L, &fr, prev_wire,
+					fr.ttl_given ? fr.ttl_s : L->default_ttl_s, file,
+					first_line);
 			pos += used;
 			line++;
 			/* After a record ldns skips any run of "\f\n\r\v" (counting
@@ -531,14 +529,15 @@ void zone_parse_file(loader_t *L, const char *path, uint16_t from_file, uint32_t
 		uint32_t ttl_set = L->default_ttl_s;
 		ldns_rr *rr = NULL;
 		ldns_status s =
-			ldns_rr_new_frm_fp_l(&rr, fp, &L->default_ttl_s, &origin, &prev, &line);
+		    ldns_rr_new_frm_fp_l(&rr, fp, &L->default_ttl_s, &origin, &prev, &line);
 		long end = ftell(fp);
 		pos = end < (long)pos ? len : (size_t)end;
 		/* ldns may remember an owner it then rejected (longer than 255
 		 * octets): the fast path must not fall back on an older one. */
 		size_t prev_used = 0;
-		prev_known = prev != NULL && ldns_rdf_size(prev) <= DNAME_MAXLEN &&
-			     zone_wire_name_ok(ldns_rdf_data(prev), ldns_rdf_size(prev), &prev_used);
+		prev_known =
+		    prev != NULL && ldns_rdf_size(prev) <= DNAME_MAXLEN &&
+		    zone_wire_name_ok(ldns_rdf_data(prev), ldns_rdf_size(prev), &prev_used);
 		if (prev_known)
 			memcpy(prev_wire, ldns_rdf_data(prev), ldns_rdf_size(prev));
 		if (ldns_directive_undo(L, s, rr, &origin, origin_set, ttl_set, file, line))

@@ -51,8 +51,8 @@ static bool rdata_ok(uint16_t type, const uint8_t *p, size_t len)
 	case LDNS_RR_TYPE_MX:
 		return len > 2 && zone_wire_name_ok(p + 2, len - 2, &used) && used == len - 2;
 	case LDNS_RR_TYPE_SOA:
-		return zone_wire_name_ok(p, len, &used) && zone_wire_name_ok(p + used, len - used, &used2) &&
-		       len - used - used2 == 20;
+		return zone_wire_name_ok(p, len, &used) &&
+		       zone_wire_name_ok(p + used, len - used, &used2) && len - used - used2 == 20;
 	default:
 		return true;
 	}
@@ -127,9 +127,10 @@ static void record_add_wire(loader_t *L, const uint8_t *owner, uint16_t rclass, 
 	}
 	if (type == LDNS_RR_TYPE_DNAME) {
 		zone_name_str(lname, name, sizeof(name));
-		zerr_add(L, seq, file, line,
-			 "DNAME at %s: DNAME records are not supported by sovdns (use CNAME records)",
-			 name);
+		zerr_add(
+		    L, seq, file, line,
+		    "DNAME at %s: DNAME records are not supported by sovdns (use CNAME records)",
+		    name);
 		return;
 	}
 	if (type_is_meta(type)) {
@@ -175,8 +176,9 @@ static void record_add_wire(loader_t *L, const uint8_t *owner, uint16_t rclass, 
 	}
 
 	if (!L->ttl_seen && !L->ttl_missing_warned) {
-		log_warn("zone", "%s:%u: no $TTL before the first record (RFC 2308 §4); records "
-				 "without a TTL get %u s",
+		log_warn("zone",
+			 "%s:%u: no $TTL before the first record (RFC 2308 §4); records "
+			 "without a TTL get %u s",
 			 L->files[file], line, ZONE_DEFAULT_TTL_S);
 		L->ttl_missing_warned = true;
 	}
@@ -202,14 +204,14 @@ static void record_add_wire(loader_t *L, const uint8_t *owner, uint16_t rclass, 
 	if (rdlen > 0)
 		memcpy(dst + 2, rdata, rdlen);
 	L->names.nrec[id]++;
-	L->recs[L->nrecs++] = (zrec_t){ .hash = rdhash,
-					.name = id,
-					.rdata = (uint32_t)L->rdata_len,
-					.ttl_s = ttl_s,
-					.line = line,
-					.seq = seq,
-					.type = type,
-					.file = file };
+	L->recs[L->nrecs++] = (zrec_t){.hash = rdhash,
+				       .name = id,
+				       .rdata = (uint32_t)L->rdata_len,
+				       .ttl_s = ttl_s,
+				       .line = line,
+				       .seq = seq,
+				       .type = type,
+				       .file = file};
 	L->rdata_len += 2 + rdlen;
 }
 
@@ -217,7 +219,7 @@ static void record_add_wire(loader_t *L, const uint8_t *owner, uint16_t rclass, 
  * hashed lowercased, so "NS A.example." and "NS a.example." are one record). */
 static uint64_t rdhash_start(size_t rdlen)
 {
-	uint8_t len2[2] = { (uint8_t)(rdlen >> 8), (uint8_t)rdlen };
+	uint8_t len2[2] = {(uint8_t)(rdlen >> 8), (uint8_t)rdlen};
 	return hash64(14695981039346656037ull, len2, 2, false);
 }
 
@@ -228,7 +230,8 @@ void record_add(loader_t *L, const ldns_rr *rr, uint16_t file, uint32_t line)
 	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
 	size_t used = 0;
 
-	if (owner == NULL || !zone_wire_name_ok(ldns_rdf_data(owner), ldns_rdf_size(owner), &used)) {
+	if (owner == NULL ||
+	    !zone_wire_name_ok(ldns_rdf_data(owner), ldns_rdf_size(owner), &used)) {
 		zerr_add(L, (uint32_t)L->nrecs, file, line, "malformed owner name");
 		return;
 	}
@@ -252,7 +255,8 @@ void record_add(loader_t *L, const ldns_rr *rr, uint16_t file, uint32_t line)
 		if (f == NULL || ldns_rdf_size(f) == 0)
 			continue;
 		memcpy(buf + o, ldns_rdf_data(f), ldns_rdf_size(f));
-		h = hash64(h, buf + o, ldns_rdf_size(f), ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME);
+		h = hash64(h, buf + o, ldns_rdf_size(f),
+			   ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME);
 		o += ldns_rdf_size(f);
 	}
 	record_add_wire(L, ldns_rdf_data(owner), (uint16_t)ldns_rr_get_class(rr), type,
@@ -263,7 +267,7 @@ void record_add(loader_t *L, const ldns_rr *rr, uint16_t file, uint32_t line)
 
 /** record_add_wire() for a record parsed by zone_fast_parse(). */
 void record_add_fast(loader_t *L, const zfast_t *r, const uint8_t *owner, uint32_t ttl_s,
-			    uint16_t file, uint32_t line)
+		     uint16_t file, uint32_t line)
 {
 	uint64_t h = rdhash_start(r->rdlen);
 	h = hash64(h, r->rdata, r->name_at, false);

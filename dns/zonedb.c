@@ -17,7 +17,7 @@
 #define ZONEDB_TABLE_MIN 16
 
 struct zonedb {
-	zone_t **zones;  /* in the order added */
+	zone_t **zones; /* in the order added */
 	size_t count, cap;
 	uint32_t *table; /* zone index + 1, 0 = empty; load factor <= 0.5 */
 	uint32_t mask;

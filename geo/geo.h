@@ -44,8 +44,9 @@
 #define GEO_DC_ADDR_MAX 16
 
 /* Defaults (documented in docs/geo.md). */
-#define GEO_DEFAULT_TTL_S 30	  /* short enough that a withdrawal takes effect quickly */
-#define GEO_DEFAULT_TTL_DOWN_S 10 /* ttl_when_down: TTL while some dc of the service is not usable */
+#define GEO_DEFAULT_TTL_S 30 /* short enough that a withdrawal takes effect quickly */
+#define GEO_DEFAULT_TTL_DOWN_S                                                                     \
+	10 /* ttl_when_down: TTL while some dc of the service is not usable */
 #define GEO_DEFAULT_MAX_ANSWERS 1 /* for nearest/failover; `all` defaults to every usable dc */
 
 /* The query types geo_select() answers (RFC 1035 §3.2.2, RFC 3596 §2.1);

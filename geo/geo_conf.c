@@ -287,8 +287,7 @@ static void parse_internal(struct cp *p, const json_t *in, const char *where, st
 			sov_net_t n;
 			if (dc->inets == NULL)
 				break;
-			if (!json_is_string(v) ||
-			    net_parse(json_string_value(v), &n) != SOV_OK) {
+			if (!json_is_string(v) || net_parse(json_string_value(v), &n) != SOV_OK) {
 				cp_err(p, v,
 				       "%s: internal nets[%zu] is not a network such as "
 				       "\"10.1.0.0/16\" (host bits must be zero)",
@@ -673,7 +672,7 @@ static bool parse_enum(struct cp *p, const json_t *v, const char *where, const c
 
 static void parse_services(struct cp *p, const json_t *arr)
 {
-	static const char *const keys[] = {"name",	  "policy",	 "datacenters", "ttl",
+	static const char *const keys[] = {"name",	  "policy",	 "datacenters",	  "ttl",
 					   "max_answers", "on_all_down", "ttl_when_down", NULL};
 	/* Same order as enum geo_policy / enum geo_on_all_down. */
 	static const char *const policies[] = {"nearest", "failover", "all", NULL};
@@ -775,8 +774,9 @@ static void parse_services(struct cp *p, const json_t *arr)
 		if (ttld == NULL && s->info.ttl_down_s > s->info.ttl_s)
 			s->info.ttl_down_s = s->info.ttl_s;
 		else if (ttld != NULL && s->info.ttl_down_s > s->info.ttl_s)
-			cp_err(p, ttld, "%s: \"ttl_when_down\" (%u) is above \"ttl\" (%u): it is the "
-					"shorter TTL used while a datacenter is not usable",
+			cp_err(p, ttld,
+			       "%s: \"ttl_when_down\" (%u) is above \"ttl\" (%u): it is the "
+			       "shorter TTL used while a datacenter is not usable",
 			       where, s->info.ttl_down_s, s->info.ttl_s);
 		s->info.max_answers =
 		    s->info.policy == GEO_POLICY_ALL ? GEO_DC_MAX : GEO_DEFAULT_MAX_ANSWERS;

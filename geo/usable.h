@@ -77,9 +77,9 @@ static inline bool geo_dc_usable(unsigned health, unsigned admin)
  * snapshot borrows it.
  */
 struct geo_health {
-	_Atomic bool ready;	  /* first probe round done: services may be answered */
-	size_t dc_count;	  /* datacenters per service row */
-	size_t svc_count;	  /* rows */
+	_Atomic bool ready;	 /* first probe round done: services may be answered */
+	size_t dc_count;	 /* datacenters per service row */
+	size_t svc_count;	 /* rows */
 	_Atomic uint8_t *svc_dc; /* enum usable_health, [svc * dc_count + dc] */
 };
 

@@ -37,19 +37,19 @@ enum probe_step { STEP_CONNECT, STEP_TLS, STEP_RESPONSE, STEP_DNS };
 struct probe_kind;
 
 struct probe_inst {
-	probe_engine_t *e;		/* the engine's, opaque to the kinds */
+	probe_engine_t *e; /* the engine's, opaque to the kinds */
 	const struct probe_kind *kind;
 	const struct probe_check *check;
 	size_t target;
-	const char *target_name;	/* "dc-west", for log lines */
-	struct event_base *base;	/* the engine thread's */
-	uint64_t *rng;			/* the engine's generator state (probe_rng_next) */
+	const char *target_name; /* "dc-west", for log lines */
+	struct event_base *base; /* the engine thread's */
+	uint64_t *rng;		 /* the engine's generator state (probe_rng_next) */
 	/* Called by probe_inst_result and by the timer after probe_inst_fail_soon. */
 	void (*done)(struct probe_inst *in, bool ok);
 	/* check_tcp.c: continues a tcp, http or https probe once connect() succeeded. */
 	void (*connected)(struct probe_inst *in, int fd);
 	char desc[PROBE_DESC_MAX]; /* "https://www.test/health at 127.0.0.5" */
-	struct event *timer; /* the instance's one timer */
+	struct event *timer;	   /* the instance's one timer */
 	enum probe_phase phase;
 	enum probe_step step;
 	int fd;			 /* socket while connecting (tcp/http/https) or for dns */
@@ -58,10 +58,10 @@ struct probe_inst {
 	SSL *ssl;		 /* borrowed view of bev's SSL */
 	struct timespec started;
 	bool first_done;
-	bool pending_fail;	 /* failed synchronously while starting: report on next tick */
+	bool pending_fail;	   /* failed synchronously while starting: report on next tick */
 	char text[PROBE_TEXT_MAX]; /* the result of the probe being finished */
-	int32_t cert_days;	 /* of the last certificate seen; HEALTH_CERT_DAYS_NONE */
-	char cert_not_after[16]; /* "2026-11-29", for the expired-certificate message */
+	int32_t cert_days;	   /* of the last certificate seen; HEALTH_CERT_DAYS_NONE */
+	char cert_not_after[16];   /* "2026-11-29", for the expired-certificate message */
 	bool cert_warned;
 	struct probe_sm sm;
 	/* prepared once */

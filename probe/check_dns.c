@@ -24,7 +24,7 @@ static void dns_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (errno == ECONNREFUSED)
 			probe_inst_result(in, false,
-				    "refused the query (nothing listens on the DNS port)");
+					  "refused the query (nothing listens on the DNS port)");
 		else
 			probe_inst_result(in, false, "could not be queried (%s)", strerror(errno));
 		return;
@@ -58,15 +58,15 @@ static void dns_read_cb(evutil_socket_t fd, short what, void *arg)
 	const ldns_lookup_table *want = ldns_lookup_by_id(ldns_rcodes, c->expect_rcode);
 	if (rcode != c->expect_rcode) {
 		probe_inst_result(in, false, "answered %s, expected %s", got ? got->name : "?",
-			    want ? want->name : "?");
+				  want ? want->name : "?");
 	} else if (!found) {
 		char ip[64];
 		inet_ntop(c->expect_family, c->expect_address, ip, sizeof(ip));
 		probe_inst_result(in, false, "answered %s without %s in the answer",
-			    got ? got->name : "?", ip);
+				  got ? got->name : "?", ip);
 	} else {
 		probe_inst_result(in, true, "answered %s in %u ms", got ? got->name : "?",
-			    probe_inst_elapsed_ms(in));
+				  probe_inst_elapsed_ms(in));
 	}
 }
 
@@ -91,7 +91,8 @@ static void dns_start(struct probe_inst *in)
 	in->query[1] = (uint8_t)in->query_id;
 	if (send(in->fd, in->query, in->query_len, 0) < 0) {
 		if (errno == ECONNREFUSED)
-			probe_inst_fail_soon(in, "refused the query (nothing listens on the DNS port)");
+			probe_inst_fail_soon(in,
+					     "refused the query (nothing listens on the DNS port)");
 		else
 			probe_inst_fail_soon(in, "could not be queried (%s)", strerror(errno));
 		return;

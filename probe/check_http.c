@@ -67,8 +67,9 @@ static void http_judge(struct probe_inst *in, bool eof)
 	if (rc == HTTP_CHECK_MORE)
 		return;
 	if (c->body_contains != NULL && !r.body_found) {
-		probe_inst_result(in, false, "answered status %d but the body%s does not contain \"%s\"",
-			    r.status, r.body_capped ? " (first 64 KiB)" : "", c->body_contains);
+		probe_inst_result(
+		    in, false, "answered status %d but the body%s does not contain \"%s\"",
+		    r.status, r.body_capped ? " (first 64 KiB)" : "", c->body_contains);
 		return;
 	}
 	probe_inst_result(in, true, "answered status %d in %u ms", r.status, ms);
@@ -100,11 +101,14 @@ static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 		unsigned long oe = in->ssl ? bufferevent_get_openssl_error(bev) : 0;
 		if (oe != 0) {
 			const char *reason = ERR_reason_error_string(oe);
-			probe_inst_result(in, false, "broke the TLS session (%s)", reason ? reason : "?");
+			probe_inst_result(in, false, "broke the TLS session (%s)",
+					  reason ? reason : "?");
 		} else if (probe_errno_text(sock_err) != NULL) {
-			probe_inst_result(in, false, "%s while answering", probe_errno_text(sock_err));
+			probe_inst_result(in, false, "%s while answering",
+					  probe_errno_text(sock_err));
 		} else {
-			probe_inst_result(in, false, "failed while answering (%s)", strerror(sock_err));
+			probe_inst_result(in, false, "failed while answering (%s)",
+					  strerror(sock_err));
 		}
 		return;
 	}
@@ -164,7 +168,9 @@ static void http_authority(const struct probe_inst *in, char *buf, size_t cap)
 	char ip[64];
 	uint16_t port = addr_port(&in->addr);
 	bool default_port = port == (c->type == PROBE_HTTPS ? 443 : 80);
-	const char *h = c->host ? c->host : addr_format_ip((const struct sockaddr *)&in->addr.ss, ip, sizeof(ip));
+	const char *h = c->host
+			    ? c->host
+			    : addr_format_ip((const struct sockaddr *)&in->addr.ss, ip, sizeof(ip));
 	bool bracket = strchr(h, ':') != NULL;
 	if (default_port)
 		snprintf(buf, cap, "%s%s%s", bracket ? "[" : "", h, bracket ? "]" : "");

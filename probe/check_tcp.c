@@ -25,7 +25,8 @@ static void connect_cb(evutil_socket_t fd, short what, void *arg)
 		if (probe_errno_text(err) != NULL)
 			probe_inst_result(in, false, "%s", probe_errno_text(err));
 		else
-			probe_inst_result(in, false, "could not be connected to (%s)", strerror(err));
+			probe_inst_result(in, false, "could not be connected to (%s)",
+					  strerror(err));
 		return;
 	}
 	event_free(in->io);

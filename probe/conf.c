@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/err.h"
 #include "conf/jsonpos.h"
-#include "common/addr.h"
 #include "probe/probe.h"
 
 /* Which probe types a check key applies to. */

@@ -114,10 +114,10 @@ static void inst_state_changed(struct probe_inst *in, enum health_state before)
 		probe_text_fmt(reason, sizeof(reason), "%s %s, first check", in->desc, in->text);
 	else if (in->sm.state == HEALTH_DOWN)
 		probe_text_fmt(reason, sizeof(reason), "%s %s, %u of %u failed", in->desc, in->text,
-			 in->sm.fail_run, c->fall);
+			       in->sm.fail_run, c->fall);
 	else
-		probe_text_fmt(reason, sizeof(reason), "%s %s, %u of %u succeeded", in->desc, in->text,
-			 in->sm.ok_run, c->rise);
+		probe_text_fmt(reason, sizeof(reason), "%s %s, %u of %u succeeded", in->desc,
+			       in->text, in->sm.ok_run, c->rise);
 
 	for (size_t i = 0; i < t->n; i++)
 		e->states_scratch[i] = e->insts[t->insts[i]].sm.state;

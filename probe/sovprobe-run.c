@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr.h"
 #include "common/diag.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/addr.h"
 #include "probe/probe.h"
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;

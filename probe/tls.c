@@ -95,7 +95,9 @@ SSL *probe_tls_new(struct probe_inst *in)
 		X509_VERIFY_PARAM_set1_host(param, c->host, 0);
 	} else {
 		X509_VERIFY_PARAM_set1_ip_asc(
-		    param, c->host ? c->host : addr_format_ip((const struct sockaddr *)&in->addr.ss, ip, sizeof(ip)));
+		    param, c->host ? c->host
+				   : addr_format_ip((const struct sockaddr *)&in->addr.ss, ip,
+						    sizeof(ip)));
 	}
 	return ssl;
 }
@@ -104,7 +106,8 @@ void probe_tls_handshake_done(struct probe_inst *in)
 {
 	X509 *peer = SSL_get1_peer_certificate(in->ssl);
 	if (peer != NULL) {
-		in->cert_days = cert_days_left(peer, in->cert_not_after, sizeof(in->cert_not_after));
+		in->cert_days =
+		    cert_days_left(peer, in->cert_not_after, sizeof(in->cert_not_after));
 		X509_free(peer);
 	}
 	const struct probe_check *c = in->check;

@@ -180,8 +180,8 @@ int dname_from_str(const char *str, uint8_t *dst)
 		if (*p == 0 || *p == '.') {
 			if (llen == 0) {
 				if (*p == 0 && o > 0)
-					break; /* trailing dot already closed the label */
-				return SOV_EPARSE;     /* empty label */
+					break;	   /* trailing dot already closed the label */
+				return SOV_EPARSE; /* empty label */
 			}
 			dst[o] = (uint8_t)llen;
 			o += llen + 1;
@@ -195,8 +195,8 @@ int dname_from_str(const char *str, uint8_t *dst)
 		}
 		int c = (unsigned char)*p++;
 		if (c == '\\') {
-			if (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
-			    p[2] <= '9') {
+			if (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' &&
+			    p[2] >= '0' && p[2] <= '9') {
 				c = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 				if (c > 255)
 					return SOV_EPARSE;

@@ -53,7 +53,7 @@ int dns_name_read(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out)
 {
 	size_t pos = *off;
 	size_t seq_start = pos; /* start of the label sequence being read */
-	size_t end = 0;         /* where the name ends in place; 0 until known */
+	size_t end = 0;		/* where the name ends in place; 0 until known */
 	size_t olen = 0;
 	int ret = SOV_EMALF;
 
@@ -293,7 +293,8 @@ static enum dns_parse_result records_parse(const uint8_t *pkt, size_t len, size_
 			/* RFC 8945 §5.1: only as the very last record; its RDATA
 			 * must hold algorithm, time, fudge, MAC, original ID,
 			 * error and other data (§4.2). */
-			if (i != total - 1 || i < before_additional || !tsig_rdata_ok(pkt, pos, rdlen))
+			if (i != total - 1 || i < before_additional ||
+			    !tsig_rdata_ok(pkt, pos, rdlen))
 				goto finish;
 			q->has_tsig = true;
 			q->tsig_offset = (uint16_t)record_start;
@@ -331,11 +332,11 @@ finish:
 /* dns_query_parse zeroes struct dns_query in two runs around the name
  * buffers; these fail the build if a field is moved between them. */
 _Static_assert(offsetof(struct dns_query, qname_lower) ==
-		       offsetof(struct dns_query, qname) + DNAME_MAXLEN,
+		   offsetof(struct dns_query, qname) + DNAME_MAXLEN,
 	       "qname_lower must follow qname");
 _Static_assert(offsetof(struct dns_query, qname_len) -
-			       (offsetof(struct dns_query, qname_lower) + DNAME_MAXLEN) <
-		       _Alignof(uint16_t),
+		       (offsetof(struct dns_query, qname_lower) + DNAME_MAXLEN) <
+		   _Alignof(uint16_t),
 	       "qname_len must be the first field after qname_lower");
 
 enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns_query *q)

@@ -44,24 +44,44 @@ enum dns_rcode {
 };
 
 enum dns_type {
-	DNS_TYPE_A = 1, DNS_TYPE_NS = 2, DNS_TYPE_CNAME = 5, DNS_TYPE_SOA = 6,
-	DNS_TYPE_PTR = 12, DNS_TYPE_HINFO = 13, DNS_TYPE_MX = 15, DNS_TYPE_TXT = 16,
-	DNS_TYPE_AAAA = 28, DNS_TYPE_SRV = 33, DNS_TYPE_DNAME = 39, DNS_TYPE_OPT = 41,
-	DNS_TYPE_DS = 43, DNS_TYPE_RRSIG = 46, DNS_TYPE_NSEC = 47, DNS_TYPE_DNSKEY = 48,
-	DNS_TYPE_NSEC3 = 50, DNS_TYPE_SVCB = 64, DNS_TYPE_HTTPS = 65, DNS_TYPE_TKEY = 249,
-	DNS_TYPE_TSIG = 250, DNS_TYPE_IXFR = 251, DNS_TYPE_AXFR = 252, DNS_TYPE_MAILB = 253,
-	DNS_TYPE_MAILA = 254, DNS_TYPE_ANY = 255, DNS_TYPE_CAA = 257,
+	DNS_TYPE_A = 1,
+	DNS_TYPE_NS = 2,
+	DNS_TYPE_CNAME = 5,
+	DNS_TYPE_SOA = 6,
+	DNS_TYPE_PTR = 12,
+	DNS_TYPE_HINFO = 13,
+	DNS_TYPE_MX = 15,
+	DNS_TYPE_TXT = 16,
+	DNS_TYPE_AAAA = 28,
+	DNS_TYPE_SRV = 33,
+	DNS_TYPE_DNAME = 39,
+	DNS_TYPE_OPT = 41,
+	DNS_TYPE_DS = 43,
+	DNS_TYPE_RRSIG = 46,
+	DNS_TYPE_NSEC = 47,
+	DNS_TYPE_DNSKEY = 48,
+	DNS_TYPE_NSEC3 = 50,
+	DNS_TYPE_SVCB = 64,
+	DNS_TYPE_HTTPS = 65,
+	DNS_TYPE_TKEY = 249,
+	DNS_TYPE_TSIG = 250,
+	DNS_TYPE_IXFR = 251,
+	DNS_TYPE_AXFR = 252,
+	DNS_TYPE_MAILB = 253,
+	DNS_TYPE_MAILA = 254,
+	DNS_TYPE_ANY = 255,
+	DNS_TYPE_CAA = 257,
 };
 
 enum dns_class { DNS_CLASS_IN = 1, DNS_CLASS_CH = 3, DNS_CLASS_NONE = 254, DNS_CLASS_ANY = 255 };
 
-#define EDNS_OPT_ECS 8     /* RFC 7871 */
+#define EDNS_OPT_ECS 8	   /* RFC 7871 */
 #define EDNS_OPT_COOKIE 10 /* RFC 7873 */
 #define EDNS_DO_BIT 0x8000 /* in the OPT TTL's low 16 bits */
 
 /** EDNS Client Subnet as sent by the client (RFC 7871 §6). */
 struct dns_ecs {
-	uint16_t family;      /* 1 = IPv4, 2 = IPv6 */
+	uint16_t family; /* 1 = IPv4, 2 = IPv6 */
 	uint8_t source_prefix;
 	uint8_t scope_prefix; /* must be 0 in queries */
 	uint8_t addr[16];     /* address bytes, zero-padded beyond the sent octets */
@@ -69,23 +89,23 @@ struct dns_ecs {
 
 /** Outcome of parsing one query. */
 enum dns_parse_result {
-	DNS_PARSE_OK = 0,       /* question (and OPT, if any) parsed */
-	DNS_PARSE_DROP,         /* too short for a header, or QR=1: send nothing */
-	DNS_PARSE_FORMERR,      /* answerable with FORMERR; see has_question */
-	DNS_PARSE_BADVERS,      /* EDNS version > 0 (RFC 6891 §6.1.3): reply BADVERS */
+	DNS_PARSE_OK = 0,  /* question (and OPT, if any) parsed */
+	DNS_PARSE_DROP,	   /* too short for a header, or QR=1: send nothing */
+	DNS_PARSE_FORMERR, /* answerable with FORMERR; see has_question */
+	DNS_PARSE_BADVERS, /* EDNS version > 0 (RFC 6891 §6.1.3): reply BADVERS */
 };
 
 /** A parsed query. Filled by dns_query_parse(); no pointer into pkt is kept except qname_wire. */
 struct dns_query {
 	uint16_t id;
-	uint16_t flags;     /* header flags word as received */
+	uint16_t flags; /* header flags word as received */
 	uint16_t qdcount, ancount, nscount, arcount;
-	bool has_question;  /* true when qname/qtype/qclass are valid (even on FORMERR) */
-	uint8_t qname[DNAME_MAXLEN];       /* decompressed, client's letter case */
+	bool has_question;	     /* true when qname/qtype/qclass are valid (even on FORMERR) */
+	uint8_t qname[DNAME_MAXLEN]; /* decompressed, client's letter case */
 	uint8_t qname_lower[DNAME_MAXLEN]; /* decompressed, lowercased: lookup key */
-	uint16_t qname_len;                /* wire length of qname, root label included */
+	uint16_t qname_len;		   /* wire length of qname, root label included */
 	uint16_t qtype, qclass;
-	uint16_t question_end;             /* offset just past the question in pkt */
+	uint16_t question_end; /* offset just past the question in pkt */
 
 	/* has_edns: exactly one OPT record, in the additional section, owned by
 	 * the root, RDATA in bounds. It stays true on a FORMERR caused by its
@@ -95,14 +115,14 @@ struct dns_query {
 	 * found before the error. edns_* are valid when has_edns is. */
 	bool has_edns;
 	uint8_t edns_version;
-	uint16_t edns_udp_size;  /* client's advertised payload size, as sent */
-	bool edns_do;            /* DNSSEC OK bit */
-	bool has_ecs;            /* a valid ECS option was present (false if the option list is bad) */
+	uint16_t edns_udp_size; /* client's advertised payload size, as sent */
+	bool edns_do;		/* DNSSEC OK bit */
+	bool has_ecs; /* a valid ECS option was present (false if the option list is bad) */
 	struct dns_ecs ecs;
-	bool has_tsig;           /* a TSIG record, last in the additional section (RFC 8945 §5.1) */
-	uint16_t tsig_offset;    /* offset in the packet of that record's owner name */
-	bool has_cookie;         /* a valid COOKIE option was present (RFC 7873) */
-	uint8_t cookie_len;      /* 8 (client only) or 16..40 (client + server) */
+	bool has_tsig;	      /* a TSIG record, last in the additional section (RFC 8945 §5.1) */
+	uint16_t tsig_offset; /* offset in the packet of that record's owner name */
+	bool has_cookie;      /* a valid COOKIE option was present (RFC 7873) */
+	uint8_t cookie_len;   /* 8 (client only) or 16..40 (client + server) */
 	uint8_t cookie[40];
 };
 

@@ -36,15 +36,18 @@ static inline const char *zone_same(const zone_t *a, const zone_t *b, char *why,
 		char name[DNAME_STR_MAX];
 		dname_to_str(x->owner, name, sizeof(name));
 		if (!dname_equal(x->owner, y->owner) || x->flags != y->flags ||
-		    x->parent != y->parent || x->cut != y->cut || x->rrset_count != y->rrset_count) {
+		    x->parent != y->parent || x->cut != y->cut ||
+		    x->rrset_count != y->rrset_count) {
 			snprintf(why, cap, "node %u (%.200s) differs", i, name);
 			return why;
 		}
 		for (uint16_t k = 0; k < x->rrset_count; k++) {
 			const zrrset_t *r = &x->rrsets[k], *s = &y->rrsets[k];
 			if (r->type != s->type || r->count != s->count || r->ttl_s != s->ttl_s ||
-			    r->rdata_len != s->rdata_len || memcmp(r->rdata, s->rdata, r->rdata_len) != 0) {
-				snprintf(why, cap, "%.200s type %u: count %u/%u ttl %u/%u rdata %u/%u bytes",
+			    r->rdata_len != s->rdata_len ||
+			    memcmp(r->rdata, s->rdata, r->rdata_len) != 0) {
+				snprintf(why, cap,
+					 "%.200s type %u: count %u/%u ttl %u/%u rdata %u/%u bytes",
 					 name, r->type, r->count, s->count, r->ttl_s, s->ttl_s,
 					 r->rdata_len, s->rdata_len);
 				return why;

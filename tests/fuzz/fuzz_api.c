@@ -83,9 +83,9 @@ static void fz_init(void)
 	fprintf(f, "%s\n", secret);
 	fclose(f);
 	chmod(path, 0600);
-	json_t *root = json_pack("{s:s, s:{s:b, s:[{s:s, s:s, s:s}]}}", "state_dir", dir, "api",
-				 "enabled", 0, "tokens", "name", "fuzz", "file", path, "scope",
-				 "admin");
+	json_t *root =
+	    json_pack("{s:s, s:{s:b, s:[{s:s, s:s, s:s}]}}", "state_dir", dir, "api", "enabled", 0,
+		      "tokens", "name", "fuzz", "file", path, "scope", "admin");
 	struct api_config ac;
 	diag_t *d = diag_new();
 	api_config_init(&ac);
@@ -113,9 +113,9 @@ static void fz_init(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const writes[] = {
-	    "/v1/datacenters/{id}/drain",      "/v1/datacenters/{id}/undrain",
+	    "/v1/datacenters/{id}/drain",	"/v1/datacenters/{id}/undrain",
 	    "/v1/datacenters/{id}/maintenance", "/v1/operations",
-	    "/v1/operations/{id}/state",       "/v1/operations/{id}/abort",
+	    "/v1/operations/{id}/state",	"/v1/operations/{id}/abort",
 	};
 	if (fz_api == NULL)
 		fz_init();

@@ -53,9 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; dcs && i < n; i++)
 				dcs[i].id = geo_dc_id(geo, i);
 			probe_config_t *pc = NULL;
-			if (dcs != NULL &&
-			    probe_config_parse(json_object_get(root, "probes"), dcs, n, fuzz_path, &pc,
-					       d) == 0)
+			if (dcs != NULL && probe_config_parse(json_object_get(root, "probes"), dcs,
+							      n, fuzz_path, &pc, d) == 0)
 				probe_config_free(pc);
 			free(dcs);
 			geo_ctx_free(geo);

@@ -20,8 +20,8 @@ static snapshot_t *fuzz_snap;
 static snapshot_t *fuzz_snapshot(void)
 {
 	static const char *const zones[][2] = {
-		{"example.test", SRCDIR "/tests/unit/answer/example.test.zone"},
-		{"lab.example.test", SRCDIR "/tests/unit/answer/lab.example.test.zone"},
+	    {"example.test", SRCDIR "/tests/unit/answer/example.test.zone"},
+	    {"lab.example.test", SRCDIR "/tests/unit/answer/lab.example.test.zone"},
 	};
 	snapshot_t *s = calloc(1, sizeof(*s));
 	diag_t *d = diag_new();
@@ -29,7 +29,8 @@ static snapshot_t *fuzz_snapshot(void)
 	s->edns_payload = 1232;
 	for (size_t i = 0; i < 2; i++) {
 		zone_t *z = NULL;
-		if (zone_load(zones[i][0], zones[i][1], &z, d) != 0 || zonedb_add(s->zones, z) != 0) {
+		if (zone_load(zones[i][0], zones[i][1], &z, d) != 0 ||
+		    zonedb_add(s->zones, z) != 0) {
 			diag_print(d, stderr);
 			abort();
 		}
@@ -49,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&ctx, 0, sizeof(ctx));
 	for (int t = 0; t < 2; t++) {
 		size_t cap = t == 0 ? 1232 : sizeof(reply);
-		size_t n = query_process(&ctx, fuzz_snap, NULL, t == 0 ? DNS_UDP : DNS_TCP, data, size,
-					 reply, cap);
+		size_t n = query_process(&ctx, fuzz_snap, NULL, t == 0 ? DNS_UDP : DNS_TCP, data,
+					 size, reply, cap);
 		if (n == 0)
 			continue;
 		if (n > cap || n < 12 || size < 2 || memcmp(reply, data, 2) != 0)

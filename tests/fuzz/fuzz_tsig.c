@@ -19,10 +19,10 @@
 #include "dns/tsig.h"
 #include "wire/wire.h"
 
-#define CHECK(cond)                                                                       \
-	do {                                                                              \
-		if (!(cond))                                                              \
-			abort();                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			abort();                                                                   \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

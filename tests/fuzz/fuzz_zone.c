@@ -87,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc_ldns = zone_load("example.test", fuzz_path, &z_ldns, d_ldns);
 	zone_fast_enabled = true;
 	char why[512];
-	const char *diff = rc != rc_ldns ? "return codes differ" : zone_same(z, z_ldns, why, sizeof(why));
+	const char *diff =
+	    rc != rc_ldns ? "return codes differ" : zone_same(z, z_ldns, why, sizeof(why));
 	if (diff == NULL)
 		diff = diag_same(d, d_ldns, why, sizeof(why));
 	if (diff != NULL) {

@@ -15,7 +15,7 @@
 #include "wire/wire.h"
 
 static snapshot_t *snap_parent; /* example.test only */
-static snapshot_t *snap_both;   /* example.test + lab.example.test */
+static snapshot_t *snap_both;	/* example.test + lab.example.test */
 
 static snapshot_t *make_snapshot(int with_child)
 {
@@ -24,11 +24,14 @@ static snapshot_t *make_snapshot(int with_child)
 	zone_t *z = NULL;
 	s->zones = zonedb_new();
 	s->edns_payload = 1232;
-	assert_int_equal(zone_load("example.test", SRCDIR "/tests/unit/answer/example.test.zone", &z, d), 0);
+	assert_int_equal(
+	    zone_load("example.test", SRCDIR "/tests/unit/answer/example.test.zone", &z, d), 0);
 	assert_int_equal(zonedb_add(s->zones, z), 0);
 	if (with_child) {
 		assert_int_equal(zone_load("lab.example.test.",
-					   SRCDIR "/tests/unit/answer/lab.example.test.zone", &z, d), 0);
+					   SRCDIR "/tests/unit/answer/lab.example.test.zone", &z,
+					   d),
+				 0);
 		assert_int_equal(zonedb_add(s->zones, z), 0);
 	}
 	assert_int_equal(zonedb_finish(s->zones), 0);
@@ -56,7 +59,7 @@ static int teardown(void **state)
 }
 
 struct q_opts {
-	int edns;          /* 0 = no OPT */
+	int edns; /* 0 = no OPT */
 	uint16_t udp_size;
 	int do_bit;
 	int version;
@@ -422,10 +425,12 @@ static void test_runt_and_response_dropped(void **state)
 	memset(&ctx, 0, sizeof(ctx));
 	uint8_t rbuf[DNS_REPLY_MAX];
 	uint8_t q[512] = {0};
-	assert_int_equal(query_process(&ctx, snap_parent, NULL, DNS_UDP, q, 11, rbuf, sizeof(rbuf)), 0);
+	assert_int_equal(query_process(&ctx, snap_parent, NULL, DNS_UDP, q, 11, rbuf, sizeof(rbuf)),
+			 0);
 	size_t qlen = build_query("www.example.test.", LDNS_RR_TYPE_A, NULL, q);
 	q[2] |= 0x80; /* QR */
-	assert_int_equal(query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf)), 0);
+	assert_int_equal(
+	    query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf)), 0);
 }
 
 /* Sends www.example.test A with a COOKIE option of `clen` bytes; returns
@@ -486,25 +491,25 @@ static void test_cookies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exact_a),
-		cmocka_unit_test(test_case_echo_and_rd),
-		cmocka_unit_test(test_nxdomain_soa_ttl),
-		cmocka_unit_test(test_nodata),
-		cmocka_unit_test(test_empty_non_terminal),
-		cmocka_unit_test(test_cname_chain),
-		cmocka_unit_test(test_cname_loops),
-		cmocka_unit_test(test_cname_out_of_zone_and_dangling),
-		cmocka_unit_test(test_wildcard),
-		cmocka_unit_test(test_referral),
-		cmocka_unit_test(test_ds_parent_side),
-		cmocka_unit_test(test_refused_outside),
-		cmocka_unit_test(test_additional),
-		cmocka_unit_test(test_any_minimal),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_edns),
-		cmocka_unit_test(test_opcodes_and_meta),
-		cmocka_unit_test(test_runt_and_response_dropped),
-		cmocka_unit_test(test_cookies),
+	    cmocka_unit_test(test_exact_a),
+	    cmocka_unit_test(test_case_echo_and_rd),
+	    cmocka_unit_test(test_nxdomain_soa_ttl),
+	    cmocka_unit_test(test_nodata),
+	    cmocka_unit_test(test_empty_non_terminal),
+	    cmocka_unit_test(test_cname_chain),
+	    cmocka_unit_test(test_cname_loops),
+	    cmocka_unit_test(test_cname_out_of_zone_and_dangling),
+	    cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_referral),
+	    cmocka_unit_test(test_ds_parent_side),
+	    cmocka_unit_test(test_refused_outside),
+	    cmocka_unit_test(test_additional),
+	    cmocka_unit_test(test_any_minimal),
+	    cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_edns),
+	    cmocka_unit_test(test_opcodes_and_meta),
+	    cmocka_unit_test(test_runt_and_response_dropped),
+	    cmocka_unit_test(test_cookies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,10 +1,12 @@
 /* Unit tests: common/addr (addresses, networks), conf/jsonpos (positions in
  * JSON text) and conf/config (loading and validating the configuration).
  * Every file is written to a fresh temporary directory, removed at the end. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
+/* cmocka.h needs the headers above it */
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -157,15 +159,19 @@ static void test_addr_parse_v4(void **state)
 	assert_int_equal(addr_parse("127.0.0.1:5353", 53, &a), SOV_OK);
 	assert_int_equal(a.ss.ss_family, AF_INET);
 	assert_int_equal(a.len, sizeof(struct sockaddr_in));
-	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)), "127.0.0.1:5353");
+	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "127.0.0.1:5353");
 	assert_int_equal(ntohs(((struct sockaddr_in *)&a.ss)->sin_port), 5353);
 
 	assert_int_equal(addr_parse("192.0.2.7", 53, &a), SOV_OK);
-	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)), "192.0.2.7:53");
-	assert_string_equal(addr_format_ip((struct sockaddr *)&a.ss, buf, sizeof(buf)), "192.0.2.7");
+	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "192.0.2.7:53");
+	assert_string_equal(addr_format_ip((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "192.0.2.7");
 
 	assert_int_equal(addr_parse("0.0.0.0:65535", 53, &a), SOV_OK);
-	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)), "0.0.0.0:65535");
+	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "0.0.0.0:65535");
 }
 
 static void test_addr_parse_v6(void **state)
@@ -179,19 +185,22 @@ static void test_addr_parse_v6(void **state)
 	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)), "[::1]:5353");
 
 	assert_int_equal(addr_parse("[2001:db8::53]", 53, &a), SOV_OK);
-	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)), "[2001:db8::53]:53");
+	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "[2001:db8::53]:53");
 
 	/* bare IPv6: every colon belongs to the address */
 	assert_int_equal(addr_parse("2001:db8::1", 5300, &a), SOV_OK);
-	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)), "[2001:db8::1]:5300");
-	assert_string_equal(addr_format_ip((struct sockaddr *)&a.ss, buf, sizeof(buf)), "2001:db8::1");
+	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "[2001:db8::1]:5300");
+	assert_string_equal(addr_format_ip((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "2001:db8::1");
 
 	assert_int_equal(addr_parse("::", 53, &a), SOV_OK);
 	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)), "[::]:53");
 
 	/* the longest v6 form fits ADDR_STR_MAX */
-	assert_int_equal(addr_parse("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535", 53, &a),
-			 SOV_OK);
+	assert_int_equal(
+	    addr_parse("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535", 53, &a), SOV_OK);
 	assert_string_equal(addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf)),
 			    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
 }
@@ -200,10 +209,27 @@ static void test_addr_parse_invalid(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"", "1.2.3.4:", ":53", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:53x", "1.2.3.4:+53",
-		"1.2.3.4: 53", " 1.2.3.4", "1.2.3", "256.1.1.1", "host.example:53", "[::1", "[::1]x",
-		"[::1]:", "[]:53", "[1.2.3.4]:53", "::1::2", "[::1]:99999", "localhost",
-		"1.2.3.4:123456",
+	    "",
+	    "1.2.3.4:",
+	    ":53",
+	    "1.2.3.4:0",
+	    "1.2.3.4:65536",
+	    "1.2.3.4:53x",
+	    "1.2.3.4:+53",
+	    "1.2.3.4: 53",
+	    " 1.2.3.4",
+	    "1.2.3",
+	    "256.1.1.1",
+	    "host.example:53",
+	    "[::1",
+	    "[::1]x",
+	    "[::1]:",
+	    "[]:53",
+	    "[1.2.3.4]:53",
+	    "::1::2",
+	    "[::1]:99999",
+	    "localhost",
+	    "1.2.3.4:123456",
 	};
 	sov_sockaddr_t a;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -244,9 +270,18 @@ static void test_net_parse(void **state)
 	assert_int_equal(net_parse("11.0.0.0/7", &n), SOV_EINVAL); /* host bit 7 set */
 
 	static const char *const bad[] = {
-		"192.0.2.1/24", "192.0.2.0/33", "2001:db8::/129", "10.0.0.0/", "10.0.0.0/x",
-		"10.0.0.0/-1", "/24", "", "example/24", "10.0.0.0/0024", "2001:db8::1/64",
-		"10.0.0.0/24/1",
+	    "192.0.2.1/24",
+	    "192.0.2.0/33",
+	    "2001:db8::/129",
+	    "10.0.0.0/",
+	    "10.0.0.0/x",
+	    "10.0.0.0/-1",
+	    "/24",
+	    "",
+	    "example/24",
+	    "10.0.0.0/0024",
+	    "2001:db8::1/64",
+	    "10.0.0.0/24/1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (net_parse(bad[i], &n) != SOV_EINVAL)
@@ -294,8 +329,8 @@ static void assert_pos(const char *text, const char *ptr, enum jsonpos_target t,
 	struct jsonpos p = {0, 0};
 	int r = jsonpos_locate(text, strlen(text), ptr, t, &p);
 	if (r != want_ret || p.line != line || p.col != col)
-		fail_msg("pointer \"%s\": got %d at %u:%u, wanted %d at %u:%u", ptr, r, p.line, p.col,
-			 want_ret, line, col);
+		fail_msg("pointer \"%s\": got %d at %u:%u, wanted %d at %u:%u", ptr, r, p.line,
+			 p.col, want_ret, line, col);
 }
 
 static void test_jsonpos_locate(void **state)
@@ -326,7 +361,7 @@ static void test_jsonpos_locate(void **state)
 	assert_pos(text, "/zones/1/nope", JSONPOS_VALUE, SOV_ENOENT, 5, 5);
 	assert_pos(text, "/nope/x", JSONPOS_VALUE, SOV_ENOENT, 1, 1);
 	assert_pos(text, "/zones/1/file/x", JSONPOS_VALUE, SOV_ENOENT, 6, 14); /* scalar */
-	assert_pos(text, "/zones/01", JSONPOS_VALUE, SOV_ENOENT, 3, 12);      /* leading zero */
+	assert_pos(text, "/zones/01", JSONPOS_VALUE, SOV_ENOENT, 3, 12);       /* leading zero */
 	assert_pos(text, "/zones/x", JSONPOS_VALUE, SOV_ENOENT, 3, 12);
 
 	/* invalid pointers */
@@ -370,8 +405,8 @@ static void test_jsonpos_truncated(void **state)
 	(void)state;
 	/* invalid or cut-off text: no crash, and a best-effort position */
 	static const char *const texts[] = {
-		"{", "{\"a\"", "{\"a\":", "{\"a\": [1, 2", "{\"a\": \"unterminated", "[[[[[[[[",
-		"{\"a\\u12", "]]]]", "{\"a\": 1,,,}", "\"\\",
+	    "{",	"{\"a\"",    "{\"a\":", "{\"a\": [1, 2", "{\"a\": \"unterminated",
+	    "[[[[[[[[", "{\"a\\u12", "]]]]",	"{\"a\": 1,,,}", "\"\\",
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		struct jsonpos p;
@@ -415,15 +450,16 @@ static void test_config_full(void **state)
 	(void)state;
 	config_t *c = NULL;
 	diag_t *d = NULL;
-	int r = load_text("{\"listen\": [\"127.0.0.1:5353\", \"[::1]:5353\", \"192.0.2.1\"],\n"
-			  " \"threads\": 3, \"edns_payload\": 1400,\n"
-			  " \"tcp\": {\"idle_timeout_ms\": 2500, \"max_connections\": 77},\n"
-			  " \"log\": {\"level\": \"debug\", \"syslog\": true},\n"
-			  " \"zones\": [{\"origin\": \"example.test\", \"file\": \"zones/a.zone\"},\n"
-			  "           {\"origin\": \"other.test.\", \"file\": \"/dev/null\"}],\n"
-			  " \"datacenters\": [{\"id\": \"dc-east\"}], \"services\": {}, \"geo\": 1,\n"
-			  " \"probes\": [], \"api\": {\"listen\": \"x\"}, \"state_dir\": \"/var/lib\"}\n",
-			  &c, &d);
+	int r = load_text(
+	    "{\"listen\": [\"127.0.0.1:5353\", \"[::1]:5353\", \"192.0.2.1\"],\n"
+	    " \"threads\": 3, \"edns_payload\": 1400,\n"
+	    " \"tcp\": {\"idle_timeout_ms\": 2500, \"max_connections\": 77},\n"
+	    " \"log\": {\"level\": \"debug\", \"syslog\": true},\n"
+	    " \"zones\": [{\"origin\": \"example.test\", \"file\": \"zones/a.zone\"},\n"
+	    "           {\"origin\": \"other.test.\", \"file\": \"/dev/null\"}],\n"
+	    " \"datacenters\": [{\"id\": \"dc-east\"}], \"services\": {}, \"geo\": 1,\n"
+	    " \"probes\": [], \"api\": {\"listen\": \"x\"}, \"state_dir\": \"/var/lib\"}\n",
+	    &c, &d);
 	diag_print(d, stderr);
 	assert_int_equal(r, SOV_OK);
 	assert_int_equal(diag_count(d), 0);
@@ -454,7 +490,7 @@ static void test_config_full(void **state)
 	json_t *root = c->json;
 	assert_non_null(root);
 	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(root, "datacenters"), 0), "id")),
+				json_array_get(json_object_get(root, "datacenters"), 0), "id")),
 			    "dc-east");
 	assert_non_null(c->text);
 	assert_int_equal(c->text_len, strlen(c->text));
@@ -497,9 +533,9 @@ static void test_config_defaults(void **state)
 	diag_free(d);
 
 	/* empty sections are fine */
-	assert_int_equal(load_text("{" GOOD_LISTEN ", \"tcp\": {}, \"log\": {}, " GOOD_ZONES "}", &c,
-				   &d),
-			 SOV_OK);
+	assert_int_equal(
+	    load_text("{" GOOD_LISTEN ", \"tcp\": {}, \"log\": {}, " GOOD_ZONES "}", &c, &d),
+	    SOV_OK);
 	config_free(c);
 	diag_free(d);
 
@@ -529,8 +565,9 @@ static void test_config_relative_dir(void **state)
 {
 	(void)state;
 	/* a config in a subdirectory resolves paths from there */
-	write_file("zones/sub.json", "{\"listen\": [\"127.0.0.1:53\"],"
-				     " \"zones\": [{\"origin\": \"a.test\", \"file\": \"b.zone\"}]}");
+	write_file("zones/sub.json",
+		   "{\"listen\": [\"127.0.0.1:53\"],"
+		   " \"zones\": [{\"origin\": \"a.test\", \"file\": \"b.zone\"}]}");
 	config_t *c = NULL;
 	diag_t *d = diag_new();
 	char cfg[600];
@@ -547,15 +584,18 @@ static void test_config_unknown_keys(void **state)
 {
 	(void)state;
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ",\n  \"colour\": 1}", "\"colour\"", 0,
-		     "unknown key \"colour\" (expected one of: listen, threads, edns_payload, minimal_responses, tcp, "
+		     "unknown key \"colour\" (expected one of: listen, threads, edns_payload, "
+		     "minimal_responses, tcp, "
 		     "log, zones, cookies, rrl, user)");
 	expect_error("{\"lisen\": [], " GOOD_ZONES "}", "\"lisen\"", 0,
 		     "unknown key \"lisen\" (did you mean \"listen\"?)");
-	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"idle_ms\": 5}}", "\"idle_ms\"", 0,
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"idle_ms\": 5}}", "\"idle_ms\"",
+		     0,
 		     "unknown key \"idle_ms\" (expected one of: idle_timeout_ms, max_connections)");
-	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"log\": {\"levle\": \"info\"}}", "\"levle\"", 0,
-		     "unknown key \"levle\" (did you mean \"level\"?)");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a.test\", \"file\": \"zones/a.zone\","
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"log\": {\"levle\": \"info\"}}",
+		     "\"levle\"", 0, "unknown key \"levle\" (did you mean \"level\"?)");
+	expect_error("{" GOOD_LISTEN
+		     ", \"zones\": [{\"origin\": \"a.test\", \"file\": \"zones/a.zone\","
 		     " \"ttl\": 5}]}",
 		     "\"ttl\"", 0, "unknown key \"ttl\" (expected one of: origin, file)");
 	/* reserved names are only reserved at the top level */
@@ -563,7 +603,8 @@ static void test_config_unknown_keys(void **state)
 		     "unknown key \"api\" (expected one of: idle_timeout_ms, max_connections)");
 	/* a key with a '/' in it is still located (RFC 6901 escaping) */
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"a/b~c\": 1}", "\"a/b~c\"", 0,
-		     "unknown key \"a/b~c\" (expected one of: listen, threads, edns_payload, minimal_responses, tcp, "
+		     "unknown key \"a/b~c\" (expected one of: listen, threads, edns_payload, "
+		     "minimal_responses, tcp, "
 		     "log, zones, cookies, rrl, user)");
 }
 
@@ -581,23 +622,27 @@ static void test_config_types(void **state)
 		     "\"[::1]:53\"], not a string");
 	expect_error("{\"listen\": [53], " GOOD_ZONES "}", "53", 0,
 		     "a listen address must be a string such as \"127.0.0.1:53\", not an integer");
-	expect_error("{" GOOD_LISTEN ", \"zones\": {}}", "{}", 0,
-		     "\"zones\" must be an array of {\"origin\": ..., \"file\": ...}, not an object");
+	expect_error(
+	    "{" GOOD_LISTEN ", \"zones\": {}}", "{}", 0,
+	    "\"zones\" must be an array of {\"origin\": ..., \"file\": ...}, not an object");
 	expect_error("{" GOOD_LISTEN ", \"zones\": [null]}", "null", 0,
 		     "a zone must be an object {\"origin\": ..., \"file\": ...}, not null");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": 1, \"file\": \"zones/a.zone\"}]}", "1,",
-		     0, "\"origin\" must be a string such as \"example.com\", not an integer");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a.test\", \"file\": []}]}", "[]", 0,
-		     "\"file\" must be a string (a path), not an array");
+	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": 1, \"file\": \"zones/a.zone\"}]}",
+		     "1,", 0,
+		     "\"origin\" must be a string such as \"example.com\", not an integer");
+	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a.test\", \"file\": []}]}", "[]",
+		     0, "\"file\" must be a string (a path), not an array");
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": 5}", "5}", 0,
 		     "\"tcp\" must be an object, not an integer");
-	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"log\": {\"syslog\": \"yes\"}}", "\"yes\"", 0,
-		     "\"syslog\" must be true or false, not a string");
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"log\": {\"syslog\": \"yes\"}}", "\"yes\"",
+		     0, "\"syslog\" must be true or false, not a string");
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"log\": {\"level\": 3}}", "3}", 0,
 		     "\"level\" must be a string (error, warning, info or debug), not an integer");
-	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"log\": {\"level\": \"loud\"}}", "\"loud\"", 0,
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"log\": {\"level\": \"loud\"}}",
+		     "\"loud\"", 0,
 		     "unknown log level \"loud\": expected error, warning, info or debug");
-	expect_error("[1, 2]", "[", 0, "the configuration must be a JSON object {...}, not an array");
+	expect_error("[1, 2]", "[", 0,
+		     "the configuration must be a JSON object {...}, not an array");
 }
 
 static void test_config_ranges(void **state)
@@ -611,10 +656,10 @@ static void test_config_ranges(void **state)
 		     "\"threads\" is 257, out of range: must be from 0 to 256");
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"threads\": -1}", "-1", 0,
 		     "\"threads\" is -1, out of range: must be from 0 to 256");
-	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"max_connections\": 0}}", "0}", 0,
-		     "\"max_connections\" is 0, out of range: must be from 1 to 1000000");
-	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"idle_timeout_ms\": 99}}", "99", 0,
-		     "\"idle_timeout_ms\" is 99, out of range: must be from 100 to 3600000");
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"max_connections\": 0}}", "0}",
+		     0, "\"max_connections\" is 0, out of range: must be from 1 to 1000000");
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"idle_timeout_ms\": 99}}", "99",
+		     0, "\"idle_timeout_ms\" is 99, out of range: must be from 100 to 3600000");
 
 	/* the bounds themselves are fine */
 	config_t *c = NULL;
@@ -627,8 +672,8 @@ static void test_config_ranges(void **state)
 	assert_int_equal(c->threads, 256);
 	config_free(c);
 	diag_free(d);
-	assert_int_equal(load_text("{" GOOD_LISTEN ", " GOOD_ZONES ", \"edns_payload\": 512}", &c, &d),
-			 SOV_OK);
+	assert_int_equal(
+	    load_text("{" GOOD_LISTEN ", " GOOD_ZONES ", \"edns_payload\": 512}", &c, &d), SOV_OK);
 	config_free(c);
 	diag_free(d);
 }
@@ -649,11 +694,12 @@ static void test_config_required(void **state)
 		     "\"zones\" is empty: at least one zone is required");
 	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"file\": \"zones/a.zone\"}]}", "{\"file", 0,
 		     "zone 0 has no \"origin\" (the zone's name, e.g. \"example.com\")");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [" "{\"origin\": \"a.test\", \"file\": \"zones/a.zone\"}, "
+	expect_error("{" GOOD_LISTEN ", \"zones\": ["
+		     "{\"origin\": \"a.test\", \"file\": \"zones/a.zone\"}, "
 		     "{\"origin\": \"b.test\"}]}",
 		     "{\"origin\": \"b", 0, "zone 1 has no \"file\" (the path of its zone file)");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a.test\", \"file\": \"\"}]}", "\"\"", 0,
-		     "\"file\" is empty: expected the path of the zone file");
+	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a.test\", \"file\": \"\"}]}",
+		     "\"\"", 0, "\"file\" is empty: expected the path of the zone file");
 }
 
 static void test_config_values(void **state)
@@ -662,8 +708,9 @@ static void test_config_values(void **state)
 	expect_error("{\"listen\": [\"127.0.0.1:99999\"], " GOOD_ZONES "}", "\"127", 0,
 		     "invalid listen address \"127.0.0.1:99999\": expected IPv4:PORT, "
 		     "[IPv6]:PORT, or an address alone for port 53");
-	expect_error("{\"listen\": [\"127.0.0.1:53\",\n \"[::1]:53\",\n \"127.0.0.1:53\"], " GOOD_ZONES "}",
-		     "\"127", 1, "listen address 127.0.0.1:53 is listed twice (first on line 1)");
+	expect_error(
+	    "{\"listen\": [\"127.0.0.1:53\",\n \"[::1]:53\",\n \"127.0.0.1:53\"], " GOOD_ZONES "}",
+	    "\"127", 1, "listen address 127.0.0.1:53 is listed twice (first on line 1)");
 	/* "127.0.0.1" and "127.0.0.1:53" are the same address */
 	expect_error("{\"listen\": [\"127.0.0.1\", \"127.0.0.1:53\"], " GOOD_ZONES "}", "\"127", 1,
 		     "listen address 127.0.0.1:53 is listed twice (first on line 1)");
@@ -671,16 +718,20 @@ static void test_config_values(void **state)
 		     " {\"origin\": \"example.test\", \"file\": \"zones/a.zone\"},\n"
 		     " {\"origin\": \"EXAMPLE.test.\", \"file\": \"zones/b.zone\"}]}",
 		     "\"EXAMPLE", 0, "zone \"EXAMPLE.test.\" is listed twice (first on line 2)");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a..test\", \"file\": \"zones/a.zone\"}]}",
-		     "\"a..", 0,
-		     "invalid zone origin \"a..test\": it has an empty label (\"..\" or a leading dot)");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \".a.test\", \"file\": \"zones/a.zone\"}]}",
-		     "\".a", 0,
-		     "invalid zone origin \".a.test\": it has an empty label (\"..\" or a leading dot)");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"\", \"file\": \"zones/a.zone\"}]}",
+	expect_error(
+	    "{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a..test\", \"file\": \"zones/a.zone\"}]}",
+	    "\"a..", 0,
+	    "invalid zone origin \"a..test\": it has an empty label (\"..\" or a leading dot)");
+	expect_error(
+	    "{" GOOD_LISTEN ", \"zones\": [{\"origin\": \".a.test\", \"file\": \"zones/a.zone\"}]}",
+	    "\".a", 0,
+	    "invalid zone origin \".a.test\": it has an empty label (\"..\" or a leading dot)");
+	expect_error("{" GOOD_LISTEN
+		     ", \"zones\": [{\"origin\": \"\", \"file\": \"zones/a.zone\"}]}",
 		     "\"\"", 0, "invalid zone origin \"\": it is empty");
-	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a b\", \"file\": \"zones/a.zone\"}]}",
-		     "\"a b", 0, "invalid zone origin \"a b\": it contains a space or a control character");
+	expect_error(
+	    "{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a b\", \"file\": \"zones/a.zone\"}]}",
+	    "\"a b", 0, "invalid zone origin \"a b\": it contains a space or a control character");
 	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": "
 		     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test\", "
 		     "\"file\": \"zones/a.zone\"}]}",
@@ -692,11 +743,12 @@ static void test_config_values(void **state)
 	/* escapes count as one octet; the root zone is a valid origin */
 	config_t *c = NULL;
 	diag_t *d = NULL;
-	assert_int_equal(load_text("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \".\", \"file\": "
-				   "\"zones/a.zone\"}, {\"origin\": \"a\\\\.b\\\\065.test\", \"file\": "
-				   "\"zones/b.zone\"}]}",
-				   &c, &d),
-			 SOV_OK);
+	assert_int_equal(
+	    load_text("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \".\", \"file\": "
+		      "\"zones/a.zone\"}, {\"origin\": \"a\\\\.b\\\\065.test\", \"file\": "
+		      "\"zones/b.zone\"}]}",
+		      &c, &d),
+	    SOV_OK);
 	assert_string_equal(c->zones[1].origin, "a\\.b\\065.test");
 	config_free(c);
 	diag_free(d);
@@ -716,9 +768,10 @@ static void test_config_missing_zone_file(void **state)
 	assert_int_equal(r, SOV_ESEMANTIC);
 	assert_int_equal(diag_count(d), 1);
 	char want[1200];
-	snprintf(want, sizeof(want),
-		 "%s:%u:%u: cannot read zone file \"%s/zones/nope.zone\": No such file or directory",
-		 tmp_path("c.json"), line, col, tmpdir);
+	snprintf(
+	    want, sizeof(want),
+	    "%s:%u:%u: cannot read zone file \"%s/zones/nope.zone\": No such file or directory",
+	    tmp_path("c.json"), line, col, tmpdir);
 	assert_string_equal(diag_get(d, 0), want);
 	config_free(c);
 	diag_free(d);
@@ -728,7 +781,8 @@ static void test_config_syntax(void **state)
 {
 	(void)state;
 	/* syntax errors carry jansson's own position (the token it stopped at) */
-	expect_error("{\"listen\": [\"a\",\n  ]}", "]", 0, "invalid JSON: unexpected token near ']'");
+	expect_error("{\"listen\": [\"a\",\n  ]}", "]", 0,
+		     "invalid JSON: unexpected token near ']'");
 	expect_error("{\"listen\": [], \"listen\": []}", "\": []}", 0,
 		     "invalid JSON: duplicate object key near '\"listen\"'");
 	expect_error("{\"a\": 1} x", "x", 0, "invalid JSON: end of file expected near 'x'");
@@ -743,8 +797,8 @@ static void test_config_syntax(void **state)
 	assert_int_equal(config_load(path, &c, d), SOV_EIO);
 	assert_null(c);
 	char want[700];
-	snprintf(want, sizeof(want), "%s:1:1: cannot open configuration file: No such file or directory",
-		 path);
+	snprintf(want, sizeof(want),
+		 "%s:1:1: cannot open configuration file: No such file or directory", path);
 	assert_string_equal(diag_get(d, 0), want);
 	diag_free(d);
 
@@ -772,19 +826,20 @@ static void test_config_all_errors_in_order(void **state)
 		const char *needle;
 		const char *msg;
 	} want[] = {
-		{"5}", "\"file\" must be a string (a path), not an integer"},
-		{"\"bogus\"", "unknown key \"bogus\" (expected one of: listen, threads, edns_payload, "
-			      "minimal_responses, "
-			      "tcp, log, zones, cookies, rrl, user)"},
-		{"1000", "\"threads\" is 1000, out of range: must be from 0 to 256"},
-		{"\"x\"", "invalid listen address \"x\": expected IPv4:PORT, [IPv6]:PORT, or an "
-			  "address alone for port 53"},
+	    {"5}", "\"file\" must be a string (a path), not an integer"},
+	    {"\"bogus\"", "unknown key \"bogus\" (expected one of: listen, threads, edns_payload, "
+			  "minimal_responses, "
+			  "tcp, log, zones, cookies, rrl, user)"},
+	    {"1000", "\"threads\" is 1000, out of range: must be from 0 to 256"},
+	    {"\"x\"", "invalid listen address \"x\": expected IPv4:PORT, [IPv6]:PORT, or an "
+		      "address alone for port 53"},
 	};
 	for (size_t i = 0; i < 4; i++) {
 		unsigned line, col;
 		char exp[1024];
 		pos_of(text, want[i].needle, 0, &line, &col);
-		snprintf(exp, sizeof(exp), "%s:%u:%u: %s", tmp_path("c.json"), line, col, want[i].msg);
+		snprintf(exp, sizeof(exp), "%s:%u:%u: %s", tmp_path("c.json"), line, col,
+			 want[i].msg);
 		assert_string_equal(diag_get(d, i), exp);
 	}
 	diag_free(d);
@@ -793,26 +848,26 @@ static void test_config_all_errors_in_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_addr_parse_v4),
-		cmocka_unit_test(test_addr_parse_v6),
-		cmocka_unit_test(test_addr_parse_invalid),
-		cmocka_unit_test(test_net_parse),
-		cmocka_unit_test(test_net_contains),
-		cmocka_unit_test(test_jsonpos_locate),
-		cmocka_unit_test(test_jsonpos_escapes_and_utf8),
-		cmocka_unit_test(test_jsonpos_truncated),
-		cmocka_unit_test(test_jsonpos_pointer_build),
-		cmocka_unit_test(test_config_full),
-		cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_config_relative_dir),
-		cmocka_unit_test(test_config_unknown_keys),
-		cmocka_unit_test(test_config_types),
-		cmocka_unit_test(test_config_ranges),
-		cmocka_unit_test(test_config_required),
-		cmocka_unit_test(test_config_values),
-		cmocka_unit_test(test_config_missing_zone_file),
-		cmocka_unit_test(test_config_syntax),
-		cmocka_unit_test(test_config_all_errors_in_order),
+	    cmocka_unit_test(test_addr_parse_v4),
+	    cmocka_unit_test(test_addr_parse_v6),
+	    cmocka_unit_test(test_addr_parse_invalid),
+	    cmocka_unit_test(test_net_parse),
+	    cmocka_unit_test(test_net_contains),
+	    cmocka_unit_test(test_jsonpos_locate),
+	    cmocka_unit_test(test_jsonpos_escapes_and_utf8),
+	    cmocka_unit_test(test_jsonpos_truncated),
+	    cmocka_unit_test(test_jsonpos_pointer_build),
+	    cmocka_unit_test(test_config_full),
+	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_config_relative_dir),
+	    cmocka_unit_test(test_config_unknown_keys),
+	    cmocka_unit_test(test_config_types),
+	    cmocka_unit_test(test_config_ranges),
+	    cmocka_unit_test(test_config_required),
+	    cmocka_unit_test(test_config_values),
+	    cmocka_unit_test(test_config_missing_zone_file),
+	    cmocka_unit_test(test_config_syntax),
+	    cmocka_unit_test(test_config_all_errors_in_order),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

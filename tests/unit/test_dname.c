@@ -1,8 +1,10 @@
 /* test_dname.c — unit tests of wire/dname.c (names in uncompressed wire form). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
+/* cmocka.h needs the headers above it */
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -172,18 +174,18 @@ static void test_subdomain(void **state)
 		const char *name, *parent;
 		bool want;
 	} cases[] = {
-		{"example.test", "example.test", true},
-		{"www.example.test", "example.test", true},
-		{"a.b.c.example.test", "example.test", true},
-		{"WWW.EXAMPLE.TEST", "example.test", true},
-		{"example.test", "www.example.test", false},
-		{"xexample.test", "example.test", false}, /* suffix, not a label boundary */
-		{"example.test", "test", true},
-		{"example.test", ".", true},
-		{".", ".", true},
-		{".", "test", false},
-		{"example.other", "example.test", false},
-		{"test.example", "example.test", false},
+	    {"example.test", "example.test", true},
+	    {"www.example.test", "example.test", true},
+	    {"a.b.c.example.test", "example.test", true},
+	    {"WWW.EXAMPLE.TEST", "example.test", true},
+	    {"example.test", "www.example.test", false},
+	    {"xexample.test", "example.test", false}, /* suffix, not a label boundary */
+	    {"example.test", "test", true},
+	    {"example.test", ".", true},
+	    {".", ".", true},
+	    {".", "test", false},
+	    {"example.other", "example.test", false},
+	    {"test.example", "example.test", false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		W(cases[i].name, name);
@@ -267,8 +269,12 @@ static void test_hash(void **state)
 	/* Sanity on spread: 1000 distinct small names, few collisions. */
 	uint32_t hs[1000];
 	for (unsigned i = 0; i < 1000; i++) {
-		uint8_t n[16] = {4, (uint8_t)('a' + i % 26), (uint8_t)('a' + (i / 26) % 26),
-				 (uint8_t)('0' + i / 676), 'x', 0};
+		uint8_t n[16] = {4,
+				 (uint8_t)('a' + i % 26),
+				 (uint8_t)('a' + (i / 26) % 26),
+				 (uint8_t)('0' + i / 676),
+				 'x',
+				 0};
 		hs[i] = dname_hash(n);
 	}
 	unsigned coll = 0;
@@ -287,17 +293,17 @@ static void test_to_str(void **state)
 		size_t wlen;
 		const char *str;
 	} cases[] = {
-		{"", 1, "."},
-		{"\3www\7example\4test", 18, "www.example.test."},
-		{"\3WwW\4test", 10, "WwW.test."}, /* case preserved */
-		{"\3a.b\4test", 10, "a\\.b.test."},
-		{"\3a\\b", 5, "a\\\\b."},
-		{"\1*\1_", 5, "*._."},
-		{"\4a b\t", 6, "a\\032b\\009."},
-		{"\2\0\xff", 4, "\\000\\255."},
-		{"\1\x7f", 3, "\\127."},
-		{"\6\"();@$", 8, "\\\"\\(\\)\\;\\@\\$."},
-		{"\3-_~", 5, "-_~."},
+	    {"", 1, "."},
+	    {"\3www\7example\4test", 18, "www.example.test."},
+	    {"\3WwW\4test", 10, "WwW.test."}, /* case preserved */
+	    {"\3a.b\4test", 10, "a\\.b.test."},
+	    {"\3a\\b", 5, "a\\\\b."},
+	    {"\1*\1_", 5, "*._."},
+	    {"\4a b\t", 6, "a\\032b\\009."},
+	    {"\2\0\xff", 4, "\\000\\255."},
+	    {"\1\x7f", 3, "\\127."},
+	    {"\6\"();@$", 8, "\\\"\\(\\)\\;\\@\\$."},
+	    {"\3-_~", 5, "-_~."},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int n = dname_to_str((const uint8_t *)cases[i].wire, buf, sizeof(buf));
@@ -366,21 +372,24 @@ static void test_from_str(void **state)
 		const char *wire;
 		int len;
 	} ok[] = {
-		{".", "", 1},
-		{"", "", 1},
-		{"a", "\1a", 3},
-		{"a.", "\1a", 3},
-		{"WWW.Example.TEST", "\3www\7example\4test", 18},
-		{"www.example.test.", "\3www\7example\4test", 18},
-		{"a\\.b.test", "\3a.b\4test", 10},
-		{"a\\\\b", "\3a\\b", 5},
-		{"\\065\\066", "\2ab", 4}, /* escapes are lowercased too */
-		{"\\000\\255", "\2\0\xff", 4},
-		{"\\046", "\1.", 3},
-		{"*.example", "\1*\7example", 11},
-		{"a\\ b", "\3a b", 5},
-		{"\\.", "\1.", 3},
-		{"\\1a", "\2" "1a", 4}, /* not three digits: a plain escaped '1' */
+	    {".", "", 1},
+	    {"", "", 1},
+	    {"a", "\1a", 3},
+	    {"a.", "\1a", 3},
+	    {"WWW.Example.TEST", "\3www\7example\4test", 18},
+	    {"www.example.test.", "\3www\7example\4test", 18},
+	    {"a\\.b.test", "\3a.b\4test", 10},
+	    {"a\\\\b", "\3a\\b", 5},
+	    {"\\065\\066", "\2ab", 4}, /* escapes are lowercased too */
+	    {"\\000\\255", "\2\0\xff", 4},
+	    {"\\046", "\1.", 3},
+	    {"*.example", "\1*\7example", 11},
+	    {"a\\ b", "\3a b", 5},
+	    {"\\.", "\1.", 3},
+	    {"\\1a",
+	     "\2"
+	     "1a",
+	     4}, /* not three digits: a plain escaped '1' */
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		memset(n, 0xEE, sizeof(n));
@@ -389,7 +398,7 @@ static void test_from_str(void **state)
 		assert_memory_equal(n, ok[i].wire, (size_t)ok[i].len);
 	}
 	static const char *const bad[] = {
-		"..", "a..", "a..b", ".a", "..a", "a.\\", "\\", "\\256", "\\999", "a.b..",
+	    "..", "a..", "a..b", ".a", "..a", "a.\\", "\\", "\\256", "\\999", "a.b..",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(dname_from_str(bad[i], n), SOV_EPARSE);
@@ -471,19 +480,19 @@ static void test_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_len_labels),
-		cmocka_unit_test(test_lower),
-		cmocka_unit_test(test_equal),
-		cmocka_unit_test(test_subdomain),
-		cmocka_unit_test(test_parent_skip),
-		cmocka_unit_test(test_wildcard),
-		cmocka_unit_test(test_hash),
-		cmocka_unit_test(test_to_str),
-		cmocka_unit_test(test_to_str_capacity),
-		cmocka_unit_test(test_to_str_max),
-		cmocka_unit_test(test_from_str),
-		cmocka_unit_test(test_from_str_limits),
-		cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_len_labels),
+	    cmocka_unit_test(test_lower),
+	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_subdomain),
+	    cmocka_unit_test(test_parent_skip),
+	    cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_hash),
+	    cmocka_unit_test(test_to_str),
+	    cmocka_unit_test(test_to_str_capacity),
+	    cmocka_unit_test(test_to_str_max),
+	    cmocka_unit_test(test_from_str),
+	    cmocka_unit_test(test_from_str_limits),
+	    cmocka_unit_test(test_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

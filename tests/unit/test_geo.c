@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+
+/* cmocka.h needs the headers above it */
 #include <cmocka.h>
 // clang-format on
 
@@ -28,11 +30,11 @@
 
 #include "common/diag.h"
 #include "common/err.h"
-#include "wire/dname.h"
-#include "wire/wire.h"
 #include "geo/geo.h"
 #include "geo/geo_conf.h"
 #include "geo/geo_map.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
 
 #ifdef GEO_MMDB_DIR
 #define MMDB_DIR GEO_MMDB_DIR
@@ -206,13 +208,16 @@ static void test_client_helpers(void **state)
 	assert_true(c.from_ecs);
 	assert_memory_equal(c.addr, ((uint8_t[]){198, 51, 100, 0}), 4);
 	ecs.family = 3;
-	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c),
+			 SOV_EINVAL);
 	ecs.family = 1;
 	ecs.source_prefix = 33;
-	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c),
+			 SOV_EINVAL);
 	ecs.family = 2;
 	ecs.source_prefix = 129;
-	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_EINVAL);
+	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c),
+			 SOV_EINVAL);
 	ecs.source_prefix = 0;
 	assert_int_equal(geo_client_from_ecs(ecs.family, ecs.source_prefix, ecs.addr, &c), SOV_OK);
 	assert_int_equal(c.family, AF_INET6);

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr.h"
 #include "common/err.h"
 #include "probe/health.h"
 #include "probe/http.h"
-#include "common/addr.h"
 #include "probe/probe.h"
 #include "probe/sm.h"
 
@@ -274,14 +274,17 @@ static void test_addr_parse(void **state)
 	sov_sockaddr_t a;
 	char buf[64];
 	assert_int_equal(addr_parse("192.0.2.1", 80, &a), SOV_OK);
-	assert_string_equal(addr_format((const struct sockaddr *)&a.ss, buf, sizeof(buf)), "192.0.2.1:80");
+	assert_string_equal(addr_format((const struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "192.0.2.1:80");
 	assert_int_equal(addr_parse("192.0.2.1:8080", 80, &a), SOV_OK);
 	assert_int_equal(addr_port(&a), 8080);
 	assert_int_equal(addr_parse("2001:db8::1", 443, &a), SOV_OK);
-	assert_string_equal(addr_format((const struct sockaddr *)&a.ss, buf, sizeof(buf)), "[2001:db8::1]:443");
+	assert_string_equal(addr_format((const struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "[2001:db8::1]:443");
 	assert_int_equal(addr_parse("[2001:db8::1]:8443", 443, &a), SOV_OK);
 	assert_int_equal(addr_port(&a), 8443);
-	assert_string_equal(addr_format_ip((const struct sockaddr *)&a.ss, buf, sizeof(buf)), "2001:db8::1");
+	assert_string_equal(addr_format_ip((const struct sockaddr *)&a.ss, buf, sizeof(buf)),
+			    "2001:db8::1");
 	assert_int_equal(addr_parse("[::1]", 53, &a), SOV_OK);
 	assert_int_equal(addr_port(&a), 53);
 	assert_int_equal(addr_parse("www.example.com", 80, &a), SOV_EINVAL);
@@ -448,12 +451,15 @@ static void test_conf_overrides(void **state)
 	/* web: 2 explicit targets at dc-west; tcp: 3 (all addresses); dns: 1; https: 1 */
 	assert_int_equal(cfg->instance_count, 7);
 	char buf[64];
-	assert_string_equal(addr_format((const struct sockaddr *)&(&cfg->instances[0].addr)->ss, buf, sizeof(buf)),
-			    "10.0.0.7:8080");
-	assert_string_equal(addr_format((const struct sockaddr *)&(&cfg->instances[1].addr)->ss, buf, sizeof(buf)),
-			    "10.0.0.8:81");
-	assert_string_equal(addr_format((const struct sockaddr *)&(&cfg->instances[6].addr)->ss, buf, sizeof(buf)),
-			    "[2001:db8::9]:8443");
+	assert_string_equal(
+	    addr_format((const struct sockaddr *)&(&cfg->instances[0].addr)->ss, buf, sizeof(buf)),
+	    "10.0.0.7:8080");
+	assert_string_equal(
+	    addr_format((const struct sockaddr *)&(&cfg->instances[1].addr)->ss, buf, sizeof(buf)),
+	    "10.0.0.8:81");
+	assert_string_equal(
+	    addr_format((const struct sockaddr *)&(&cfg->instances[6].addr)->ss, buf, sizeof(buf)),
+	    "[2001:db8::9]:8443");
 	assert_int_equal(cfg->instances[6].target, 0);
 	probe_config_free(cfg);
 	diag_free(diag);

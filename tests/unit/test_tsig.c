@@ -1,10 +1,12 @@
 /* test_tsig.c — unit tests of dns/tsig.c (RFC 8945) against messages signed
  * by dnspython (tsig/make_vectors.py, run at build time): we must accept
  * what it signs, and sign byte for byte what it signs. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
+/* cmocka.h needs the headers above it */
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -13,8 +15,8 @@
 
 #include "common/err.h"
 #include "dns/tsig.h"
-#include "wire/wire.h"
 #include "tsig_vectors.h"
+#include "wire/wire.h"
 
 #define KEYLINE(alg) alg ":transfer.example.:" TSIG_VEC_SECRET
 
@@ -34,7 +36,10 @@ static void test_key_parse(void **state)
 	struct tsig_key k = key_of("  hmac-sha512:Transfer.Example:" TSIG_VEC_SECRET "\n");
 	assert_int_equal(k.alg, TSIG_HMAC_SHA512);
 	assert_int_equal(k.secret_len, 32);
-	assert_memory_equal(k.name, "\x08transfer\x07" "example\x00", 18);
+	assert_memory_equal(k.name,
+			    "\x08transfer\x07"
+			    "example\x00",
+			    18);
 	k = key_of("transfer.example.:" TSIG_VEC_SECRET); /* no algorithm: sha256 */
 	assert_int_equal(k.alg, TSIG_HMAC_SHA256);
 	k = key_of("HMAC-MD5.SIG-ALG.REG.INT.:k:" TSIG_VEC_SECRET);
@@ -45,9 +50,9 @@ static void test_key_parse(void **state)
 	    "hmac-sha999:k:" TSIG_VEC_SECRET,
 	    "hmac-sha256::" TSIG_VEC_SECRET,
 	    "hmac-sha256:k:not base64!",
-	    "hmac-sha256:k:c2VjcmV0",  /* fine... */
-	    "hmac-sha256:k:c2VjcmV",   /* length not a multiple of 4 */
-	    "hmac-sha256:k:c2=jcmV0",  /* padding inside */
+	    "hmac-sha256:k:c2VjcmV0", /* fine... */
+	    "hmac-sha256:k:c2VjcmV",  /* length not a multiple of 4 */
+	    "hmac-sha256:k:c2=jcmV0", /* padding inside */
 	    "hmac-sha256:k:",
 	    "hmac-sha256:.:" TSIG_VEC_SECRET, /* the root is no key name */
 	};
@@ -137,7 +142,7 @@ static void test_request_errors(void **state)
 	memcpy(m, q, len);
 
 	verdict(&ring, m, len, TSIG_VEC_NOW, 0, 0);
-	verdict(&ring, m, len, TSIG_VEC_NOW + 300, 0, 0);            /* at the fudge */
+	verdict(&ring, m, len, TSIG_VEC_NOW + 300, 0, 0);		 /* at the fudge */
 	verdict(&ring, m, len, TSIG_VEC_NOW + 301, 9, TSIG_ERR_BADTIME); /* past it */
 	verdict(&ring, m, len, TSIG_VEC_NOW - 301, 9, TSIG_ERR_BADTIME);
 
@@ -209,9 +214,9 @@ static void test_malformed_records(void **state)
 		assert_int_not_equal(tsig_rr_parse(tsig_vec_query_3, cut, off, &rr), SOV_OK);
 		struct tsig_ctx ctx;
 		struct tsig_verdict v;
-		assert_int_equal(tsig_verify_request(&ring, tsig_vec_query_3, cut, off, TSIG_VEC_NOW,
-						     &ctx, &v),
-				 SOV_EMALF);
+		assert_int_equal(
+		    tsig_verify_request(&ring, tsig_vec_query_3, cut, off, TSIG_VEC_NOW, &ctx, &v),
+		    SOV_EMALF);
 		assert_int_equal(v.rcode, 1);
 	}
 	/* Class not ANY, TTL not 0, a byte too many. */

@@ -4,10 +4,12 @@
  * is parsed, so that under ASan (meson setup -Db_sanitize=address) a read one
  * byte past the end is reported, not silently served from a larger array.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
+/* cmocka.h needs the headers above it */
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -28,8 +30,13 @@ struct pkt {
 
 /* A well-formed TSIG RDATA (RFC 8945 §4.2): algorithm "hmac-sha256.", time
  * signed, fudge 300, a 4-byte MAC, original ID 7, no error, no other data. */
-static const uint8_t tsig_rdata[] = "\x0bhmac-sha256\x00" "\x00\x00\x65\x70\x00\x00"
-				    "\x01\x2c" "\x00\x04" "MAC!" "\x00\x07" "\x00\x00"
+static const uint8_t tsig_rdata[] = "\x0bhmac-sha256\x00"
+				    "\x00\x00\x65\x70\x00\x00"
+				    "\x01\x2c"
+				    "\x00\x04"
+				    "MAC!"
+				    "\x00\x07"
+				    "\x00\x00"
 				    "\x00\x00";
 #define TSIG_RDLEN (sizeof(tsig_rdata) - 1)
 
@@ -356,10 +363,10 @@ static void test_mixed_case(void **state)
 	put_header(&p, 1, 0, 1, 0, 0, 0);
 	/* Boundaries of A-Z: '@' (0x40), '[' (0x5B), '`' (0x60), '{' (0x7B),
 	 * and bytes >= 0x80 that must not be "lowercased" (RFC 4343 §3). */
-	static const uint8_t name[] = {3, 'W', 'w', 'W', 7, 'E', 'x', 'A', 'm', 'P', 'l', 'E',
-				       6, '@', '[', '`', '{', 0xC1, 0xDA, 1, 'Z', 0};
-	static const uint8_t low[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-				      6, '@', '[', '`', '{', 0xC1, 0xDA, 1, 'z', 0};
+	static const uint8_t name[] = {3,   'W', 'w', 'W', 7,	'E', 'x',  'A',	 'm', 'P', 'l',
+				       'E', 6,	 '@', '[', '`', '{', 0xC1, 0xDA, 1,   'Z', 0};
+	static const uint8_t low[] = {3,   'w', 'w', 'w', 7,   'e', 'x',  'a',	'm', 'p', 'l',
+				      'e', 6,	'@', '[', '`', '{', 0xC1, 0xDA, 1,   'z', 0};
 	put_bytes(&p, name, sizeof(name));
 	put_u16(&p, DNS_TYPE_AAAA);
 	put_u16(&p, DNS_CLASS_IN);
@@ -524,8 +531,8 @@ static void test_name_too_long_via_pointer(void **state)
 		put_u8(&p, 1);
 		put_u8(&p, 'a');
 	}
-	put_u8(&p, 0);              /* offset 200: name of 201 octets at 0 */
-	size_t second = p.len;      /* 201 */
+	put_u8(&p, 0);		       /* offset 200: name of 201 octets at 0 */
+	size_t second = p.len;	       /* 201 */
 	for (int i = 0; i < 27; i++) { /* +54 octets → 255 */
 		put_u8(&p, 1);
 		put_u8(&p, 'b');
@@ -825,10 +832,8 @@ static void test_name_read(void **state)
 	uint8_t out[DNAME_MAXLEN];
 	/* 0: "\3foo\4test\0" (10 bytes); 10: "\3bar" + ptr 4 ("test");
 	 * 16: "\1x" + ptr 10 (bar.test via a chain); 20: ptr 16. */
-	static const uint8_t buf[] = {3, 'f', 'o', 'o', 4, 't', 'e', 's', 't', 0,
-				      3, 'b', 'a', 'r', 0xC0, 4,
-				      1, 'x', 0xC0, 10,
-				      0xC0, 16};
+	static const uint8_t buf[] = {3,   'f', 'o', 'o',  4, 't', 'e', 's',  't', 0,	 3,
+				      'b', 'a', 'r', 0xC0, 4, 1,   'x', 0xC0, 10,  0xC0, 16};
 	size_t off = 0;
 	assert_int_equal(dns_name_read(buf, sizeof(buf), &off, out), 10);
 	assert_int_equal(off, 10);
@@ -1228,7 +1233,7 @@ static void test_options_walk(void **state)
 	/* Unknown, empty and padding options are ignored. */
 	put_query(&p, 1);
 	at = opt_begin(&p, 1232, 0, 0, 0);
-	put_option(&p, 3, NULL, 0);        /* NSID request */
+	put_option(&p, 3, NULL, 0);	   /* NSID request */
 	put_option(&p, 12, "\0\0\0\0", 4); /* padding */
 	put_option(&p, 0xFFFF, "z", 1);
 	put_option(&p, 0, NULL, 0);
@@ -1281,17 +1286,17 @@ static void test_ecs_valid(void **state)
 		uint8_t alen;
 		uint8_t addr[16];
 	} ok[] = {
-		{1, 24, 3, {192, 0, 2}},
-		{1, 32, 4, {192, 0, 2, 77}},
-		{1, 0, 0, {0}},
-		{1, 20, 3, {10, 1, 0x10}}, /* 0x10: bits 20..23 zero */
-		{1, 1, 1, {0x80}},
-		{1, 25, 4, {198, 51, 100, 0x80}},
-		{2, 56, 7, {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56}},
-		{2, 128, 16, {0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
-		{2, 0, 0, {0}},
-		{2, 127, 16, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFE}},
-		{2, 48, 6, {0x20, 0x01, 0x0d, 0xb8, 0, 0}}, /* zero octets are fine */
+	    {1, 24, 3, {192, 0, 2}},
+	    {1, 32, 4, {192, 0, 2, 77}},
+	    {1, 0, 0, {0}},
+	    {1, 20, 3, {10, 1, 0x10}}, /* 0x10: bits 20..23 zero */
+	    {1, 1, 1, {0x80}},
+	    {1, 25, 4, {198, 51, 100, 0x80}},
+	    {2, 56, 7, {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56}},
+	    {2, 128, 16, {0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
+	    {2, 0, 0, {0}},
+	    {2, 127, 16, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFE}},
+	    {2, 48, 6, {0x20, 0x01, 0x0d, 0xb8, 0, 0}}, /* zero octets are fine */
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		put_query_ecs(&p, ok[i].family, ok[i].source, 0, ok[i].addr, ok[i].alen);
@@ -1327,7 +1332,7 @@ static void test_ecs_invalid(void **state)
 	static const uint8_t a[16] = {10, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 	static const uint8_t z[32] = {0};
 	static const uint8_t v6last[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-					   0, 0, 0, 0, 0, 0, 0, 0x01};
+					   0,	 0,    0,    0,	   0, 0, 0, 0x01};
 	static const struct {
 		uint16_t family;
 		uint8_t source, scope;
@@ -1335,28 +1340,28 @@ static void test_ecs_invalid(void **state)
 		uint8_t alen;
 		const char *why;
 	} bad[] = {
-		{0, 0, 0, z, 0, "family 0"},
-		{3, 0, 0, z, 0, "family 3"},
-		{0xFFFF, 8, 0, a, 1, "family 65535"},
-		{1, 33, 0, z, 5, "v4 source 33"},
-		{1, 255, 0, z, 32, "v4 source 255"},
-		{2, 129, 0, z, 17, "v6 source 129"},
-		{1, 24, 0, a, 4, "v4 /24 with 4 octets"},
-		{1, 24, 0, a, 2, "v4 /24 with 2 octets"},
-		{1, 0, 0, z, 1, "v4 /0 with 1 octet"},
-		{2, 0, 0, z, 16, "v6 /0 with 16 octets"},
-		{2, 56, 0, a, 8, "v6 /56 with 8 octets"},
-		{2, 128, 0, a, 15, "v6 /128 with 15 octets"},
-		{1, 32, 0, a, 3, "v4 /32 with 3 octets"},
-		{1, 20, 0, (const uint8_t *)"\x0a\x01\x18", 3, "v4 /20 bit 20 set"},
-		{1, 20, 0, (const uint8_t *)"\x0a\x01\x01", 3, "v4 /20 bit 23 set"},
-		{1, 1, 0, (const uint8_t *)"\x40", 1, "v4 /1 bit 1 set"},
-		{1, 31, 0, (const uint8_t *)"\x0a\x00\x00\x01", 4, "v4 /31 last bit"},
-		{2, 127, 0, v6last, 16, "v6 /127 last bit set"},
-		{1, 24, 24, a, 3, "scope 24"},
-		{1, 24, 1, a, 3, "scope 1"},
-		{1, 0, 1, z, 0, "scope 1 at /0"},
-		{2, 48, 64, z, 6, "v6 scope 64"},
+	    {0, 0, 0, z, 0, "family 0"},
+	    {3, 0, 0, z, 0, "family 3"},
+	    {0xFFFF, 8, 0, a, 1, "family 65535"},
+	    {1, 33, 0, z, 5, "v4 source 33"},
+	    {1, 255, 0, z, 32, "v4 source 255"},
+	    {2, 129, 0, z, 17, "v6 source 129"},
+	    {1, 24, 0, a, 4, "v4 /24 with 4 octets"},
+	    {1, 24, 0, a, 2, "v4 /24 with 2 octets"},
+	    {1, 0, 0, z, 1, "v4 /0 with 1 octet"},
+	    {2, 0, 0, z, 16, "v6 /0 with 16 octets"},
+	    {2, 56, 0, a, 8, "v6 /56 with 8 octets"},
+	    {2, 128, 0, a, 15, "v6 /128 with 15 octets"},
+	    {1, 32, 0, a, 3, "v4 /32 with 3 octets"},
+	    {1, 20, 0, (const uint8_t *)"\x0a\x01\x18", 3, "v4 /20 bit 20 set"},
+	    {1, 20, 0, (const uint8_t *)"\x0a\x01\x01", 3, "v4 /20 bit 23 set"},
+	    {1, 1, 0, (const uint8_t *)"\x40", 1, "v4 /1 bit 1 set"},
+	    {1, 31, 0, (const uint8_t *)"\x0a\x00\x00\x01", 4, "v4 /31 last bit"},
+	    {2, 127, 0, v6last, 16, "v6 /127 last bit set"},
+	    {1, 24, 24, a, 3, "scope 24"},
+	    {1, 24, 1, a, 3, "scope 1"},
+	    {1, 0, 1, z, 0, "scope 1 at /0"},
+	    {2, 48, 64, z, 6, "v6 scope 64"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		put_query_ecs(&p, bad[i].family, bad[i].source, bad[i].scope, bad[i].addr,
@@ -1522,10 +1527,10 @@ static void test_ldns_built(void **state)
 		uint16_t udp;
 		bool dnssec;
 	} cases[] = {
-		{"www.Example.TEST.", LDNS_RR_TYPE_A, false, 0, false},
-		{"example.test.", LDNS_RR_TYPE_AAAA, true, 1232, true},
-		{".", LDNS_RR_TYPE_NS, true, 4096, false},
-		{"_sip._tcp.example.test.", LDNS_RR_TYPE_SRV, true, 512, true},
+	    {"www.Example.TEST.", LDNS_RR_TYPE_A, false, 0, false},
+	    {"example.test.", LDNS_RR_TYPE_AAAA, true, 1232, true},
+	    {".", LDNS_RR_TYPE_NS, true, 4096, false},
+	    {"_sip._tcp.example.test.", LDNS_RR_TYPE_SRV, true, 512, true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ldns_pkt *pkt = NULL;
@@ -1649,8 +1654,8 @@ static void test_every_truncation(void **state)
 		for (size_t len = 0; len < pk[i].len; len++) {
 			enum dns_parse_result r = parse_bytes(pk[i].b, len, &q);
 			/* Each sample's counts promise more than a prefix has. */
-			assert_int_equal(r, len < DNS_HEADER_LEN ? DNS_PARSE_DROP
-								 : DNS_PARSE_FORMERR);
+			assert_int_equal(r,
+					 len < DNS_HEADER_LEN ? DNS_PARSE_DROP : DNS_PARSE_FORMERR);
 		}
 	}
 }
@@ -1726,38 +1731,38 @@ static void test_random_packets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain_query),
-		cmocka_unit_test(test_root_query),
-		cmocka_unit_test(test_edns_query),
-		cmocka_unit_test(test_mixed_case),
-		cmocka_unit_test(test_qname_pointer_into_header),
-		cmocka_unit_test(test_max_label_and_name),
-		cmocka_unit_test(test_name_too_long_via_pointer),
-		cmocka_unit_test(test_short_header_dropped),
-		cmocka_unit_test(test_response_dropped),
-		cmocka_unit_test(test_opcode_not_checked),
-		cmocka_unit_test(test_qdcount),
-		cmocka_unit_test(test_truncated_name_each_byte),
-		cmocka_unit_test(test_reserved_label_types),
-		cmocka_unit_test(test_bad_pointers_in_qname),
-		cmocka_unit_test(test_name_read),
-		cmocka_unit_test(test_name_read_pointer_rules),
-		cmocka_unit_test(test_records_skipped),
-		cmocka_unit_test(test_record_counts_exceed_data),
-		cmocka_unit_test(test_record_rdlength_overrun),
-		cmocka_unit_test(test_record_bad_owner),
-		cmocka_unit_test(test_trailing_bytes),
-		cmocka_unit_test(test_opt_placement),
-		cmocka_unit_test(test_options_walk),
-		cmocka_unit_test(test_ecs_valid),
-		cmocka_unit_test(test_ecs_invalid),
-		cmocka_unit_test(test_ecs_exhaustive_lengths),
-		cmocka_unit_test(test_cookie),
-		cmocka_unit_test(test_badvers),
-		cmocka_unit_test(test_ldns_built),
-		cmocka_unit_test(test_every_truncation),
-		cmocka_unit_test(test_every_byte_mutation),
-		cmocka_unit_test(test_random_packets),
+	    cmocka_unit_test(test_plain_query),
+	    cmocka_unit_test(test_root_query),
+	    cmocka_unit_test(test_edns_query),
+	    cmocka_unit_test(test_mixed_case),
+	    cmocka_unit_test(test_qname_pointer_into_header),
+	    cmocka_unit_test(test_max_label_and_name),
+	    cmocka_unit_test(test_name_too_long_via_pointer),
+	    cmocka_unit_test(test_short_header_dropped),
+	    cmocka_unit_test(test_response_dropped),
+	    cmocka_unit_test(test_opcode_not_checked),
+	    cmocka_unit_test(test_qdcount),
+	    cmocka_unit_test(test_truncated_name_each_byte),
+	    cmocka_unit_test(test_reserved_label_types),
+	    cmocka_unit_test(test_bad_pointers_in_qname),
+	    cmocka_unit_test(test_name_read),
+	    cmocka_unit_test(test_name_read_pointer_rules),
+	    cmocka_unit_test(test_records_skipped),
+	    cmocka_unit_test(test_record_counts_exceed_data),
+	    cmocka_unit_test(test_record_rdlength_overrun),
+	    cmocka_unit_test(test_record_bad_owner),
+	    cmocka_unit_test(test_trailing_bytes),
+	    cmocka_unit_test(test_opt_placement),
+	    cmocka_unit_test(test_options_walk),
+	    cmocka_unit_test(test_ecs_valid),
+	    cmocka_unit_test(test_ecs_invalid),
+	    cmocka_unit_test(test_ecs_exhaustive_lengths),
+	    cmocka_unit_test(test_cookie),
+	    cmocka_unit_test(test_badvers),
+	    cmocka_unit_test(test_ldns_built),
+	    cmocka_unit_test(test_every_truncation),
+	    cmocka_unit_test(test_every_byte_mutation),
+	    cmocka_unit_test(test_random_packets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

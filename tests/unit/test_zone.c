@@ -3,10 +3,12 @@
  * Fixtures live in tests/unit/zones/; each bad-*.zone breaks exactly one
  * rule and says on its first line where.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
+/* cmocka.h needs the headers above it */
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -21,8 +23,19 @@
 
 #define ZONES SRCDIR "/tests/unit/zones/"
 
-enum { T_A = 1, T_NS = 2, T_CNAME = 5, T_SOA = 6, T_MX = 15, T_TXT = 16, T_AAAA = 28,
-       T_SRV = 33, T_DS = 43, T_CAA = 257, T_PRIVATE = 65280 };
+enum {
+	T_A = 1,
+	T_NS = 2,
+	T_CNAME = 5,
+	T_SOA = 6,
+	T_MX = 15,
+	T_TXT = 16,
+	T_AAAA = 28,
+	T_SRV = 33,
+	T_DS = 43,
+	T_CAA = 257,
+	T_PRIVATE = 65280
+};
 
 static zone_t *load_ok(const char *origin, const char *file)
 {
@@ -81,7 +94,10 @@ static void test_good_summary(void **state)
 {
 	(void)state;
 	zone_t *z = example();
-	uint8_t origin[] = "\x07" "example" "\x04" "test";
+	uint8_t origin[] = "\x07"
+			   "example"
+			   "\x04"
+			   "test";
 	assert_memory_equal(z->origin, origin, sizeof(origin));
 	assert_int_equal(z->origin_len, sizeof(origin));
 	assert_int_equal(z->origin_labels, 2);
@@ -117,16 +133,15 @@ static void test_good_apex(void **state)
 
 	rrset(z, "example.test", T_SOA, 1, 3600);
 	const zrrset_t *ns = rrset(z, "example.test", T_NS, 2, 3600);
-	const uint8_t ns_want[] = { 0, 18, 3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-				    4, 't', 'e', 's', 't', 0,
-				    0, 17, 3, 'n', 's', '2', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-				    3, 'n', 'e', 't', 0 };
+	const uint8_t ns_want[] = {0,	18,  3,	  'n', 's', '1', 7,   'e', 'x', 'a', 'm', 'p', 'l',
+				   'e', 4,   't', 'e', 's', 't', 0,   0,   17,	3,   'n', 's', '2',
+				   7,	'e', 'x', 'a', 'm', 'p', 'l', 'e', 3,	'n', 'e', 't', 0};
 	assert_rdata(ns, ns_want, sizeof(ns_want));
 
 	/* Names inside RDATA keep the zone file's letter case. */
 	const zrrset_t *mx = rrset(z, "example.test", T_MX, 1, 3600);
-	const uint8_t mx_want[] = { 0, 21, 0, 10, 4, 'M', 'a', 'i', 'l', 7, 'E', 'x', 'a', 'm',
-				    'p', 'l', 'e', 4, 'T', 'e', 's', 't', 0 };
+	const uint8_t mx_want[] = {0,	21,  0,	  10,  4,   'M', 'a', 'i', 'l', 7,   'E', 'x',
+				   'a', 'm', 'p', 'l', 'e', 4,	 'T', 'e', 's', 't', 0};
 	assert_rdata(mx, mx_want, sizeof(mx_want));
 
 	const zrrset_t *txt = rrset(z, "example.test", T_TXT, 1, 3600);
@@ -136,9 +151,9 @@ static void test_good_apex(void **state)
 	assert_memory_equal(txt->rdata + 3, spf, strlen(spf));
 
 	const zrrset_t *caa = rrset(z, "example.test", T_CAA, 2, 3600);
-	const uint8_t caa_want[] = { 0, 22, 0, 5, 'i', 's', 's', 'u', 'e', 'l', 'e', 't', 's',
-				     'e', 'n', 'c', 'r', 'y', 'p', 't', '.', 'o', 'r', 'g',
-				     0, 11, 0, 9, 'i', 's', 's', 'u', 'e', 'w', 'i', 'l', 'd' };
+	const uint8_t caa_want[] = {0,	 22,  0,   5,	'i', 's', 's', 'u', 'e', 'l', 'e', 't', 's',
+				    'e', 'n', 'c', 'r', 'y', 'p', 't', '.', 'o', 'r', 'g', 0,	11,
+				    0,	 9,   'i', 's', 's', 'u', 'e', 'w', 'i', 'l', 'd'};
 	assert_rdata(caa, caa_want, sizeof(caa_want));
 	zone_free(z);
 }
@@ -148,10 +163,16 @@ static void test_good_soa_rdata(void **state)
 	(void)state;
 	zone_t *z = example();
 	const zrrset_t *soa = rrset(z, "example.test", T_SOA, 1, 3600);
-	const uint8_t mname[] = "\x03ns1\x07" "example" "\x04" "test";
-	const uint8_t rname[] = "\x0ahostmaster\x07" "example" "\x04" "test";
-	const uint8_t nums[] = { 0x78, 0xa3, 0xf1, 0x75, 0, 0, 0x1c, 0x20, 0, 0, 0x0e, 0x10,
-				 0, 0x12, 0x75, 0, 0, 0, 1, 0x2c };
+	const uint8_t mname[] = "\x03ns1\x07"
+				"example"
+				"\x04"
+				"test";
+	const uint8_t rname[] = "\x0ahostmaster\x07"
+				"example"
+				"\x04"
+				"test";
+	const uint8_t nums[] = {0x78, 0xa3, 0xf1, 0x75, 0,    0, 0x1c, 0x20, 0, 0,
+				0x0e, 0x10, 0,	  0x12, 0x75, 0, 0,    0,    1, 0x2c};
 	size_t len = sizeof(mname) + sizeof(rname) + sizeof(nums);
 	assert_int_equal(soa->rdata_len, 2 + len);
 	assert_int_equal(soa->rdata[0] << 8 | soa->rdata[1], len);
@@ -168,32 +189,33 @@ static void test_good_hosts(void **state)
 	/* www: A from lines 17 and 20 (WWW), the duplicate on line 19 dropped,
 	 * records in file order. */
 	const zrrset_t *a = rrset(z, "www.example.test", T_A, 2, 300);
-	const uint8_t a_want[] = { 0, 4, 192, 0, 2, 1, 0, 4, 192, 0, 2, 2 };
+	const uint8_t a_want[] = {0, 4, 192, 0, 2, 1, 0, 4, 192, 0, 2, 2};
 	assert_rdata(a, a_want, sizeof(a_want));
 	/* Blank owner on line 18 = www; its TTL is the $TTL. */
 	const zrrset_t *aaaa = rrset(z, "www.example.test", T_AAAA, 1, 3600);
-	const uint8_t aaaa_want[] = { 0, 16, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-				      0, 0, 0, 0, 0, 0, 0, 1 };
+	const uint8_t aaaa_want[] = {0, 16, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0,
+				     0, 0,  0,	  0,	0,    0,    0, 0, 1};
 	assert_rdata(aaaa, aaaa_want, sizeof(aaaa_want));
 	assert_null(znode_rrset(find(z, "www.example.test"), T_MX));
 
 	/* Relative CNAME target completed with the origin. */
 	const zrrset_t *cname = rrset(z, "ftp.example.test", T_CNAME, 1, 3600);
-	const uint8_t cname_want[] = { 0, 18, 3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l',
-				       'e', 4, 't', 'e', 's', 't', 0 };
+	const uint8_t cname_want[] = {0,   18,	3,   'w', 'w', 'w', 7,	 'e', 'x', 'a',
+				      'm', 'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
 	assert_rdata(cname, cname_want, sizeof(cname_want));
 	/* NSEC may sit beside a CNAME (RFC 4035 §2.5). */
 	rrset(z, "ftp.example.test", 47, 1, 3600);
 	assert_int_equal(find(z, "ftp.example.test")->rrset_count, 2);
 
 	const zrrset_t *srv = rrset(z, "_sip._tcp.example.test", T_SRV, 1, 3600);
-	const uint8_t srv_want[] = { 0, 24, 0, 10, 0, 60, 0x13, 0xc4, 3, 's', 'i', 'p', 7, 'e',
-				     'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0 };
+	const uint8_t srv_want[] = {0,	 24,  0,   10,	0,   60,  0x13, 0xc4, 3,
+				    's', 'i', 'p', 7,	'e', 'x', 'a',	'm',  'p',
+				    'l', 'e', 4,   't', 'e', 's', 't',	0};
 	assert_rdata(srv, srv_want, sizeof(srv_want));
 
 	/* RFC 3597 unknown type. */
 	const zrrset_t *priv = rrset(z, "unknown.example.test", T_PRIVATE, 1, 3600);
-	const uint8_t priv_want[] = { 0, 3, 1, 2, 3 };
+	const uint8_t priv_want[] = {0, 3, 1, 2, 3};
 	assert_rdata(priv, priv_want, sizeof(priv_want));
 
 	/* Differing TTLs in one RRset: the first one (line 33) wins. */
@@ -311,9 +333,9 @@ static void test_class_before_ttl(void **state)
 {
 	(void)state;
 	zone_t *z = load_ok("example.test", ZONES "class-first.zone");
-	rrset(z, "plain.example.test", T_A, 1, 120);      /* plain line: the fast path */
-	rrset(z, "paren.example.test", T_TXT, 1, 3600);   /* units, parentheses: ldns */
-	rrset(z, "paren.example.test", T_AAAA, 1, 60);    /* blank owner */
+	rrset(z, "plain.example.test", T_A, 1, 120);	/* plain line: the fast path */
+	rrset(z, "paren.example.test", T_TXT, 1, 3600); /* units, parentheses: ldns */
+	rrset(z, "paren.example.test", T_AAAA, 1, 60);	/* blank owner */
 	zone_free(z);
 }
 
@@ -348,8 +370,7 @@ static void expect_bad(const char *file, int code, unsigned line, const char *te
 }
 
 /** expect_bad() at a given column. */
-static void expect_bad_at(const char *file, int code, unsigned line, unsigned col,
-			  const char *text)
+static void expect_bad_at(const char *file, int code, unsigned line, unsigned col, const char *text)
 {
 	char path[512], where[600];
 	diag_t *d = diag_new();
@@ -450,8 +471,7 @@ static void test_bad_directives(void **state)
 	/* The error is located in the included file, not in the includer. */
 	diag_t *d = diag_new();
 	zone_t *z = NULL;
-	assert_int_equal(zone_load("example.test", ZONES "bad-in-include.zone", &z, d),
-			 SOV_EPARSE);
+	assert_int_equal(zone_load("example.test", ZONES "bad-in-include.zone", &z, d), SOV_EPARSE);
 	assert_int_equal(diag_count(d), 1);
 	assert_string_equal(diag_get(d, 0),
 			    ZONES "bad-in-include.inc:3:1: syntax error: Syntax error, could not "
@@ -588,28 +608,28 @@ int main(void)
 	 * test output to failures. */
 	log_init(LOG_LVL_ERR, false);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_summary),
-		cmocka_unit_test(test_good_apex),
-		cmocka_unit_test(test_good_soa_rdata),
-		cmocka_unit_test(test_good_hosts),
-		cmocka_unit_test(test_good_include_and_origin),
-		cmocka_unit_test(test_good_tree),
-		cmocka_unit_test(test_origin_forms),
-		cmocka_unit_test(test_no_ttl_default),
-		cmocka_unit_test(test_ttl_zero_default),
-		cmocka_unit_test(test_long_records_and_bom),
-		cmocka_unit_test(test_class_before_ttl),
-		cmocka_unit_test(test_bad_syntax),
-		cmocka_unit_test(test_bad_many),
-		cmocka_unit_test(test_bad_soa),
-		cmocka_unit_test(test_bad_names_and_class),
-		cmocka_unit_test(test_bad_cname),
-		cmocka_unit_test(test_bad_cut),
-		cmocka_unit_test(test_bad_directives),
-		cmocka_unit_test(test_bad_nul_then_directive),
-		cmocka_unit_test(test_bad_args),
-		cmocka_unit_test(test_zonedb_longest_match),
-		cmocka_unit_test(test_zonedb_many),
+	    cmocka_unit_test(test_good_summary),
+	    cmocka_unit_test(test_good_apex),
+	    cmocka_unit_test(test_good_soa_rdata),
+	    cmocka_unit_test(test_good_hosts),
+	    cmocka_unit_test(test_good_include_and_origin),
+	    cmocka_unit_test(test_good_tree),
+	    cmocka_unit_test(test_origin_forms),
+	    cmocka_unit_test(test_no_ttl_default),
+	    cmocka_unit_test(test_ttl_zero_default),
+	    cmocka_unit_test(test_long_records_and_bom),
+	    cmocka_unit_test(test_class_before_ttl),
+	    cmocka_unit_test(test_bad_syntax),
+	    cmocka_unit_test(test_bad_many),
+	    cmocka_unit_test(test_bad_soa),
+	    cmocka_unit_test(test_bad_names_and_class),
+	    cmocka_unit_test(test_bad_cname),
+	    cmocka_unit_test(test_bad_cut),
+	    cmocka_unit_test(test_bad_directives),
+	    cmocka_unit_test(test_bad_nul_then_directive),
+	    cmocka_unit_test(test_bad_args),
+	    cmocka_unit_test(test_zonedb_longest_match),
+	    cmocka_unit_test(test_zonedb_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

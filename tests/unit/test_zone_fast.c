@@ -5,10 +5,12 @@
  * (unit fixtures, integration zones, fuzz seeds) loaded with and without
  * the fast path must give the same zone and the same errors.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
+/* cmocka.h needs the headers above it */
 #include <cmocka.h>
 
 #include <dirent.h>
@@ -98,29 +100,30 @@ static void test_declines(void **state)
 {
 	(void)state;
 	static const char *lines[] = {
-		"www A 192.0.2.1 192.0.2.2\n", /* extra field */
-		"www 1h A 192.0.2.1\n",         /* TTL units */
-		"www 2147483648 A 192.0.2.1\n", /* TTL above 2^31-1 */
-		"www IN 300 A 192.0.2.1\n",     /* class before TTL */
-		"www CH A 192.0.2.1\n",         /* class other than IN */
-		"www A 192.0.2\n",              /* bad address */
-		"www A ( 192.0.2.1 )\n",        /* parentheses */
-		"w\\.x A 192.0.2.1\n",          /* escape */
-		"www.. A 192.0.2.1\n",          /* empty label */
-		". A 192.0.2.1\n",              /* root */
-		"www TXT unquoted\n",           /* unquoted TXT */
-		"www TXT \"a\\\"b\"\n",         /* escape in TXT */
-		"www TXT \"a;b\"\n",            /* ';' inside quotes */
-		"www TXT \"a\"\"b\"\n",         /* strings not separated */
-		"www TXT \"open\n",             /* unclosed */
-		"www MX 65536 mail\n",          /* above 16 bits */
-		"www MX mail\n",                /* missing preference */
-		"www CAA 0 issue \"ca\"\n",     /* type not in the fast set */
-		"www A 192.0.2.1\r\n",          /* CR */
-		"www\n",                        /* no type */
-		"www 300\n",                    /* no type */
-		"",                             /* nothing */
-		"www.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa A 192.0.2.1\n",
+	    "www A 192.0.2.1 192.0.2.2\n",  /* extra field */
+	    "www 1h A 192.0.2.1\n",	    /* TTL units */
+	    "www 2147483648 A 192.0.2.1\n", /* TTL above 2^31-1 */
+	    "www IN 300 A 192.0.2.1\n",	    /* class before TTL */
+	    "www CH A 192.0.2.1\n",	    /* class other than IN */
+	    "www A 192.0.2\n",		    /* bad address */
+	    "www A ( 192.0.2.1 )\n",	    /* parentheses */
+	    "w\\.x A 192.0.2.1\n",	    /* escape */
+	    "www.. A 192.0.2.1\n",	    /* empty label */
+	    ". A 192.0.2.1\n",		    /* root */
+	    "www TXT unquoted\n",	    /* unquoted TXT */
+	    "www TXT \"a\\\"b\"\n",	    /* escape in TXT */
+	    "www TXT \"a;b\"\n",	    /* ';' inside quotes */
+	    "www TXT \"a\"\"b\"\n",	    /* strings not separated */
+	    "www TXT \"open\n",		    /* unclosed */
+	    "www MX 65536 mail\n",	    /* above 16 bits */
+	    "www MX mail\n",		    /* missing preference */
+	    "www CAA 0 issue \"ca\"\n",	    /* type not in the fast set */
+	    "www A 192.0.2.1\r\n",	    /* CR */
+	    "www\n",			    /* no type */
+	    "www 300\n",		    /* no type */
+	    "",				    /* nothing */
+	    "www.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa A "
+	    "192.0.2.1\n",
 	};
 	zfast_t r;
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -172,8 +175,8 @@ static void load_both_ways(const char *dir, const char *file, size_t *loaded)
 static void test_every_fixture_same_both_ways(void **state)
 {
 	(void)state;
-	static const char *dirs[] = { SRCDIR "/tests/unit/zones", SRCDIR "/tests/integration/zones",
-				      SRCDIR "/tests/fuzz/corpus/zone", SRCDIR "/conf/demo" };
+	static const char *dirs[] = {SRCDIR "/tests/unit/zones", SRCDIR "/tests/integration/zones",
+				     SRCDIR "/tests/fuzz/corpus/zone", SRCDIR "/conf/demo"};
 	size_t files = 0, loaded = 0;
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		DIR *d = opendir(dirs[i]);
@@ -197,12 +200,12 @@ int main(void)
 {
 	log_init(LOG_LVL_ERR, false);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepts_a_with_everything),
-		cmocka_unit_test(test_accepts_blank_owner_no_ttl_last_line),
-		cmocka_unit_test(test_names_relative_absolute_at),
-		cmocka_unit_test(test_txt),
-		cmocka_unit_test(test_declines),
-		cmocka_unit_test(test_every_fixture_same_both_ways),
+	    cmocka_unit_test(test_accepts_a_with_everything),
+	    cmocka_unit_test(test_accepts_blank_owner_no_ttl_last_line),
+	    cmocka_unit_test(test_names_relative_absolute_at),
+	    cmocka_unit_test(test_txt),
+	    cmocka_unit_test(test_declines),
+	    cmocka_unit_test(test_every_fixture_same_both_ways),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
