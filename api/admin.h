@@ -1,6 +1,6 @@
 /* admin.h — the operators' layer on top of health: drain and maintenance.
  *
- * Each datacenter has an *admin state* (DESIGN.md): active, draining,
+ * Each datacenter has an *admin state* (docs/api.md, "Admin states and drains"): active, draining,
  * drained or maintenance. Like the health table (probe/health.h) it lives
  * in two layers, for two kinds of readers:
  *
@@ -12,7 +12,7 @@
  *       bits 2..31  number of changes since the table was created
  *                   (wraps; compare for equality only)
  *   A datacenter is named in answers only while its word says active
- *   (fail-open aside, see DESIGN.md).
+ *   (fail-open aside: geo/usable.h).
  *
  * - The *record* (struct admin_record: reason, who, since, safe_at, lease)
  *   is for the API, persistence and metrics. Records are plain values: the

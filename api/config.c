@@ -62,8 +62,8 @@ struct pctx {
 
 /*
  * Position of a value in the file. jansson does not keep positions for
- * values; conf/jsonpos.h (another module, not yet merged) will map values
- * to line:column. Until then 0:0 ("unknown", printed as 1:1).
+ * values; conf/jsonpos.h maps the values of the document being parsed to
+ * line:column. A value it does not know gets 0:0 ("unknown", printed as 1:1).
  */
 static void value_pos(const json_t *v, unsigned *line, unsigned *col)
 {

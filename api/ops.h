@@ -2,7 +2,7 @@
  *
  * An operation records one planned job against one datacenter so that
  * every sovdns instance and every operator sees what is happening and how
- * it ended (DESIGN.md, "operation"). Its state moves along one path:
+ * it ended (docs/api.md, "Operations"). Its state moves along one path:
  *
  *     pending → draining → drained → running → verifying → done
  *

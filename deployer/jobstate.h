@@ -26,7 +26,7 @@
 #include "deployer/dconf.h"
 #include "deployer/hook.h"
 
-/** An operation's state; the same words and order as the API's (DESIGN.md). */
+/** An operation's state; the same words and order as the API's (docs/api.md, "Operations"). */
 enum op_state {
 	OP_PENDING = 0,
 	OP_DRAINING,

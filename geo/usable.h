@@ -1,6 +1,6 @@
 /* usable.h — which datacenters may appear in answers: the rule, written once.
  *
- * The answer path (dns/answer.c), the API backend (in_answers, /answer:
+ * The answer path (dns/answer_service.c), the API backend (in_answers, /answer:
  * daemon/backend.c) and the API's last-usable check (api/routes.c, the 409
  * of a drain) all decide with the functions below, so they cannot disagree.
  * The rule itself (DESIGN vocabulary, docs/geo.md):
