@@ -174,11 +174,6 @@ void admin_table_free(admin_table_t *t)
 	free(t);
 }
 
-size_t admin_table_count(const admin_table_t *t)
-{
-	return t->count;
-}
-
 const _Atomic uint32_t *admin_words(const admin_table_t *t)
 {
 	return t->words;

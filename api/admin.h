@@ -124,8 +124,6 @@ typedef struct admin_table admin_table_t;
 admin_table_t *admin_table_new(size_t count) __attribute__((warn_unused_result));
 /** Frees the table; NULL allowed. No reader may still hold admin_words(). */
 void admin_table_free(admin_table_t *t);
-/** Number of datacenters. */
-size_t admin_table_count(const admin_table_t *t) __attribute__((nonnull));
 /** The array of count words for query-path readers. Valid until admin_table_free(). */
 const _Atomic uint32_t *admin_words(const admin_table_t *t) __attribute__((nonnull));
 

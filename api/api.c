@@ -12,6 +12,7 @@
 
 #include "api/api_impl.h"
 #include "api/util.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -75,7 +76,7 @@ int api_new(const struct api_config *conf, const char *const *dc_ids, size_t dc_
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&api->tick_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	api->started_ms = api_now_ms();
+	api->started_ms = clock_unix_ms();
 	api->be = *backend;
 	if (config_copy(&api->conf, conf) != SOV_OK)
 		goto oom;
@@ -171,7 +172,7 @@ static void *ticker_main(void *arg)
 	struct admin_record *cand = calloc(api->dc_count + 1, sizeof(*cand));
 	pthread_mutex_lock(&api->lock);
 	while (!api->stopping && cand != NULL) {
-		int64_t now = api_now_ms();
+		int64_t now = clock_unix_ms();
 		int64_t next = INT64_MAX;
 		bool changed = false;
 		memcpy(cand, api->records, api->dc_count * sizeof(*cand));
@@ -188,13 +189,7 @@ static void *ticker_main(void *arg)
 			wait_ms = next - now < 1 ? 1 : next - now;
 		}
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait_ms / 1000;
-		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		clock_deadline_ms(CLOCK_MONOTONIC, wait_ms, &ts); /* tick_cond's clock */
 		pthread_cond_timedwait(&api->tick_cond, &api->lock, &ts);
 	}
 	pthread_mutex_unlock(&api->lock);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/util.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -53,7 +54,7 @@ int audit_write(audit_t *a, const char *who, const char *from, const char *metho
 	char t[API_TIME_MAX];
 	char *text = NULL;
 	json_t *o =
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "time", api_time_format(api_now_ms(), t),
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "time", api_time_format(clock_unix_ms(), t),
 		      "who", who, "from", from, "method", method, "path", path, "status", status);
 	if (o == NULL)
 		goto finish;

@@ -12,6 +12,7 @@
 
 #include "api/util.h"
 #include "common/err.h"
+#include "common/secretfile.h"
 
 struct auth_token {
 	char name[AUTH_NAME_MAX];
@@ -118,83 +119,21 @@ fail:
 	return SOV_EINVAL;
 }
 
-/* Reads the secret: first line, trimmed. Refuses files "other" may touch. */
+/* Reads the secret (common/secretfile.h's rules) into a new string. */
 static int read_secret(const char *file, char **out, size_t *out_len, char *why, size_t cap)
 {
-	int rc = SOV_EIO;
-	char buf[AUTH_SECRET_MAX + 2];
-	ssize_t n = 0;
-	/* symlinks are fine: fstat below checks the file actually read */
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(why, cap, "cannot open token file: %s", strerror(errno));
-		goto finish;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		snprintf(why, cap, "%s", strerror(errno));
-		goto finish;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = SOV_EINVAL;
-		snprintf(why, cap, "token file is not a regular file");
-		goto finish;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		rc = SOV_EINVAL;
-		snprintf(
-		    why, cap,
-		    "token file is accessible to other users (mode %04o); run chmod o-rwx on it",
-		    (unsigned)(st.st_mode & 07777));
-		goto finish;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		snprintf(why, cap, "%s", strerror(errno));
-		goto finish;
-	}
-	buf[n] = '\0';
-	char *nl = strchr(buf, '\n');
-	if (nl)
-		*nl = '\0';
-	else if (n == (ssize_t)sizeof(buf) - 1) {
-		rc = SOV_EINVAL;
-		snprintf(why, cap, "token is longer than %d bytes", AUTH_SECRET_MAX);
-		goto finish;
-	}
-	char *s = buf;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f) {
-			rc = SOV_EINVAL;
-			snprintf(why, cap, "token contains spaces or control characters");
-			goto finish;
+	char buf[AUTH_SECRET_MAX + 1];
+	int rc = secretfile_read(file, "token", AUTH_SECRET_MIN, AUTH_SECRET_MAX,
+				 "openssl rand -hex 32", buf, sizeof(buf), why, cap);
+	if (rc == SOV_OK) {
+		*out_len = strlen(buf);
+		*out = strdup(buf);
+		if (*out == NULL) {
+			snprintf(why, cap, "out of memory");
+			rc = SOV_ENOMEM;
 		}
 	}
-	if (len < AUTH_SECRET_MIN) {
-		rc = SOV_EINVAL;
-		snprintf(why, cap, "token is shorter than %d bytes (try: openssl rand -hex 32)",
-			 AUTH_SECRET_MIN);
-		goto finish;
-	}
-	*out = malloc(len + 1);
-	if (*out == NULL) {
-		rc = SOV_ENOMEM;
-		snprintf(why, cap, "out of memory");
-		goto finish;
-	}
-	memcpy(*out, s, len);
-	(*out)[len] = '\0';
-	*out_len = len;
-	rc = SOV_OK;
-finish:
 	explicit_bzero(buf, sizeof(buf));
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/util.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 extern char **environ;
@@ -45,20 +46,6 @@ struct events {
 	struct events_stats stats;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
-
 /* Writes text to the child's stdin without blocking past deadline. */
 static void feed_stdin(int fd, const char *text, size_t len, int64_t deadline)
 {
@@ -72,7 +59,7 @@ static void feed_stdin(int fd, const char *text, size_t len, int64_t deadline)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			int64_t left = deadline - mono_ms();
+			int64_t left = deadline - clock_mono_ms();
 			if (left <= 0)
 				return;
 			struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -131,7 +118,7 @@ static int run_one(events_t *e, const char *text, bool *timed_out)
 	}
 	close(fds[0]);
 	fds[0] = -1;
-	int64_t deadline = mono_ms() + e->timeout_ms;
+	int64_t deadline = clock_mono_ms() + e->timeout_ms;
 	if (fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0)
 		feed_stdin(fds[1], text, strlen(text), deadline);
 	close(fds[1]);
@@ -146,7 +133,7 @@ static int run_one(events_t *e, const char *text, bool *timed_out)
 			pid = -1;
 			goto finish;
 		}
-		if (mono_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			*timed_out = true;
 			log_warn("api", "notify: %s still running after %u ms; killing it",
 				 e->argv[0], e->timeout_ms);
@@ -155,7 +142,7 @@ static int run_one(events_t *e, const char *text, bool *timed_out)
 			}
 			break;
 		}
-		sleep_ms(REAP_POLL_MS);
+		clock_sleep_ms(REAP_POLL_MS);
 	}
 	pid = -1;
 	if (!*timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -279,7 +266,7 @@ uint64_t events_add(events_t *e, json_t *ev)
 		return 0;
 	}
 	char t[API_TIME_MAX];
-	api_time_format(api_now_ms(), t);
+	api_time_format(clock_unix_ms(), t);
 	pthread_mutex_lock(&e->lock);
 	uint64_t seq = ++e->seq;
 	/* seq, time and host first: what a reader of the ring or an alert looks at first */
@@ -366,13 +353,7 @@ void events_stats(events_t *e, struct events_stats *out)
 int events_wait_idle(events_t *e, uint32_t timeout_ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	clock_deadline_ms(CLOCK_REALTIME, timeout_ms, &ts); /* e->idle's clock */
 	int rc = 0;
 	pthread_mutex_lock(&e->lock);
 	while ((e->qcount > 0 || e->running) && e->thread_started && !e->stop) {

@@ -14,6 +14,7 @@
 
 #include "api/api_impl.h"
 #include "api/util.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "geo/usable.h"
@@ -190,7 +191,7 @@ static void admin_change(api_t *api, const struct http_request *req, struct http
 	}
 	pthread_mutex_lock(&api->lock);
 	memcpy(cand, api->records, api->dc_count * sizeof(*cand));
-	int64_t now = api_now_ms();
+	int64_t now = clock_unix_ms();
 	int rc = SOV_EINVAL;
 	switch (act) {
 	case ACT_DRAIN:
@@ -504,7 +505,7 @@ static void h_operation_create(void *ctx, const struct http_request *req,
 	pthread_mutex_lock(&api->lock);
 	op_t *op;
 	char why[512];
-	if (op_store_create(api->ops, kind, dcname, reason, req->who, api_now_ms(), &op) !=
+	if (op_store_create(api->ops, kind, dcname, reason, req->who, clock_unix_ms(), &op) !=
 	    SOV_OK) {
 		http_error(resp, 500, "internal", "out of memory");
 	} else if (api_save_ops(api, why, sizeof(why)) != SOV_OK) {
@@ -563,7 +564,7 @@ static void op_move(api_t *api, const struct http_request *req, struct http_resp
 		goto finish;
 	}
 	have_saved = true;
-	if (op_advance(op, to, result, req->who, reason, api_now_ms()) != SOV_OK) {
+	if (op_advance(op, to, result, req->who, reason, clock_unix_ms()) != SOV_OK) {
 		http_error(resp, 500, "internal", "out of memory");
 		goto finish;
 	}
@@ -651,7 +652,7 @@ static void h_status(void *ctx, const struct http_request *req, struct http_resp
 	char t[API_TIME_MAX];
 	json_t *a = json_pack("{s:s, s:I, s:s, s:{s:I, s:I, s:I, s:I}, s:I}", "started_at",
 			      api_time_format(api->started_ms, t), "uptime_s",
-			      (json_int_t)((api_now_ms() - api->started_ms) / 1000), "state_dir",
+			      (json_int_t)((clock_unix_ms() - api->started_ms) / 1000), "state_dir",
 			      api->conf.state_dir, "datacenters", "active", (json_int_t)counts[0],
 			      "draining", (json_int_t)counts[1], "drained", (json_int_t)counts[2],
 			      "maintenance", (json_int_t)counts[3], "operations_open",

@@ -92,11 +92,6 @@ const char *store_admin_path(const store_t *s)
 	return s->admin_path;
 }
 
-const char *store_ops_path(const store_t *s)
-{
-	return s->ops_path;
-}
-
 static json_t *time_or_null(int64_t ms)
 {
 	char t[API_TIME_MAX];

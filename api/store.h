@@ -49,7 +49,6 @@ int store_open(const char *state_dir, store_t **out, diag_t *diag)
 void store_close(store_t *s);
 
 const char *store_admin_path(const store_t *s) __attribute__((nonnull));
-const char *store_ops_path(const store_t *s) __attribute__((nonnull));
 
 /** An admin record as JSON (the object shown above, without the id). NULL on ENOMEM. */
 json_t *admin_record_to_json(const struct admin_record *r) __attribute__((nonnull));

@@ -6,13 +6,6 @@
 
 #include "common/err.h"
 
-int64_t api_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *api_time_format(int64_t unix_ms, char *buf)
 {
 	time_t s = (time_t)(unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000);

@@ -10,9 +10,6 @@
 
 #define API_TIME_MAX 32 /* "2026-11-30T07:24:00Z" plus room */
 
-/** Wall clock, Unix milliseconds (CLOCK_REALTIME). */
-int64_t api_now_ms(void);
-
 /**
  * Formats Unix milliseconds as RFC 3339 UTC with whole seconds
  * ("2026-11-30T07:24:00Z"; milliseconds are truncated, so callers round

@@ -20,12 +20,14 @@ int64_t clock_mono_ms(void)
 	return ts_ms(&ts);
 }
 
-int64_t clock_ms_between(const struct timespec *a, const struct timespec *b)
+int64_t clock_mono_us(void)
 {
-	return (int64_t)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void clock_add_ms(struct timespec *t, int64_t ms)
+static void add_ms(struct timespec *t, int64_t ms)
 {
 	t->tv_sec += (time_t)(ms / 1000);
 	t->tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -38,5 +40,14 @@ void clock_add_ms(struct timespec *t, int64_t ms)
 void clock_deadline_ms(clockid_t clk, int64_t ms, struct timespec *out)
 {
 	clock_gettime(clk, out);
-	clock_add_ms(out, ms);
+	add_ms(out, ms);
+}
+
+void clock_sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+			      .tv_nsec = (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL); /* EINTR: return early, see clock.h */
 }

@@ -20,9 +20,8 @@ int64_t clock_unix_ms(void);
 /** Monotonic clock: milliseconds since an arbitrary start (CLOCK_MONOTONIC). */
 int64_t clock_mono_ms(void);
 
-/** b - a in milliseconds, truncated toward zero; both of the same clock. */
-int64_t clock_ms_between(const struct timespec *a, const struct timespec *b)
-    __attribute__((nonnull, pure));
+/** Monotonic clock in microseconds, for timing work (a zone load) finer than 1 ms. */
+int64_t clock_mono_us(void);
 
 /**
  * *out = clock clk now plus ms: an absolute deadline for
@@ -31,7 +30,11 @@ int64_t clock_ms_between(const struct timespec *a, const struct timespec *b)
  */
 void clock_deadline_ms(clockid_t clk, int64_t ms, struct timespec *out) __attribute__((nonnull));
 
-/** *t plus ms, normalised (tv_nsec < 1e9). ms >= 0. */
-void clock_add_ms(struct timespec *t, int64_t ms) __attribute__((nonnull));
+/**
+ * Sleeps ms milliseconds (ms <= 0: returns at once). Returns early when a
+ * signal is delivered (EINTR): callers that poll a flag set by a signal
+ * handler look at it sooner; callers that poll a condition just poll again.
+ */
+void clock_sleep_ms(int64_t ms);
 
 #endif

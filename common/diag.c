@@ -139,15 +139,6 @@ void diag_print(const diag_t *d, FILE *out)
 	free(order);
 }
 
-void diag_merge(diag_t *dst, diag_t *src)
-{
-	if (dst == NULL || src == NULL)
-		return;
-	for (size_t i = 0; i < src->count; i++)
-		diag_push(dst, src->msgs[i], src->pos[i]);
-	src->count = 0;
-}
-
 void diag_join(const diag_t *d, char *buf, size_t cap)
 {
 	size_t used = 0;

@@ -34,7 +34,5 @@ void diag_print(const diag_t *d, FILE *out);
 /** Joins every message into buf (cap bytes, NUL-terminated), one per line,
  * in the same order as diag_print(); "" if none. */
 void diag_join(const diag_t *d, char *buf, size_t cap);
-/** Moves all messages of src to the end of dst; src becomes empty. */
-void diag_merge(diag_t *dst, diag_t *src);
 
 #endif

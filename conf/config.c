@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "conf/json_kind.h"
 #include "conf/jsonpos.h"
 
 /* A config is a few KiB; a multi-megabyte one is a mistake (a zone file or a
@@ -156,28 +157,6 @@ static void cfg_push_key(struct cfg_ctx *cx, const char *key)
 static void cfg_push_index(struct cfg_ctx *cx, size_t i)
 {
 	(void)jsonpos_push_index(cx->ptr, sizeof(cx->ptr), i);
-}
-
-static const char *json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a fractional number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "a value";
 }
 
 static bool key_in(const char *key, const char *const *list)
@@ -914,21 +893,6 @@ int config_add_listen(config_t *c, const char *text)
 	c->listen = n;
 	c->listen[c->listen_count++] = a;
 	return SOV_OK;
-}
-
-void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key, const char *fmt,
-		 ...)
-{
-	char msg[768];
-	struct jsonpos pos = {1, 1};
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (c->text != NULL)
-		(void)jsonpos_locate(c->text, c->text_len, pointer,
-				     at_key ? JSONPOS_KEY : JSONPOS_VALUE, &pos);
-	diag_add(diag, c->path, pos.line, pos.col, "%s", msg);
 }
 
 void config_locate(const config_t *c, const void *value, unsigned *line, unsigned *col)

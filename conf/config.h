@@ -57,7 +57,7 @@ typedef struct config {
 				      other modules (datacenters, services, ...); NULL from the
 				      command line */
 	char *text;		   /* the file's bytes (owned, NUL-terminated), so those modules
-				      can report positions with config_diag(); NULL from the
+				      can report positions with config_locate(); NULL from the
 				      command line */
 	size_t text_len;
 } config_t;
@@ -65,7 +65,7 @@ typedef struct config {
 /**
  * Top-level keys that config_load() accepts without interpreting them: their
  * sections belong to other modules, which read them from config->json and
- * validate them themselves (reporting with config_diag()). NULL-terminated.
+ * validate them themselves (reporting with config_locate()). NULL-terminated.
  */
 extern const char *const config_reserved_keys[];
 
@@ -84,16 +84,6 @@ int config_add_zone(config_t *c, const char *origin, const char *file);
 
 /** Adds a listen address ("ADDR:PORT"). SOV_OK or SOV_EINVAL. */
 int config_add_listen(config_t *c, const char *text);
-
-/**
- * Adds "file:line:column: message" to diag, the position being that of the
- * JSON value (at_key false) or member name (at_key true) designated by the
- * RFC 6901 JSON Pointer `pointer` ("/services/2/policy") in c's file. If the
- * pointer does not resolve, the deepest existing ancestor is used; for a
- * config without a file (command line), line and column are 1.
- */
-void config_diag(const config_t *c, diag_t *diag, const char *pointer, bool at_key, const char *fmt,
-		 ...) __attribute__((format(printf, 5, 6)));
 
 /**
  * Finds where the JSON value `value` (a node of c->json, compared by

@@ -18,7 +18,7 @@
  * lookup, which is fine for error reporting and nothing else: do not call
  * it on a hot path.
  *
- * Typical use (see conf/config.c, and config_diag() in conf/config.h for
+ * Typical use (see conf/config.c, and config_locate() in conf/config.h for
  * the one-call form other config sections should use):
  *
  *     char ptr[JSONPOS_POINTER_MAX] = "";

@@ -220,9 +220,7 @@ static json_t *be_status(void *ctx)
 	json_object_set_new(o, "uptime_s", json_integer((clock_unix_ms() - d->started_ms) / 1000));
 	json_object_set_new(o, "started_at", rfc3339_ms(d->started_ms));
 	if (s != NULL) {
-		int64_t loaded =
-		    (int64_t)s->loaded_at.tv_sec * 1000 + s->loaded_at.tv_nsec / 1000000;
-		json_object_set_new(o, "snapshot_loaded_at", rfc3339_ms(loaded));
+		json_object_set_new(o, "snapshot_loaded_at", rfc3339_ms(s->loaded_at_ms));
 		json_object_set_new(o, "snapshot_generation",
 				    json_integer((json_int_t)s->generation));
 		json_object_set_new(o, "snapshot_load_us",

@@ -306,7 +306,7 @@ static int wait_drained_plain(struct sovctl *s, const char *dc, const bool use[]
 		long left = safe_at ? (long)((safe_at * 1000 - now + 999) / 1000) : 0;
 		progress_status("waiting until %s is drained: %ld s left (%s)", dc,
 				left > 0 ? left : 0, list);
-		ctl_sleep_ms((int)s->conf->poll_ms);
+		clock_sleep_ms((int)s->conf->poll_ms);
 	}
 }
 

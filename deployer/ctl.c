@@ -12,12 +12,6 @@
 
 volatile sig_atomic_t ctl_interrupted;
 
-void ctl_sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL); /* EINTR: the caller looks at ctl_interrupted */
-}
-
 bool ctl_parse_time(const char *s, int64_t *out)
 {
 	struct tm tm;

@@ -49,8 +49,6 @@ struct sovctl {
 /** Set by SIGINT/SIGTERM/SIGHUP; long waits check it. */
 extern volatile sig_atomic_t ctl_interrupted;
 
-/** Sleeps ms milliseconds (returns early on a signal). */
-void ctl_sleep_ms(int ms);
 /** Parses "2026-11-30T07:24:00Z" into seconds since the epoch; false if not that form. */
 bool ctl_parse_time(const char *s, int64_t *out);
 /** Formats seconds since the epoch as "2026-11-30T07:24:00Z". */

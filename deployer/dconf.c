@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/secretfile.h"
 #include "conf/jsonpos.h"
 
 /* A configuration file is a few kilobytes; a megabyte is a mistake. */
@@ -154,71 +155,9 @@ static void get_u32(struct pctx *p, json_t *obj, const char *key, uint32_t min, 
 
 int dconf_read_token(const char *path, char *out, size_t cap, char *why, size_t why_cap)
 {
-	int ret = SOV_EIO;
-	char buf[DCONF_TOKEN_MAX + 2];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	out[0] = '\0';
-	if (fd < 0) {
-		snprintf(why, why_cap, "cannot open token file %s: %s", path, strerror(errno));
-		goto finish;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(why, why_cap, "token file %s is not a regular file", path);
-		goto finish;
-	}
-	/* The same rule as the daemon's: a secret others can read is not one. */
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		snprintf(why, why_cap,
-			 "token file %s is accessible to other users (mode %04o); run chmod o-rwx "
-			 "on it",
-			 path, (unsigned)(st.st_mode & 07777));
-		ret = SOV_ESEMANTIC;
-		goto finish;
-	}
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		snprintf(why, why_cap, "cannot read token file %s: %s", path, strerror(errno));
-		goto finish;
-	}
-	buf[n] = '\0';
-	char *nl = strchr(buf, '\n');
-	if (nl != NULL)
-		*nl = '\0';
-	else if ((size_t)n >= sizeof(buf) - 1) {
-		snprintf(why, why_cap, "token in %s is longer than %d bytes", path,
-			 DCONF_TOKEN_MAX - 1);
-		ret = SOV_ESEMANTIC;
-		goto finish;
-	}
-	char *s = buf;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t len = strlen(s);
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-		s[--len] = '\0';
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) {
-			snprintf(why, why_cap, "token in %s contains spaces or control characters",
-				 path);
-			ret = SOV_ESEMANTIC;
-			goto finish;
-		}
-	}
-	if (len < TOKEN_MIN_BYTES || len >= cap) {
-		snprintf(why, why_cap,
-			 "token in %s must be %d..%zu bytes (try: openssl rand -hex 32)", path,
-			 TOKEN_MIN_BYTES, cap - 1);
-		ret = SOV_ESEMANTIC;
-		goto finish;
-	}
-	memcpy(out, s, len + 1);
-	ret = SOV_OK;
-finish:
-	explicit_bzero(buf, sizeof(buf));
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	size_t max = cap - 1 < DCONF_TOKEN_MAX ? cap - 1 : DCONF_TOKEN_MAX;
+	return secretfile_read(path, "token", TOKEN_MIN_BYTES, max, "openssl rand -hex 32", out,
+			       cap, why, why_cap);
 }
 
 static void parse_instance(struct pctx *p, json_t *o, struct dconf_instance *in)

@@ -74,8 +74,8 @@ struct dconf_instance {
 	char name[DCONF_NAME_MAX];
 	char *api;	  /* base URL without a trailing '/', e.g. "http://127.0.0.1:8053" */
 	char *token_file; /* absolute path */
-	char token[DCONF_TOKEN_MAX]; /* the secret (first line, trimmed) */
-	char *ca_file;		     /* CA bundle for an https API; NULL = system default */
+	char token[DCONF_TOKEN_MAX + 1]; /* the secret (first line, trimmed) */
+	char *ca_file;			 /* CA bundle for an https API; NULL = system default */
 	uint32_t timeout_s;
 };
 
@@ -120,9 +120,8 @@ const char *dconf_hook_name(enum dconf_hook_kind k);
 int dconf_hook_parse(const char *s) __attribute__((nonnull));
 
 /**
- * Reads a bearer token file as the API does: regular file, not accessible to
- * other users, first line with surrounding spaces trimmed, 16..DCONF_TOKEN_MAX-1
- * bytes without spaces or control characters. Returns SOV_OK, or an error
+ * Reads a bearer token file as the API does (common/secretfile.h): 16 to
+ * min(cap - 1, DCONF_TOKEN_MAX) bytes. Returns SOV_OK, or SOV_EIO/SOV_EINVAL
  * with the reason in why.
  */
 int dconf_read_token(const char *path, char *out, size_t cap, char *why, size_t why_cap)

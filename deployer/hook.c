@@ -14,31 +14,12 @@
 #include <unistd.h>
 
 #include "common/atomicfile.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 /* The supervisor checks its hook this often: a timeout is enforced within
  * 50 ms, at a cost of 20 wake-ups a second for one process. */
 #define SUPERVISE_TICK_MS 50
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 uint64_t hook_proc_start_ticks(pid_t pid)
 {
@@ -205,15 +186,15 @@ __attribute__((noreturn)) static void supervise(const struct hook_spec *s, int l
 	signal(SIGCHLD, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	st.started_ms = wall_ms();
-	int64_t t0 = mono_ms();
+	st.started_ms = clock_unix_ms();
+	int64_t t0 = clock_mono_ms();
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_line(logfd, "cannot start the hook: %s", strerror(errno));
 		st.finished = true;
 		st.exit_code = 127;
 		st.exec_failed = true;
-		st.ended_ms = wall_ms();
+		st.ended_ms = clock_unix_ms();
 		status_write(s->status_path, &st, logfd);
 		_exit(0);
 	}
@@ -231,7 +212,7 @@ __attribute__((noreturn)) static void supervise(const struct hook_spec *s, int l
 		pid_t r = waitpid(pid, &wstatus, WNOHANG);
 		if (r == pid || (r < 0 && errno == ECHILD))
 			break;
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		if (kill_at == 0 && (supervisor_stop || now >= deadline)) {
 			if (supervisor_stop) {
 				st.terminated = true;
@@ -252,17 +233,17 @@ __attribute__((noreturn)) static void supervise(const struct hook_spec *s, int l
 			kill(-pid, SIGKILL);
 			kill_at = INT64_MAX;
 		}
-		sleep_ms(SUPERVISE_TICK_MS);
+		clock_sleep_ms(SUPERVISE_TICK_MS);
 	}
 	/* A stopped hook's group goes whole: what outlived its leader gets the
 	 * rest of the grace period, then SIGKILL. */
 	if (kill_at != 0) {
-		while (kill(-pid, 0) == 0 && mono_ms() < kill_at)
-			sleep_ms(SUPERVISE_TICK_MS);
+		while (kill(-pid, 0) == 0 && clock_mono_ms() < kill_at)
+			clock_sleep_ms(SUPERVISE_TICK_MS);
 		kill(-pid, SIGKILL);
 	}
 	st.finished = true;
-	st.ended_ms = wall_ms();
+	st.ended_ms = clock_unix_ms();
 	if (WIFEXITED(wstatus)) {
 		st.exit_code = WEXITSTATUS(wstatus);
 		st.exec_failed = st.exit_code == 127;
@@ -270,7 +251,7 @@ __attribute__((noreturn)) static void supervise(const struct hook_spec *s, int l
 		st.exit_code = -1;
 		st.signal = WTERMSIG(wstatus);
 	}
-	double secs = (double)(mono_ms() - t0) / 1000.0;
+	double secs = (double)(clock_mono_ms() - t0) / 1000.0;
 	if (st.signal)
 		log_line(logfd, "hook killed by signal %d (%s) after %.1f s%s", st.signal,
 			 strsignal(st.signal), secs, st.timed_out ? ", at its timeout" : "");
@@ -344,9 +325,9 @@ bool hook_kill_group(pid_t pid, uint64_t start_ticks, uint32_t grace_s)
 	if (pid <= 0 || !same_process(pid, start_ticks))
 		return false;
 	kill(-pid, SIGTERM);
-	int64_t until = mono_ms() + (int64_t)grace_s * 1000;
-	while (kill(-pid, 0) == 0 && mono_ms() < until)
-		sleep_ms(SUPERVISE_TICK_MS);
+	int64_t until = clock_mono_ms() + (int64_t)grace_s * 1000;
+	while (kill(-pid, 0) == 0 && clock_mono_ms() < until)
+		clock_sleep_ms(SUPERVISE_TICK_MS);
 	kill(-pid, SIGKILL);
 	return true;
 }

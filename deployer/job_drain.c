@@ -113,7 +113,7 @@ static int wait_drained(struct run *r)
 		else
 			progress_status("waiting until %s is drained: any moment now (%s)", j->dc,
 					list);
-		ctl_sleep_ms((int)r->s->conf->poll_ms);
+		clock_sleep_ms((int)r->s->conf->poll_ms);
 	}
 }
 

@@ -310,7 +310,7 @@ static bool hook_wait(struct run *r, enum dconf_hook_kind h, const char *status_
 		long secs = (long)((clock_unix_ms() - j->hook_started_ms) / 1000);
 		progress_status("%s hook running: %ld s (timeout %u s)%s", name, secs,
 				hk->timeout_s, stopping ? ", stopping it" : "");
-		ctl_sleep_ms(HOOK_POLL_MS);
+		clock_sleep_ms(HOOK_POLL_MS);
 	}
 }
 

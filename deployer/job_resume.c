@@ -112,7 +112,7 @@ int cmd_abort(struct sovctl *s, const char *id)
 			job_clear(&k);
 			if (done)
 				break;
-			ctl_sleep_ms(200);
+			clock_sleep_ms(200);
 		}
 		struct job k;
 		if (job_init(&k) == SOV_OK &&
@@ -136,7 +136,7 @@ int cmd_abort(struct sovctl *s, const char *id)
 			    clock_unix_ms() + (int64_t)s->conf->kill_grace_s * 1000 + 5000;
 			while (clock_unix_ms() < until &&
 			       hook_poll(&j.sup, status_path, false, &hs) == HOOK_RUNNING)
-				ctl_sleep_ms(100);
+				clock_sleep_ms(100);
 		} else if (j.sup.pid > 0 && hs.hook_pid > 0) {
 			hook_kill_group(hs.hook_pid, hs.hook_start, s->conf->kill_grace_s);
 		}

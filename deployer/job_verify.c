@@ -76,7 +76,7 @@ static int wait_health(struct run *r)
 		}
 		progress_status("waiting for %s to be up: %ld s left (%s)", j->dc,
 				(long)((deadline - now) / 1000), list);
-		ctl_sleep_ms((int)r->s->conf->poll_ms);
+		clock_sleep_ms((int)r->s->conf->poll_ms);
 	}
 }
 

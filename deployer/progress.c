@@ -25,11 +25,6 @@ void progress_prefix(const char *p)
 	snprintf(prefix, sizeof(prefix), "%s", p);
 }
 
-bool progress_tty(void)
-{
-	return is_tty;
-}
-
 const char *progress_color(const char *name)
 {
 	if (!is_tty)

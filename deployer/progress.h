@@ -18,8 +18,6 @@
 void progress_init(bool tty);
 /** Sets the prefix of step lines ("" for none). */
 void progress_prefix(const char *prefix);
-/** True when stderr is a terminal. */
-bool progress_tty(void);
 
 /** A step: one line. */
 void progress_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <urcu/urcu-memb.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "dns/rrl.h"
@@ -117,19 +118,13 @@ static int services_check_zones(const snapshot_t *s, const config_t *conf, diag_
 	return ret;
 }
 
-static double elapsed_ms(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
 int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 {
 	int ret = SOV_OK;
 	snapshot_t *s = NULL;
-	struct timespec t0, t1;
+	int64_t t0 = clock_mono_us();
 
 	*out = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -154,7 +149,7 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		memcpy(s->cookie_secret, conf->cookie_secret, sizeof(s->cookie_secret));
 	else
 		process_cookie_secret(s->cookie_secret);
-	clock_gettime(CLOCK_REALTIME, &s->loaded_at);
+	s->loaded_at_ms = clock_unix_ms();
 	s->zones = zonedb_new();
 	if (s->zones == NULL) {
 		diag_add(diag, conf->path, 0, 0, "out of memory building the zone database");
@@ -185,16 +180,15 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	for (size_t i = 0; i < conf->zone_count; i++) {
 		const struct zone_conf *zc = &conf->zones[i];
 		zone_t *z = NULL;
-		struct timespec z0, z1;
 		size_t diag_before = diag_count(diag);
-		clock_gettime(CLOCK_MONOTONIC, &z0);
+		int64_t z0 = clock_mono_us();
 		struct zone_services zs = {NULL, NULL, 0};
 		int r = zone_services_of(s, conf, i, &zs);
 		if (r == SOV_OK)
 			r = zone_load_services(zc->origin, zc->file, &zs, &z, diag);
 		free((void *)zs.names);
 		free((void *)zs.ids);
-		clock_gettime(CLOCK_MONOTONIC, &z1);
+		double zone_ms = (double)(clock_mono_us() - z0) / 1000.0;
 		if (r != SOV_OK) {
 			if (diag_count(diag) ==
 			    diag_before) /* the loader said nothing: say something */
@@ -205,8 +199,7 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 			continue;
 		}
 		log_debug("zone", "%s: %zu records, serial %u, loaded from %s in %.1f ms",
-			  z->origin_str, z->record_count, z->serial, zc->file,
-			  elapsed_ms(&z0, &z1));
+			  z->origin_str, z->record_count, z->serial, zc->file, zone_ms);
 		r = zonedb_add(s->zones, z);
 		if (r != SOV_OK) {
 			diag_add(diag, zc->file, 0, 0, "zone %s: %s", z->origin_str,
@@ -228,8 +221,7 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		goto finish;
 	}
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	s->load_ms = elapsed_ms(&t0, &t1);
+	s->load_ms = (double)(clock_mono_us() - t0) / 1000.0;
 	*out = s;
 	s = NULL;
 

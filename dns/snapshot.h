@@ -30,7 +30,7 @@ typedef struct snapshot {
 	uint8_t cookie_secret[16]; /* RFC 9018 server cookie key: from the config, else
 				      one random key for the life of the process */
 	uint64_t generation;	   /* 1 for the first load, +1 per successful reload */
-	struct timespec loaded_at; /* CLOCK_REALTIME when built */
+	int64_t loaded_at_ms;	   /* clock_unix_ms() when built */
 	double load_ms;		   /* time spent loading zones, milliseconds */
 	geo_ctx_t *geo;		   /* owned: datacenters, services, client map; NULL when
 				      the configuration has neither datacenters nor services */

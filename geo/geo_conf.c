@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "conf/json_kind.h"
 #include "wire/dname.h"
 
 #define DC_ID_MAX 63	     /* ids appear in logs, metrics labels and API paths */
@@ -66,27 +67,6 @@ static void *cp_calloc(struct cp *p, size_t n, size_t size)
 	if (m == NULL)
 		p->nomem = true;
 	return m;
-}
-
-static const char *jtype(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "?";
 }
 
 /* Reports every key of obj not in allowed (NULL-terminated). */
@@ -140,7 +120,7 @@ static void parse_addrs(struct cp *p, const json_t *arr, const char *where, cons
 		return;
 	if (!json_is_array(arr)) {
 		cp_err(p, arr, "%s: \"%s\" must be an array of %s addresses, not %s", where, key,
-		       family == AF_INET ? "IPv4" : "IPv6", jtype(arr));
+		       family == AF_INET ? "IPv4" : "IPv6", json_kind(arr));
 		return;
 	}
 	json_array_foreach(arr, i, v)
@@ -152,7 +132,7 @@ static void parse_addrs(struct cp *p, const json_t *arr, const char *where, cons
 
 		if (!json_is_string(v)) {
 			cp_err(p, v, "%s: %s[%zu] must be a string, not %s", where, key, i,
-			       jtype(v));
+			       json_kind(v));
 			continue;
 		}
 		const char *s = json_string_value(v);
@@ -236,7 +216,7 @@ static void parse_tags(struct cp *p, const json_t *arr, const char *where, struc
 		return;
 	if (!json_is_array(arr)) {
 		cp_err(p, arr, "%s: \"regions\" must be an array of region codes, not %s", where,
-		       jtype(arr));
+		       json_kind(arr));
 		return;
 	}
 	dc->tags = cp_calloc(p, json_array_size(arr), sizeof(char *));
@@ -317,7 +297,7 @@ static void parse_datacenters(struct cp *p, const json_t *arr)
 	if (arr == NULL)
 		return;
 	if (!json_is_array(arr)) {
-		cp_err(p, arr, "\"datacenters\" must be an array, not %s", jtype(arr));
+		cp_err(p, arr, "\"datacenters\" must be an array, not %s", json_kind(arr));
 		return;
 	}
 	if (json_array_size(arr) == 0) {
@@ -338,7 +318,8 @@ static void parse_datacenters(struct cp *p, const json_t *arr)
 		struct geo_dc *dc = &ctx->dcs[ctx->dc_count];
 
 		if (!json_is_object(obj)) {
-			cp_err(p, obj, "datacenters[%zu] must be an object, not %s", i, jtype(obj));
+			cp_err(p, obj, "datacenters[%zu] must be an object, not %s", i,
+			       json_kind(obj));
 			continue;
 		}
 		const json_t *id = json_object_get(obj, "id");
@@ -414,7 +395,7 @@ static uint16_t *parse_dc_list(struct cp *p, const json_t *arr, const char *wher
 	{
 		if (!json_is_string(v)) {
 			cp_err(p, v, "%s: entry %zu must be a datacenter id string, not %s", where,
-			       i, jtype(v));
+			       i, json_kind(v));
 			continue;
 		}
 		int dc = geo_dc_find(p->ctx, json_string_value(v));
@@ -561,7 +542,7 @@ static void parse_default(struct cp *p, const json_t *def)
 		return;
 	if (!json_is_string(def)) {
 		cp_err(p, def, "geo \"default\" must be a datacenter id or region, not %s",
-		       jtype(def));
+		       json_kind(def));
 		return;
 	}
 	if (geo_decision_from_target(p->ctx, json_string_value(def), &d) != SOV_OK) {
@@ -642,7 +623,7 @@ static void parse_geo(struct cp *p, const json_t *geo)
 	if (geo == NULL)
 		return;
 	if (!json_is_object(geo)) {
-		cp_err(p, geo, "\"geo\" must be an object, not %s", jtype(geo));
+		cp_err(p, geo, "\"geo\" must be an object, not %s", json_kind(geo));
 		return;
 	}
 	check_keys(p, geo, "geo", keys);
@@ -684,7 +665,7 @@ static void parse_services(struct cp *p, const json_t *arr)
 	if (arr == NULL)
 		return;
 	if (!json_is_array(arr)) {
-		cp_err(p, arr, "\"services\" must be an array, not %s", jtype(arr));
+		cp_err(p, arr, "\"services\" must be an array, not %s", json_kind(arr));
 		return;
 	}
 	if (json_array_size(arr) == 0) {
@@ -701,7 +682,8 @@ static void parse_services(struct cp *p, const json_t *arr)
 		int v;
 
 		if (!json_is_object(obj)) {
-			cp_err(p, obj, "services[%zu] must be an object, not %s", i, jtype(obj));
+			cp_err(p, obj, "services[%zu] must be an object, not %s", i,
+			       json_kind(obj));
 			continue;
 		}
 		const json_t *name = json_object_get(obj, "name");

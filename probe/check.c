@@ -77,9 +77,7 @@ void probe_inst_close(struct probe_inst *in)
 
 uint32_t probe_inst_elapsed_ms(const struct probe_inst *in)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t ms = clock_ms_between(&in->started, &now);
+	int64_t ms = clock_mono_ms() - in->started_ms;
 	return ms < 0 ? 0 : (uint32_t)ms;
 }
 

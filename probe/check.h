@@ -56,7 +56,7 @@ struct probe_inst {
 	struct event *io;	 /* connect-wait or dns read event on fd */
 	struct bufferevent *bev; /* after connect, http and https; owns fd and SSL */
 	SSL *ssl;		 /* borrowed view of bev's SSL */
-	struct timespec started;
+	int64_t started_ms;	 /* clock_mono_ms() when the probe started */
 	bool first_done;
 	bool pending_fail;	   /* failed synchronously while starting: report on next tick */
 	char text[PROBE_TEXT_MAX]; /* the result of the probe being finished */

@@ -79,7 +79,7 @@ struct probe_engine {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t first_pending;
-	struct timespec start_mono;
+	int64_t start_mono_ms; /* clock_mono_ms() at probe_engine_start */
 };
 
 static uint32_t rng_below(probe_engine_t *e, uint32_t n)
@@ -160,12 +160,10 @@ static void inst_finish(struct probe_inst *in, bool ok)
 {
 	probe_engine_t *e = in->e;
 	const struct probe_check *c = in->check;
-	struct timespec now;
 
 	probe_inst_close(in);
 	evtimer_del(in->timer);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t took = clock_ms_between(&in->started, &now);
+	int64_t took = clock_mono_ms() - in->started_ms;
 	in->phase = PH_IDLE;
 	e->in_flight--;
 
@@ -208,7 +206,7 @@ static void inst_begin(struct probe_inst *in)
 	in->phase = PH_RUNNING;
 	in->pending_fail = false;
 	in->e->in_flight++;
-	clock_gettime(CLOCK_MONOTONIC, &in->started);
+	in->started_ms = clock_mono_ms();
 	probe_inst_timer_arm(in, in->check->timeout_ms);
 	in->kind->start(in);
 }
@@ -404,7 +402,7 @@ int probe_engine_start(probe_engine_t *e)
 {
 	if (e->started)
 		return SOV_EINVAL;
-	clock_gettime(CLOCK_MONOTONIC, &e->start_mono);
+	e->start_mono_ms = clock_mono_ms();
 	/* Spread the first round a little so hundreds of probes do not connect
 	 * in the same millisecond, but keep it short: start-up waits for it. */
 	for (size_t i = 0; i < e->n; i++) {
@@ -439,10 +437,10 @@ int probe_engine_first_round(probe_engine_t *e, size_t *pending)
 			*pending = e->first_pending;
 		return SOV_EINVAL;
 	}
-	struct timespec deadline = e->start_mono;
 	int64_t add_ms =
 	    PROBE_STARTUP_SPREAD_MS + (int64_t)e->max_timeout_ms + FIRST_ROUND_MARGIN_MS;
-	clock_add_ms(&deadline, add_ms);
+	struct timespec deadline; /* on e->cv's clock, CLOCK_MONOTONIC */
+	clock_deadline_ms(CLOCK_MONOTONIC, e->start_mono_ms + add_ms - clock_mono_ms(), &deadline);
 	pthread_mutex_lock(&e->mu);
 	while (e->first_pending > 0) {
 		if (pthread_cond_timedwait(&e->cv, &e->mu, &deadline) == ETIMEDOUT)

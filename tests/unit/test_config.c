@@ -495,23 +495,24 @@ static void test_config_full(void **state)
 	assert_non_null(c->text);
 	assert_int_equal(c->text_len, strlen(c->text));
 
-	/* ... and can report positions with config_diag() */
-	diag_t *d2 = diag_new();
-	config_diag(c, d2, "/datacenters/0/id", false, "bad id %s", "dc-east");
-	config_diag(c, d2, "/api/listen", true, "no");
-	config_diag(c, d2, "/services/missing", false, "gone");
-	char exp[700];
-	unsigned line, col;
-	pos_of(c->text, "\"dc-east\"", 0, &line, &col);
-	snprintf(exp, sizeof(exp), "%s:%u:%u: bad id dc-east", tmp_path("c.json"), line, col);
-	assert_string_equal(diag_get(d2, 0), exp);
-	pos_of(c->text, "\"listen\": \"x\"", 0, &line, &col);
-	snprintf(exp, sizeof(exp), "%s:%u:%u: no", tmp_path("c.json"), line, col);
-	assert_string_equal(diag_get(d2, 1), exp);
-	pos_of(c->text, "{}", 0, &line, &col); /* "services" exists, "missing" does not */
-	snprintf(exp, sizeof(exp), "%s:%u:%u: gone", tmp_path("c.json"), line, col);
-	assert_string_equal(diag_get(d2, 2), exp);
-	diag_free(d2);
+	/* ... and can find where a value of them is, with config_locate() */
+	unsigned line, col, want_line, want_col;
+	const json_t *id =
+	    json_object_get(json_array_get(json_object_get(root, "datacenters"), 0), "id");
+	config_locate(c, id, &line, &col);
+	pos_of(c->text, "\"dc-east\"", 0, &want_line, &want_col);
+	assert_int_equal(line, want_line);
+	assert_int_equal(col, want_col);
+	const json_t *services = json_object_get(root, "services");
+	config_locate(c, services, &line, &col);
+	pos_of(c->text, "{}", 0, &want_line, &want_col);
+	assert_int_equal(line, want_line);
+	assert_int_equal(col, want_col);
+	json_t *stranger = json_string("not in the document");
+	config_locate(c, stranger, &line, &col); /* not a node of c->json: no position */
+	assert_int_equal(line, 0);
+	assert_int_equal(col, 0);
+	json_decref(stranger);
 
 	config_free(c);
 	diag_free(d);
@@ -553,10 +554,10 @@ static void test_config_defaults(void **state)
 	assert_int_equal(config_add_zone(c, "example.test", "rel/a.zone"), SOV_OK);
 	assert_int_equal(c->zone_count, 1);
 	assert_string_equal(c->zones[0].file, "rel/a.zone"); /* as given */
-	diag_t *d2 = diag_new();
-	config_diag(c, d2, "/zones", false, "x");
-	assert_string_equal(diag_get(d2, 0), "<config>:1:1: x");
-	diag_free(d2);
+	unsigned line = 9, col = 9;
+	config_locate(c, c, &line, &col); /* no file: no position */
+	assert_int_equal(line, 0);
+	assert_int_equal(col, 0);
 	config_free(c);
 	config_free(NULL);
 }

@@ -1,0 +1,115 @@
+/* Unit tests of common/secretfile: the one reader of token and key files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/secretfile.h"
+
+static char dir[] = "/tmp/sovdns-test-secret-XXXXXX";
+static char path[300], why[512], out[65];
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+/* Writes text (len bytes) to dir/name with mode; path names it. */
+static void put(const char *name, const char *text, size_t len, mode_t mode)
+{
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int rd(void)
+{
+	return secretfile_read(path, "token", 16, 64, "openssl rand -hex 32", out, sizeof(out), why,
+			       sizeof(why));
+}
+
+static void test_accepted(void **state)
+{
+	(void)state;
+	put("a", "\t 0123456789abcdef \r\nsecond line is ignored\n", 44, 0600);
+	assert_int_equal(rd(), SOV_OK);
+	assert_string_equal(out, "0123456789abcdef");
+	put("b", "0123456789abcdef", 16, 0640); /* no line end; group may read */
+	assert_int_equal(rd(), SOV_OK);
+	assert_string_equal(out, "0123456789abcdef");
+	char max[65];
+	memset(max, 'x', 64);
+	put("c", max, 64, 0400); /* exactly max_len, no line end */
+	assert_int_equal(rd(), SOV_OK);
+	assert_int_equal(strlen(out), 64);
+	/* a symbolic link is followed; the file it names is what is checked */
+	char link[sizeof(path)];
+	snprintf(link, sizeof(link), "%s/link", dir);
+	assert_int_equal(symlink(path, link), 0);
+	memcpy(path, link, sizeof(path));
+	assert_int_equal(rd(), SOV_OK);
+}
+
+static void expect_refused(int want, const char *needle)
+{
+	assert_int_equal(rd(), want);
+	assert_string_equal(out, "");
+	if (strstr(why, needle) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", needle, why);
+	assert_non_null(strstr(why, dir)); /* names the file */
+}
+
+static void test_refused(void **state)
+{
+	(void)state;
+	put("world", "0123456789abcdef\n", 17, 0604);
+	expect_refused(SOV_EINVAL, "accessible to other users (mode 0604); run chmod o-rwx");
+	put("short", "abc\n", 4, 0600);
+	expect_refused(SOV_EINVAL, "shorter than 16 bytes (make one with: openssl rand -hex 32)");
+	put("empty", "", 0, 0600);
+	expect_refused(SOV_EINVAL, "shorter than 16 bytes");
+	char big[200];
+	memset(big, 'x', sizeof(big));
+	put("long", big, 65, 0600);
+	expect_refused(SOV_EINVAL, "longer than 64 bytes");
+	put("longer", big, sizeof(big), 0600); /* past what is read at all */
+	expect_refused(SOV_EINVAL, "longer than 64 bytes");
+	put("space", "0123456789 abcdef\n", 18, 0600);
+	expect_refused(SOV_EINVAL, "spaces or control characters");
+	put("nul", "0123456789\0abcdef\n", 18, 0600);
+	expect_refused(SOV_EINVAL, "spaces or control characters");
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	expect_refused(SOV_EIO, "cannot open token file");
+	snprintf(path, sizeof(path), "%s", dir);
+	expect_refused(SOV_EINVAL, "is not a regular file");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_accepted),
+	    cmocka_unit_test(test_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
