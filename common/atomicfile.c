@@ -198,6 +198,10 @@ int atomicfile_read(const char *path, size_t max_bytes, char **out, size_t *out_
 		saved_errno = errno;
 		goto finish;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = SOV_EINVAL;
+		goto finish;
+	}
 	if ((size_t)st.st_size > max_bytes) {
 		rc = SOV_ESPACE;
 		goto finish;

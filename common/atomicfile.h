@@ -40,8 +40,9 @@ int atomicfile_write(const char *path, const void *data, size_t len, mode_t mode
 /**
  * Reads the whole file at path into a new NUL-terminated buffer (*out,
  * freed by the caller with free(); *out_len excludes the NUL).
- * Returns SOV_OK, SOV_ENOENT (no such file), SOV_ESPACE (larger than
- * max_bytes), SOV_ENOMEM, or SOV_EIO with errno set.
+ * Returns SOV_OK, SOV_ENOENT (no such file), SOV_EINVAL (not a regular
+ * file: a directory, a FIFO, a device), SOV_ESPACE (larger than max_bytes),
+ * SOV_ENOMEM, or SOV_EIO with errno set (ENOENT and EIO keep errno too).
  */
 int atomicfile_read(const char *path, size_t max_bytes, char **out, size_t *out_len)
     __attribute__((nonnull, warn_unused_result));

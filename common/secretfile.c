@@ -2,8 +2,8 @@
 #include "common/secretfile.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -96,12 +96,14 @@ int secretfile_read(const char *path, const char *what, size_t min_len, size_t m
 		}
 	}
 	if (len > max_len) {
-		snprintf(why, why_cap, "the %s in %s is longer than %zu bytes", what, path, max_len);
+		snprintf(why, why_cap, "the %s in %s is longer than %zu bytes", what, path,
+			 max_len);
 		goto finish;
 	}
 	if (len < min_len) {
 		snprintf(why, why_cap, "the %s in %s is shorter than %zu bytes%s%s%s", what, path,
-			 min_len, hint ? " (make one with: " : "", hint ? hint : "", hint ? ")" : "");
+			 min_len, hint ? " (make one with: " : "", hint ? hint : "",
+			 hint ? ")" : "");
 		goto finish;
 	}
 	memcpy(out, buf + start, len);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/atomicfile.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "conf/json_kind.h"
@@ -717,61 +718,30 @@ static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
 	}
 }
 
-/* Reads the whole file; NUL-terminates it. */
+/* Reads the whole file; NUL-terminates it. Problems go to diag. */
 static int read_file(const char *path, char **out, size_t *out_len, diag_t *diag)
 {
-	int ret = SOV_EIO;
-	char *buf = NULL;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	int ret = atomicfile_read(path, CONFIG_MAX_BYTES, out, out_len);
+	switch (ret) {
+	case SOV_OK:
+		break;
+	case SOV_EINVAL:
+		diag_add(diag, path, 0, 0, "configuration file is not a regular file");
+		ret = SOV_EIO;
+		break;
+	case SOV_ESPACE:
+		diag_add(diag, path, 0, 0, "configuration file is larger than the %u bytes allowed",
+			 CONFIG_MAX_BYTES);
+		ret = SOV_EIO;
+		break;
+	case SOV_ENOMEM:
+		diag_add(diag, path, 0, 0, "out of memory reading the configuration file");
+		break;
+	default:
 		diag_add(diag, path, 0, 0, "cannot open configuration file: %s", strerror(errno));
-		goto finish;
+		ret = SOV_EIO;
+		break;
 	}
-	if (fstat(fd, &st) != 0) {
-		diag_add(diag, path, 0, 0, "cannot stat configuration file: %s", strerror(errno));
-		goto finish;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		diag_add(diag, path, 0, 0, "not a regular file");
-		goto finish;
-	}
-	if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
-		diag_add(diag, path, 0, 0,
-			 "configuration file is %lld bytes, larger than the %u allowed",
-			 (long long)st.st_size, CONFIG_MAX_BYTES);
-		goto finish;
-	}
-	size_t size = (size_t)st.st_size;
-	buf = malloc(size + 1);
-	if (buf == NULL) {
-		diag_add(diag, path, 0, 0, "out of memory");
-		ret = SOV_ENOMEM;
-		goto finish;
-	}
-	size_t got = 0;
-	while (got < size) {
-		ssize_t r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			diag_add(diag, path, 0, 0, "cannot read configuration file: %s",
-				 strerror(errno));
-			goto finish;
-		}
-		if (r == 0)
-			break; /* shrank while we read: take what is there */
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*out_len = got;
-	buf = NULL;
-	ret = SOV_OK;
-finish:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
 	return ret;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/atomicfile.h"
 #include "common/err.h"
 #include "common/secretfile.h"
 #include "conf/jsonpos.h"
@@ -405,35 +406,27 @@ static void parse_dc(struct pctx *p, json_t *o, struct dconf_dc *dc, const struc
 
 static int read_file(const char *path, char **out, size_t *len, diag_t *diag)
 {
-	int ret = SOV_EIO;
-	FILE *f = fopen(path, "rb");
 	*out = NULL;
-	if (f == NULL) {
-		diag_add(diag, path, 0, 0, "cannot open: %s", strerror(errno));
-		return SOV_EIO;
-	}
-	char *buf = malloc(DCONF_FILE_MAX + 1);
-	if (buf == NULL) {
-		ret = SOV_ENOMEM;
-		goto finish;
-	}
-	size_t n = fread(buf, 1, DCONF_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
-		goto finish;
-	}
-	if (n > DCONF_FILE_MAX) {
+	int ret = atomicfile_read(path, DCONF_FILE_MAX, out, len);
+	switch (ret) {
+	case SOV_OK:
+		break;
+	case SOV_EINVAL:
+		diag_add(diag, path, 0, 0, "not a regular file");
+		ret = SOV_EIO;
+		break;
+	case SOV_ESPACE:
 		diag_add(diag, path, 0, 0, "larger than %u bytes", DCONF_FILE_MAX);
-		goto finish;
+		ret = SOV_EIO;
+		break;
+	case SOV_ENOMEM:
+		diag_add(diag, path, 0, 0, "out of memory");
+		break;
+	default:
+		diag_add(diag, path, 0, 0, "cannot open: %s", strerror(errno));
+		ret = SOV_EIO;
+		break;
 	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-	ret = SOV_OK;
-finish:
-	free(buf);
-	fclose(f);
 	return ret;
 }
 

@@ -806,6 +806,7 @@ static void test_config_syntax(void **state)
 	d = diag_new();
 	assert_int_equal(config_load(tmpdir, &c, d), SOV_EIO); /* a directory */
 	assert_int_equal(diag_count(d), 1);
+	assert_non_null(strstr(diag_get(d, 0), ":1:1: configuration file is not a regular file"));
 	diag_free(d);
 }
 
