@@ -14,6 +14,7 @@
 #include "api/util.h"
 #include "common/addr.h"
 #include "common/err.h"
+#include "common/path.h"
 #include "conf/jsonpos.h"
 
 void api_config_init(struct api_config *c)
@@ -55,7 +56,6 @@ void api_config_clear(struct api_config *c)
 /* Parsing context: file name, directory for relative paths, diagnostics. */
 struct pctx {
 	const char *file;
-	char dir[PATH_MAX];
 	diag_t *diag;
 	int errors;
 };
@@ -87,15 +87,10 @@ __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, const jso
 	p->errors++;
 }
 
-/* Resolves path against the config's directory; a new string or NULL. */
+/* path next to the configuration file (common/path.h); NULL on ENOMEM. */
 static char *resolve(struct pctx *p, const char *path)
 {
-	char buf[PATH_MAX];
-	if (path[0] == '/' || p->dir[0] == '\0')
-		return strdup(path);
-	if (snprintf(buf, sizeof(buf), "%s/%s", p->dir, path) >= (int)sizeof(buf))
-		return NULL;
-	return strdup(buf);
+	return path_beside(p->file, path);
 }
 
 static bool get_uint(struct pctx *p, const json_t *obj, const char *key, const char *where,
@@ -236,7 +231,7 @@ static void parse_tokens(struct pctx *p, const json_t *arr, struct api_config *o
 		tc->scope = strdup(scope);
 		out->token_count++;
 		if (!tc->name || !tc->file || !tc->scope)
-			perr(p, t, "%s: out of memory or path too long", where);
+			perr(p, t, "%s: out of memory", where);
 	}
 }
 
@@ -299,13 +294,6 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 					   NULL};
 	struct pctx p = {.file = file, .diag = diag};
 	api_config_init(out);
-	if (file != NULL) {
-		const char *slash = strrchr(file, '/');
-		if (slash != NULL)
-			snprintf(p.dir, sizeof(p.dir), "%.*s", (int)(slash - file), file);
-		if (slash == file)
-			strcpy(p.dir, "/");
-	}
 	if (!json_is_object(root)) {
 		perr(&p, root, "the configuration must be a JSON object");
 		goto finish;
@@ -314,7 +302,7 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 	if (sd != NULL) {
 		out->state_dir = resolve(&p, sd);
 		if (out->state_dir == NULL)
-			perr(&p, json_object_get(root, "state_dir"), "state_dir: path too long");
+			perr(&p, json_object_get(root, "state_dir"), "state_dir: out of memory");
 	} else if (json_object_get(root, "state_dir") == NULL) {
 		perr(&p, root,
 		     "\"state_dir\" is required: the directory where drains, maintenance and "

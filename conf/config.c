@@ -14,6 +14,7 @@
 #include "common/atomicfile.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "conf/json_kind.h"
 #include "conf/jsonpos.h"
 
@@ -55,7 +56,6 @@ struct cfg_ctx {
 	size_t len;
 	diag_t *diag;
 	char ptr[JSONPOS_POINTER_MAX]; /* JSON Pointer of the value being checked */
-	char *dir;		       /* directory of the config file, for relative paths */
 	unsigned errors;
 	struct cfg_err *errs;
 	size_t nerrs, caperrs;
@@ -508,18 +508,6 @@ static void origin_key(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* dir + "/" + file, unless file is absolute or dir is empty. */
-static char *path_join(const char *dir, const char *file)
-{
-	if (file[0] == '/' || dir == NULL || dir[0] == '\0')
-		return strdup(file);
-	size_t len = strlen(dir) + 1 + strlen(file) + 1;
-	char *p = malloc(len);
-	if (p != NULL)
-		snprintf(p, len, "%s/%s", dir, file);
-	return p;
-}
-
 static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 {
 	json_t *z = json_array_get(all, idx);
@@ -585,7 +573,7 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		} else if (json_string_value(file)[0] == '\0') {
 			cfg_error(cx, "\"file\" is empty: expected the path of the zone file");
 			ok = false;
-		} else if ((resolved = path_join(cx->dir, json_string_value(file))) == NULL) {
+		} else if ((resolved = path_beside(cx->file, json_string_value(file))) == NULL) {
 			cfg_error(cx, "out of memory");
 			ok = false;
 		} else if (access(resolved, R_OK) != 0) {
@@ -801,16 +789,6 @@ int config_load(const char *path, config_t **out, diag_t *diag)
 		goto finish;
 	}
 
-	const char *slash = strrchr(path, '/');
-	if (slash != NULL) {
-		cx.dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-		if (cx.dir == NULL) {
-			diag_add(diag, path, 0, 0, "out of memory");
-			ret = SOV_ENOMEM;
-			goto finish;
-		}
-	}
-
 	cfg_root(&cx, c, root);
 	if (cx.errors > 0) {
 		ret = SOV_ESEMANTIC;
@@ -826,7 +804,6 @@ int config_load(const char *path, config_t **out, diag_t *diag)
 
 finish:
 	cfg_flush(&cx);
-	free(cx.dir);
 	json_decref(root);
 	config_free(c);
 	return ret;

@@ -14,6 +14,7 @@
 
 #include "common/atomicfile.h"
 #include "common/err.h"
+#include "common/path.h"
 #include "common/secretfile.h"
 #include "conf/jsonpos.h"
 
@@ -36,12 +37,12 @@ int dconf_hook_parse(const char *s)
 	return -1;
 }
 
-/* Parsing context: the text (for positions), the directory, diagnostics. */
+/* Parsing context: the text (for positions), the file, diagnostics. */
 struct pctx {
 	const char *file;
 	const char *text;
 	size_t len;
-	char dir[PATH_MAX];
+	const char *abs; /* the configuration file, absolute (realpath) */
 	diag_t *diag;
 	int errors;
 	char ptr[JSONPOS_POINTER_MAX]; /* JSON Pointer of the value being read */
@@ -104,15 +105,10 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-/* Path relative to the config directory made absolute. NULL on ENOMEM. */
+/* path next to the configuration file, made absolute (common/path.h). NULL on ENOMEM. */
 static char *resolve(const struct pctx *p, const char *path)
 {
-	char *out = NULL;
-	if (path[0] == '/')
-		return strdup(path);
-	if (asprintf(&out, "%s/%s", p->dir, path) < 0)
-		return NULL;
-	return out;
+	return path_beside(p->abs, path);
 }
 
 /* Reads member key of obj as a string (required or not). NULL if absent or wrong. */
@@ -458,9 +454,8 @@ int dconf_load(const char *path, dconf_t **out, diag_t *diag)
 		goto finish;
 	}
 	c->path = abs;
-	char *slash = strrchr(abs, '/');
-	snprintf(p.dir, sizeof(p.dir), "%.*s", (int)(slash == abs ? 1 : slash - abs), abs);
-	c->dir = strdup(p.dir);
+	p.abs = abs;
+	c->dir = path_dir(abs);
 
 	json_error_t jerr;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -15,6 +15,7 @@
 
 #include "common/addr.h"
 #include "common/err.h"
+#include "common/path.h"
 #include "conf/jsonpos.h"
 #include "probe/probe.h"
 
@@ -347,22 +348,6 @@ void probe_config_free(probe_config_t *cfg)
 	free(cfg);
 }
 
-static char *resolve_path(const char *file, const char *path)
-{
-	if (path[0] == '/' || file == NULL)
-		return strdup(path);
-	char *copy = strdup(file);
-	if (copy == NULL)
-		return NULL;
-	const char *dir = dirname(copy);
-	size_t len = strlen(dir) + strlen(path) + 2;
-	char *out = malloc(len);
-	if (out)
-		snprintf(out, len, "%s/%s", dir, path);
-	free(copy);
-	return out;
-}
-
 /* The addresses a check probes at one datacenter, from "targets" or the dc. */
 static int expand_dc(struct pctx *p, probe_config_t *cfg, size_t *inst_cap, size_t ci,
 		     const json_t *targets, size_t dci, long ti, const char *path,
@@ -566,7 +551,7 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 	if (c->type == PROBE_HTTPS) {
 		const char *ca = get_string(p, obj, "ca_file", path);
 		if (ca != NULL) {
-			c->ca_file = resolve_path(p->file, ca);
+			c->ca_file = path_beside(p->file, ca);
 			if (c->ca_file && access(c->ca_file, R_OK) != 0)
 				perr(p, path, "ca_file %s cannot be read", c->ca_file);
 		}

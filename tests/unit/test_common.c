@@ -1,4 +1,5 @@
-/* Unit tests of common/secretfile: the one reader of token and key files. */
+/* Unit tests of common/secretfile (the one reader of token and key files) and
+ * common/path (relative paths in configuration files). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/path.h"
 #include "common/secretfile.h"
 
 static char dir[] = "/tmp/sovdns-test-secret-XXXXXX";
@@ -105,11 +107,42 @@ static void test_refused(void **state)
 	expect_refused(SOV_EINVAL, "is not a regular file");
 }
 
+static void expect_beside(const char *file, const char *rel, const char *want)
+{
+	char *got = path_beside(file, rel);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void expect_dir(const char *file, const char *want)
+{
+	char *got = path_dir(file);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_path(void **state)
+{
+	(void)state;
+	expect_beside("/etc/sovdns/sovdns.json", "tokens/a", "/etc/sovdns/tokens/a");
+	expect_beside("/etc/sovdns/sovdns.json", "/abs/a", "/abs/a");
+	expect_beside("conf/s.json", "a.zone", "conf/a.zone");
+	expect_beside("s.json", "a.zone", "a.zone");	 /* no directory part */
+	expect_beside("/s.json", "a.zone", "/a.zone");	 /* the root, not "//a.zone" */
+	expect_beside(NULL, "rel/a.zone", "rel/a.zone"); /* command line: as given */
+	expect_dir("/etc/sovdns/sovdns.json", "/etc/sovdns");
+	expect_dir("/s.json", "/");
+	expect_dir("s.json", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_accepted),
 	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_path),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
