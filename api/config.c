@@ -62,8 +62,10 @@ struct pctx {
 
 /*
  * Position of a value in the file. jansson does not keep positions for
- * values; conf/jsonpos.h maps the values of the document being parsed to
- * line:column. A value it does not know gets 0:0 ("unknown", printed as 1:1).
+ * values; conf/jsonpos.h maps a value of a configuration config_load()
+ * registered (jsonpos_doc_value) back to line:column in its text. A value
+ * from no registered document (built in memory, e.g. by a test) is at 0:0
+ * ("unknown", printed as 1:1).
  */
 static void value_pos(const json_t *v, unsigned *line, unsigned *col)
 {

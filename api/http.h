@@ -9,7 +9,7 @@
  * Threads: libmicrohttpd's internal thread pool (threads workers, each with
  * its own epoll/poll loop); handlers run there, concurrently. Limits: at
  * most max_connections at once (further ones are closed at accept), idle
- * connections closed after timeout_s, request bodies above body_max bytes
+ * connections closed after timeout_s, request bodies above body_max_bytes
  * answered 413 (bodies up to HTTP_DISCARD_FACTOR times the limit are read
  * and discarded first so the client sees the 413 instead of a reset;
  * larger ones get the 413 at once and the connection is closed).

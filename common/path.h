@@ -22,6 +22,7 @@ char *path_dir(const char *file) __attribute__((nonnull, warn_unused_result));
  * ("/etc/sovdns/sovdns.json", "tokens/a" -> "/etc/sovdns/tokens/a").
  * A new string to free(); NULL on ENOMEM.
  */
-char *path_beside(const char *file, const char *path) __attribute__((nonnull(2), warn_unused_result));
+char *path_beside(const char *file, const char *path)
+    __attribute__((nonnull(2), warn_unused_result));
 
 #endif

@@ -8,7 +8,8 @@
  * `datacenters`, `services` and `probes` sections are unchanged (so rise/fall
  * history survives), and otherwise starts a new one before the new snapshot
  * is published; the old one is freed only after the snapshots that borrow it
- * are gone (snapshot_publish waits for that).
+ * are gone (daemon_reload() frees it once snapshot_retire() has waited out
+ * the old snapshot's grace period).
  *
  * Health of a service at a datacenter = the datacenter's own health AND, if
  * the service has probes of its own there, their health (docs/probes.md).

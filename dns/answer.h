@@ -60,7 +60,7 @@ struct query_ctx {
  */
 size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct sockaddr *client,
 		     enum dns_transport transport, const uint8_t *q, size_t qlen, uint8_t *reply,
-		     size_t cap);
+		     size_t cap) __attribute__((nonnull(1, 2, 7), warn_unused_result));
 
 /**
  * The datacenter choice for service `svc` of snap and `client` (NULL:
@@ -70,7 +70,8 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
  * For the API's "what would you answer". SOV_OK or SOV_EINVAL.
  */
 int answer_service_select(const snapshot_t *snap, size_t svc, const struct geo_client *client,
-			  uint16_t qtype, struct geo_result *res, uint32_t *ttl_s);
+			  uint16_t qtype, struct geo_result *res, uint32_t *ttl_s)
+    __attribute__((nonnull(1, 5, 6), warn_unused_result));
 
 /**
  * The state bytes the answer path gives geo_select() for service svc of

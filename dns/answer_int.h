@@ -62,6 +62,6 @@ void answer_additionals(struct answer *a) __attribute__((nonnull));
  * Returns the number of records written (0: NODATA, or TC set).
  */
 unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *owner, uint16_t ptr,
-			uint16_t qtype) __attribute__((nonnull(1, 3)));
+			uint16_t qtype) __attribute__((nonnull(1, 3), warn_unused_result));
 
 #endif

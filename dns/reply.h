@@ -48,13 +48,13 @@ struct mark {
 	unsigned cmp_n;
 };
 
-static inline struct mark reply_mark(const struct reply *r)
+__attribute__((nonnull, pure)) static inline struct mark reply_mark(const struct reply *r)
 {
 	struct mark m = {r->len, {r->count[0], r->count[1], r->count[2]}, r->cmp_n};
 	return m;
 }
 
-static inline void reply_rollback(struct reply *r, const struct mark *m)
+__attribute__((nonnull)) static inline void reply_rollback(struct reply *r, const struct mark *m)
 {
 	r->len = m->len;
 	memcpy(r->count, m->count, sizeof(r->count));

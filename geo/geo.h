@@ -101,9 +101,9 @@ int geo_ctx_load(const json_t *root, const char *file, const geo_jsonpos_t *pos,
 void geo_ctx_free(geo_ctx_t *ctx);
 
 /** Number of datacenters (0 when the configuration has none). */
-size_t geo_dc_count(const geo_ctx_t *ctx) __attribute__((nonnull));
+size_t geo_dc_count(const geo_ctx_t *ctx) __attribute__((nonnull, pure));
 /** Id of datacenter i (i < geo_dc_count), owned by ctx. */
-const char *geo_dc_id(const geo_ctx_t *ctx, size_t i) __attribute__((nonnull));
+const char *geo_dc_id(const geo_ctx_t *ctx, size_t i) __attribute__((nonnull, pure));
 /**
  * Public addresses of datacenter i of `family` (AF_INET: 4 bytes each,
  * AF_INET6: 16 bytes each, network order); *count receives how many.
@@ -112,7 +112,7 @@ const char *geo_dc_id(const geo_ctx_t *ctx, size_t i) __attribute__((nonnull));
 const uint8_t *geo_dc_addrs(const geo_ctx_t *ctx, size_t i, int family, size_t *count)
     __attribute__((nonnull));
 /** Index of the datacenter with this id (case-sensitive), or SOV_ENOENT. */
-int geo_dc_find(const geo_ctx_t *ctx, const char *id) __attribute__((nonnull));
+int geo_dc_find(const geo_ctx_t *ctx, const char *id) __attribute__((nonnull, pure));
 
 /** A service as configured, with its defaults applied. Owned by the context. */
 struct geo_service_info {
@@ -128,9 +128,10 @@ struct geo_service_info {
 };
 
 /** Number of services. */
-size_t geo_service_count(const geo_ctx_t *ctx) __attribute__((nonnull));
+size_t geo_service_count(const geo_ctx_t *ctx) __attribute__((nonnull, pure));
 /** Service i (i < geo_service_count). */
-const struct geo_service_info *geo_service(const geo_ctx_t *ctx, size_t i) __attribute__((nonnull));
+const struct geo_service_info *geo_service(const geo_ctx_t *ctx, size_t i)
+    __attribute__((nonnull, pure));
 /**
  * The longest TTL (ttl_s) of the services that use datacenter dc, seconds;
  * 0 when none does. How long a resolver may still hold an answer naming dc
@@ -142,7 +143,7 @@ uint32_t geo_dc_max_ttl(const geo_ctx_t *ctx, size_t dc) __attribute__((nonnull,
  * case), or SOV_ENOENT. Linear scan: meant for load time (the zone index
  * should store the index), not per query.
  */
-int geo_service_find(const geo_ctx_t *ctx, const uint8_t *name_wire) __attribute__((nonnull));
+int geo_service_find(const geo_ctx_t *ctx, const uint8_t *name_wire) __attribute__((nonnull, pure));
 
 /**
  * Where a client is, as far as the answer may depend on it: an address and
@@ -222,7 +223,7 @@ struct geo_result {
  */
 int geo_select(const geo_ctx_t *ctx, size_t service, const struct geo_client *client,
 	       uint16_t qtype, const uint8_t *dc_state, struct geo_result *out)
-    __attribute__((nonnull(1, 6)));
+    __attribute__((nonnull(1, 6), warn_unused_result));
 
 /**
  * The addresses to answer for the k-th chosen datacenter of r (k < r->count):
@@ -246,8 +247,8 @@ char *geo_explain(const geo_ctx_t *ctx, size_t service, const struct geo_client 
 		  uint16_t qtype, const uint8_t *dc_state) __attribute__((nonnull(1)));
 
 /** "nearest" / "failover" / "all". */
-const char *geo_policy_str(enum geo_policy p);
+const char *geo_policy_str(enum geo_policy p) __attribute__((const, returns_nonnull));
 /** "all" / "first" / "empty". */
-const char *geo_on_all_down_str(enum geo_on_all_down d);
+const char *geo_on_all_down_str(enum geo_on_all_down d) __attribute__((const, returns_nonnull));
 
 #endif

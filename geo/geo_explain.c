@@ -21,7 +21,7 @@ static const char *state_str(const uint8_t *dc_state, size_t dc)
 	uint8_t st = dc_state ? dc_state[dc] : GEO_DC_USABLE;
 
 	if (st & GEO_DC_HELD)
-		return "held (maintenance/drained)";
+		return "held (draining, drained or maintenance)";
 	return (st & GEO_DC_USABLE) ? "usable" : "not usable";
 }
 

@@ -51,7 +51,7 @@ enum usable_admin {
  * (enum usable_health) and admin state (enum usable_admin). Inline: the
  * answer path calls it once per datacenter of the service.
  */
-static inline uint8_t geo_dc_state(unsigned health, unsigned admin)
+__attribute__((const)) static inline uint8_t geo_dc_state(unsigned health, unsigned admin)
 {
 	uint8_t st = 0;
 	if (health != USABLE_HEALTH_DOWN && admin == USABLE_ADMIN_ACTIVE)
@@ -62,7 +62,7 @@ static inline uint8_t geo_dc_state(unsigned health, unsigned admin)
 }
 
 /** True if the datacenter is usable by geo_dc_state()'s rule. */
-static inline bool geo_dc_usable(unsigned health, unsigned admin)
+__attribute__((const)) static inline bool geo_dc_usable(unsigned health, unsigned admin)
 {
 	return (geo_dc_state(health, admin) & GEO_DC_USABLE) != 0;
 }
@@ -109,6 +109,6 @@ struct geo_ctx;
  * "in_answers" and the sovdns_datacenter_in_answers metric.
  */
 bool geo_service_names_dc(const struct geo_ctx *ctx, size_t svc, const uint8_t *state, size_t dc)
-    __attribute__((nonnull));
+    __attribute__((nonnull, pure));
 
 #endif

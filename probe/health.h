@@ -5,7 +5,7 @@
  * when the probe configuration is built (probe_config_t.targets) and never
  * changes while that configuration is in use.
  *
- * Two layers, for two kinds of readers (STYLE.md, architecture habit 4):
+ * Two layers, for two kinds of readers (docs/architecture.md, "Health and admin state"):
  *
  * - The *word* (uint32_t per target) is what DNS workers read on the query
  *   path: one atomic load with memory_order_acquire, no lock, no call into

@@ -95,7 +95,7 @@ enum dns_parse_result {
 	DNS_PARSE_BADVERS, /* EDNS version > 0 (RFC 6891 §6.1.3): reply BADVERS */
 };
 
-/** A parsed query. Filled by dns_query_parse(); no pointer into pkt is kept except qname_wire. */
+/** A parsed query. Filled by dns_query_parse(); it keeps no pointer into pkt (names are copied). */
 struct dns_query {
 	uint16_t id;
 	uint16_t flags; /* header flags word as received */
@@ -148,7 +148,8 @@ struct dns_query {
  * names are fully validated. Opcode is NOT checked here.
  * On DROP/FORMERR without a question, qname_len is 0 and qname is the root.
  */
-enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns_query *q);
+enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns_query *q)
+    __attribute__((nonnull(3), warn_unused_result)); /* pkt may be NULL when len is 0 */
 
 /**
  * Reads a possibly compressed name at pkt[*off], bounded by len.
@@ -158,26 +159,27 @@ enum dns_parse_result dns_query_parse(const uint8_t *pkt, size_t len, struct dns
  * sequence that contains them (so no loops are possible).
  * Returns the name's wire length (>= 1), or SOV_EMALF.
  */
-int dns_name_read(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out);
+int dns_name_read(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out)
+    __attribute__((nonnull, warn_unused_result));
 
 /** Reads a 16-bit network-order integer (no bounds check). */
-static inline uint16_t wire_read_u16(const uint8_t *p)
+__attribute__((nonnull, pure)) static inline uint16_t wire_read_u16(const uint8_t *p)
 {
 	return (uint16_t)((p[0] << 8) | p[1]);
 }
 /** Reads a 32-bit network-order integer (no bounds check). */
-static inline uint32_t wire_read_u32(const uint8_t *p)
+__attribute__((nonnull, pure)) static inline uint32_t wire_read_u32(const uint8_t *p)
 {
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 /** Writes a 16-bit value in network order (no bounds check). */
-static inline void wire_write_u16(uint8_t *p, uint16_t v)
+__attribute__((nonnull)) static inline void wire_write_u16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 /** Writes a 32-bit value in network order (no bounds check). */
-static inline void wire_write_u32(uint8_t *p, uint32_t v)
+__attribute__((nonnull)) static inline void wire_write_u32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
 	p[1] = (uint8_t)(v >> 16);

@@ -1,9 +1,9 @@
 /* fuzz_wire.c — libFuzzer target for the query parser (wire/wire.c).
  *
- * Build and run by hand (not part of the default build yet):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_wire.c \
- *         wire/wire.c wire/dname.c common/err.c -o fuzz_wire
- *   ./fuzz_wire -dict=tests/fuzz/fuzz_wire.dict -max_len=1024 -max_total_time=60 corpus/
+ * Built by meson (tests/fuzz/meson.build): the normal build replays the
+ * seed corpus as the `fuzz` test suite; with -Dfuzzers=true and clang,
+ * `tests/fuzz/run wire SECONDS` runs libFuzzer (its dictionary,
+ * tests/fuzz/fuzz_wire.dict, is passed by hand: -dict=...).
  *
  * Beyond "does not crash", it checks the properties callers rely on and
  * aborts when one fails, so the fuzzer hunts logic errors too. libFuzzer

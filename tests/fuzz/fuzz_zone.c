@@ -8,11 +8,9 @@
  * (dns/zone_fast.c) and with ldns alone: the two must give the same zone
  * and the same errors, so the fast path can never load different data.
  *
- * Build (from the source root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     tests/fuzz/fuzz_zone.c dns/zone*.c wire/dname.c common/diag.c \
- *     common/log.c common/err.c -lldns -lpthread -o fuzz_zone
- *   ./fuzz_zone -max_total_time=60 -max_len=4096 corpus/
+ * Built by meson (tests/fuzz/meson.build): the normal build replays the
+ * seed corpus as the `fuzz` test suite; with -Dfuzzers=true and clang,
+ * `tests/fuzz/run zone SECONDS` runs libFuzzer.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 """sovctl jobs against two real sovdns instances and stand-in datacenters.
 
-Each test gets its own cluster (test_sovctl_harness.py): two sites dc-a and
+Each test gets its own cluster (sovtest/sovctl.py): two sites dc-a and
 dc-b, two instances ns1 and ns2, short TTLs so a drain is safe after ~2 s.
 """
 

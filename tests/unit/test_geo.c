@@ -901,7 +901,7 @@ static void test_on_all_down(void **state)
 	assert_string_equal(ids(ctx, &r), "dc-west dc-east dc-asia");
 	assert_int_equal(r.outcome, GEO_OUT_DOWN_ALL);
 	assert_int_equal(r.ecs_scope, 24);
-	/* ...except those an admin holds (maintenance/drained)... */
+	/* ...except those an admin holds (draining, drained, maintenance)... */
 	assert_int_equal(geo_select(ctx, 0, &c, A, (uint8_t[]){0, H, 0, 0}, &r), SOV_OK);
 	assert_string_equal(ids(ctx, &r), "dc-east dc-asia");
 	assert_int_equal(r.outcome, GEO_OUT_DOWN_ALL);

@@ -12,7 +12,7 @@ target where nothing listens; set_health(dc, "down"/"up") switches that
 site's stand-in to failing (503) and back, and waits until the daemon sees it.
 Probes run every 200 ms with rise = fall = 1. The daemon records the first
 probe round (unknown -> up) as health events, and notifies them: seq0 is the
-last event before the test's own (sovapi-run had no probes, so no such events).
+last event before the test's own, after those first-round events.
 
 No tests here; the test files import the `api` fixture and ApiServer.
 """
