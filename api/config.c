@@ -78,14 +78,12 @@ static void value_pos(const json_t *v, unsigned *line, unsigned *col)
 __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, const json_t *at,
 						       const char *fmt, ...)
 {
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	unsigned line, col;
 	value_pos(at, &line, &col);
-	diag_add(p->diag, p->file, line, col, "%s", msg);
+	va_list ap;
+	va_start(ap, fmt);
+	diag_addv(p->diag, p->file, line, col, fmt, ap);
+	va_end(ap);
 	p->errors++;
 }
 

@@ -55,13 +55,19 @@ static void diag_push(diag_t *d, char *msg, struct diag_pos pos)
 
 void diag_add(diag_t *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
+	diag_addv(d, file, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void diag_addv(diag_t *d, const char *file, unsigned line, unsigned col, const char *fmt,
+	       va_list ap)
+{
 	if (d == NULL)
 		return;
 	char body[1024];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(body, sizeof(body), fmt, ap);
-	va_end(ap);
 	size_t len = strlen(body) + (file ? strlen(file) : 8) + 48;
 	char *msg = malloc(len);
 	if (msg == NULL)

@@ -9,6 +9,7 @@
 #ifndef SOV_COMMON_DIAG_H
 #define SOV_COMMON_DIAG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,6 +23,10 @@ void diag_free(diag_t *d);
 /** Appends "file:line:col: message". file may be NULL ("<config>"). */
 void diag_add(diag_t *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/** diag_add() with the arguments as a va_list, for parsers' own error helpers. */
+void diag_addv(diag_t *d, const char *file, unsigned line, unsigned col, const char *fmt,
+	       va_list ap) __attribute__((format(printf, 5, 0)));
 
 /** Number of errors collected. */
 size_t diag_count(const diag_t *d);

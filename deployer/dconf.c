@@ -53,12 +53,10 @@ __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, bool at_k
 {
 	struct jsonpos pos = {1, 1};
 	jsonpos_locate(p->text, p->len, p->ptr, at_key ? JSONPOS_KEY : JSONPOS_VALUE, &pos);
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	diag_addv(p->diag, p->file, pos.line, pos.col, fmt, ap);
 	va_end(ap);
-	diag_add(p->diag, p->file, pos.line, pos.col, "%s", msg);
 	p->errors++;
 }
 
