@@ -408,29 +408,24 @@ static int expand_dc(struct pctx *p, probe_config_t *cfg, size_t *inst_cap, size
 	return SOV_OK;
 }
 
-static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const json_t *obj,
-		       const struct timing *defaults, size_t *target_cap, size_t *inst_cap)
+/* Where a check probes, gathered while parsing it and used to expand it. */
+struct check_scope {
+	sov_sockaddr_t ip_target; /* set when the url names an IP address */
+	bool has_ip_target;
+	const json_t *dcs_json; /* "datacenters", or NULL for every datacenter */
+	const json_t *targets;	/* "targets", or NULL */
+	size_t ndc;		/* how many datacenters the check applies to */
+};
+
+/* "type" is tcp, http, https or dns: sets c->type; returns the text, or NULL after any message. */
+static const char *check_type(struct pctx *p, const json_t *obj, const char *path,
+			      struct probe_check *c)
 {
-	int rc = SOV_OK;
-	char path[96];
-	struct probe_check *c = &cfg->checks[ci];
-	sov_sockaddr_t ip_target;
-	bool has_ip_target = false;
-	int errors_before = p->errors;
-	const json_t *dcs_json = NULL;
-	const json_t *targets = NULL;
-
-	snprintf(path, sizeof(path), "probes.checks[%zu]", ci);
-	if (!json_is_object(obj)) {
-		perr(p, path, "must be an object");
-		goto finish;
-	}
-
 	const char *type = get_string(p, obj, "type", path);
 	if (type == NULL) {
 		if (json_object_get(obj, "type") == NULL)
 			perr(p, path, "needs a \"type\": tcp, http, https or dns");
-		goto finish;
+		return NULL;
 	}
 	bool known = false;
 	for (int t = 0; t < 4; t++) {
@@ -441,9 +436,15 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 	}
 	if (!known) {
 		perr(p, path, "unknown type \"%s\" (expected tcp, http, https or dns)", type);
-		goto finish;
+		return NULL;
 	}
+	return type;
+}
 
+/* Every key of the check is known and applies to its type. */
+static void check_known_keys(struct pctx *p, const json_t *obj, const char *path, const char *type,
+			     enum probe_type t)
+{
 	const char *key;
 	const json_t *val;
 	json_object_foreach((json_t *)obj, key, val)
@@ -454,10 +455,16 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 				rule = &check_keys[k];
 		if (rule == NULL)
 			perr(p, path, "unknown key \"%s\"", key);
-		else if (!(rule->types & (1u << c->type)))
+		else if (!(rule->types & (1u << t)))
 			perr(p, path, "\"%s\" does not apply to a %s check", key, type);
 	}
+}
 
+/* "name" (default "<type>#<index>") is not used by an earlier check. */
+static void check_name(struct pctx *p, probe_config_t *cfg, size_t ci, const json_t *obj,
+		       const char *path, const char *type)
+{
+	struct probe_check *c = &cfg->checks[ci];
 	const char *name = get_string(p, obj, "name", path);
 	if (name != NULL) {
 		c->name = strdup(name);
@@ -469,11 +476,12 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 	for (size_t k = 0; name != NULL && k < ci; k++)
 		if (cfg->checks[k].name && strcmp(cfg->checks[k].name, name) == 0)
 			perr(p, path, "name \"%s\" is already used by probes.checks[%zu]", name, k);
+}
 
-	const char *service = get_string(p, obj, "service", path);
-	c->service = xstrdup(service);
-
-	/* Timing: the check's own values over "defaults" over built-ins. */
+/* Timing: the check's own values over "defaults" over built-ins; timeout and jitter fit. */
+static void check_timing(struct pctx *p, const json_t *obj, const char *path,
+			 const struct timing *defaults, struct probe_check *c)
+{
 	struct timing t = *defaults;
 	parse_timing(p, obj, path, &t);
 	c->interval_ms = t.has_interval ? t.interval_ms : PROBE_DEFAULT_INTERVAL_MS;
@@ -498,6 +506,245 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 	if (c->jitter_ms > c->interval_ms / 2)
 		perr(p, path, "jitter_ms (%u) must be at most half of interval_ms (%u)",
 		     c->jitter_ms, c->interval_ms);
+}
+
+/* "expect_status" is one status code, or a list of 1 to PROBE_MAX_EXPECT_STATUS. */
+static void check_expect_status(struct pctx *p, const json_t *obj, const char *path,
+				struct probe_check *c)
+{
+	const json_t *st = json_object_get(obj, "expect_status");
+	if (st == NULL)
+		return;
+	const json_t *one = st;
+	size_t n = json_is_array(st) ? json_array_size(st) : 1;
+	if ((json_is_array(st) && n == 0) || n > PROBE_MAX_EXPECT_STATUS) {
+		perr(p, path, "expect_status must list 1 to %d status codes",
+		     PROBE_MAX_EXPECT_STATUS);
+		n = 0;
+	}
+	for (size_t k = 0; k < n; k++) {
+		one = json_is_array(st) ? json_array_get(st, k) : st;
+		if (!json_is_integer(one) || json_integer_value(one) < 100 ||
+		    json_integer_value(one) > 599) {
+			perr(p, path, "expect_status: %s",
+			     "status codes are integers from 100 to 599");
+			break;
+		}
+		c->expect_status[c->expect_status_count++] = (uint16_t)json_integer_value(one);
+	}
+}
+
+/* An http(s) check's url, host, path, expect_status, body_contains; false if url is malformed. */
+static bool check_web(struct pctx *p, const json_t *obj, const char *path, struct probe_check *c,
+		      struct check_scope *s)
+{
+	c->path = strdup("/");
+	const char *url = get_string(p, obj, "url", path);
+	if (url != NULL && !parse_url(p, url, path, c->type, c, &s->ip_target, &s->has_ip_target))
+		return false;
+	const char *host = get_string(p, obj, "host", path);
+	if (host != NULL) {
+		if (!text_is_clean(host) || strchr(host, '/') != NULL)
+			perr(p, path, "host \"%s\" is not a valid host name", host);
+		free(c->host);
+		c->host = strdup(host);
+	}
+	const char *rpath = get_string(p, obj, "path", path);
+	if (rpath != NULL) {
+		if (rpath[0] != '/' || !text_is_clean(rpath))
+			perr(p, path, "path must start with '/' and contain no spaces");
+		free(c->path);
+		c->path = strdup(rpath);
+	}
+	check_expect_status(p, obj, path, c);
+	c->body_contains = xstrdup(get_string(p, obj, "body_contains", path));
+	return true;
+}
+
+/* An https check's ca_file (readable), verify (a boolean) and cert_warn_days. */
+static void check_https(struct pctx *p, const json_t *obj, const char *path, struct probe_check *c)
+{
+	const char *ca = get_string(p, obj, "ca_file", path);
+	if (ca != NULL) {
+		c->ca_file = path_beside(p->file, ca);
+		if (c->ca_file && access(c->ca_file, R_OK) != 0)
+			perr(p, path, "ca_file %s cannot be read", c->ca_file);
+	}
+	const json_t *v = json_object_get(obj, "verify");
+	if (v != NULL) {
+		if (!json_is_boolean(v))
+			perr(p, path, "verify must be true or false");
+		else
+			c->verify = json_is_true(v);
+	}
+	get_uint(p, obj, "cert_warn_days", path, 0, 3650, &c->cert_warn_days, NULL);
+}
+
+/* A dns check's qname (required, a domain name) and qtype (a known type, default A). */
+static void check_dns_query(struct pctx *p, const json_t *obj, const char *path,
+			    struct probe_check *c)
+{
+	const char *qname = get_string(p, obj, "qname", path);
+	if (qname == NULL) {
+		if (json_object_get(obj, "qname") == NULL)
+			perr(p, path, "a dns check needs a \"qname\"");
+	} else {
+		ldns_rdf *d = ldns_dname_new_frm_str(qname);
+		if (d == NULL)
+			perr(p, path, "qname \"%s\" is not a valid domain name", qname);
+		ldns_rdf_deep_free(d);
+		c->qname = strdup(qname);
+	}
+	c->qtype = LDNS_RR_TYPE_A;
+	const char *qtype = get_string(p, obj, "qtype", path);
+	if (qtype != NULL) {
+		c->qtype = (uint16_t)ldns_get_rr_type_by_name(qtype);
+		if (c->qtype == 0)
+			perr(p, path, "unknown qtype \"%s\"", qtype);
+	}
+}
+
+/* A dns check's expect_rcode (an rcode name) and expect_address (an IP address). */
+static void check_dns_expect(struct pctx *p, const json_t *obj, const char *path,
+			     struct probe_check *c)
+{
+	c->expect_rcode = 0;
+	const char *rcode = get_string(p, obj, "expect_rcode", path);
+	if (rcode != NULL) {
+		bool found = false;
+		for (size_t k = 0; k < sizeof(rcodes) / sizeof(rcodes[0]); k++) {
+			if (strcasecmp(rcodes[k].name, rcode) == 0) {
+				c->expect_rcode = rcodes[k].code;
+				found = true;
+			}
+		}
+		if (!found)
+			perr(p, path, "unknown expect_rcode \"%s\" (NOERROR, NXDOMAIN, ...)",
+			     rcode);
+	}
+	const char *ea = get_string(p, obj, "expect_address", path);
+	if (ea != NULL) {
+		if (inet_pton(AF_INET, ea, c->expect_address) == 1) {
+			c->expect_family = AF_INET;
+			c->has_expect_address = true;
+		} else if (inet_pton(AF_INET6, ea, c->expect_address) == 1) {
+			c->expect_family = AF_INET6;
+			c->has_expect_address = true;
+		} else {
+			perr(p, path, "expect_address \"%s\" is not an IP address", ea);
+		}
+	}
+}
+
+/* "port" is 1 to 65535; a tcp check has one here or with its "targets". */
+static void check_port(struct pctx *p, const json_t *obj, const char *path, struct probe_check *c,
+		       struct check_scope *s)
+{
+	uint32_t port = c->port;
+	bool has_port = false;
+	get_uint(p, obj, "port", path, 1, 65535, &port, &has_port);
+	if (has_port)
+		c->port = (uint16_t)port;
+	/* A tcp check's port may also come with each address in "targets". */
+	s->targets = json_object_get(obj, "targets");
+	if (c->type == PROBE_TCP && c->port == 0 && s->targets == NULL)
+		perr(p, path, "a tcp check needs a \"port\"");
+}
+
+/* "datacenters" and "targets" have the right shape; false if the check cannot go further. */
+static bool check_datacenters(struct pctx *p, const json_t *obj, const char *path,
+			      struct check_scope *s)
+{
+	s->dcs_json = json_object_get(obj, "datacenters");
+	if (s->dcs_json != NULL &&
+	    (!json_is_array(s->dcs_json) || json_array_size(s->dcs_json) == 0)) {
+		perr(p, path, "datacenters must be a non-empty list of datacenter ids");
+		return false;
+	}
+	if (s->targets != NULL && !json_is_object(s->targets)) {
+		perr(p, path, "targets must be an object: datacenter id → address or list");
+		return false;
+	}
+	s->ndc = s->dcs_json ? json_array_size(s->dcs_json) : p->dc_count;
+	if (s->has_ip_target && s->ndc != 1) {
+		perr(p, path,
+		     "url names one address but the check applies to %zu datacenters; name one "
+		     "datacenter, or use a host name in url and \"targets\" per datacenter",
+		     s->ndc);
+		return false;
+	}
+	return true;
+}
+
+/* Every datacenter named in "targets" is one of the check's datacenters. */
+static void check_targets_listed(struct pctx *p, const char *path, const struct check_scope *s)
+{
+	if (s->targets == NULL)
+		return;
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)s->targets, key, val)
+	{
+		/* Without "datacenters" the check covers every datacenter. */
+		bool listed = s->dcs_json == NULL && find_dc(p, key) >= 0;
+		for (size_t k = 0; s->dcs_json && k < s->ndc; k++) {
+			const json_t *d = json_array_get(s->dcs_json, k);
+			if (json_is_string(d) && strcmp(json_string_value(d), key) == 0)
+				listed = true;
+		}
+		if (!listed)
+			perr(p, path,
+			     "targets names \"%s\", which is not a datacenter of this check", key);
+	}
+}
+
+/* Each name in "datacenters" is known; adds the check's instances at every datacenter. */
+static int expand_check(struct pctx *p, probe_config_t *cfg, size_t ci, const char *path,
+			const struct check_scope *s, size_t *target_cap, size_t *inst_cap)
+{
+	const struct probe_check *c = &cfg->checks[ci];
+	for (size_t k = 0; k < s->ndc; k++) {
+		int dci = (int)k;
+		if (s->dcs_json != NULL) {
+			const json_t *d = json_array_get(s->dcs_json, k);
+			dci = json_is_string(d) ? find_dc(p, json_string_value(d)) : -1;
+			if (dci < 0) {
+				perr(p, path, "datacenters[%zu] is not a known datacenter id", k);
+				continue;
+			}
+		}
+		long ti = target_for(cfg, c->service, (size_t)dci, p->dcs, target_cap);
+		if (ti < 0)
+			return SOV_ENOMEM;
+		int rc = expand_dc(p, cfg, inst_cap, ci, s->targets, (size_t)dci, ti, path,
+				   &s->ip_target, s->has_ip_target);
+		if (rc != SOV_OK)
+			return rc;
+	}
+	return SOV_OK;
+}
+
+/* One entry of "checks": reports its problems; adds its targets and instances if it has none. */
+static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const json_t *obj,
+		       const struct timing *defaults, size_t *target_cap, size_t *inst_cap)
+{
+	char path[96];
+	struct probe_check *c = &cfg->checks[ci];
+	struct check_scope s = {.has_ip_target = false};
+	int errors_before = p->errors;
+
+	snprintf(path, sizeof(path), "probes.checks[%zu]", ci);
+	if (!json_is_object(obj)) {
+		perr(p, path, "must be an object");
+		return SOV_OK;
+	}
+	const char *type = check_type(p, obj, path, c);
+	if (type == NULL)
+		return SOV_OK;
+	check_known_keys(p, obj, path, type, c->type);
+	check_name(p, cfg, ci, obj, path, type);
+	c->service = xstrdup(get_string(p, obj, "service", path));
+	check_timing(p, obj, path, defaults, c);
 
 	/* Type-specific settings and their defaults. */
 	c->verify = true;
@@ -506,185 +753,176 @@ static int parse_check(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 		  : c->type == PROBE_HTTPS ? 443
 		  : c->type == PROBE_DNS   ? 53
 					   : 0;
-	if (c->type == PROBE_HTTP || c->type == PROBE_HTTPS) {
-		c->path = strdup("/");
-		const char *url = get_string(p, obj, "url", path);
-		if (url != NULL && !parse_url(p, url, path, c->type, c, &ip_target, &has_ip_target))
-			goto finish;
-		const char *host = get_string(p, obj, "host", path);
-		if (host != NULL) {
-			if (!text_is_clean(host) || strchr(host, '/') != NULL)
-				perr(p, path, "host \"%s\" is not a valid host name", host);
-			free(c->host);
-			c->host = strdup(host);
-		}
-		const char *rpath = get_string(p, obj, "path", path);
-		if (rpath != NULL) {
-			if (rpath[0] != '/' || !text_is_clean(rpath))
-				perr(p, path, "path must start with '/' and contain no spaces");
-			free(c->path);
-			c->path = strdup(rpath);
-		}
-		const json_t *st = json_object_get(obj, "expect_status");
-		if (st != NULL) {
-			const json_t *one = st;
-			size_t n = json_is_array(st) ? json_array_size(st) : 1;
-			if ((json_is_array(st) && n == 0) || n > PROBE_MAX_EXPECT_STATUS) {
-				perr(p, path, "expect_status must list 1 to %d status codes",
-				     PROBE_MAX_EXPECT_STATUS);
-				n = 0;
-			}
-			for (size_t k = 0; k < n; k++) {
-				one = json_is_array(st) ? json_array_get(st, k) : st;
-				if (!json_is_integer(one) || json_integer_value(one) < 100 ||
-				    json_integer_value(one) > 599) {
-					perr(p, path, "expect_status: %s",
-					     "status codes are integers from 100 to 599");
-					break;
-				}
-				c->expect_status[c->expect_status_count++] =
-				    (uint16_t)json_integer_value(one);
-			}
-		}
-		c->body_contains = xstrdup(get_string(p, obj, "body_contains", path));
-	}
-	if (c->type == PROBE_HTTPS) {
-		const char *ca = get_string(p, obj, "ca_file", path);
-		if (ca != NULL) {
-			c->ca_file = path_beside(p->file, ca);
-			if (c->ca_file && access(c->ca_file, R_OK) != 0)
-				perr(p, path, "ca_file %s cannot be read", c->ca_file);
-		}
-		const json_t *v = json_object_get(obj, "verify");
-		if (v != NULL) {
-			if (!json_is_boolean(v))
-				perr(p, path, "verify must be true or false");
-			else
-				c->verify = json_is_true(v);
-		}
-		get_uint(p, obj, "cert_warn_days", path, 0, 3650, &c->cert_warn_days, NULL);
-	}
+	if ((c->type == PROBE_HTTP || c->type == PROBE_HTTPS) && !check_web(p, obj, path, c, &s))
+		return SOV_OK;
+	if (c->type == PROBE_HTTPS)
+		check_https(p, obj, path, c);
 	if (c->type == PROBE_DNS) {
-		const char *qname = get_string(p, obj, "qname", path);
-		if (qname == NULL) {
-			if (json_object_get(obj, "qname") == NULL)
-				perr(p, path, "a dns check needs a \"qname\"");
-		} else {
-			ldns_rdf *d = ldns_dname_new_frm_str(qname);
-			if (d == NULL)
-				perr(p, path, "qname \"%s\" is not a valid domain name", qname);
-			ldns_rdf_deep_free(d);
-			c->qname = strdup(qname);
-		}
-		c->qtype = LDNS_RR_TYPE_A;
-		const char *qtype = get_string(p, obj, "qtype", path);
-		if (qtype != NULL) {
-			c->qtype = (uint16_t)ldns_get_rr_type_by_name(qtype);
-			if (c->qtype == 0)
-				perr(p, path, "unknown qtype \"%s\"", qtype);
-		}
-		c->expect_rcode = 0;
-		const char *rcode = get_string(p, obj, "expect_rcode", path);
-		if (rcode != NULL) {
-			bool found = false;
-			for (size_t k = 0; k < sizeof(rcodes) / sizeof(rcodes[0]); k++) {
-				if (strcasecmp(rcodes[k].name, rcode) == 0) {
-					c->expect_rcode = rcodes[k].code;
-					found = true;
-				}
-			}
-			if (!found)
-				perr(p, path,
-				     "unknown expect_rcode \"%s\" (NOERROR, NXDOMAIN, ...)", rcode);
-		}
-		const char *ea = get_string(p, obj, "expect_address", path);
-		if (ea != NULL) {
-			if (inet_pton(AF_INET, ea, c->expect_address) == 1) {
-				c->expect_family = AF_INET;
-				c->has_expect_address = true;
-			} else if (inet_pton(AF_INET6, ea, c->expect_address) == 1) {
-				c->expect_family = AF_INET6;
-				c->has_expect_address = true;
-			} else {
-				perr(p, path, "expect_address \"%s\" is not an IP address", ea);
-			}
-		}
+		check_dns_query(p, obj, path, c);
+		check_dns_expect(p, obj, path, c);
 	}
-	uint32_t port = c->port;
-	bool has_port = false;
-	get_uint(p, obj, "port", path, 1, 65535, &port, &has_port);
-	if (has_port)
-		c->port = (uint16_t)port;
-	/* A tcp check's port may also come with each address in "targets". */
-	targets = json_object_get(obj, "targets");
-	if (c->type == PROBE_TCP && c->port == 0 && targets == NULL)
-		perr(p, path, "a tcp check needs a \"port\"");
+	check_port(p, obj, path, c, &s);
 
 	/* Which datacenters. */
-	dcs_json = json_object_get(obj, "datacenters");
-	if (dcs_json != NULL && (!json_is_array(dcs_json) || json_array_size(dcs_json) == 0)) {
-		perr(p, path, "datacenters must be a non-empty list of datacenter ids");
-		goto finish;
-	}
-	if (targets != NULL && !json_is_object(targets)) {
-		perr(p, path, "targets must be an object: datacenter id → address or list");
-		goto finish;
-	}
-	size_t ndc = dcs_json ? json_array_size(dcs_json) : p->dc_count;
-	if (has_ip_target && ndc != 1) {
-		perr(p, path,
-		     "url names one address but the check applies to %zu datacenters; name one "
-		     "datacenter, or use a host name in url and \"targets\" per datacenter",
-		     ndc);
-		goto finish;
-	}
-	if (targets != NULL) {
-		json_object_foreach((json_t *)targets, key, val)
-		{
-			/* Without "datacenters" the check covers every datacenter. */
-			bool listed = dcs_json == NULL && find_dc(p, key) >= 0;
-			for (size_t k = 0; dcs_json && k < ndc; k++) {
-				const json_t *d = json_array_get(dcs_json, k);
-				if (json_is_string(d) && strcmp(json_string_value(d), key) == 0)
-					listed = true;
-			}
-			if (!listed)
-				perr(
-				    p, path,
-				    "targets names \"%s\", which is not a datacenter of this check",
-				    key);
-		}
-	}
+	if (!check_datacenters(p, obj, path, &s))
+		return SOV_OK;
+	check_targets_listed(p, path, &s);
 	if (c->name == NULL ||
-	    ((c->type == PROBE_HTTP || c->type == PROBE_HTTPS) && c->path == NULL)) {
-		rc = SOV_ENOMEM;
-		goto finish;
-	}
+	    ((c->type == PROBE_HTTP || c->type == PROBE_HTTPS) && c->path == NULL))
+		return SOV_ENOMEM;
 	if (p->errors != errors_before)
-		goto finish;
+		return SOV_OK;
+	return expand_check(p, cfg, ci, path, &s, target_cap, inst_cap);
+}
 
-	for (size_t k = 0; k < ndc; k++) {
-		int dci = (int)k;
-		if (dcs_json != NULL) {
-			const json_t *d = json_array_get(dcs_json, k);
-			dci = json_is_string(d) ? find_dc(p, json_string_value(d)) : -1;
-			if (dci < 0) {
-				perr(p, path, "datacenters[%zu] is not a known datacenter id", k);
-				continue;
+/* One target per datacenter, named by its id; no id appears twice. */
+static int config_dc_targets(struct pctx *p, probe_config_t *cfg)
+{
+	const struct probe_dc *dcs = p->dcs;
+	cfg->targets = calloc(p->dc_count ? p->dc_count : 1, sizeof(*cfg->targets));
+	if (cfg->targets == NULL)
+		return SOV_ENOMEM;
+	for (size_t i = 0; i < p->dc_count; i++) {
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(dcs[i].id, dcs[j].id) == 0)
+				perr(p, "datacenters", "id \"%s\" appears twice", dcs[i].id);
+		cfg->targets[i].name = strdup(dcs[i].id);
+		cfg->targets[i].dc_index = i;
+		cfg->target_count++;
+		if (cfg->targets[i].name == NULL)
+			return SOV_ENOMEM;
+	}
+	return SOV_OK;
+}
+
+/* Every key of the probes section is known. */
+static void check_section_keys(struct pctx *p, const json_t *sec)
+{
+	const char *key;
+	const json_t *val;
+	static const char *const section_keys[] = {"defaults",	  "combine",  "max_in_flight",
+						   "datacenters", "services", "checks"};
+	json_object_foreach((json_t *)sec, key, val)
+	{
+		bool ok = false;
+		for (size_t k = 0; k < sizeof(section_keys) / sizeof(section_keys[0]); k++)
+			ok |= strcmp(section_keys[k], key) == 0;
+		if (!ok)
+			perr(p, "probes", "unknown key \"%s\"", key);
+	}
+}
+
+/* "defaults" is an object of timing keys only. */
+static void parse_defaults(struct pctx *p, const json_t *sec, struct timing *defaults)
+{
+	const json_t *def = json_object_get(sec, "defaults");
+	if (def == NULL)
+		return;
+	if (!json_is_object(def)) {
+		perr(p, "probes.defaults", "must be an object");
+		return;
+	}
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)def, key, val)
+	{
+		bool ok = false;
+		for (size_t k = 0; k < 5; k++)
+			ok |= strcmp(timing_keys[k], key) == 0;
+		if (!ok)
+			perr(p, "probes.defaults",
+			     "unknown key \"%s\" (interval_ms, timeout_ms, "
+			     "jitter_ms, rise, fall)",
+			     key);
+	}
+	parse_timing(p, def, "probes.defaults", defaults);
+}
+
+/* "checks" is a list; parses each check in turn. */
+static int parse_checks(struct pctx *p, probe_config_t *cfg, const json_t *sec,
+			const struct timing *defaults, size_t *target_cap, size_t *inst_cap)
+{
+	const json_t *checks = json_object_get(sec, "checks");
+	if (checks != NULL && !json_is_array(checks)) {
+		perr(p, "probes.checks", "must be a list of checks");
+		checks = NULL;
+	}
+	size_t n = checks ? json_array_size(checks) : 0;
+	cfg->checks = calloc(n ? n : 1, sizeof(*cfg->checks));
+	if (cfg->checks == NULL)
+		return SOV_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cfg->check_count = i + 1;
+		int rc = parse_check(p, cfg, i, json_array_get(checks, i), defaults, target_cap,
+				     inst_cap);
+		if (rc != SOV_OK)
+			return rc;
+	}
+	return SOV_OK;
+}
+
+/* "datacenters": known datacenter ids, each an object with only "combine". */
+static void parse_dc_overrides(struct pctx *p, probe_config_t *cfg, const json_t *sec)
+{
+	const json_t *dco = json_object_get(sec, "datacenters");
+	if (dco != NULL && !json_is_object(dco))
+		perr(p, "probes.datacenters", "must be an object: datacenter id → settings");
+	if (!json_is_object(dco))
+		return;
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)dco, key, val)
+	{
+		char kp[160];
+		snprintf(kp, sizeof(kp), "probes.datacenters.%s", key);
+		int dci = find_dc(p, key);
+		if (dci < 0) {
+			perr(p, kp, "is not a known datacenter id");
+			continue;
+		}
+		const json_t *cv = json_is_object(val) ? json_object_get(val, "combine") : NULL;
+		if (cv == NULL || json_object_size(val) != 1) {
+			perr(p, kp, "must be an object with only \"combine\"");
+			continue;
+		}
+		snprintf(kp, sizeof(kp), "probes.datacenters.%s.combine", key);
+		parse_combine(p, cv, kp, &cfg->targets[dci].combine);
+	}
+}
+
+/* "services": services some check names, each an object with only "combine". */
+static void parse_service_overrides(struct pctx *p, probe_config_t *cfg, const json_t *sec)
+{
+	const json_t *svo = json_object_get(sec, "services");
+	if (svo != NULL && !json_is_object(svo))
+		perr(p, "probes.services", "must be an object: service name → settings");
+	if (!json_is_object(svo))
+		return;
+	const char *key;
+	const json_t *val;
+	json_object_foreach((json_t *)svo, key, val)
+	{
+		char kp[160];
+		snprintf(kp, sizeof(kp), "probes.services.%s", key);
+		const json_t *cv = json_is_object(val) ? json_object_get(val, "combine") : NULL;
+		if (cv == NULL || json_object_size(val) != 1) {
+			perr(p, kp, "must be an object with only \"combine\"");
+			continue;
+		}
+		enum probe_combine m = PROBE_COMBINE_ALL;
+		snprintf(kp, sizeof(kp), "probes.services.%s.combine", key);
+		if (!parse_combine(p, cv, kp, &m))
+			continue;
+		bool used = false;
+		for (size_t i = p->dc_count; i < cfg->target_count; i++) {
+			if (strcmp(cfg->targets[i].service, key) == 0) {
+				cfg->targets[i].combine = m;
+				used = true;
 			}
 		}
-		long ti = target_for(cfg, c->service, (size_t)dci, p->dcs, target_cap);
-		if (ti < 0) {
-			rc = SOV_ENOMEM;
-			goto finish;
-		}
-		rc = expand_dc(p, cfg, inst_cap, ci, targets, (size_t)dci, ti, path, &ip_target,
-			       has_ip_target);
-		if (rc != SOV_OK)
-			goto finish;
+		if (!used)
+			perr(p, kp, "no check has \"service\": \"%s\"", key);
 	}
-finish:
-	return rc;
 }
 
 int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs, size_t dc_count,
@@ -700,7 +938,6 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 	size_t target_cap = dc_count, inst_cap = 0;
 	enum probe_combine combine_all = PROBE_COMBINE_ALL;
 	const json_t *sec = probes_section;
-	const json_t *checks = NULL;
 
 	*out = NULL;
 	probe_config_t *cfg = calloc(1, sizeof(*cfg));
@@ -710,23 +947,9 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 	}
 	cfg->max_in_flight = PROBE_DEFAULT_MAX_IN_FLIGHT;
 	cfg->dc_count = dc_count;
-	cfg->targets = calloc(dc_count ? dc_count : 1, sizeof(*cfg->targets));
-	if (cfg->targets == NULL) {
-		rc = SOV_ENOMEM;
+	rc = config_dc_targets(&p, cfg);
+	if (rc != SOV_OK)
 		goto finish;
-	}
-	for (size_t i = 0; i < dc_count; i++) {
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(dcs[i].id, dcs[j].id) == 0)
-				perr(&p, "datacenters", "id \"%s\" appears twice", dcs[i].id);
-		cfg->targets[i].name = strdup(dcs[i].id);
-		cfg->targets[i].dc_index = i;
-		cfg->target_count++;
-		if (cfg->targets[i].name == NULL) {
-			rc = SOV_ENOMEM;
-			goto finish;
-		}
-	}
 	if (sec == NULL)
 		goto finish;
 	if (!json_is_object(sec)) {
@@ -734,116 +957,21 @@ int probe_config_parse(const json_t *probes_section, const struct probe_dc *dcs,
 		goto finish;
 	}
 
-	const char *key;
-	const json_t *val;
-	static const char *const section_keys[] = {"defaults",	  "combine",  "max_in_flight",
-						   "datacenters", "services", "checks"};
-	json_object_foreach((json_t *)sec, key, val)
-	{
-		bool ok = false;
-		for (size_t k = 0; k < sizeof(section_keys) / sizeof(section_keys[0]); k++)
-			ok |= strcmp(section_keys[k], key) == 0;
-		if (!ok)
-			perr(&p, "probes", "unknown key \"%s\"", key);
-	}
-
-	const json_t *def = json_object_get(sec, "defaults");
-	if (def != NULL) {
-		if (!json_is_object(def)) {
-			perr(&p, "probes.defaults", "must be an object");
-		} else {
-			json_object_foreach((json_t *)def, key, val)
-			{
-				bool ok = false;
-				for (size_t k = 0; k < 5; k++)
-					ok |= strcmp(timing_keys[k], key) == 0;
-				if (!ok)
-					perr(&p, "probes.defaults",
-					     "unknown key \"%s\" (interval_ms, timeout_ms, "
-					     "jitter_ms, rise, fall)",
-					     key);
-			}
-			parse_timing(&p, def, "probes.defaults", &defaults);
-		}
-	}
+	check_section_keys(&p, sec);
+	parse_defaults(&p, sec, &defaults);
 	get_uint(&p, sec, "max_in_flight", "probes", 1, 65536, &cfg->max_in_flight, NULL);
 	if (json_object_get(sec, "combine") != NULL)
 		parse_combine(&p, json_object_get(sec, "combine"), "probes.combine", &combine_all);
 	for (size_t i = 0; i < dc_count; i++)
 		cfg->targets[i].combine = combine_all;
 
-	checks = json_object_get(sec, "checks");
-	if (checks != NULL && !json_is_array(checks)) {
-		perr(&p, "probes.checks", "must be a list of checks");
-		checks = NULL;
-	}
-	size_t n = checks ? json_array_size(checks) : 0;
-	cfg->checks = calloc(n ? n : 1, sizeof(*cfg->checks));
-	if (cfg->checks == NULL) {
-		rc = SOV_ENOMEM;
+	rc = parse_checks(&p, cfg, sec, &defaults, &target_cap, &inst_cap);
+	if (rc != SOV_OK)
 		goto finish;
-	}
-	for (size_t i = 0; i < n; i++) {
-		cfg->check_count = i + 1;
-		rc = parse_check(&p, cfg, i, json_array_get(checks, i), &defaults, &target_cap,
-				 &inst_cap);
-		if (rc != SOV_OK)
-			goto finish;
-	}
 
 	/* Per-datacenter and per-service overrides of "combine". */
-	const json_t *dco = json_object_get(sec, "datacenters");
-	if (dco != NULL && !json_is_object(dco))
-		perr(&p, "probes.datacenters", "must be an object: datacenter id → settings");
-	if (json_is_object(dco)) {
-		json_object_foreach((json_t *)dco, key, val)
-		{
-			char kp[160];
-			snprintf(kp, sizeof(kp), "probes.datacenters.%s", key);
-			int dci = find_dc(&p, key);
-			if (dci < 0) {
-				perr(&p, kp, "is not a known datacenter id");
-				continue;
-			}
-			const json_t *cv =
-			    json_is_object(val) ? json_object_get(val, "combine") : NULL;
-			if (cv == NULL || json_object_size(val) != 1) {
-				perr(&p, kp, "must be an object with only \"combine\"");
-				continue;
-			}
-			snprintf(kp, sizeof(kp), "probes.datacenters.%s.combine", key);
-			parse_combine(&p, cv, kp, &cfg->targets[dci].combine);
-		}
-	}
-	const json_t *svo = json_object_get(sec, "services");
-	if (svo != NULL && !json_is_object(svo))
-		perr(&p, "probes.services", "must be an object: service name → settings");
-	if (json_is_object(svo)) {
-		json_object_foreach((json_t *)svo, key, val)
-		{
-			char kp[160];
-			snprintf(kp, sizeof(kp), "probes.services.%s", key);
-			const json_t *cv =
-			    json_is_object(val) ? json_object_get(val, "combine") : NULL;
-			if (cv == NULL || json_object_size(val) != 1) {
-				perr(&p, kp, "must be an object with only \"combine\"");
-				continue;
-			}
-			enum probe_combine m = PROBE_COMBINE_ALL;
-			snprintf(kp, sizeof(kp), "probes.services.%s.combine", key);
-			if (!parse_combine(&p, cv, kp, &m))
-				continue;
-			bool used = false;
-			for (size_t i = dc_count; i < cfg->target_count; i++) {
-				if (strcmp(cfg->targets[i].service, key) == 0) {
-					cfg->targets[i].combine = m;
-					used = true;
-				}
-			}
-			if (!used)
-				perr(&p, kp, "no check has \"service\": \"%s\"", key);
-		}
-	}
+	parse_dc_overrides(&p, cfg, sec);
+	parse_service_overrides(&p, cfg, sec);
 
 finish:
 	if (rc == SOV_OK && p.errors > 0)
