@@ -39,186 +39,258 @@ static bool str_same(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
-int cmd_status(struct sovctl *s)
+/* What the instances said, gathered by status. */
+struct status_seen {
+	json_t *lists[JOB_INSTANCES_MAX];  /* each one's datacenters (owned); NULL: unreachable */
+	char errs[JOB_INSTANCES_MAX][600]; /* why an instance is unreachable */
+	size_t unreachable;
+	const char *ids[256]; /* every datacenter id (borrowed from lists and conf) */
+	size_t nids;
+};
+
+/* Which fields of one datacenter the instances disagree on. */
+struct status_diff {
+	bool health, admin, in_answers;
+	bool missing; /* an instance that answered does not know the datacenter */
+};
+
+/* GET /v1/datacenters and /v1/status from instance i into seen; appends its
+ * entry to insts. */
+static void status_fetch_instance(struct sovctl *s, size_t i, struct status_seen *seen,
+				  json_t *insts)
 {
-	json_t *lists[JOB_INSTANCES_MAX] = {NULL};
-	char errs[JOB_INSTANCES_MAX][600];
-	json_t *out_insts = json_array(), *out_dcs = json_array();
-	size_t unreachable = 0, disagreements = 0;
-	int64_t now_s = clock_unix_ms() / 1000;
-
-	for (size_t i = 0; i < s->n; i++) {
-		struct client_reply r;
-		client_call(s->clients[i], "GET", "/v1/datacenters", NULL, &r);
-		errs[i][0] = '\0';
-		if (r.status == 200 && json_is_array(json_object_get(r.body, "datacenters")))
-			lists[i] = json_incref(json_object_get(r.body, "datacenters"));
-		else {
-			client_describe(&r, errs[i], sizeof(errs[i]));
-			unreachable++;
-		}
-		client_reply_clear(&r);
-		json_t *st = NULL;
-		if (lists[i] != NULL) {
-			client_call(s->clients[i], "GET", "/v1/status", NULL, &r);
-			if (r.status == 200)
-				st = json_incref(r.body);
-			client_reply_clear(&r);
-		}
-		json_t *o = json_pack("{s:s, s:s, s:b}", "name", client_name(s->clients[i]), "api",
-				      s->conf->instances[i].api, "reachable", lists[i] != NULL);
-		if (lists[i] == NULL)
-			json_object_set_new(o, "error", json_string(errs[i]));
-		if (st != NULL) {
-			json_object_set(o, "version", json_object_get(st, "version"));
-			json_object_set(o, "uptime_s", json_object_get(st, "uptime_s"));
-		}
-		json_decref(st);
-		json_array_append_new(out_insts, o);
+	struct client_reply r;
+	client_call(s->clients[i], "GET", "/v1/datacenters", NULL, &r);
+	seen->errs[i][0] = '\0';
+	if (r.status == 200 && json_is_array(json_object_get(r.body, "datacenters")))
+		seen->lists[i] = json_incref(json_object_get(r.body, "datacenters"));
+	else {
+		client_describe(&r, seen->errs[i], sizeof(seen->errs[i]));
+		seen->unreachable++;
 	}
+	client_reply_clear(&r);
+	json_t *st = NULL;
+	if (seen->lists[i] != NULL) {
+		client_call(s->clients[i], "GET", "/v1/status", NULL, &r);
+		if (r.status == 200)
+			st = json_incref(r.body);
+		client_reply_clear(&r);
+	}
+	json_t *o = json_pack("{s:s, s:s, s:b}", "name", client_name(s->clients[i]), "api",
+			      s->conf->instances[i].api, "reachable", seen->lists[i] != NULL);
+	if (seen->lists[i] == NULL)
+		json_object_set_new(o, "error", json_string(seen->errs[i]));
+	if (st != NULL) {
+		json_object_set(o, "version", json_object_get(st, "version"));
+		json_object_set(o, "uptime_s", json_object_get(st, "uptime_s"));
+	}
+	json_decref(st);
+	json_array_append_new(insts, o);
+}
 
-	/* datacenters: the union, in the order the first instances list them */
-	const char *ids[256];
-	size_t nids = 0;
+/* Adds id to seen->ids unless it is there already (or the list is full). */
+static void status_add_id(struct status_seen *seen, const char *id)
+{
+	bool dup = false;
+	for (size_t m = 0; m < seen->nids && !dup; m++)
+		dup = strcmp(seen->ids[m], id) == 0;
+	if (!dup && seen->nids < 256)
+		seen->ids[seen->nids++] = id;
+}
+
+/* datacenters: the union, in the order the first instances list them, then
+ * the configured ones no instance listed */
+static void status_collect_ids(struct sovctl *s, struct status_seen *seen)
+{
 	for (size_t i = 0; i < s->n; i++) {
 		size_t k;
 		json_t *d;
-		json_array_foreach(lists[i], k, d)
+		json_array_foreach(seen->lists[i], k, d)
 		{
 			const char *id = json_string_value(json_object_get(d, "id"));
-			if (id == NULL)
-				continue;
-			bool seen = false;
-			for (size_t m = 0; m < nids && !seen; m++)
-				seen = strcmp(ids[m], id) == 0;
-			if (!seen && nids < 256)
-				ids[nids++] = id;
+			if (id != NULL)
+				status_add_id(seen, id);
 		}
 	}
-	for (size_t i = 0; i < s->conf->dc_count; i++) {
-		bool seen = false;
-		for (size_t m = 0; m < nids && !seen; m++)
-			seen = strcmp(ids[m], s->conf->dcs[i].id) == 0;
-		if (!seen && nids < 256)
-			ids[nids++] = s->conf->dcs[i].id;
-	}
+	for (size_t i = 0; i < s->conf->dc_count; i++)
+		status_add_id(seen, s->conf->dcs[i].id);
+}
 
-	if (!s->json) {
-		for (size_t i = 0; i < s->n; i++) {
-			json_t *o = json_array_get(out_insts, i);
-			if (lists[i] != NULL)
-				printf(
-				    "%-10s %s  sovdns %s, up %lld s\n", client_name(s->clients[i]),
-				    s->conf->instances[i].api,
-				    json_string_value(json_object_get(o, "version")) ?: "?",
-				    (long long)json_integer_value(json_object_get(o, "uptime_s")));
-			else
-				printf("%-10s %s  %sUNREACHABLE%s: %s\n",
-				       client_name(s->clients[i]), s->conf->instances[i].api,
-				       progress_color("red"), progress_reset(), errs[i]);
-		}
-		printf("\n%-12s", "DATACENTER");
-		for (size_t i = 0; i < s->n; i++)
-			printf(" %-30s", client_name(s->clients[i]));
-		printf("\n");
+/* One line per instance, then the table's heading. */
+static void status_print_instances(struct sovctl *s, const struct status_seen *seen, json_t *insts)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		json_t *o = json_array_get(insts, i);
+		if (seen->lists[i] != NULL)
+			printf("%-10s %s  sovdns %s, up %lld s\n", client_name(s->clients[i]),
+			       s->conf->instances[i].api,
+			       json_string_value(json_object_get(o, "version")) ?: "?",
+			       (long long)json_integer_value(json_object_get(o, "uptime_s")));
+		else
+			printf("%-10s %s  %sUNREACHABLE%s: %s\n", client_name(s->clients[i]),
+			       s->conf->instances[i].api, progress_color("red"), progress_reset(),
+			       seen->errs[i]);
 	}
-	for (size_t m = 0; m < nids; m++) {
-		struct cell c[JOB_INSTANCES_MAX];
-		json_t *views = json_object();
-		for (size_t i = 0; i < s->n; i++) {
-			json_t *found = NULL;
-			size_t k;
-			json_t *d;
-			json_array_foreach(lists[i], k, d)
-			{
-				if (str_same(json_string_value(json_object_get(d, "id")), ids[m]))
-					found = d;
-			}
-			c[i] = cell_of(found);
-			if (c[i].present) {
-				json_object_set_new(
-				    views, client_name(s->clients[i]),
-				    json_pack("{s:s, s:s, s:b, s:O}", "health", c[i].health,
-					      "admin", c[i].admin, "in_answers", c[i].in_answers,
-					      "safe_at",
-					      json_object_get(json_object_get(found, "admin"),
-							      "safe_at")));
-			}
+	printf("\n%-12s", "DATACENTER");
+	for (size_t i = 0; i < s->n; i++)
+		printf(" %-30s", client_name(s->clients[i]));
+	printf("\n");
+}
+
+/* Datacenter id as each instance sees it, into c[]; returns the "views"
+ * object (new reference) of the instances that know it. */
+static json_t *status_cells(struct sovctl *s, const struct status_seen *seen, const char *id,
+			    struct cell c[])
+{
+	json_t *views = json_object();
+	for (size_t i = 0; i < s->n; i++) {
+		json_t *found = NULL;
+		size_t k;
+		json_t *d;
+		json_array_foreach(seen->lists[i], k, d)
+		{
+			if (str_same(json_string_value(json_object_get(d, "id")), id))
+				found = d;
 		}
-		/* a field differs when two instances that answered say different things */
-		bool dh = false, da = false, di = false, missing = false;
-		const struct cell *ref = NULL;
-		for (size_t i = 0; i < s->n; i++) {
-			if (lists[i] != NULL && !c[i].present)
-				missing = true;
-			if (!c[i].present)
-				continue;
-			if (ref == NULL) {
-				ref = &c[i];
-				continue;
-			}
-			dh |= !str_same(ref->health, c[i].health);
-			da |= !str_same(ref->admin, c[i].admin);
-			di |= ref->in_answers != c[i].in_answers;
+		c[i] = cell_of(found);
+		if (c[i].present) {
+			json_object_set_new(
+			    views, client_name(s->clients[i]),
+			    json_pack("{s:s, s:s, s:b, s:O}", "health", c[i].health, "admin",
+				      c[i].admin, "in_answers", c[i].in_answers, "safe_at",
+				      json_object_get(json_object_get(found, "admin"), "safe_at")));
 		}
-		bool disagree = dh || da || di || missing;
-		disagreements += disagree;
-		json_t *diff = json_array();
-		if (dh)
-			json_array_append_new(diff, json_string("health"));
-		if (da)
-			json_array_append_new(diff, json_string("admin"));
-		if (di)
-			json_array_append_new(diff, json_string("in_answers"));
-		if (missing)
-			json_array_append_new(diff, json_string("unknown_to_some"));
-		json_array_append_new(out_dcs, json_pack("{s:s, s:o, s:o}", "id", ids[m], "views",
-							 views, "disagree", diff));
-		if (s->json)
+	}
+	return views;
+}
+
+/* a field differs when two instances that answered say different things */
+static struct status_diff status_compare(size_t n, const struct status_seen *seen,
+					 const struct cell c[])
+{
+	struct status_diff df = {0};
+	const struct cell *ref = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (seen->lists[i] != NULL && !c[i].present)
+			df.missing = true;
+		if (!c[i].present)
 			continue;
-		printf("%-12s", ids[m]);
-		for (size_t i = 0; i < s->n; i++) {
-			char admin[40];
-			if (lists[i] == NULL) {
-				printf(" %-30s", "-");
-				continue;
-			}
-			if (!c[i].present) {
-				printf(" %s%-30s%s", progress_color("red"), "(not configured)",
-				       progress_reset());
-				continue;
-			}
-			if (strcmp(c[i].admin, "draining") == 0 && c[i].safe_at > now_s)
-				snprintf(admin, sizeof(admin), "draining %llds",
-					 (long long)(c[i].safe_at - now_s));
-			else
-				snprintf(admin, sizeof(admin), "%s", c[i].admin);
-			const char *hc = dh ? "red" : strcmp(c[i].health, "up") ? "yellow" : "";
-			const char *ac = da ? "red" : strcmp(c[i].admin, "active") ? "yellow" : "";
-			const char *ic = di ? "red" : "";
-			/* each field padded inside its colour: escapes take no width */
-			printf(" %s%-7s%s %s%-14s%s %s%-7s%s", progress_color(hc), c[i].health,
-			       progress_reset(), progress_color(ac), admin, progress_reset(),
-			       progress_color(ic), c[i].in_answers ? "in" : "out",
-			       progress_reset());
+		if (ref == NULL) {
+			ref = &c[i];
+			continue;
 		}
-		if (disagree) {
-			printf("  %s! instances disagree:%s%s%s%s%s", progress_color("red"),
-			       dh ? " health" : "", da ? " admin" : "", di ? " answers" : "",
-			       missing ? " (unknown to some)" : "", progress_reset());
-		}
-		printf("\n");
+		df.health |= !str_same(ref->health, c[i].health);
+		df.admin |= !str_same(ref->admin, c[i].admin);
+		df.in_answers |= ref->in_answers != c[i].in_answers;
 	}
-	if (!s->json) {
-		if (disagreements)
-			printf("\n%zu datacenter(s) seen differently by the instances (marked !): "
-			       "a probe path that fails from one place only, or an instance that "
-			       "missed a drain/undrain (repeat it with sovctl)\n",
-			       disagreements);
-		if (unreachable)
-			printf("\n%zu instance(s) unreachable\n", unreachable);
+	return df;
+}
+
+static bool status_disagree(const struct status_diff *df)
+{
+	return df->health || df->admin || df->in_answers || df->missing;
+}
+
+/* The "disagree" array (new reference). */
+static json_t *status_diff_json(const struct status_diff *df)
+{
+	json_t *diff = json_array();
+	if (df->health)
+		json_array_append_new(diff, json_string("health"));
+	if (df->admin)
+		json_array_append_new(diff, json_string("admin"));
+	if (df->in_answers)
+		json_array_append_new(diff, json_string("in_answers"));
+	if (df->missing)
+		json_array_append_new(diff, json_string("unknown_to_some"));
+	return diff;
+}
+
+/* One instance's cell of the table (reachable: it answered). */
+static void status_print_cell(const struct cell *c, bool reachable, const struct status_diff *df,
+			      int64_t now_s)
+{
+	char admin[40];
+	if (!reachable) {
+		printf(" %-30s", "-");
+		return;
 	}
-	int rc = unreachable ? CTL_UNREACHABLE : disagreements ? CTL_FAILED : CTL_OK;
+	if (!c->present) {
+		printf(" %s%-30s%s", progress_color("red"), "(not configured)", progress_reset());
+		return;
+	}
+	if (strcmp(c->admin, "draining") == 0 && c->safe_at > now_s)
+		snprintf(admin, sizeof(admin), "draining %llds", (long long)(c->safe_at - now_s));
+	else
+		snprintf(admin, sizeof(admin), "%s", c->admin);
+	const char *hc = df->health ? "red" : strcmp(c->health, "up") ? "yellow" : "";
+	const char *ac = df->admin ? "red" : strcmp(c->admin, "active") ? "yellow" : "";
+	const char *ic = df->in_answers ? "red" : "";
+	/* each field padded inside its colour: escapes take no width */
+	printf(" %s%-7s%s %s%-14s%s %s%-7s%s", progress_color(hc), c->health, progress_reset(),
+	       progress_color(ac), admin, progress_reset(), progress_color(ic),
+	       c->in_answers ? "in" : "out", progress_reset());
+}
+
+/* The table's row of datacenter id. */
+static void status_print_row(struct sovctl *s, const struct status_seen *seen, const char *id,
+			     const struct cell c[], const struct status_diff *df, int64_t now_s)
+{
+	printf("%-12s", id);
+	for (size_t i = 0; i < s->n; i++)
+		status_print_cell(&c[i], seen->lists[i] != NULL, df, now_s);
+	if (status_disagree(df)) {
+		printf("  %s! instances disagree:%s%s%s%s%s", progress_color("red"),
+		       df->health ? " health" : "", df->admin ? " admin" : "",
+		       df->in_answers ? " answers" : "", df->missing ? " (unknown to some)" : "",
+		       progress_reset());
+	}
+	printf("\n");
+}
+
+/* Datacenter id: appended to dcs, and its row printed unless --json.
+ * Returns whether the instances disagree on it. */
+static bool status_datacenter(struct sovctl *s, const struct status_seen *seen, const char *id,
+			      int64_t now_s, json_t *dcs)
+{
+	struct cell c[JOB_INSTANCES_MAX];
+	json_t *views = status_cells(s, seen, id, c);
+	struct status_diff df = status_compare(s->n, seen, c);
+	json_array_append_new(dcs, json_pack("{s:s, s:o, s:o}", "id", id, "views", views,
+					     "disagree", status_diff_json(&df)));
+	if (!s->json)
+		status_print_row(s, seen, id, c, &df, now_s);
+	return status_disagree(&df);
+}
+
+static void status_print_summary(size_t disagreements, size_t unreachable)
+{
+	if (disagreements)
+		printf("\n%zu datacenter(s) seen differently by the instances (marked !): "
+		       "a probe path that fails from one place only, or an instance that "
+		       "missed a drain/undrain (repeat it with sovctl)\n",
+		       disagreements);
+	if (unreachable)
+		printf("\n%zu instance(s) unreachable\n", unreachable);
+}
+
+int cmd_status(struct sovctl *s)
+{
+	struct status_seen seen = {0};
+	json_t *out_insts = json_array(), *out_dcs = json_array();
+	size_t disagreements = 0;
+	int64_t now_s = clock_unix_ms() / 1000;
+
+	for (size_t i = 0; i < s->n; i++)
+		status_fetch_instance(s, i, &seen, out_insts);
+	status_collect_ids(s, &seen);
+	if (!s->json)
+		status_print_instances(s, &seen, out_insts);
+	for (size_t m = 0; m < seen.nids; m++)
+		disagreements += status_datacenter(s, &seen, seen.ids[m], now_s, out_dcs);
+	if (!s->json)
+		status_print_summary(disagreements, seen.unreachable);
+	int rc = seen.unreachable ? CTL_UNREACHABLE : disagreements ? CTL_FAILED : CTL_OK;
 	if (s->json)
 		ctl_print_json(json_pack("{s:o, s:o, s:i}", "instances", out_insts, "datacenters",
 					 out_dcs, "exit", rc));
@@ -227,7 +299,7 @@ int cmd_status(struct sovctl *s)
 		json_decref(out_dcs);
 	}
 	for (size_t i = 0; i < s->n; i++)
-		json_decref(lists[i]);
+		json_decref(seen.lists[i]);
 	return rc;
 }
 
