@@ -8,8 +8,6 @@
 #include "common/err.h"
 
 static const char *const kind_names[OP_KIND_COUNT] = {"deploy", "backup", "restore", "tls-renew"};
-static const char *const state_names[OP_STATE_COUNT] = {
-    "pending", "draining", "drained", "running", "verifying", "done", "failed", "aborted"};
 
 const char *op_kind_name(enum op_kind k)
 {
@@ -25,27 +23,6 @@ int op_kind_parse(const char *name, enum op_kind *out)
 		}
 	}
 	return SOV_EINVAL;
-}
-
-const char *op_state_name(enum op_state s)
-{
-	return (unsigned)s < OP_STATE_COUNT ? state_names[s] : "invalid";
-}
-
-int op_state_parse(const char *name, enum op_state *out)
-{
-	for (unsigned i = 0; i < OP_STATE_COUNT; i++) {
-		if (strcmp(name, state_names[i]) == 0) {
-			*out = (enum op_state)i;
-			return SOV_OK;
-		}
-	}
-	return SOV_EINVAL;
-}
-
-bool op_state_final(enum op_state s)
-{
-	return s == OP_DONE || s == OP_FAILED || s == OP_ABORTED;
 }
 
 int op_transition_check(enum op_state from, enum op_state to)

@@ -29,24 +29,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/op_state.h"
+
 enum op_kind {
 	OP_KIND_DEPLOY = 0,
 	OP_KIND_BACKUP,
 	OP_KIND_RESTORE,
 	OP_KIND_TLS_RENEW,
 	OP_KIND_COUNT
-};
-
-enum op_state {
-	OP_PENDING = 0,
-	OP_DRAINING,
-	OP_DRAINED,
-	OP_RUNNING,
-	OP_VERIFYING,
-	OP_DONE,
-	OP_FAILED,
-	OP_ABORTED,
-	OP_STATE_COUNT
 };
 
 #define OP_ID_MAX 32 /* "op-20261130T072400Z-0001" is 24 bytes */
@@ -58,11 +48,6 @@ enum op_state {
 /** "deploy", "backup", "restore", "tls-renew". Never NULL. */
 const char *op_kind_name(enum op_kind k);
 int op_kind_parse(const char *name, enum op_kind *out) __attribute__((nonnull));
-/** "pending" … "aborted". Never NULL. */
-const char *op_state_name(enum op_state s);
-int op_state_parse(const char *name, enum op_state *out) __attribute__((nonnull));
-/** True for done, failed and aborted. */
-bool op_state_final(enum op_state s);
 /**
  * SOV_OK if an operation in state from may move to state to (see above;
  * from == to is allowed unless final), else SOV_ESEMANTIC.

@@ -318,7 +318,7 @@ static bool unfinished_job_on(struct sovctl *s, const char *dc, char *id, size_t
 	{
 		const char *d = json_string_value(json_object_get(e, "datacenter"));
 		const char *st = json_string_value(json_object_get(e, "state"));
-		int sv = st ? op_state_parse(st) : -1;
+		int sv = st ? op_state_index(st) : -1;
 		if (d && strcmp(d, dc) == 0 && sv >= 0 && !op_state_final((enum op_state)sv)) {
 			snprintf(id, cap, "%s", json_string_value(json_object_get(e, "id")) ?: "?");
 			found = true;
@@ -498,7 +498,7 @@ static const char *owner_note(const json_t *rec, char *buf, size_t cap)
 	pid_t pid = (pid_t)json_integer_value(json_object_get(rec, "owner_pid"));
 	uint64_t start = (uint64_t)json_integer_value(json_object_get(rec, "owner_start"));
 	const char *st = json_string_value(json_object_get(rec, "state"));
-	int sv = st ? op_state_parse(st) : -1;
+	int sv = st ? op_state_index(st) : -1;
 	buf[0] = '\0';
 	if (sv < 0 || op_state_final((enum op_state)sv))
 		return buf;

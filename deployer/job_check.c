@@ -47,7 +47,7 @@ bool job_unfinished_on(struct sovctl *s, const char *dc, char *id, size_t cap, c
 	{
 		const char *d = json_string_value(json_object_get(e, "datacenter"));
 		const char *st = json_string_value(json_object_get(e, "state"));
-		int sv = st ? op_state_parse(st) : -1;
+		int sv = st ? op_state_index(st) : -1;
 		if (d && strcmp(d, dc) == 0 && sv >= 0 && !op_state_final((enum op_state)sv)) {
 			snprintf(id, cap, "%s", json_string_value(json_object_get(e, "id")) ?: "?");
 			snprintf(state, scap, "%s", st);

@@ -108,7 +108,7 @@ enum adv run_op_advance(struct run *r, size_t i, enum op_state target, json_t *r
 		goto finish;
 	}
 	const char *cs = json_string_value(json_object_get(rep.body, "state"));
-	int cur = cs ? op_state_parse(cs) : -1;
+	int cur = cs ? op_state_index(cs) : -1;
 	if (cur < 0) {
 		snprintf(why, cap, "%s: operation %s has no valid state",
 			 client_name(run_cli(r, i)), op);
@@ -240,8 +240,8 @@ int run_periodic(struct run *r, bool renew)
 			struct client_reply rep;
 			client_call(run_cli(r, i), "GET", path, NULL, &rep);
 			const char *st = json_string_value(json_object_get(rep.body, "state"));
-			bool final = rep.status == 200 && st != NULL && op_state_parse(st) >= 0 &&
-				     op_state_final((enum op_state)op_state_parse(st));
+			bool final = rep.status == 200 && st != NULL && op_state_index(st) >= 0 &&
+				     op_state_final((enum op_state)op_state_index(st));
 			if (final)
 				describe_final(r, i, rep.body, why, sizeof(why));
 			client_reply_clear(&rep);

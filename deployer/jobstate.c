@@ -17,22 +17,6 @@
 /* Two hundred records of a few KiB each; 16 MiB means something is wrong. */
 #define JOBSTATE_FILE_MAX (16u << 20)
 
-static const char *const state_names[OP_STATE_COUNT] = {
-    "pending", "draining", "drained", "running", "verifying", "done", "failed", "aborted"};
-
-const char *op_state_name(enum op_state s)
-{
-	return (unsigned)s < OP_STATE_COUNT ? state_names[s] : "?";
-}
-
-int op_state_parse(const char *s)
-{
-	for (int i = 0; i < OP_STATE_COUNT; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return i;
-	return -1;
-}
-
 int job_init(struct job *j)
 {
 	memset(j, 0, sizeof(*j));
@@ -92,7 +76,7 @@ int job_from_json(const json_t *o, struct job *j)
 	const char *kind = json_string_value(json_object_get(o, "kind"));
 	const char *state = json_string_value(json_object_get(o, "state"));
 	int k = kind ? dconf_hook_parse(kind) : -1;
-	int s = state ? op_state_parse(state) : -1;
+	int s = state ? op_state_index(state) : -1;
 	if (j->id[0] == '\0' || k < 0 || s < 0)
 		return SOV_EPARSE;
 	j->kind = (enum dconf_hook_kind)k;
@@ -238,7 +222,7 @@ static bool str_eq(const json_t *v, const char *s)
 static bool record_is_final(const json_t *rec)
 {
 	const char *s = json_string_value(json_object_get(rec, "state"));
-	int st = s ? op_state_parse(s) : -1;
+	int st = s ? op_state_index(s) : -1;
 	return st >= 0 && op_state_final((enum op_state)st);
 }
 

@@ -23,21 +23,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/op_state.h"
 #include "deployer/dconf.h"
 #include "deployer/hook.h"
-
-/** An operation's state; the same words and order as the API's (docs/api.md, "Operations"). */
-enum op_state {
-	OP_PENDING = 0,
-	OP_DRAINING,
-	OP_DRAINED,
-	OP_RUNNING,
-	OP_VERIFYING,
-	OP_DONE,
-	OP_FAILED,
-	OP_ABORTED,
-	OP_STATE_COUNT
-};
 
 /* More instances than this is not "a handful of datacenters". */
 #define JOB_INSTANCES_MAX 32
@@ -80,16 +68,6 @@ struct job {
 	size_t n_inst;
 	struct job_instance inst[JOB_INSTANCES_MAX];
 };
-
-/** "pending", ..., "aborted". */
-const char *op_state_name(enum op_state s);
-/** Parses a state word; -1 if unknown. */
-int op_state_parse(const char *s) __attribute__((nonnull));
-/** done, failed or aborted. */
-static inline bool op_state_final(enum op_state s)
-{
-	return s == OP_DONE || s == OP_FAILED || s == OP_ABORTED;
-}
 
 /** Zeroes j and gives it an empty result object. Returns SOV_OK or SOV_ENOMEM. */
 int job_init(struct job *j) __attribute__((nonnull, warn_unused_result));
