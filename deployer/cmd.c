@@ -305,29 +305,6 @@ int cmd_status(struct sovctl *s)
 
 /* ---- drain, undrain, maintenance ---- */
 
-static bool unfinished_job_on(struct sovctl *s, const char *dc, char *id, size_t cap)
-{
-	json_t *ops = NULL;
-	char why[PATH_MAX + 256];
-	bool found = false;
-	if (jobstate_list(s->conf->state_file, &ops, why, sizeof(why)) != SOV_OK)
-		return false;
-	size_t i;
-	json_t *e;
-	json_array_foreach(ops, i, e)
-	{
-		const char *d = json_string_value(json_object_get(e, "datacenter"));
-		const char *st = json_string_value(json_object_get(e, "state"));
-		int sv = st ? op_state_index(st) : -1;
-		if (d && strcmp(d, dc) == 0 && sv >= 0 && !op_state_final((enum op_state)sv)) {
-			snprintf(id, cap, "%s", json_string_value(json_object_get(e, "id")) ?: "?");
-			found = true;
-		}
-	}
-	json_decref(ops);
-	return found;
-}
-
 /* drain --wait: until every instance used says drained (or maintenance). */
 static int wait_drained_plain(struct sovctl *s, const char *dc, const bool use[])
 {
@@ -408,8 +385,10 @@ static int admin_command(struct sovctl *s, const char *dc, enum ctl_action act)
 			   : act == ACT_UNDRAIN	 ? "undrain"
 			   : act == ACT_MAINT_ON ? "maintenance on"
 						 : "maintenance off";
+	/* an unreadable state file does not hold the site back: no warning */
 	if ((act == ACT_UNDRAIN || act == ACT_MAINT_OFF) && !s->force &&
-	    unfinished_job_on(s, dc, other, sizeof(other))) {
+	    jobstate_find_unfinished(s->conf->state_file, dc, other, sizeof(other), NULL, 0, why,
+				     sizeof(why)) == SOV_OK) {
 		progress_error("operation %s on %s is unfinished: putting the site back now could "
 			       "send clients to it mid-job; sovctl abort %s first, or --force",
 			       other, dc, other);

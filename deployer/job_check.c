@@ -30,32 +30,17 @@ int job_check_hooks(struct sovctl *s, enum dconf_hook_kind kind, const char *dc)
 	return CTL_OK;
 }
 
-/* An unfinished local operation on dc (none: returns false). */
+/* An unfinished local operation on dc (none, or an unreadable state file,
+ * which is warned about: returns false). */
 bool job_unfinished_on(struct sovctl *s, const char *dc, char *id, size_t cap, char *state,
 		       size_t scap)
 {
-	json_t *ops = NULL;
 	char why[PATH_MAX + 256];
-	bool found = false;
-	if (jobstate_list(s->conf->state_file, &ops, why, sizeof(why)) != SOV_OK) {
+	int rc = jobstate_find_unfinished(s->conf->state_file, dc, id, cap, state, scap, why,
+					  sizeof(why));
+	if (rc != SOV_OK && rc != SOV_ENOENT)
 		progress_warn("%s", why);
-		return false;
-	}
-	size_t i;
-	json_t *e;
-	json_array_foreach(ops, i, e)
-	{
-		const char *d = json_string_value(json_object_get(e, "datacenter"));
-		const char *st = json_string_value(json_object_get(e, "state"));
-		int sv = st ? op_state_index(st) : -1;
-		if (d && strcmp(d, dc) == 0 && sv >= 0 && !op_state_final((enum op_state)sv)) {
-			snprintf(id, cap, "%s", json_string_value(json_object_get(e, "id")) ?: "?");
-			snprintf(state, scap, "%s", st);
-			found = true;
-		}
-	}
-	json_decref(ops);
-	return found;
+	return rc == SOV_OK;
 }
 
 void job_addresses_of(const struct dc_views *v, size_t n, char *buf, size_t cap)

@@ -112,7 +112,8 @@ int job_run(struct sovctl *s, struct job *j, const int cidx[], bool resuming, co
 /** dc has the hooks kind needs (a deploy also a backup hook): CTL_OK or CTL_USAGE, printed. */
 int job_check_hooks(struct sovctl *s, enum dconf_hook_kind kind, const char *dc)
     __attribute__((nonnull));
-/** An unfinished local operation on dc: its id and state; false if none. */
+/** An unfinished local operation on dc: its id and state (jobstate_find_unfinished); false if
+ *  none, or if the state file cannot be read (a warning is printed). */
 bool job_unfinished_on(struct sovctl *s, const char *dc, char *id, size_t cap, char *state,
 		       size_t scap) __attribute__((nonnull));
 /** The datacenter's addresses as the first answering instance lists them, space-separated. */

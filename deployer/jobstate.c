@@ -315,3 +315,30 @@ int jobstate_get(const char *path, const char *id, struct job *j, char *why, siz
 	json_decref(ops);
 	return rc;
 }
+
+int jobstate_find_unfinished(const char *path, const char *dc, char *id, size_t id_cap, char *state,
+			     size_t state_cap, char *why, size_t why_cap)
+{
+	json_t *ops = NULL;
+	int rc = jobstate_list(path, &ops, why, why_cap);
+	if (rc != SOV_OK)
+		return rc;
+	rc = SOV_ENOENT;
+	size_t i;
+	json_t *e;
+	json_array_foreach(ops, i, e)
+	{
+		const char *d = json_string_value(json_object_get(e, "datacenter"));
+		const char *st = json_string_value(json_object_get(e, "state"));
+		int sv = st ? op_state_index(st) : -1;
+		if (d && strcmp(d, dc) == 0 && sv >= 0 && !op_state_final((enum op_state)sv)) {
+			snprintf(id, id_cap, "%s",
+				 json_string_value(json_object_get(e, "id")) ?: "?");
+			if (state != NULL)
+				snprintf(state, state_cap, "%s", st);
+			rc = SOV_OK;
+		}
+	}
+	json_decref(ops);
+	return rc;
+}

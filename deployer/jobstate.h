@@ -100,4 +100,17 @@ int jobstate_get(const char *path, const char *id, struct job *j, char *why, siz
 int jobstate_list(const char *path, json_t **out, char *why, size_t why_cap)
     __attribute__((nonnull, warn_unused_result));
 
+/**
+ * The unfinished operation (not done, failed or aborted) on datacenter dc in
+ * the state file at path; the newest when there are several. Returns SOV_OK
+ * with its id copied into id (id_cap bytes, "?" if the record has none) and,
+ * when state is not NULL, its state word into state (state_cap bytes);
+ * SOV_ENOENT when there is none (id and state untouched); or the error of
+ * jobstate_list with why filled. Nothing is printed and nothing is left
+ * to free.
+ */
+int jobstate_find_unfinished(const char *path, const char *dc, char *id, size_t id_cap, char *state,
+			     size_t state_cap, char *why, size_t why_cap)
+    __attribute__((nonnull(1, 2, 3, 7), warn_unused_result));
+
 #endif
