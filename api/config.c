@@ -15,6 +15,7 @@
 #include "common/addr.h"
 #include "common/err.h"
 #include "common/path.h"
+#include "conf/json_keys.h"
 #include "conf/jsonpos.h"
 
 void api_config_init(struct api_config *c)
@@ -144,12 +145,9 @@ static void check_keys(struct pctx *p, const json_t *obj, const char *where,
 	const json_t *v;
 	json_object_foreach((json_t *)obj, key, v)
 	{
-		size_t i;
-		for (i = 0; keys[i]; i++)
-			if (strcmp(keys[i], key) == 0)
-				break;
-		if (keys[i] == NULL)
-			perr(p, v, "%s: unknown key \"%s\"", where, key);
+		char msg[512];
+		if (!json_key_known(key, keys))
+			perr(p, v, "%s: %s", where, json_unknown_key(key, keys, msg, sizeof(msg)));
 	}
 }
 

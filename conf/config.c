@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/path.h"
+#include "conf/json_keys.h"
 #include "conf/json_kind.h"
 #include "conf/jsonpos.h"
 
@@ -160,40 +161,6 @@ static void cfg_push_index(struct cfg_ctx *cx, size_t i)
 	(void)jsonpos_push_index(cx->ptr, sizeof(cx->ptr), i);
 }
 
-static bool key_in(const char *key, const char *const *list)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strcmp(key, list[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Levenshtein distance, capped: enough to suggest "listen" for "lisen". */
-static unsigned edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned row[64];
-	if (la >= 63 || lb >= 63)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned diag = row[0];
-		row[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j];
-			unsigned best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 /* Reports every member of obj whose name is not in known (nor in extra). */
 static void cfg_check_keys(struct cfg_ctx *cx, json_t *obj, const char *const *known,
 			   const char *const *extra)
@@ -203,26 +170,11 @@ static void cfg_check_keys(struct cfg_ctx *cx, json_t *obj, const char *const *k
 	json_object_foreach(obj, key, val)
 	{
 		(void)val;
-		if (key_in(key, known) || key_in(key, extra))
+		if (json_key_known(key, known) || json_key_known(key, extra))
 			continue;
-		char expected[256] = "";
-		const char *suggest = NULL;
-		size_t used = 0;
-		for (size_t i = 0; known[i]; i++) {
-			int n = snprintf(expected + used, sizeof(expected) - used, "%s%s",
-					 i ? ", " : "", known[i]);
-			if (n > 0 && (size_t)n < sizeof(expected) - used)
-				used += (size_t)n;
-			if (suggest == NULL && edit_distance(key, known[i]) <= 2)
-				suggest = known[i];
-		}
+		char msg[512];
 		cfg_push_key(cx, key);
-		if (suggest != NULL)
-			cfg_error_key(cx, "unknown key \"%s\" (did you mean \"%s\"?)", key,
-				      suggest);
-		else
-			cfg_error_key(cx, "unknown key \"%s\" (expected one of: %s)", key,
-				      expected);
+		cfg_error_key(cx, "%s", json_unknown_key(key, known, msg, sizeof(msg)));
 		jsonpos_pop(cx->ptr);
 	}
 }

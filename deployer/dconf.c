@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/path.h"
 #include "common/secretfile.h"
+#include "conf/json_keys.h"
 #include "conf/jsonpos.h"
 
 /* A configuration file is a few kilobytes; a megabyte is a mistake. */
@@ -78,12 +79,10 @@ static void check_keys(struct pctx *p, json_t *obj, const char *const *allowed)
 	json_t *v;
 	json_object_foreach(obj, key, v)
 	{
-		bool ok = false;
-		for (size_t i = 0; allowed[i] && !ok; i++)
-			ok = strcmp(key, allowed[i]) == 0;
-		if (!ok) {
+		if (!json_key_known(key, allowed)) {
+			char msg[512];
 			push_key(p, key);
-			perr(p, true, "unknown key \"%s\"", key);
+			perr(p, true, "%s", json_unknown_key(key, allowed, msg, sizeof(msg)));
 			jsonpos_pop(p->ptr);
 		}
 	}

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "conf/json_keys.h"
 #include "conf/json_kind.h"
 #include "wire/dname.h"
 
@@ -78,19 +79,10 @@ static void check_keys(struct cp *p, const json_t *obj, const char *where,
 
 	json_object_foreach((json_t *)obj, key, val)
 	{
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = strcmp(*a, key) == 0;
-		if (!ok) {
-			char list[256] = "";
-			for (const char *const *a = allowed; *a; a++) {
-				strncat(list, *a, sizeof(list) - strlen(list) - 1);
-				if (a[1])
-					strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-			}
-			cp_err(p, val, "%s: unknown key \"%s\" (expected one of: %s)", where, key,
-			       list);
-		}
+		char msg[512];
+		if (!json_key_known(key, allowed))
+			cp_err(p, val, "%s: %s", where,
+			       json_unknown_key(key, allowed, msg, sizeof(msg)));
 	}
 }
 

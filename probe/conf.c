@@ -16,6 +16,7 @@
 #include "common/addr.h"
 #include "common/err.h"
 #include "common/path.h"
+#include "conf/json_keys.h"
 #include "conf/jsonpos.h"
 #include "probe/probe.h"
 
@@ -58,7 +59,8 @@ static const struct key_rule check_keys[] = {
     {"expect_address", T_DNS},
 };
 
-static const char *const timing_keys[] = {"interval_ms", "timeout_ms", "jitter_ms", "rise", "fall"};
+static const char *const timing_keys[] = {"interval_ms", "timeout_ms", "jitter_ms",
+					  "rise",	 "fall",       NULL};
 
 static const struct {
 	const char *name;
@@ -450,11 +452,16 @@ static void check_known_keys(struct pctx *p, const json_t *obj, const char *path
 	json_object_foreach((json_t *)obj, key, val)
 	{
 		const struct key_rule *rule = NULL;
-		for (size_t k = 0; k < sizeof(check_keys) / sizeof(check_keys[0]); k++)
+		const char *names[sizeof(check_keys) / sizeof(check_keys[0]) + 1];
+		for (size_t k = 0; k < sizeof(check_keys) / sizeof(check_keys[0]); k++) {
+			names[k] = check_keys[k].key;
 			if (strcmp(check_keys[k].key, key) == 0)
 				rule = &check_keys[k];
+		}
+		names[sizeof(check_keys) / sizeof(check_keys[0])] = NULL;
+		char msg[512];
 		if (rule == NULL)
-			perr(p, path, "unknown key \"%s\"", key);
+			perr(p, path, "%s", json_unknown_key(key, names, msg, sizeof(msg)));
 		else if (!(rule->types & (1u << t)))
 			perr(p, path, "\"%s\" does not apply to a %s check", key, type);
 	}
@@ -800,15 +807,14 @@ static void check_section_keys(struct pctx *p, const json_t *sec)
 {
 	const char *key;
 	const json_t *val;
-	static const char *const section_keys[] = {"defaults",	  "combine",  "max_in_flight",
-						   "datacenters", "services", "checks"};
+	static const char *const section_keys[] = {
+	    "defaults", "combine", "max_in_flight", "datacenters", "services", "checks", NULL};
 	json_object_foreach((json_t *)sec, key, val)
 	{
-		bool ok = false;
-		for (size_t k = 0; k < sizeof(section_keys) / sizeof(section_keys[0]); k++)
-			ok |= strcmp(section_keys[k], key) == 0;
-		if (!ok)
-			perr(p, "probes", "unknown key \"%s\"", key);
+		char msg[512];
+		if (!json_key_known(key, section_keys))
+			perr(p, "probes", "%s",
+			     json_unknown_key(key, section_keys, msg, sizeof(msg)));
 	}
 }
 
@@ -826,14 +832,10 @@ static void parse_defaults(struct pctx *p, const json_t *sec, struct timing *def
 	const json_t *val;
 	json_object_foreach((json_t *)def, key, val)
 	{
-		bool ok = false;
-		for (size_t k = 0; k < 5; k++)
-			ok |= strcmp(timing_keys[k], key) == 0;
-		if (!ok)
-			perr(p, "probes.defaults",
-			     "unknown key \"%s\" (interval_ms, timeout_ms, "
-			     "jitter_ms, rise, fall)",
-			     key);
+		char msg[512];
+		if (!json_key_known(key, timing_keys))
+			perr(p, "probes.defaults", "%s",
+			     json_unknown_key(key, timing_keys, msg, sizeof(msg)));
 	}
 	parse_timing(p, def, "probes.defaults", defaults);
 }

@@ -368,7 +368,10 @@ static const struct cfg_error cfg_errors[] = {
      "unspecified address"},
     {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
      " 'color': 'red'}]}",
-     "unknown key \"color\""},
+     "unknown key \"color\" (expected one of: id, location, ipv4, ipv6, regions, internal)"},
+    {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
+     " 'regoins': []}]}",
+     "unknown key \"regoins\" (did you mean \"regions\"?)"},
     {"{'datacenters': [{'id': 'x', 'location': {'lat': 1, 'lon': 1}, 'ipv4': ['192.0.2.1'],"
      " 'internal': {'ipv4': ['10.0.0.1']}}]}",
      "internal \"nets\" must be a non-empty array"},

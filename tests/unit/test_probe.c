@@ -528,9 +528,12 @@ static void test_conf_errors(void **state)
 	assert_null(cfg);
 	assert_int_equal(rc, SOV_ESEMANTIC);
 	const char *want[] = {
-	    "sovdns.json:1:1: probes: unknown key \"intervals\"",
+	    "sovdns.json:1:1: probes: unknown key \"intervals\" (expected one of: defaults, "
+	    "combine, "
+	    "max_in_flight, datacenters, services, checks)",
 	    "probes.defaults.rise: must be an integer from 1 to 100",
-	    "probes.defaults: unknown key \"wobble\"",
+	    "probes.defaults: unknown key \"wobble\" (expected one of: interval_ms, timeout_ms, "
+	    "jitter_ms, rise, fall)",
 	    "probes.combine: must be \"all\" or \"any\"",
 	    "probes.datacenters.dc-north: is not a known datacenter id",
 	    "probes.services.blog.combine: no check has \"service\": \"blog\"",
