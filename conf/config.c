@@ -31,7 +31,7 @@
 #define CONFIG_TCP_MAX_CONN_MAX 1000000
 
 const char *const config_reserved_keys[] = {
-    "datacenters", "services", "geo", "probes", "api", "state_dir", NULL,
+    "datacenters", "services", "geo", "probes", "api", "state_dir", "tsig", "transfers", NULL,
 };
 
 static const char *const top_keys[] = {
@@ -40,7 +40,7 @@ static const char *const top_keys[] = {
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
-static const char *const zone_keys[] = {"origin", "file", NULL};
+static const char *const zone_keys[] = {"origin", "file", "transfer", NULL};
 
 /* One validation error, kept until the end so that all of them can be
  * reported in file order rather than in the order the checks ran. */

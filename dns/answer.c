@@ -15,12 +15,16 @@
 
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/err.h"
+
 #include "dns/answer_int.h"
 #include "dns/cookie.h"
 #include "dns/opt.h"
 #include "dns/reply.h"
 #include "dns/rrl.h"
-#include "dns/tsig_err.h"
+#include "dns/tsig.h"
+#include "dns/xfr_conf.h"
 #include "dns/zonedb.h"
 #include "wire/wire.h"
 
@@ -48,7 +52,8 @@ static size_t reply_limit(const snapshot_t *snap, const struct dns_query *pq,
 /* Decides the rcode of a query that parsed as `pr` (sets *ext_rcode for
  * BADVERS) and, for a query we answer, picks the zone and builds the
  * answer (lookup.c). */
-static void answer_query(struct answer *a, enum dns_parse_result pr, uint8_t *ext_rcode)
+static void answer_query(struct answer *a, struct query_ctx *ctx, enum dns_parse_result pr,
+			 uint8_t *ext_rcode)
 {
 	const snapshot_t *snap = a->snap;
 	const struct dns_query *pq = a->q;
@@ -57,9 +62,8 @@ static void answer_query(struct answer *a, enum dns_parse_result pr, uint8_t *ex
 	} else if (pr == DNS_PARSE_BADVERS) {
 		a->rcode = 0;
 		*ext_rcode = DNS_RCODE_BADVERS >> 4;
-	} else if (pq->has_tsig) {
-		/* RFC 8945 §5.2.2: no key is configured, so the key is unknown. */
-		a->rcode = DNS_RCODE_NOTAUTH;
+	} else if (a->tsig_rcode != 0) {
+		a->rcode = a->tsig_rcode; /* RFC 8945 §5.2: BADKEY, BADSIG, BADTIME, BADTRUNC */
 	} else if (DNS_OPCODE(pq->flags) != DNS_OPCODE_QUERY) {
 		a->rcode = DNS_RCODE_NOTIMP;
 	} else if (pq->qtype == DNS_TYPE_OPT || pq->qtype == DNS_TYPE_TSIG ||
@@ -68,10 +72,10 @@ static void answer_query(struct answer *a, enum dns_parse_result pr, uint8_t *ex
 		a->rcode = DNS_RCODE_FORMERR;
 	} else if (pq->qtype == DNS_TYPE_MAILA || pq->qtype == DNS_TYPE_MAILB) {
 		a->rcode = DNS_RCODE_NOTIMP;
-	} else if (pq->qclass != DNS_CLASS_IN || pq->qtype == DNS_TYPE_AXFR ||
-		   pq->qtype == DNS_TYPE_IXFR) {
-		/* Only class IN is served; zone transfers are not offered. */
-		a->rcode = DNS_RCODE_REFUSED;
+	} else if (pq->qclass != DNS_CLASS_IN) {
+		a->rcode = DNS_RCODE_REFUSED; /* only class IN is served */
+	} else if (pq->qtype == DNS_TYPE_AXFR || pq->qtype == DNS_TYPE_IXFR) {
+		answer_transfer(a, ctx);
 	} else {
 		const uint8_t *lname = pq->qname_lower;
 		a->zone = zonedb_find(snap->zones, lname);
@@ -100,6 +104,66 @@ static void answer_query(struct answer *a, enum dns_parse_result pr, uint8_t *ex
 	}
 }
 
+/* Bytes of a TSIG record for key name `key` and algorithm `alg` (wire names)
+ * with a MAC of mac_len bytes and 6 bytes of Other Data (BADTIME). */
+static size_t tsig_rr_len(const uint8_t *key, const uint8_t *alg, size_t mac_len)
+{
+	return dname_len(key) + 10 + dname_len(alg) + 10 + mac_len + 6;
+}
+
+/* Verifies the request's TSIG (RFC 8945 §5.2) against the snapshot's keys.
+ * Sets a->tsig_key/tsig_ctx when authentic, a->tsig_rcode when not.
+ * Returns the room the reply's TSIG record needs (0: none is sent). */
+static size_t tsig_check(const snapshot_t *snap, const uint8_t *q, size_t qlen,
+			 const struct dns_query *pq, uint64_t now_s, struct tsig_ctx *tsig,
+			 struct tsig_verdict *v, struct answer *a)
+{
+	static const struct tsig_keyring no_keys = {NULL, 0, false};
+	tsig_ctx_init(tsig, NULL);
+	int rc = tsig_verify_request(snap->xfr ? &snap->xfr->ring : &no_keys, q, qlen,
+				     pq->tsig_offset, now_s, tsig, v);
+	if (rc == SOV_EMALF) {
+		a->tsig_rcode = DNS_RCODE_FORMERR; /* §5.2: unreadable record */
+		return 0;
+	}
+	if (rc != SOV_OK) {
+		a->tsig_rcode = DNS_RCODE_SERVFAIL;
+		return 0;
+	}
+	if (v->rcode == DNS_RCODE_FORMERR) {
+		a->tsig_rcode = DNS_RCODE_FORMERR; /* §5.2.2.1: MAC size out of bounds */
+		return 0;
+	}
+	if (v->rcode != 0) {
+		a->tsig_rcode = v->rcode;
+		/* BADTIME and BADTRUNC replies are signed (tsig ready), BADKEY and
+		 * BADSIG ones carry an empty MAC. */
+		bool signs = v->error == TSIG_ERR_BADTIME || v->error == TSIG_ERR_BADTRUNC;
+		return tsig_rr_len(v->rr.key_name, v->rr.alg_name,
+				   signs ? tsig_alg_mac_len(tsig->key->alg) : 0);
+	}
+	a->tsig_key = tsig->key;
+	a->tsig_ctx = tsig;
+	return tsig_rr_len(v->rr.key_name, v->rr.alg_name, tsig_alg_mac_len(tsig->key->alg));
+}
+
+/* Appends the reply's TSIG record (the header is written): signed when the
+ * request was authentic or failed only on time or truncation, else the
+ * unsigned error record. Returns the new length. */
+static size_t tsig_finish(uint8_t *reply, size_t len, size_t cap, struct tsig_ctx *tsig,
+			  const struct tsig_verdict *v, bool authentic, uint64_t now_s)
+{
+	size_t n = len;
+	if (authentic || v->error == TSIG_ERR_BADTIME || v->error == TSIG_ERR_BADTRUNC) {
+		if (tsig_sign(tsig, reply, &n, cap, now_s, authentic ? 0 : v->error) != SOV_OK)
+			n = len;
+	} else if (tsig_append_unsigned(reply, &n, cap, &v->rr, v->error) != SOV_OK) {
+		n = len;
+	}
+	tsig_ctx_clear(tsig);
+	return n;
+}
+
 size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct sockaddr *client,
 		     enum dns_transport transport, const uint8_t *q, size_t qlen, uint8_t *reply,
 		     size_t cap)
@@ -117,12 +181,27 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	size_t limit = reply_limit(snap, &pq, transport, cap);
 	size_t opt_len = pq.has_edns ? opt_size(&pq) : 0;
 
+	ctx->last.xfr_pending = false;
+	a.tsig_key = NULL;
+	a.tsig_rcode = 0;
+	struct tsig_ctx tsig;
+	struct tsig_verdict verdict;
+	uint64_t now_s = 0;
+	size_t tsig_len = 0; /* room kept for our TSIG record */
+	if (pq.has_tsig && pr == DNS_PARSE_OK) {
+		now_s = (uint64_t)(clock_unix_ms() / 1000);
+		tsig_len = tsig_check(snap, q, qlen, &pq, now_s, &tsig, &verdict, &a);
+	}
+
 	memset(&a.r.count, 0, sizeof(a.r.count));
 	a.r.buf = reply;
-	a.r.limit = limit - opt_len;
+	a.r.limit = limit - opt_len > tsig_len + DNS_HEADER_LEN ? limit - opt_len - tsig_len
+								: DNS_HEADER_LEN;
 	a.r.len = DNS_HEADER_LEN;
 	a.r.cmp_n = 0;
 	a.q = &pq;
+	a.pkt = q;
+	a.pkt_len = qlen;
 	a.snap = snap;
 	a.client = client;
 	a.stats = &ctx->stats;
@@ -144,7 +223,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	size_t question_end = a.r.len;
 	uint8_t ext_rcode = 0;
 
-	answer_query(&a, pr, &ext_rcode);
+	answer_query(&a, ctx, pr, &ext_rcode);
 
 	if (a.tc) {
 		/* RFC 2181 §9: a required RRset did not fit; send the question
@@ -159,12 +238,6 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	if (pq.has_edns) {
 		len = opt_put(reply, len, snap, &pq, ext_rcode, a.ecs_scope, a.cookie);
 		arcount++;
-	}
-	if (a.rcode == DNS_RCODE_NOTAUTH && pq.has_tsig) {
-		/* The TSIG record goes last (RFC 8945 §5.1). */
-		size_t n = tsig_badkey(q, qlen, pq.tsig_offset, pq.id, reply + len, limit - len);
-		len += n;
-		arcount += n > 0;
 	}
 
 	/* Header: QR, opcode, RD and CD copied (RFC 1035 §4.1.1, RFC 4035
@@ -181,6 +254,10 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	wire_write_u16(reply + 6, a.r.count[SEC_ANSWER]);
 	wire_write_u16(reply + 8, a.r.count[SEC_AUTHORITY]);
 	wire_write_u16(reply + 10, arcount);
+	if (tsig_len > 0)
+		len = tsig_finish(reply, len, limit, &tsig, &verdict, a.tsig_key != NULL, now_s);
+	if (ctx->last.xfr_pending)
+		len = 0; /* the transport streams the transfer (ctx->last.xfr) */
 
 	ctx->stats.rcode[ext_rcode ? 16 : (a.rcode & 0xF)]++;
 	ctx->last.question_end = (uint16_t)question_end;

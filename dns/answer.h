@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "dns/snapshot.h"
+#include "dns/xfr_out.h"
 #include "geo/geo.h"
 
 enum dns_transport { DNS_UDP = 0, DNS_TCP = 1 };
@@ -40,12 +41,19 @@ struct query_last {
 	uint16_t question_end; /* bytes of header + question in the reply */
 	uint8_t rrl_category;  /* enum rrl_category */
 	bool cookie_valid;     /* the client presented a valid server cookie */
+	bool xfr_pending;      /* a zone transfer was accepted: the reply is empty
+				  (returned length 0) and `xfr` says what to send;
+				  the transport owns xfr.slot from now on */
+	struct xfr_start xfr;
 };
 
 /** Per-worker context: scratch and counters; zero-initialise before first use. */
 struct query_ctx {
 	struct query_stats stats;
 	struct query_last last; /* about the latest query_process() call */
+	/* Transfers out running now, shared by every worker (the server's
+	 * counter); NULL: this transport cannot stream, transfers get SERVFAIL. */
+	_Atomic uint32_t *xfr_active;
 };
 
 /** Largest reply we ever build (TCP). */

@@ -4,6 +4,7 @@
  *   answer.c          query_process(): the envelope (limits, rcodes, OPT, TSIG, header)
  *   lookup.c          RFC 1034 §4.3.2 in one zone, additional section
  *   answer_service.c  geo services: health/admin state, geo_select(), the A/AAAA records
+ *   answer_xfr.c      AXFR/IXFR requests: rcodes, the ACL, the go-ahead for xfr_out.c
  *   reply.c, opt.c, cookie.c, tsig_err.c   writers with no knowledge of struct answer
  */
 #ifndef SOV_DNS_ANSWER_INT_H
@@ -16,6 +17,7 @@
 #include "dns/answer.h"
 #include "dns/cookie.h"
 #include "dns/reply.h"
+#include "dns/tsig.h"
 #include "dns/zone.h"
 #include "geo/geo.h"
 #include "wire/wire.h"
@@ -31,7 +33,12 @@ struct answer {
 	struct query_stats *stats;
 	const zone_t *zone;
 	const struct dns_query *q;
-	uint8_t ecs_scope; /* SCOPE PREFIX-LENGTH for the reply's ECS option */
+	const uint8_t *pkt; /* the query as received, pkt_len bytes */
+	size_t pkt_len;
+	const struct tsig_key *tsig_key; /* the request was signed with it and verified */
+	const struct tsig_ctx *tsig_ctx; /* then: the state to sign replies with */
+	uint8_t tsig_rcode;		 /* NOTAUTH or FORMERR when TSIG failed, else 0 */
+	uint8_t ecs_scope;		 /* SCOPE PREFIX-LENGTH for the reply's ECS option */
 	bool cookie_valid; /* the query presented a server cookie we issued, still fresh */
 	enum geo_outcome svc_outcome;	   /* of the latest service selection */
 	uint8_t cookie[COOKIE_SERVER_LEN]; /* server cookie for the reply */
@@ -63,5 +70,12 @@ void answer_additionals(struct answer *a) __attribute__((nonnull));
  */
 unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *owner, uint16_t ptr,
 			uint16_t qtype) __attribute__((nonnull(1, 3), warn_unused_result));
+
+/**
+ * Answers an AXFR or IXFR request a->q (answer_xfr.c has the table of
+ * outcomes): an rcode, our SOA alone, or ctx->last.xfr_pending with
+ * ctx->last.xfr filled for the transport to stream.
+ */
+void answer_transfer(struct answer *a, struct query_ctx *ctx) __attribute__((nonnull));
 
 #endif

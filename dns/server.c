@@ -84,6 +84,7 @@ static int worker_new(struct server *srv, unsigned id, const config_t *conf, str
 	memset(w, 0, sizeof(*w));
 	w->srv = srv;
 	w->id = id;
+	w->ctx.xfr_active = &srv->xfr_active; /* TCP streams transfers; UDP never does */
 	w->nsock = conf->listen_count;
 
 	w->udp = calloc(w->nsock, sizeof(*w->udp));

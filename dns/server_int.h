@@ -25,6 +25,7 @@
 #include "common/addr.h"
 #include "dns/answer.h"
 #include "dns/server.h"
+#include "dns/xfr_out.h"
 
 /*
  * UDP receive batch: how many datagrams one recvmmsg() (and one sendmmsg())
@@ -94,8 +95,9 @@ struct tcp_conn {
 	struct worker *w;
 	struct bufferevent *bev;
 	struct sockaddr_storage peer;
-	bool closing; /* the client has shut down its side: flush, then close */
-	bool paused;  /* reading stopped until the output drains */
+	bool closing;	     /* the client has shut down its side: flush, then close */
+	bool paused;	     /* reading stopped until the output drains */
+	struct xfr_out *xfr; /* a zone transfer being sent: later queries wait */
 };
 
 struct worker {
@@ -122,6 +124,7 @@ struct server {
 	struct worker **workers;
 	unsigned nworkers;
 	atomic_uint tcp_conns;	      /* open TCP connections, all workers */
+	_Atomic uint32_t xfr_active;  /* transfers out running, all workers */
 	uint32_t tcp_max_connections; /* fallbacks when no snapshot is published */
 	uint32_t tcp_idle_timeout_ms;
 };

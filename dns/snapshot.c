@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "dns/rrl.h"
+#include "dns/xfr_conf.h"
 #include "wire/wire.h"
 
 /* geo/ names the query types it answers without including dns/. */
@@ -150,6 +151,12 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	else
 		process_cookie_secret(s->cookie_secret);
 	s->loaded_at_ms = clock_unix_ms();
+	atomic_init(&s->refs, 1);
+	{
+		int r = xfr_conf_load(conf, &s->xfr, diag);
+		if (r != SOV_OK)
+			ret = r;
+	}
 	s->zones = zonedb_new();
 	if (s->zones == NULL) {
 		diag_add(diag, conf->path, 0, 0, "out of memory building the zone database");
@@ -242,6 +249,7 @@ void snapshot_free(snapshot_t *s)
 {
 	if (s == NULL)
 		return;
+	xfr_conf_free(s->xfr);
 	zonedb_free(s->zones);
 	geo_ctx_free(s->geo);
 	free(s->svc_dc_answers);
@@ -261,10 +269,24 @@ void snapshot_retire(snapshot_t *old)
 {
 	if (old != NULL) {
 		/* Every reader that could still see `old` entered its critical
-		 * section before the exchange; once they have all left, nobody can. */
+		 * section before the exchange; once they have all left, nobody can
+		 * take a new reference. Transfers that hold one free it last. */
 		urcu_memb_synchronize_rcu();
-		snapshot_free(old);
+		snapshot_unref(old);
 	}
+}
+
+snapshot_t *snapshot_ref(const snapshot_t *s)
+{
+	snapshot_t *m = (snapshot_t *)s;
+	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
+void snapshot_unref(snapshot_t *s)
+{
+	if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		snapshot_free(s);
 }
 
 void snapshot_publish(snapshot_t *s)

@@ -11,6 +11,7 @@
 #ifndef SOV_DNS_SNAPSHOT_H
 #define SOV_DNS_SNAPSHOT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@
 #include "geo/usable.h"
 
 struct rrl;
+struct xfr_conf;
 
 typedef struct snapshot {
 	config_t *conf;		   /* owned */
@@ -45,6 +47,12 @@ typedef struct snapshot {
 	const _Atomic uint32_t *admin; /* admin words by dc (api/admin.h: low 2 bits
 					  0 active, 1 draining, 2 drained, 3 maintenance);
 					  NULL: all active */
+	struct xfr_conf *xfr;	       /* owned: TSIG keys, who may transfer each zone
+					  (dns/xfr_conf.h); set by snapshot_build,
+					  NULL (no keys, no transfers) only in
+					  snapshots tests build by hand */
+	_Atomic uint32_t refs;	       /* 1 for being published (or built), +1 per
+					  transfer that reads it after a reload */
 } snapshot_t;
 
 /**
@@ -77,6 +85,18 @@ void snapshot_publish(snapshot_t *s);
  */
 snapshot_t *snapshot_swap(snapshot_t *s) __attribute__((warn_unused_result));
 void snapshot_retire(snapshot_t *old);
+
+/**
+ * A reference that keeps s (and its zones, keys, configuration) alive
+ * after a reload retires it: for a zone transfer, which outlives one read
+ * lock. Take it inside the read lock; drop it with snapshot_unref(). The
+ * borrowed health and admin tables are NOT kept: a holder must not read
+ * them once it has left the read lock. Returns s.
+ */
+snapshot_t *snapshot_ref(const snapshot_t *s) __attribute__((nonnull, returns_nonnull));
+
+/** Drops a reference; the last one frees the snapshot. NULL allowed. */
+void snapshot_unref(snapshot_t *s);
 
 /**
  * Current snapshot; only valid between read_lock and read_unlock (or while

@@ -3,7 +3,11 @@
  * Length-prefixed framing (RFC 1035 §4.2.2), pipelined queries answered in
  * order (RFC 7766 §6.2.1.1), half-close, idle timeout and a connection
  * limit taken from the live snapshot, back-pressure on clients that do not
- * read their replies.
+ * read their replies. A zone transfer (xfr_out.c) is written a few
+ * messages at a time whenever the output drains, so it never holds the
+ * worker's loop and never buffers more than TCP_OUTBUF_MAX; queries that
+ * arrive behind it wait until it is over (RFC 5936 §4.1 allows serial
+ * processing).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "dns/server_int.h"
@@ -41,6 +46,7 @@
 static void tcp_close(struct tcp_conn *c)
 {
 	struct worker *w = c->w;
+	xfr_out_free(c->xfr);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -50,6 +56,46 @@ static void tcp_close(struct tcp_conn *c)
 	bufferevent_free(c->bev); /* closes the socket */
 	atomic_fetch_sub(&w->srv->tcp_conns, 1);
 	free(c);
+}
+
+/*
+ * Writes messages of c's transfer until the output holds TCP_OUTBUF_MAX
+ * bytes or the last one is written. False if the transfer failed or memory
+ * ran out: the caller closes the connection.
+ */
+static bool tcp_xfr_pump(struct tcp_conn *c)
+{
+	struct worker *w = c->w;
+	struct evbuffer *outb = bufferevent_get_output(c->bev);
+	int64_t now_s = clock_unix_ms() / 1000, mono = clock_mono_ms();
+	while (evbuffer_get_length(outb) < TCP_OUTBUF_MAX) {
+		size_t len = xfr_out_next(c->xfr, w->tcp_reply + 2, DNS_REPLY_MAX, now_s, mono);
+		if (len == 0)
+			return !xfr_out_failed(c->xfr);
+		w->tcp_reply[0] = (uint8_t)(len >> 8);
+		w->tcp_reply[1] = (uint8_t)len;
+		if (evbuffer_add(outb, w->tcp_reply, len + 2) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Moves c's transfer on: more messages, or, once the last one has left our
+ * buffer, the end (the transfer's slot is held until then, so
+ * transfers.max_concurrent counts transfers still being delivered). False
+ * to close the connection. c->xfr is NULL afterwards when it is over.
+ */
+static bool tcp_xfr_step(struct tcp_conn *c)
+{
+	if (!xfr_out_over(c->xfr) && !tcp_xfr_pump(c))
+		return false;
+	if (!xfr_out_over(c->xfr) || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return true; /* more when the output has drained */
+	bool ok = !xfr_out_failed(c->xfr);
+	xfr_out_free(c->xfr);
+	c->xfr = NULL;
+	return ok;
 }
 
 /*
@@ -69,7 +115,7 @@ static bool tcp_process(struct tcp_conn *c)
 	const snapshot_t *snap = snapshot_current();
 	for (;;) {
 		size_t avail = evbuffer_get_length(in);
-		if (avail < 2)
+		if (avail < 2 || c->xfr != NULL)
 			break;
 		if (evbuffer_get_length(outb) >= TCP_OUTBUF_MAX) {
 			bufferevent_disable(c->bev, EV_READ);
@@ -105,6 +151,19 @@ static bool tcp_process(struct tcp_conn *c)
 					  w->tcp_query, flen, w->tcp_reply + 2, DNS_REPLY_MAX);
 		else
 			w->ctx.stats.dropped++;
+		if (snap != NULL && w->ctx.last.xfr_pending) {
+			c->xfr = xfr_out_new(snap, &w->ctx.last.xfr,
+					     (const struct sockaddr *)&c->peer, w->tcp_query, flen);
+			/* While it runs, only the write timeout applies: a client
+			 * that stops reading is dropped after the idle timeout,
+			 * one that reads is not cut for sending nothing. */
+			bufferevent_disable(c->bev, EV_READ);
+			if (c->xfr == NULL || !tcp_xfr_step(c)) {
+				bad = true;
+				break;
+			}
+			continue;
+		}
 		if (rlen == 0)
 			continue;
 		w->tcp_reply[0] = (uint8_t)(rlen >> 8);
@@ -134,6 +193,18 @@ static void tcp_on_write(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
 	(void)bev;
+	if (c->xfr != NULL) {
+		if (!tcp_xfr_step(c) || (c->xfr == NULL && c->closing)) {
+			tcp_close(c);
+			return;
+		}
+		if (c->xfr != NULL)
+			return;
+		/* Over: read again, and answer the queries that waited behind it. */
+		bufferevent_enable(c->bev, EV_READ);
+		tcp_process(c);
+		return;
+	}
 	if (c->closing) {
 		tcp_close(c);
 		return;

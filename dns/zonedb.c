@@ -9,6 +9,7 @@
  */
 #include "dns/zonedb.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,4 +138,12 @@ size_t zonedb_count(const zonedb_t *db)
 const zone_t *zonedb_get(const zonedb_t *db, size_t i)
 {
 	return i < db->count ? db->zones[i] : NULL;
+}
+
+size_t zonedb_index(const zonedb_t *db, const zone_t *z)
+{
+	for (size_t i = 0; i < db->count; i++)
+		if (db->zones[i] == z)
+			return i;
+	return SIZE_MAX;
 }

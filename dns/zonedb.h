@@ -26,5 +26,9 @@ const zone_t *zonedb_find(const zonedb_t *db, const uint8_t *lower_name);
 size_t zonedb_count(const zonedb_t *db);
 /** The i-th zone, in the order they were added. */
 const zone_t *zonedb_get(const zonedb_t *db, size_t i);
+/** Where z was added (the index zonedb_get() takes, which snapshot_build keeps
+ * equal to the zone's index in config_t.zones); SIZE_MAX if z is not in db.
+ * Linear: for the start of a transfer, not for every query. */
+size_t zonedb_index(const zonedb_t *db, const zone_t *z) __attribute__((nonnull, pure));
 
 #endif

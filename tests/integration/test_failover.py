@@ -400,6 +400,17 @@ def test_demo(tmp_path):
         for ecs, (want, scope) in expect.items():
             r = query(target, www, "A", ecs=ecs)
             assert (r.addrs(), r.scope) == (want, scope), f"{ecs}: {r}"
+        # the printed transfer command: kdig -y "$(cat conf/demo/keys/transfer.key)" ... AXFR
+        key = (DEMO_DIR / "keys" / "transfer.key").read_text().strip()
+        assert f'kdig -y "$(cat {DEMO_DIR}/keys/transfer.key)"' in out.read_text()
+        axfr = subprocess.run(["kdig", "-y", key, "@127.0.0.1", "-p", str(port), "+tcp",
+                               "example.test", "AXFR"], capture_output=True, text=True,
+                              timeout=30)
+        assert axfr.returncode == 0 and axfr.stdout.count("\tSOA\t") == 2, axfr.stdout
+        assert "TSIG" in axfr.stdout and "NOERROR" in axfr.stdout, axfr.stdout
+        unsigned = subprocess.run(["kdig", "@127.0.0.1", "-p", str(port), "+tcp", "example.test",
+                                   "AXFR"], capture_output=True, text=True, timeout=30)
+        assert "REFUSED" in unsigned.stdout + unsigned.stderr
         interval, timeout, rise, fall = demo_timing()
         down_bound = (interval * fall + timeout) / 1000 + SLACK_S
         up_bound = (interval * rise + timeout) / 1000 + SLACK_S

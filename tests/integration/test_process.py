@@ -1,6 +1,8 @@
 """The process: command line, configuration file, checks, signals, start-up errors."""
 
+import base64
 import json
+import os
 import random
 import re
 import shutil
@@ -178,8 +180,15 @@ def test_check_zone_missing_file(tmp_path):
 
 @pytest.mark.sovdns_only
 @needs_binary
-def test_check_config_accepts_demo():
-    res = run_sovdns("--check-config", DEMO_DIR / "sovdns.json")
+def test_check_config_accepts_demo(tmp_path):
+    # a copy, with the TSIG key conf/demo/run makes on its first run
+    for f in ("sovdns.json", "example.test.zone", "lab.example.test.zone"):
+        shutil.copy(DEMO_DIR / f, tmp_path / f)
+    (tmp_path / "keys").mkdir()
+    key = tmp_path / "keys" / "transfer.key"
+    key.write_text("hmac-sha256:transfer:" + base64.b64encode(os.urandom(32)).decode() + "\n")
+    key.chmod(0o600)
+    res = run_sovdns("--check-config", tmp_path / "sovdns.json")
     assert res.returncode == 0, res.stderr
     assert not diagnostics(res.stderr), res.stderr
 

@@ -413,8 +413,18 @@ static void test_opcodes_and_meta(void **state)
 	ldns_pkt *r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_SOA, &o, NULL, NULL);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTIMPL);
 	ldns_pkt_free(r);
+	/* AXFR over UDP: NOTIMP (RFC 5936 §4.2 leaves it undefined; Knot, NSD). */
 	r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_AXFR, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTIMPL);
+	ldns_pkt_free(r);
+	/* Over TCP: a zone with no "transfer" allows nobody (REFUSED); a name
+	 * that is not an apex is no zone we are authoritative for (NOTAUTH). */
+	struct q_opts tcp = {.tr = DNS_TCP};
+	r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_AXFR, &tcp, NULL, NULL);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_AXFR, &tcp, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTAUTH);
 	ldns_pkt_free(r);
 }
 

@@ -1,0 +1,120 @@
+/* answer_xfr.c — the answer path's side of a zone transfer request: which
+ * rcode, or the single SOA of an up-to-date IXFR, or the go-ahead that the
+ * TCP transport turns into a stream of messages (dns/xfr_out.c).
+ *
+ *   AXFR over UDP                        NOTIMP (RFC 5936 §4.2 leaves it
+ *                                        undefined; Knot and NSD answer so)
+ *   a name that is not a zone's apex     NOTAUTH (RFC 5936 §2.2.1)
+ *   not allowed by the zone's "transfer" REFUSED (RFC 5936 §2.2.1, §6)
+ *   IXFR without the client's SOA        FORMERR (RFC 1995 §3)
+ *   IXFR over UDP, or the client's serial is ours or newer (RFC 1982)
+ *                                        our SOA alone (RFC 1995 §2, §4)
+ *   transfers.max_concurrent reached     SERVFAIL (try again later)
+ *   else                                 the transfer starts
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "dns/answer_int.h"
+#include "dns/xfr_conf.h"
+#include "dns/xfr_out.h"
+#include "dns/zonedb.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
+
+/* RFC 1982 serial arithmetic: a < b. */
+static bool serial_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(b - a) < 0x80000000u;
+}
+
+/* The serial of the SOA an IXFR request carries in its authority section
+ * (RFC 1995 §3). False when there is none or it cannot be read. */
+static bool ixfr_client_serial(const uint8_t *pkt, size_t len, const struct dns_query *q,
+			       uint32_t *serial)
+{
+	size_t p = q->question_end;
+	uint8_t name[DNAME_MAXLEN];
+	if (q->ancount != 0 || q->nscount < 1)
+		return false;
+	if (dns_name_read(pkt, len, &p, name) < 0 || len - p < 10)
+		return false;
+	uint16_t type = wire_read_u16(pkt + p);
+	uint16_t rdlen = wire_read_u16(pkt + p + 8);
+	p += 10;
+	size_t end = p + rdlen;
+	if (type != DNS_TYPE_SOA || end > len || !dname_equal(name, q->qname_lower))
+		return false;
+	if (dns_name_read(pkt, end, &p, name) < 0 || dns_name_read(pkt, end, &p, name) < 0 ||
+	    end - p < 20)
+		return false;
+	*serial = (uint32_t)wire_read_u16(pkt + p) << 16 | wire_read_u16(pkt + p + 2);
+	return true;
+}
+
+static void refused(struct answer *a, const char *why)
+{
+	char client[64] = "(unknown)", zone[DNAME_STR_MAX];
+	if (a->client != NULL)
+		addr_format(a->client, client, sizeof(client));
+	dname_to_str(a->q->qname_lower, zone, sizeof(zone));
+	LOG_RATELIMITED(1, log_info("xfr", "%s of %s from %s refused: %s",
+				    a->q->qtype == DNS_TYPE_AXFR ? "AXFR" : "IXFR", zone, client,
+				    why));
+}
+
+void answer_transfer(struct answer *a, struct query_ctx *ctx)
+{
+	const snapshot_t *snap = a->snap;
+	const struct dns_query *q = a->q;
+	bool ixfr = q->qtype == DNS_TYPE_IXFR;
+	if (!ixfr && a->transport == DNS_UDP) {
+		a->rcode = DNS_RCODE_NOTIMP;
+		return;
+	}
+	const zone_t *z = zonedb_find(snap->zones, q->qname_lower);
+	if (z == NULL || !dname_equal(z->origin, q->qname_lower)) {
+		a->rcode = DNS_RCODE_NOTAUTH;
+		return;
+	}
+	if (snap->xfr == NULL ||
+	    !xfr_allowed(snap->xfr, zonedb_index(snap->zones, z), a->client, a->tsig_key)) {
+		refused(a, a->tsig_key ? "the key and address match no rule of its transfer.allow"
+				       : "unsigned, or the address matches no rule of its "
+					 "transfer.allow");
+		a->rcode = DNS_RCODE_REFUSED;
+		return;
+	}
+	uint32_t client_serial = 0;
+	if (ixfr && !ixfr_client_serial(a->pkt, a->pkt_len, q, &client_serial)) {
+		a->rcode = DNS_RCODE_FORMERR;
+		return;
+	}
+	a->zone = z;
+	a->aa = true;
+	if (ixfr && (a->transport == DNS_UDP || !serial_lt(client_serial, z->serial))) {
+		const zrrset_t *soa = znode_rrset(zone_node(z, 0), DNS_TYPE_SOA);
+		if (soa == NULL || !put_rrset(&a->r, SEC_ANSWER, z->origin, 0, soa, soa->ttl_s))
+			a->tc = true;
+		return;
+	}
+	if (ctx->xfr_active == NULL ||
+	    atomic_fetch_add(ctx->xfr_active, 1) >= snap->xfr->max_concurrent) {
+		if (ctx->xfr_active != NULL)
+			atomic_fetch_sub(ctx->xfr_active, 1);
+		refused(a,
+			"transfers.max_concurrent transfers are running (SERVFAIL: retry later)");
+		a->rcode = DNS_RCODE_SERVFAIL;
+		return;
+	}
+	struct xfr_start *st = &ctx->last.xfr;
+	st->zone = z;
+	st->ixfr = ixfr;
+	st->tsig_on = a->tsig_key != NULL;
+	if (st->tsig_on)
+		st->tsig = *a->tsig_ctx;
+	memcpy(st->cookie, a->cookie, sizeof(st->cookie));
+	st->slot = ctx->xfr_active;
+	ctx->last.xfr_pending = true;
+}

@@ -1,0 +1,93 @@
+/* xfr_conf.h — TSIG keys and who may transfer each zone (docs/transfers.md).
+ *
+ * Reads, from the configuration's document (config_t.json):
+ *
+ *   "tsig": {"keys": [{"file": "keys/transfer.key"},
+ *                     {"name": "k2", "algorithm": "hmac-sha512", "file": "k2.secret"}],
+ *            "allow_hmac_md5": false}
+ *   "transfers": {"max_concurrent": 10, "max_time_s": 3600}
+ *   "zones": [{..., "transfer": {"allow": [{"from": ["127.0.0.0/8", "::1"],
+ *                                           "key": "transfer"}]}}]
+ *
+ * A key file holds one line: either `ALGORITHM:NAME:SECRET` (the form
+ * `kdig -y` and `knsupdate -y` take; "name" and "algorithm", when also
+ * given, must agree with it) or the base64 SECRET alone (then "name" is
+ * required and "algorithm" defaults to hmac-sha256). It is read with
+ * secretfile_read(): a regular file others may not read or write.
+ *
+ * A transfer (AXFR, IXFR) of a zone is allowed when one rule of its
+ * "allow" list matches: the client's source address (never an ECS
+ * address) is inside one of "from", and, when the rule names a key, the
+ * request was signed with that key and verified. No "transfer" (or an
+ * empty "allow"): nobody may transfer the zone.
+ */
+#ifndef SOV_DNS_XFR_CONF_H
+#define SOV_DNS_XFR_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/diag.h"
+#include "common/net.h"
+#include "conf/config.h"
+#include "dns/tsig.h"
+
+/* BIND's transfers-out default: enough for a few secondaries at once,
+ * small enough that a burst of transfers cannot starve TCP answering. */
+#define XFR_DEFAULT_MAX_CONCURRENT 10
+/* A transfer that takes longer than this is cut (BIND's max-transfer-time-out
+ * is 120 min; an hour covers a million records to a slow link). */
+#define XFR_DEFAULT_MAX_TIME_S 3600
+
+/** One rule of a zone's "allow" list. */
+struct xfr_rule {
+	sov_net_t *from; /* owned */
+	size_t from_count;
+	int key; /* index in xfr_conf.keys, or -1: any client in `from`, signed or not */
+};
+
+/** What one zone allows (index = the zone's index in config_t.zones). */
+struct xfr_zone {
+	struct xfr_rule *allow; /* owned */
+	size_t allow_count;
+};
+
+/** The transfer settings of one configuration. Immutable once built. */
+struct xfr_conf {
+	struct tsig_key *keys; /* owned; secrets wiped by xfr_conf_free() */
+	size_t key_count;
+	struct tsig_keyring ring; /* borrows keys */
+	struct xfr_zone *zones;	  /* owned, config_t.zone_count entries */
+	size_t zone_count;
+	uint32_t max_concurrent; /* transfers out at once, across all workers */
+	uint32_t max_time_s;	 /* longest transfer out */
+};
+
+/**
+ * Builds the transfer settings of conf. Key files are resolved against the
+ * configuration file's directory. Every problem is added to diag at the
+ * offending key or value ("file:line:column: message"; a key file's own
+ * problem names the file and never shows the secret). Returns SOV_OK and
+ * *out (also for a configuration without any of these sections: no keys,
+ * nothing allowed), SOV_ESEMANTIC, or SOV_ENOMEM.
+ */
+int xfr_conf_load(const config_t *conf, struct xfr_conf **out, diag_t *diag)
+    __attribute__((nonnull, warn_unused_result));
+
+/** Frees x (NULL allowed), wiping the secrets. */
+void xfr_conf_free(struct xfr_conf *x);
+
+/**
+ * Whether `client` (its source address; NULL: refused) may transfer zone
+ * number zone_idx, having signed with `key` (NULL: unsigned or not
+ * verified). Pure; used at the start of a transfer only.
+ */
+bool xfr_allowed(const struct xfr_conf *x, size_t zone_idx, const struct sockaddr *client,
+		 const struct tsig_key *key) __attribute__((nonnull(1)));
+
+/** The key called `name` (presentation form, any case, final dot optional), or -1. */
+int xfr_key_index(const struct xfr_conf *x, const char *name) __attribute__((nonnull));
+
+#endif

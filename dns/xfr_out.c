@@ -1,0 +1,309 @@
+/* xfr_out.c — the messages of an outgoing zone transfer (contract in xfr_out.h).
+ *
+ * A cursor walks the zone: the SOA, then node by node and RRset by RRset
+ * (the apex SOA skipped), then the SOA again. An RRset goes whole into a
+ * message when it fits; one that does not fit an empty message is split
+ * record by record, and a record that does not fit an empty 16 KiB
+ * message gets a message of up to 64 KiB of its own.
+ */
+#include "dns/xfr_out.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/addr.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "dns/opt.h"
+#include "dns/reply.h"
+#include "dns/xfr_conf.h"
+#include "geo/geo.h"
+#include "wire/wire.h"
+
+enum xo_phase { XO_FIRST_SOA, XO_BODY, XO_LAST_SOA, XO_DONE };
+
+struct xfr_out {
+	snapshot_t *snap; /* referenced */
+	struct xfr_start st;
+	struct dns_query q; /* the request, parsed again */
+	const zrrset_t *soa;
+	enum xo_phase phase;
+	uint32_t node;	  /* cursor: node index */
+	uint32_t rrset;	  /* RRset index in the node */
+	uint32_t rec;	  /* records of that RRset already sent (split RRset) */
+	uint32_t rec_off; /* byte offset of the next record in its RDATA */
+	uint64_t messages, records, bytes;
+	int64_t started_ms; /* monotonic; 0 until the first message */
+	bool failed;
+	const char *why;    /* when failed */
+	uint8_t *svc_rdata; /* the RRset of a service being sent (service_rrset) */
+	size_t svc_cap;
+	char client[64];
+};
+
+struct xfr_out *xfr_out_new(const snapshot_t *snap, const struct xfr_start *st,
+			    const struct sockaddr *client, const uint8_t *q, size_t qlen)
+{
+	struct xfr_out *x = calloc(1, sizeof(*x));
+	const zrrset_t *soa = znode_rrset(zone_node(st->zone, 0), DNS_TYPE_SOA);
+	if (x == NULL || soa == NULL || dns_query_parse(q, qlen, &x->q) == DNS_PARSE_DROP) {
+		free(x);
+		if (st->slot != NULL)
+			atomic_fetch_sub(st->slot, 1);
+		return NULL;
+	}
+	x->snap = snapshot_ref(snap);
+	x->st = *st;
+	x->soa = soa;
+	x->phase = XO_FIRST_SOA;
+	if (client != NULL)
+		addr_format(client, x->client, sizeof(x->client));
+	else
+		snprintf(x->client, sizeof(x->client), "(unknown)");
+	return x;
+}
+
+bool xfr_out_over(const struct xfr_out *x)
+{
+	return x->phase == XO_DONE;
+}
+
+bool xfr_out_failed(const struct xfr_out *x)
+{
+	return x->failed;
+}
+
+static void xo_fail(struct xfr_out *x, const char *why)
+{
+	x->failed = true;
+	x->why = why;
+	x->phase = XO_DONE;
+}
+
+/* One record of rs, the one at byte offset off of its RDATA, as an RRset of one. */
+static zrrset_t one_record(const zrrset_t *rs, uint32_t off)
+{
+	uint32_t rdlen = wire_read_u16(rs->rdata + off);
+	zrrset_t one = {rs->type, 1, rs->ttl_s, 2 + rdlen, rs->rdata + off};
+	return one;
+}
+
+/* Writes what is left of RRset rs (from x->rec) record by record. True when
+ * all of it is written; false when the message is full. */
+static bool put_split(struct xfr_out *x, struct reply *r, const uint8_t *owner, const zrrset_t *rs)
+{
+	while (x->rec < rs->count) {
+		zrrset_t one = one_record(rs, x->rec_off);
+		if (!put_rrset(r, SEC_ANSWER, owner, 0, &one, rs->ttl_s))
+			return false;
+		x->rec++;
+		x->rec_off += one.rdata_len;
+		x->records++;
+	}
+	x->rec = 0;
+	x->rec_off = 0;
+	return true;
+}
+
+/* The static RRset of `type` (A or AAAA) a transfer carries for geo service
+ * svc (docs/transfers.md): the public addresses of every datacenter of the
+ * service, once each, with the service's TTL. False when there is none (or
+ * memory ran out: then the transfer has failed). */
+static bool service_rrset(struct xfr_out *x, uint32_t svc, uint16_t type, zrrset_t *out)
+{
+	const geo_ctx_t *g = x->snap->geo;
+	if (g == NULL || svc >= geo_service_count(g))
+		return false;
+	const struct geo_service_info *si = geo_service(g, svc);
+	int family = type == DNS_TYPE_A ? AF_INET : AF_INET6;
+	size_t alen = family == AF_INET ? 4 : 16, len = 0;
+	uint16_t count = 0;
+	for (size_t d = 0; d < si->dc_count; d++) {
+		size_t n = 0;
+		const uint8_t *addrs = geo_dc_addrs(g, si->dcs[d], family, &n);
+		for (size_t k = 0; k < n; k++) {
+			const uint8_t *a = addrs + k * alen;
+			bool dup = false;
+			for (size_t off = 0; off < len && !dup; off += 2 + alen)
+				dup = memcmp(x->svc_rdata + off + 2, a, alen) == 0;
+			if (dup)
+				continue;
+			if (len + 2 + alen > x->svc_cap) {
+				size_t cap = x->svc_cap ? x->svc_cap * 2 : 64 * (2 + 16);
+				uint8_t *m = realloc(x->svc_rdata, cap);
+				if (m == NULL) {
+					xo_fail(x, "out of memory");
+					return false;
+				}
+				x->svc_rdata = m;
+				x->svc_cap = cap;
+			}
+			wire_write_u16(x->svc_rdata + len, (uint16_t)alen);
+			memcpy(x->svc_rdata + len + 2, a, alen);
+			len += 2 + alen;
+			count++;
+		}
+	}
+	if (count == 0)
+		return false;
+	zrrset_t rs = {type, count, si->ttl_s, (uint32_t)len, x->svc_rdata};
+	*out = rs;
+	return true;
+}
+
+/* Writes RRsets at the cursor until the message is full or the zone ends.
+ * A service's node gets two more RRsets after its own: A and AAAA. */
+static void put_body(struct xfr_out *x, struct reply *r)
+{
+	const zone_t *z = x->st.zone;
+	while (x->node < z->node_count) {
+		const znode_t *n = zone_node(z, x->node);
+		uint32_t extra = n->service != ZNODE_NONE ? 2 : 0;
+		if (x->rrset >= n->rrset_count + extra) {
+			x->node++;
+			x->rrset = 0;
+			continue;
+		}
+		zrrset_t svc;
+		const zrrset_t *rs = &svc;
+		if (x->rrset < n->rrset_count) {
+			rs = &n->rrsets[x->rrset];
+		} else if (!service_rrset(x, n->service,
+					  x->rrset == n->rrset_count ? DNS_TYPE_A : DNS_TYPE_AAAA,
+					  &svc)) {
+			if (x->failed)
+				return;
+			x->rrset++;
+			continue;
+		}
+		if (x->node == 0 && rs->type == DNS_TYPE_SOA) {
+			x->rrset++;
+			continue;
+		}
+		if (x->rec == 0 && put_rrset(r, SEC_ANSWER, n->owner, 0, rs, rs->ttl_s)) {
+			x->records += rs->count;
+			x->rrset++;
+			continue;
+		}
+		/* Does not fit whole: in a message of its own first, split only
+		 * if even that is too small. */
+		if (x->rec == 0 && r->count[SEC_ANSWER] > 0)
+			return;
+		if (!put_split(x, r, n->owner, rs))
+			return;
+		x->rrset++;
+	}
+	x->phase = XO_LAST_SOA;
+}
+
+/* Fills one message's records; false if nothing at all could be written. */
+static bool put_records(struct xfr_out *x, struct reply *r)
+{
+	const uint8_t *apex = zone_node(x->st.zone, 0)->owner;
+	if (x->phase == XO_FIRST_SOA) {
+		if (!put_rrset(r, SEC_ANSWER, apex, 0, x->soa, x->soa->ttl_s))
+			return false;
+		x->records++;
+		x->phase = XO_BODY;
+	}
+	if (x->phase == XO_BODY)
+		put_body(x, r);
+	if (x->failed)
+		return false;
+	if (x->phase == XO_LAST_SOA && put_rrset(r, SEC_ANSWER, apex, 0, x->soa, x->soa->ttl_s)) {
+		x->records++;
+		x->phase = XO_DONE;
+	}
+	return r->count[SEC_ANSWER] > 0;
+}
+
+size_t xfr_out_next(struct xfr_out *x, uint8_t *buf, size_t cap, int64_t now_s, int64_t mono_ms)
+{
+	if (x->phase == XO_DONE)
+		return 0;
+	if (x->started_ms == 0) {
+		x->started_ms = mono_ms;
+	} else if (mono_ms - x->started_ms > (int64_t)x->snap->xfr->max_time_s * 1000) {
+		xo_fail(x, "it took longer than transfers.max_time_s");
+		return 0;
+	}
+	size_t reserve = (x->q.has_edns ? opt_size(&x->q) : 0) + (x->st.tsig_on ? TSIG_RR_MAX : 0);
+	size_t full = cap < XFR_MSG_MAX ? cap : XFR_MSG_MAX;
+	if (full < reserve + DNS_HEADER_LEN + DNAME_MAXLEN + 4) {
+		xo_fail(x, "no room for a message");
+		return 0;
+	}
+	struct reply r;
+	memset(&r.count, 0, sizeof(r.count));
+	r.buf = buf;
+	r.limit = (XFR_MSG_TARGET < full ? XFR_MSG_TARGET : full) - reserve;
+	r.len = DNS_HEADER_LEN;
+	r.cmp_n = 0;
+	uint16_t qdcount = 0;
+	if (x->messages == 0 && x->q.has_question &&
+	    put_question(&r, x->q.qname, x->q.qname_len, x->q.qtype, x->q.qclass))
+		qdcount = 1;
+	struct mark empty = reply_mark(&r);
+	if (!put_records(x, &r)) {
+		if (x->failed)
+			return 0;
+		/* One record larger than the target: a message as large as TCP allows. */
+		reply_rollback(&r, &empty);
+		r.limit = full - reserve;
+		if (!put_records(x, &r)) {
+			xo_fail(x, "a record does not fit in a message");
+			return 0;
+		}
+	}
+
+	size_t len = r.len;
+	uint16_t arcount = 0;
+	if (x->q.has_edns) {
+		len = opt_put(buf, len, x->snap, &x->q, 0, 0, x->st.cookie);
+		arcount++;
+	}
+	uint16_t flags = DNS_FLAG_QR | DNS_FLAG_AA | (x->q.flags & (0x7800 | DNS_FLAG_RD));
+	wire_write_u16(buf, x->q.id);
+	wire_write_u16(buf + 2, flags);
+	wire_write_u16(buf + 4, qdcount);
+	wire_write_u16(buf + 6, r.count[SEC_ANSWER]);
+	wire_write_u16(buf + 8, 0);
+	wire_write_u16(buf + 10, arcount);
+	if (x->st.tsig_on &&
+	    tsig_sign(&x->st.tsig, buf, &len, full, (uint64_t)now_s, 0) != SOV_OK) {
+		xo_fail(x, "signing a message failed");
+		return 0;
+	}
+	x->messages++;
+	x->bytes += len;
+	return len;
+}
+
+void xfr_out_free(struct xfr_out *x)
+{
+	if (x == NULL)
+		return;
+	const zone_t *z = x->st.zone;
+	int64_t ms = x->started_ms ? clock_mono_ms() - x->started_ms : 0;
+	const char *kind = x->st.ixfr ? "IXFR (full)" : "AXFR";
+	if (x->phase == XO_DONE && !x->failed)
+		log_info("xfr",
+			 "%s of %s serial %u to %s: %llu records in %llu messages (%llu bytes), "
+			 "%lld ms",
+			 kind, z->origin_str, z->serial, x->client, (unsigned long long)x->records,
+			 (unsigned long long)x->messages, (unsigned long long)x->bytes,
+			 (long long)ms);
+	else
+		log_warn("xfr", "%s of %s serial %u to %s stopped after %llu records: %s", kind,
+			 z->origin_str, z->serial, x->client, (unsigned long long)x->records,
+			 x->why ? x->why : "the client went away");
+	if (x->st.slot != NULL)
+		atomic_fetch_sub(x->st.slot, 1);
+	tsig_ctx_clear(&x->st.tsig);
+	snapshot_unref(x->snap);
+	free(x->svc_rdata);
+	free(x);
+}
