@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					 t == 0 ? DNS_UDP : DNS_TCP, data, size, reply, cap);
 		if (ctx.last.xfr_pending) {
 			/* The whole transfer, every message checked like a reply. */
-			struct xfr_out *x = xfr_out_new(fuzz_snap, &ctx.last.xfr,
-							(const struct sockaddr *)&client, data, size);
+			struct xfr_out *x = xfr_out_new(
+			    fuzz_snap, &ctx.last.xfr, (const struct sockaddr *)&client, data, size);
 			if (x == NULL)
 				abort();
 			size_t m;
