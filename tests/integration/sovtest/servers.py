@@ -148,14 +148,14 @@ class Server:
             status = self._wait_ready()
             if status == "ready":
                 return self
-            rc = self.proc.returncode
-            self.proc = None
-            last = f"{self.kind} exited with status {rc} before answering"
             if status == "timeout":
                 self._kill_unready()
                 raise ServerError(f"{self.kind} did not answer a SOA query within "
                                   f"{READY_TIMEOUT_S} s on {fmt_hostport(*self.target)}\n"
                                   f"--- log {self.log_path} ---\n{self.log_text()[-4000:]}")
+            rc = self.proc.returncode
+            self.proc = None
+            last = f"{self.kind} exited with status {rc} before answering"
             if rc == 0 or self.endpoint:
                 break  # exiting with success without serving is not a bind race: do not retry
         raise ServerError(f"{last}\n--- log {self.log_path} ---\n{self.log_text()[-4000:]}")
