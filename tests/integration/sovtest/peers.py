@@ -281,10 +281,6 @@ class Primary(Peer):
         self.notify_targets = [(a, int(p)) for a, p in notify]
         self.zone_path.write_text(zone_text)
 
-    def start(self) -> "Primary":
-        super().start()
-        return self
-
     def set_secondaries(self, targets) -> None:
         """Allows transfer from, and sends NOTIFY to, these (addr, port) from now on
         (for secondaries started after the primary: rewrites the config, reloads)."""
