@@ -5,6 +5,7 @@
   ports        free loopback ports and addresses, host:port text
   procs        ending a process we started (by its PID), log tails, ports read from logs
   servers      DNS servers for the answer tests: sovdns, knotd, nsd (start, ready, stop)
+  peers        Knot, NSD and BIND as zone-transfer primaries and secondaries (TSIG)
   daemon       the real sovdns with datacenters, probes and the HTTP API (ApiDaemon)
   api          the HTTP API client part, assert_error, parse_time
   dnsclient    make_query, exchange, query/Reply, mixcase, ECS helpers

@@ -59,9 +59,10 @@ class ServerError(Exception):
     pass
 
 
-def pick_endpoint(rng: random.Random, want_ipv6: bool) -> tuple[str, int]:
+def pick_endpoint(rng: random.Random, want_ipv6: bool,
+                  addr: str | None = None) -> tuple[str, int]:
     try:
-        return _pick(rng, want_ipv6)
+        return _pick(rng, want_ipv6, addr)
     except OSError as e:
         raise ServerError(str(e)) from None
 
@@ -96,6 +97,7 @@ class Server:
         self.threads = threads
         self.rng = random.Random(seed)
         self.endpoint = endpoint  # fixed address/port instead of a random pick
+        self.fixed_addr: str | None = None  # a subclass that can only bind one address
         self.proc: subprocess.Popen | None = None
         self.addr = ""
         self.port = 0
@@ -135,7 +137,7 @@ class Server:
             if self.endpoint:
                 self.addr, self.port = self.endpoint
             else:
-                self.addr, self.port = pick_endpoint(self.rng, self.ipv6)
+                self.addr, self.port = pick_endpoint(self.rng, self.ipv6, self.fixed_addr)
             cmd = self.command()
             with open(self.log_path, "ab") as log:
                 log.write(f"\n=== {' '.join(map(str, cmd))}\n".encode())
@@ -146,14 +148,14 @@ class Server:
             status = self._wait_ready()
             if status == "ready":
                 return self
-            rc = self.proc.returncode
-            self.proc = None
-            last = f"{self.kind} exited with status {rc} before answering"
             if status == "timeout":
                 self._kill_unready()
                 raise ServerError(f"{self.kind} did not answer a SOA query within "
                                   f"{READY_TIMEOUT_S} s on {fmt_hostport(*self.target)}\n"
                                   f"--- log {self.log_path} ---\n{self.log_text()[-4000:]}")
+            rc = self.proc.returncode
+            self.proc = None
+            last = f"{self.kind} exited with status {rc} before answering"
             if rc == 0 or self.endpoint:
                 break  # exiting with success without serving is not a bind race: do not retry
         raise ServerError(f"{last}\n--- log {self.log_path} ---\n{self.log_text()[-4000:]}")
