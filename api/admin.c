@@ -1,5 +1,6 @@
 #include "api/admin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,13 +37,6 @@ uint32_t admin_drain_wait_s(uint32_t ttl_s, uint32_t margin_s)
 	return wait > UINT32_MAX ? UINT32_MAX : (uint32_t)wait;
 }
 
-static void set_text(char *dst, size_t cap, const char *src)
-{
-	size_t n = strnlen(src, cap - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* Rounds a deadline up to the next whole second so it is never early. */
 static int64_t ceil_second_ms(int64_t ms)
 {
@@ -54,8 +48,8 @@ static void enter(struct admin_record *r, enum admin_state s, int64_t now_ms, co
 {
 	r->state = s;
 	r->since_ms = now_ms;
-	set_text(r->reason, sizeof(r->reason), reason);
-	set_text(r->who, sizeof(r->who), who);
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	snprintf(r->who, sizeof(r->who), "%s", who);
 	/* Maintenance keeps the timing of a drain under it (safe_at, lease),
 	 * so that ending maintenance returns to that drain (admin.h). */
 	if (s == ADMIN_ACTIVE) {
@@ -85,8 +79,8 @@ int admin_record_drain(struct admin_record *r, int64_t now_ms, uint32_t ttl_s, u
 	default:
 		/* A renewal: the datacenter left answers at the first drain, so
 		 * safe_at stays; only the lease and the stated reason move. */
-		set_text(r->reason, sizeof(r->reason), reason);
-		set_text(r->who, sizeof(r->who), who);
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+		snprintf(r->who, sizeof(r->who), "%s", who);
 		rc = ADMIN_UNCHANGED;
 		break;
 	}

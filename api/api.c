@@ -14,6 +14,7 @@
 #include "api/util.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/ident.h"
 #include "common/log.h"
 
 static char *dup_or_null(const char *s, bool *oom)
@@ -62,6 +63,20 @@ static int config_copy(struct api_config *dst, const struct api_config *src)
 	return oom ? SOV_ENOMEM : SOV_OK;
 }
 
+int api_tokens_load(const struct api_config *c, struct auth *auth, diag_t *diag)
+{
+	int ret = SOV_OK;
+	for (size_t i = 0; i < c->token_count; i++) {
+		const struct api_token_conf *t = &c->tokens[i];
+		char why[512] = "";
+		if (auth_add_token(auth, t->name, t->file, t->scope, why, sizeof(why)) != SOV_OK) {
+			diag_add(diag, t->file, 0, 0, "API token \"%s\": %s", t->name, why);
+			ret = SOV_ESEMANTIC;
+		}
+	}
+	return ret;
+}
+
 int api_new(const struct api_config *conf, const char *const *dc_ids, size_t dc_count,
 	    const struct api_backend *backend, api_t **out, diag_t *diag)
 {
@@ -100,7 +115,7 @@ int api_new(const struct api_config *conf, const char *const *dc_ids, size_t dc_
 	if (api->dc_ids == NULL || api->records == NULL || api->admin == NULL || api->ops == NULL)
 		goto oom;
 	for (size_t i = 0; i < dc_count; i++) {
-		if (!api_id_ok(dc_ids[i])) {
+		if (!ident_valid(dc_ids[i])) {
 			diag_add(diag, NULL, 0, 0,
 				 "api: datacenter id \"%s\" is not 1..63 of [A-Za-z0-9._-]",
 				 dc_ids[i]);
@@ -130,14 +145,8 @@ int api_new(const struct api_config *conf, const char *const *dc_ids, size_t dc_
 	api->auth = auth_new();
 	if (api->auth == NULL)
 		goto oom;
-	for (size_t i = 0; i < api->conf.token_count; i++) {
-		const struct api_token_conf *t = &api->conf.tokens[i];
-		rc = auth_add_token(api->auth, t->name, t->file, t->scope, why, sizeof(why));
-		if (rc != SOV_OK) {
-			diag_add(diag, t->file, 0, 0, "token \"%s\": %s", t->name, why);
-			goto finish;
-		}
-	}
+	if ((rc = api_tokens_load(&api->conf, api->auth, diag)) != SOV_OK)
+		goto finish;
 	if (api->conf.audit_log == NULL) {
 		char path[PATH_MAX];
 		if (snprintf(path, sizeof(path), "%s/audit.log", api->conf.state_dir) >=

@@ -102,6 +102,17 @@ void api_config_clear(struct api_config *c) __attribute__((nonnull));
 int api_config_parse(const json_t *root, const char *file, struct api_config *out, diag_t *diag)
     __attribute__((nonnull(3, 4), warn_unused_result));
 
+/**
+ * Loads every token of c into auth (a new, empty set), reading each token
+ * file as a start does (common/secretfile.h rules). Every problem goes to
+ * diag, named after the token file: "API token \"NAME\": why". SOV_OK, or
+ * SOV_ESEMANTIC when any token was refused. --check-config and api_new()
+ * both use it, so they accept and word the same things.
+ */
+struct auth;
+int api_tokens_load(const struct api_config *c, struct auth *auth, diag_t *diag)
+    __attribute__((nonnull, warn_unused_result));
+
 /* ---- the backend: what the daemon provides ---- */
 
 /** Health as the probes see it; same values as probe/health.h's enum health_state. */

@@ -12,6 +12,7 @@
 
 #include "api/util.h"
 #include "common/err.h"
+#include "common/ident.h"
 #include "common/secretfile.h"
 
 struct auth_token {
@@ -97,7 +98,7 @@ int auth_scope_parse(const char *scope, enum auth_level *level, char ***dcs, cha
 		}
 		memcpy(id, p, len);
 		id[len] = '\0';
-		if (!api_id_ok(id)) {
+		if (!ident_valid(id)) {
 			snprintf(why, cap, "scope \"%s\": \"%s\" is not a datacenter id", scope,
 				 id);
 			goto fail;
@@ -145,7 +146,7 @@ int auth_add_token(auth_t *a, const char *name, const char *secret_file, const c
 	size_t len = 0;
 	char **dcs = NULL;
 	enum auth_level level;
-	if (!api_id_ok(name) || strlen(name) >= AUTH_NAME_MAX) {
+	if (!ident_valid(name) || strlen(name) >= AUTH_NAME_MAX) {
 		snprintf(why, cap, "token name \"%s\" must be 1..63 of [A-Za-z0-9._-]", name);
 		rc = SOV_EINVAL;
 		goto finish;

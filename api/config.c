@@ -14,6 +14,7 @@
 #include "api/util.h"
 #include "common/addr.h"
 #include "common/err.h"
+#include "common/ident.h"
 #include "common/path.h"
 #include "conf/json_keys.h"
 #include "conf/jsonpos.h"
@@ -207,7 +208,7 @@ static void parse_tokens(struct pctx *p, const json_t *arr, struct api_config *o
 				perr(p, t, "%s needs \"name\", \"file\" and \"scope\"", where);
 			continue;
 		}
-		if (!api_id_ok(name)) {
+		if (!ident_valid(name)) {
 			perr(p, json_object_get(t, "name"),
 			     "%s.name \"%s\" must be 1..63 of [A-Za-z0-9._-]", where, name);
 			continue;

@@ -36,13 +36,6 @@ int op_transition_check(enum op_state from, enum op_state to)
 	return (unsigned)to == (unsigned)from + 1 ? SOV_OK : SOV_ESEMANTIC;
 }
 
-static void set_text(char *dst, size_t cap, const char *src)
-{
-	size_t n = strnlen(src, cap - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 struct op_store {
 	op_t **ops;
 	size_t count;
@@ -133,8 +126,8 @@ static int append_step(op_t *op, enum op_state st, int64_t at_ms, const char *wh
 	memset(step, 0, sizeof(*step));
 	step->state = st;
 	step->at_ms = at_ms;
-	set_text(step->who, sizeof(step->who), who);
-	set_text(step->reason, sizeof(step->reason), reason);
+	snprintf(step->who, sizeof(step->who), "%s", who);
+	snprintf(step->reason, sizeof(step->reason), "%s", reason);
 	return SOV_OK;
 }
 
@@ -195,9 +188,9 @@ int op_store_create(op_store_t *s, enum op_kind kind, const char *dc, const char
 	}
 	format_id(op->id, sec, seq);
 	op->kind = kind;
-	set_text(op->datacenter, sizeof(op->datacenter), dc);
-	set_text(op->reason, sizeof(op->reason), reason);
-	set_text(op->who, sizeof(op->who), who);
+	snprintf(op->datacenter, sizeof(op->datacenter), "%s", dc);
+	snprintf(op->reason, sizeof(op->reason), "%s", reason);
+	snprintf(op->who, sizeof(op->who), "%s", who);
 	op->state = OP_PENDING;
 	op->created_ms = op->updated_ms = now_ms;
 	if (append_step(op, OP_PENDING, now_ms, who, "") != SOV_OK || push(s, op) != SOV_OK)
@@ -360,7 +353,7 @@ static int get_str(const json_t *o, const char *key, char *dst, size_t cap, cons
 		snprintf(why, whycap, "%s: \"%s\" is longer than %zu bytes", where, key, cap - 1);
 		return SOV_EPARSE;
 	}
-	set_text(dst, cap, json_string_value(v));
+	snprintf(dst, cap, "%s", json_string_value(v));
 	return SOV_OK;
 }
 

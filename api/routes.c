@@ -16,6 +16,7 @@
 #include "api/util.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/ident.h"
 #include "common/log.h"
 #include "geo/usable.h"
 
@@ -29,7 +30,7 @@
 static int path_dc(api_t *api, const struct http_request *req, struct http_response *resp)
 {
 	const char *id = req->params[0];
-	int dc = api_id_ok(id) ? api_dc_find(api, id) : -1;
+	int dc = ident_valid(id) ? api_dc_find(api, id) : -1;
 	if (dc < 0)
 		http_error(resp, 404, "not_found", "no datacenter \"%s\"", id);
 	return dc;
@@ -495,7 +496,7 @@ static void h_operation_create(void *ctx, const struct http_request *req,
 			   kname);
 		return;
 	}
-	if (!api_id_ok(dcname) || api_dc_find(api, dcname) < 0) {
+	if (!ident_valid(dcname) || api_dc_find(api, dcname) < 0) {
 		http_error(resp, 400, "unknown_datacenter", "no datacenter \"%s\"", dcname);
 		return;
 	}

@@ -79,15 +79,3 @@ bool api_text_ok(const char *text, size_t cap)
 	}
 	return n < cap;
 }
-
-bool api_id_ok(const char *text)
-{
-	size_t n = 0;
-	for (const char *p = text; *p; p++, n++) {
-		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return n >= 1 && n <= 63;
-}

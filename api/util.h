@@ -32,7 +32,4 @@ int api_time_parse(const char *text, int64_t *unix_ms) __attribute__((nonnull));
  */
 bool api_text_ok(const char *text, size_t cap) __attribute__((nonnull));
 
-/** True if text is a datacenter-like id: 1..63 of [A-Za-z0-9._-]. */
-bool api_id_ok(const char *text) __attribute__((nonnull));
-
 #endif

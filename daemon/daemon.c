@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/admin.h"
 #include "api/api.h"
 #include "common/addr.h"
 #include "common/clock.h"
@@ -19,6 +20,24 @@
 #include "dns/answer.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
+#include "geo/usable.h"
+#include "probe/health.h"
+
+/* The same numbers under the names of three layers that may not include one
+ * another (probe, api, geo); this file converts between them by casts. */
+_Static_assert(HEALTH_UNKNOWN == (int)API_HEALTH_UNKNOWN && HEALTH_UP == (int)API_HEALTH_UP &&
+		   HEALTH_DOWN == (int)API_HEALTH_DOWN,
+	       "probe/health.h and api/api.h number health alike");
+_Static_assert(HEALTH_UNKNOWN == (int)USABLE_HEALTH_UNKNOWN && HEALTH_UP == (int)USABLE_HEALTH_UP &&
+		   HEALTH_DOWN == (int)USABLE_HEALTH_DOWN,
+	       "probe/health.h and geo/usable.h number health alike");
+_Static_assert(ADMIN_ACTIVE == (int)USABLE_ADMIN_ACTIVE &&
+		   ADMIN_DRAINING == (int)USABLE_ADMIN_DRAINING &&
+		   ADMIN_DRAINED == (int)USABLE_ADMIN_DRAINED &&
+		   ADMIN_MAINTENANCE == (int)USABLE_ADMIN_MAINTENANCE &&
+		   ADMIN_WORD_STATE_MASK == USABLE_ADMIN_WORD_STATE_MASK &&
+		   HEALTH_WORD_STATE_MASK == 0x3u,
+	       "api/admin.h and geo/usable.h number admin states alike");
 
 /* ------------------------------------------------------------- monitor */
 

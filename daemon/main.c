@@ -390,15 +390,10 @@ static int check_api(const config_t *c, diag_t *diag)
 	api_config_init(&ac);
 	ret = api_config_parse(c->json, c->path, &ac, diag);
 	auth_t *auth = ret == SOV_OK ? auth_new() : NULL;
-	for (size_t i = 0; auth != NULL && i < ac.token_count; i++) {
-		char why[512] = "";
-		if (auth_add_token(auth, ac.tokens[i].name, ac.tokens[i].file, ac.tokens[i].scope,
-				   why, sizeof(why)) != SOV_OK) {
-			diag_add(diag, ac.tokens[i].file, 0, 0, "API token \"%s\": %s",
-				 ac.tokens[i].name, why);
-			ret = SOV_ESEMANTIC;
-		}
-	}
+	if (auth != NULL)
+		ret = api_tokens_load(&ac, auth, diag);
+	else if (ret == SOV_OK)
+		ret = SOV_ENOMEM;
 	auth_free(auth);
 	api_config_clear(&ac);
 	return ret;

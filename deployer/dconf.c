@@ -14,6 +14,7 @@
 
 #include "common/atomicfile.h"
 #include "common/err.h"
+#include "common/ident.h"
 #include "common/path.h"
 #include "common/secretfile.h"
 #include "conf/json_keys.h"
@@ -88,20 +89,6 @@ static void check_keys(struct pctx *p, json_t *obj, const char *const *allowed)
 	}
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n >= DCONF_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* path next to the configuration file, made absolute (common/path.h). NULL on ENOMEM. */
 static char *resolve(const struct pctx *p, const char *path)
 {
@@ -166,7 +153,7 @@ static void parse_instance(struct pctx *p, json_t *o, struct dconf_instance *in)
 	in->timeout_s = DCONF_DEFAULT_HTTP_TIMEOUT_S;
 	const char *name = get_str(p, o, "name", true);
 	if (name != NULL) {
-		if (!valid_name(name)) {
+		if (!ident_valid(name)) {
 			push_key(p, "name");
 			perr(p, false, "instance name \"%s\" must be 1..63 of [A-Za-z0-9._-]",
 			     name);
@@ -354,7 +341,7 @@ static void parse_dc(struct pctx *p, json_t *o, struct dconf_dc *dc, const struc
 	check_keys(p, o, keys);
 	const char *id = get_str(p, o, "id", true);
 	if (id != NULL) {
-		if (!valid_name(id)) {
+		if (!ident_valid(id)) {
 			push_key(p, "id");
 			perr(p, false, "datacenter id \"%s\" must be 1..63 of [A-Za-z0-9._-]", id);
 			jsonpos_pop(p->ptr);

@@ -23,8 +23,10 @@ static void service_dc_state(const snapshot_t *s, size_t svc, uint8_t *state, bo
 	for (size_t k = 0; k < si->dc_count; k++) {
 		uint16_t d = si->dcs[k];
 		unsigned h = geo_health_get(s->health, svc, d);
-		uint32_t admin =
-		    s->admin ? (atomic_load_explicit(&s->admin[d], memory_order_acquire) & 3u) : 0;
+		uint32_t admin = s->admin
+				     ? (atomic_load_explicit(&s->admin[d], memory_order_acquire) &
+					USABLE_ADMIN_WORD_STATE_MASK)
+				     : 0;
 		state[d] = geo_dc_state(h, admin);
 		if (!(state[d] & GEO_DC_USABLE))
 			*degraded = true;

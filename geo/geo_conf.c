@@ -18,11 +18,11 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/ident.h"
 #include "conf/json_keys.h"
 #include "conf/json_kind.h"
 #include "wire/dname.h"
 
-#define DC_ID_MAX 63	     /* ids appear in logs, metrics labels and API paths */
 #define TTL_MAX 2147483647LL /* RFC 2181 §8 */
 
 /* State of one parse. */
@@ -84,21 +84,6 @@ static void check_keys(struct cp *p, const json_t *obj, const char *where,
 			cp_err(p, val, "%s: %s", where,
 			       json_unknown_key(key, allowed, msg, sizeof(msg)));
 	}
-}
-
-static bool dc_id_valid(const char *id)
-{
-	size_t len = strlen(id);
-
-	if (len == 0 || len > DC_ID_MAX)
-		return false;
-	for (const char *c = id; *c; c++) {
-		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			  (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
-		if (!ok)
-			return false;
-	}
-	return true;
 }
 
 /* Address list for one family into a geo_addrs. */
@@ -321,11 +306,11 @@ static void parse_datacenters(struct cp *p, const json_t *arr)
 			continue;
 		}
 		const char *ids = json_string_value(id);
-		if (ids == NULL || !dc_id_valid(ids)) {
+		if (ids == NULL || !ident_valid(ids)) {
 			cp_err(p, id,
 			       "datacenters[%zu]: id \"%s\" must be 1..%d characters of "
 			       "A-Z a-z 0-9 . _ -",
-			       i, ids ? ids : "", DC_ID_MAX);
+			       i, ids ? ids : "", IDENT_MAX);
 			continue;
 		}
 		if (geo_dc_find(ctx, ids) >= 0) {

@@ -38,6 +38,9 @@ enum usable_admin {
 	USABLE_ADMIN_MAINTENANCE = 3,
 };
 
+/* The admin state's bits in an admin word (api/admin.h ADMIN_WORD_STATE_MASK). */
+#define USABLE_ADMIN_WORD_STATE_MASK 0x3u
+
 /*
  * Per-datacenter state byte that geo_select() reads: one byte per
  * datacenter, indexed like the datacenter table. A NULL array means "every
