@@ -122,7 +122,9 @@ def primary(tmp_path_factory):
     zone = big_zone(tmp / "example.test.zone", 20000)
     p = Primary(tmp, zone, [{"from": ["127.0.0.0/8", "::1"], "key": "transfer"},
                             {"from": "127.0.0.77/32"}],
-                extra={"transfers": {"max_concurrent": 4}})
+                extra={"transfers": {"max_concurrent": 4},
+                       # a stalled client keeps its slot however slow this machine is
+                       "tcp": {"idle_timeout_ms": 600000}})
     p.srv.start()
     yield p
     p.srv.stop()
@@ -315,23 +317,40 @@ def stalled_axfr(server, keyring) -> socket.socket:
     return s
 
 
+def read_first_rcode(s) -> int:
+    """The rcode of the first message on an AXFR socket; the rest stays unread."""
+    deadline = time.monotonic() + BOUND_S
+    n = struct.unpack("!H", recv_exact(s, 2, deadline))[0]
+    return struct.unpack("!H", recv_exact(s, n, deadline)[2:4])[0] & 0xF
+
+
 def first_message_rcode(p) -> int:
     """The rcode of the first message of a signed AXFR (the rest is not read)."""
     s = stalled_axfr(p.srv, p.keyring)
     try:
-        deadline = time.monotonic() + BOUND_S
-        n = struct.unpack("!H", recv_exact(s, 2, deadline))[0]
-        return struct.unpack("!H", recv_exact(s, n, deadline)[2:4])[0] & 0xF
+        return read_first_rcode(s)
     finally:
         s.close()
 
 
+def held_transfer(p) -> socket.socket:
+    """A running transfer that holds a slot: its first message came (NOERROR), and the
+    client reads no further. Waiting for that message means no probe can take the slot
+    before this transfer has it."""
+    s = stalled_axfr(p.srv, p.keyring)
+    rcode = read_first_rcode(s)
+    assert rcode == dns.rcode.NOERROR, f"a held transfer got {dns.rcode.to_text(rcode)}"
+    return s
+
+
 def test_concurrent_cap_servfail_then_recovers_udp_goes_on(big_primary):
     p = big_primary
-    held = [stalled_axfr(p.srv, p.keyring) for _ in range(4)]
+    held = []
     try:
-        wait_until(lambda: first_message_rcode(p) == dns.rcode.SERVFAIL, BOUND_S,
-                   "the 5th transfer gets SERVFAIL (max_concurrent 4)")
+        for _ in range(4):
+            held.append(held_transfer(p))
+        assert first_message_rcode(p) == dns.rcode.SERVFAIL, \
+            "the 5th transfer gets SERVFAIL (max_concurrent 4)"
         r = dns.query.udp(dns.message.make_query("www.example.test.", "A"), p.srv.addr,
                           port=p.srv.port, timeout=BOUND_S)
         assert r.rcode() == dns.rcode.NOERROR, "UDP answering stops during transfers"
