@@ -1,5 +1,6 @@
 #include "conf/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -40,7 +41,8 @@ static const char *const top_keys[] = {
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
-static const char *const zone_keys[] = {"origin", "file", "transfer", NULL};
+static const char *const zone_keys[] = {"origin",    "file",   "role", "transfer",
+					"primaries", "notify", NULL};
 
 /* One validation error, kept until the end so that all of them can be
  * reported in file order rather than in the order the checks ran. */
@@ -60,6 +62,7 @@ struct cfg_ctx {
 	unsigned errors;
 	struct cfg_err *errs;
 	size_t nerrs, caperrs;
+	const json_t *root; /* the document (for "state_dir" while reading zones) */
 };
 
 static void cfg_verror(struct cfg_ctx *cx, const char *pointer, bool at_key, const char *fmt,
@@ -460,6 +463,32 @@ static void origin_key(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* Where a secondary zone without "file" is kept: <state_dir>/zones/<origin>.zone
+ * (origin lowercased, without the final dot). NULL (reported) without a
+ * usable "state_dir". */
+static char *secondary_default_file(struct cfg_ctx *cx, const json_t *state_dir, const char *origin)
+{
+	if (!json_is_string(state_dir) || json_string_length(state_dir) == 0) {
+		cfg_error(cx, "a secondary zone needs \"file\" (where to keep what it receives) "
+			      "or a top-level \"state_dir\"");
+		return NULL;
+	}
+	char name[1024];
+	size_t n = 0;
+	for (const char *p = origin; *p != '\0' && n + 1 < sizeof(name); p++)
+		name[n++] = (*p == '/') ? '_' : (char)tolower((unsigned char)*p);
+	while (n > 0 && name[n - 1] == '.')
+		n--;
+	name[n] = '\0';
+	char rel[1200];
+	snprintf(rel, sizeof(rel), "%s/zones/%s.zone", json_string_value(state_dir),
+		 n > 0 ? name : "root");
+	char *path = path_beside(cx->file, rel);
+	if (path == NULL)
+		cfg_error(cx, "out of memory");
+	return path;
+}
+
 static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 {
 	json_t *z = json_array_get(all, idx);
@@ -512,8 +541,28 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		jsonpos_pop(cx->ptr);
 	}
 
+	bool secondary = false;
+	json_t *role = json_object_get(z, "role");
+	if (role != NULL) {
+		cfg_push_key(cx, "role");
+		if (json_is_string(role) && strcmp(json_string_value(role), "secondary") == 0)
+			secondary = true;
+		else if (!json_is_string(role) || strcmp(json_string_value(role), "primary") != 0) {
+			cfg_error(cx, "\"role\" must be \"primary\" (served from its file, the "
+				      "default) or \"secondary\" (copied from its primaries)");
+			ok = false;
+		}
+		jsonpos_pop(cx->ptr);
+	}
+
 	char *resolved = NULL;
-	if (file == NULL) {
+	if (file == NULL && secondary) {
+		resolved =
+		    secondary_default_file(cx, json_object_get(cx->root, "state_dir"),
+					   json_is_string(origin) ? json_string_value(origin) : "");
+		if (resolved == NULL)
+			ok = false;
+	} else if (file == NULL) {
 		cfg_error(cx, "zone %zu has no \"file\" (the path of its zone file)", idx);
 		ok = false;
 	} else {
@@ -528,7 +577,7 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		} else if ((resolved = path_beside(cx->file, json_string_value(file))) == NULL) {
 			cfg_error(cx, "out of memory");
 			ok = false;
-		} else if (access(resolved, R_OK) != 0) {
+		} else if (!secondary && access(resolved, R_OK) != 0) {
 			cfg_error(cx, "cannot read zone file \"%s\": %s", resolved,
 				  strerror(errno));
 			ok = false;
@@ -540,6 +589,7 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		struct zone_conf *zc = &c->zones[c->zone_count];
 		zc->origin = cfg_strdup(cx, json_string_value(origin));
 		zc->file = resolved;
+		zc->secondary = secondary;
 		resolved = NULL;
 		if (zc->origin != NULL)
 			c->zone_count++;
@@ -741,6 +791,7 @@ int config_load(const char *path, config_t **out, diag_t *diag)
 		goto finish;
 	}
 
+	cx.root = root;
 	cfg_root(&cx, c, root);
 	if (cx.errors > 0) {
 		ret = SOV_ESEMANTIC;

@@ -26,8 +26,12 @@
 
 /** One zone to serve. */
 struct zone_conf {
-	char *origin; /* presentation form as written */
-	char *file;   /* path, already resolved against the config's directory */
+	char *origin;	/* presentation form as written */
+	char *file;	/* path, already resolved against the config's directory; for a
+			   secondary, where the received zone is kept (it may not exist
+			   yet): "file" or <state_dir>/zones/<origin>.zone */
+	bool secondary; /* "role": "secondary": the zone comes by transfer from its
+			   primaries (docs/transfers.md), the file is ours to write */
 };
 
 /** The whole configuration. */

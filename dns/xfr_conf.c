@@ -327,9 +327,97 @@ static void parse_rule(struct xc *c, const json_t *e, const char *where, struct 
 		       key);
 }
 
+/* One {"address": ..., "key": ...} of a list; where names it. */
+static void parse_remote(struct xc *c, const json_t *e, const char *where, struct xfr_remote *r)
+{
+	static const char *const remote_keys[] = {"address", "key", NULL};
+	r->key = -1;
+	if (!xc_object(c, e, where))
+		return;
+	xc_keys(c, e, where, remote_keys);
+	const json_t *a = json_object_get(e, "address");
+	if (a == NULL)
+		xc_err(c, e, "%s needs \"address\" (e.g. \"192.0.2.1\" or \"[2001:db8::1]:5300\")",
+		       where);
+	else if (!json_is_string(a) || addr_parse(json_string_value(a), 53, &r->addr) != SOV_OK)
+		xc_err(c, a,
+		       "%s.address: %s%s%s is not an IP address with an optional port "
+		       "(e.g. \"192.0.2.1\", \"192.0.2.1:5300\", \"[2001:db8::1]:53\")",
+		       where, json_is_string(a) ? "\"" : "",
+		       json_is_string(a) ? json_string_value(a) : json_kind(a),
+		       json_is_string(a) ? "\"" : "");
+	const char *key = xc_string(c, e, where, "key");
+	if (key != NULL && (r->key = xfr_key_index(c->x, key)) < 0 && !c->key_failed)
+		xc_err(c, json_object_get(e, "key"), "%s.key: no key \"%s\" in tsig.keys", where,
+		       key);
+}
+
+/* A non-empty array of remotes into *out, its length in *count. */
+static void parse_remotes(struct xc *c, const json_t *v, const char *where, struct xfr_remote **out,
+			  size_t *count)
+{
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		xc_err(c, v,
+		       "%s must be a non-empty array of {\"address\": ..., \"key\": ...}, not %s",
+		       where, json_is_array(v) ? "an empty one" : json_kind(v));
+		return;
+	}
+	*out = calloc(json_array_size(v), sizeof(**out));
+	if (*out == NULL) {
+		c->nomem = true;
+		return;
+	}
+	size_t i;
+	const json_t *e;
+	json_array_foreach(v, i, e)
+	{
+		char rw[96];
+		snprintf(rw, sizeof(rw), "%s[%zu]", where, i);
+		parse_remote(c, e, rw, &(*out)[(*count)++]);
+	}
+}
+
+/* zones[zi].role's "primaries" and zones[zi].notify. */
+static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
+{
+	static const char *const notify_keys[] = {"ns", "also", NULL};
+	struct xfr_zone *z = &c->x->zones[zi];
+	bool secondary = c->conf->zones[zi].secondary;
+	char where[64];
+	const json_t *p = json_object_get(zone, "primaries");
+	snprintf(where, sizeof(where), "zones[%zu].primaries", zi);
+	if (p != NULL && !secondary)
+		xc_err(c, p, "%s: only a zone with \"role\": \"secondary\" has primaries", where);
+	else if (p != NULL)
+		parse_remotes(c, p, where, &z->primaries, &z->primary_count);
+	else if (secondary)
+		xc_err(c, zone,
+		       "zones[%zu] is a secondary without \"primaries\" (the servers it copies "
+		       "the zone from: [{\"address\": \"192.0.2.1\", \"key\": \"transfer\"}])",
+		       zi);
+	z->notify_ns = true;
+	const json_t *n = json_object_get(zone, "notify");
+	snprintf(where, sizeof(where), "zones[%zu].notify", zi);
+	if (n == NULL || !xc_object(c, n, where))
+		return;
+	xc_keys(c, n, where, notify_keys);
+	const json_t *ns = json_object_get(n, "ns");
+	if (ns != NULL && !json_is_boolean(ns))
+		xc_err(c, ns, "%s.ns must be true or false, not %s", where, json_kind(ns));
+	else if (ns != NULL)
+		z->notify_ns = json_is_true(ns);
+	const json_t *also = json_object_get(n, "also");
+	if (also != NULL) {
+		char aw[80];
+		snprintf(aw, sizeof(aw), "%s.also", where);
+		parse_remotes(c, also, aw, &z->notify, &z->notify_count);
+	}
+}
+
 static void parse_zone(struct xc *c, const json_t *zone, size_t zi)
 {
 	static const char *const transfer_keys[] = {"allow", NULL};
+	parse_peers(c, zone, zi);
 	const json_t *t = json_object_get(zone, "transfer");
 	char where[64];
 	snprintf(where, sizeof(where), "zones[%zu].transfer", zi);
@@ -413,6 +501,8 @@ void xfr_conf_free(struct xfr_conf *x)
 		for (size_t j = 0; j < x->zones[i].allow_count; j++)
 			free(x->zones[i].allow[j].from);
 		free(x->zones[i].allow);
+		free(x->zones[i].primaries);
+		free(x->zones[i].notify);
 	}
 	free(x->zones);
 	free(x);

@@ -7,7 +7,10 @@
  *            "allow_hmac_md5": false}
  *   "transfers": {"max_concurrent": 10, "max_time_s": 3600}
  *   "zones": [{..., "transfer": {"allow": [{"from": ["127.0.0.0/8", "::1"],
- *                                           "key": "transfer"}]}}]
+ *                                           "key": "transfer"}]},
+ *              "notify": {"ns": true, "also": [{"address": "192.0.2.9", "key": "k"}]}},
+ *             {..., "role": "secondary",
+ *              "primaries": [{"address": "192.0.2.1:53", "key": "transfer"}]}]
  *
  * A key file holds one line: either `ALGORITHM:NAME:SECRET` (the form
  * `kdig -y` and `knsupdate -y` take; "name" and "algorithm", when also
@@ -29,6 +32,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/addr.h"
 #include "common/diag.h"
 #include "common/net.h"
 #include "conf/config.h"
@@ -48,10 +52,26 @@ struct xfr_rule {
 	int key; /* index in xfr_conf.keys, or -1: any client in `from`, signed or not */
 };
 
-/** What one zone allows (index = the zone's index in config_t.zones). */
+/** Another server of a zone: a primary we copy it from, or one we NOTIFY. */
+struct xfr_remote {
+	sov_sockaddr_t addr; /* "address": "192.0.2.1", "192.0.2.1:5300", "[2001:db8::1]:53" */
+	int key;	     /* index in xfr_conf.keys, or -1: unsigned */
+};
+
+/** What one zone allows, and whom it talks to (index = the zone's index in
+ * config_t.zones). */
 struct xfr_zone {
 	struct xfr_rule *allow; /* owned */
 	size_t allow_count;
+	struct xfr_remote *primaries; /* owned; role "secondary" only (then >= 1): tried
+					 in order for SOA checks and transfers; a
+					 NOTIFY is accepted only from their addresses */
+	size_t primary_count;
+	struct xfr_remote *notify; /* owned: "notify.also", servers NOTIFYed beside the
+				      zone's name servers (RFC 1996 §3.6) */
+	size_t notify_count;
+	bool notify_ns; /* "notify.ns" (default true): NOTIFY the addresses of the
+			   zone's NS names, except our own */
 };
 
 /** The transfer settings of one configuration. Immutable once built. */
