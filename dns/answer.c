@@ -85,11 +85,16 @@ static void answer_query(struct answer *a, struct query_ctx *ctx, enum dns_parse
 		if (a->zone != NULL && pq->qtype == DNS_TYPE_DS && lname[0] != 0 &&
 		    dname_equal(a->zone->origin, lname)) {
 			const zone_t *parent = zonedb_find(snap->zones, dname_parent(lname));
-			if (parent != NULL)
+			if (parent != NULL && zone_has_data(parent))
 				a->zone = parent;
 		}
 		if (a->zone == NULL) {
 			a->rcode = DNS_RCODE_REFUSED;
+		} else if (__builtin_expect(!zone_has_data(a->zone), 0)) {
+			/* A secondary zone not transferred yet, or expired (RFC 1034
+			 * §4.3.5): we are not authoritative for its data now. */
+			a->rcode = DNS_RCODE_SERVFAIL;
+			a->zone = NULL;
 		} else {
 			answer_zone(a, pq->qtype);
 			if (!a->tc)

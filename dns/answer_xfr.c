@@ -78,6 +78,10 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx)
 		a->rcode = DNS_RCODE_NOTAUTH;
 		return;
 	}
+	if (!zone_has_data(z)) {
+		a->rcode = DNS_RCODE_SERVFAIL; /* a secondary not yet transferred, or expired */
+		return;
+	}
 	if (snap->xfr == NULL ||
 	    !xfr_allowed(snap->xfr, zonedb_index(snap->zones, z), a->client, a->tsig_key)) {
 		refused(a, a->tsig_key ? "the key and address match no rule of its transfer.allow"

@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <urcu/urcu-memb.h>
 
 #include "common/clock.h"
@@ -119,6 +120,35 @@ static int services_check_zones(const snapshot_t *s, const config_t *conf, diag_
 	return ret;
 }
 
+/*
+ * A secondary zone starts from the copy it kept (served at once after a
+ * restart, before the first refresh); without one, or with one that no
+ * longer loads (logged: the next transfer replaces it), it starts without
+ * data, answering SERVFAIL until the first transfer. Never fails the
+ * configuration: the file is ours, not the operator's.
+ */
+static int secondary_load(const struct zone_conf *zc, const struct zone_services *zs, zone_t **out)
+{
+	*out = NULL;
+	if (access(zc->file, F_OK) == 0) {
+		diag_t *d = diag_new();
+		int r = d ? zone_load_services(zc->origin, zc->file, zs, out, d) : SOV_ENOMEM;
+		if (r != SOV_OK) {
+			for (size_t i = 0; d && i < diag_count(d) && i < 5; i++)
+				log_warn("zone", "%s", diag_get(d, i));
+			log_warn("zone",
+				 "%s: the kept copy %s does not load (%s); serving nothing until "
+				 "the next transfer",
+				 zc->origin, zc->file, err_str(r));
+		}
+		diag_free(d);
+		if (r == SOV_OK)
+			return SOV_OK;
+	}
+	*out = zone_new_empty(zc->origin, zc->file);
+	return *out ? SOV_OK : SOV_ENOMEM;
+}
+
 int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 {
 	int ret = SOV_OK;
@@ -191,7 +221,9 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		int64_t z0 = clock_mono_us();
 		struct zone_services zs = {NULL, NULL, 0};
 		int r = zone_services_of(s, conf, i, &zs);
-		if (r == SOV_OK)
+		if (r == SOV_OK && zc->secondary)
+			r = secondary_load(zc, &zs, &z);
+		else if (r == SOV_OK)
 			r = zone_load_services(zc->origin, zc->file, &zs, &z, diag);
 		free((void *)zs.names);
 		free((void *)zs.ids);
@@ -245,12 +277,51 @@ size_t snapshot_record_count(const snapshot_t *s)
 	return n;
 }
 
+int snapshot_respin(const snapshot_t *cur, size_t zone_idx, zone_t *z, snapshot_t **out)
+{
+	*out = NULL;
+	snapshot_t *s = malloc(sizeof(*s));
+	if (s == NULL) {
+		zone_free(z);
+		return SOV_ENOMEM;
+	}
+	memcpy(s, cur, sizeof(*s));
+	atomic_init(&s->refs, 1);
+	s->loaded_at_ms = clock_unix_ms();
+	s->generation = 0;
+	s->owner = snapshot_ref(cur->owner ? cur->owner : cur);
+	s->zones = zonedb_new();
+	int ret = s->zones ? SOV_OK : SOV_ENOMEM;
+	for (size_t i = 0; ret == SOV_OK && i < zonedb_count(cur->zones); i++) {
+		zone_t *zi = i == zone_idx ? z : zone_ref(zonedb_get(cur->zones, i));
+		if (i == zone_idx)
+			z = NULL;
+		ret = zonedb_add(s->zones, zi);
+		if (ret != SOV_OK)
+			zone_free(zi);
+	}
+	if (ret == SOV_OK)
+		ret = zonedb_finish(s->zones);
+	zone_free(z); /* not taken: zone_idx out of range, or an earlier failure */
+	if (ret != SOV_OK) {
+		snapshot_free(s);
+		return ret;
+	}
+	*out = s;
+	return SOV_OK;
+}
+
 void snapshot_free(snapshot_t *s)
 {
 	if (s == NULL)
 		return;
-	xfr_conf_free(s->xfr);
 	zonedb_free(s->zones);
+	if (s->owner != NULL) {
+		snapshot_unref(s->owner); /* it owns the configuration, geo, keys, RRL */
+		free(s);
+		return;
+	}
+	xfr_conf_free(s->xfr);
 	geo_ctx_free(s->geo);
 	free(s->svc_dc_answers);
 	rrl_free(s->rrl);

@@ -52,7 +52,12 @@ typedef struct snapshot {
 					  NULL (no keys, no transfers) only in
 					  snapshots tests build by hand */
 	_Atomic uint32_t refs;	       /* 1 for being published (or built), +1 per
-					  transfer that reads it after a reload */
+					  transfer that reads it after a reload, +1
+					  per snapshot respun from it (owner) */
+	struct snapshot *owner;	       /* NULL: this snapshot owns conf, geo, rrl, xfr
+					  and svc_dc_answers; else they are borrowed
+					  from `owner`, which it holds a reference to
+					  (snapshot_respin) */
 } snapshot_t;
 
 /**
@@ -62,6 +67,19 @@ typedef struct snapshot {
  */
 int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
     __attribute__((warn_unused_result));
+
+/**
+ * A snapshot equal to cur but with zone number zone_idx (zonedb_get's
+ * index) replaced by z: for a secondary zone just transferred or expired,
+ * without reloading the configuration or any other zone. Takes z (also on
+ * failure); shares every other zone (zone_ref) and cur's configuration,
+ * geo, keys and RRL (held through cur's owner). The health and admin
+ * tables are copied as borrowed pointers: publish it under the same
+ * exclusion as a reload. cur must stay valid during the call (read lock or
+ * the publisher's lock). Returns SOV_OK and *out, or SOV_ENOMEM.
+ */
+int snapshot_respin(const snapshot_t *cur, size_t zone_idx, zone_t *z, snapshot_t **out)
+    __attribute__((nonnull, warn_unused_result));
 
 /** Records in all zones of s. */
 size_t snapshot_record_count(const snapshot_t *s) __attribute__((nonnull));

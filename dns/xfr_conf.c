@@ -395,11 +395,22 @@ static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
 		       "zones[%zu] is a secondary without \"primaries\" (the servers it copies "
 		       "the zone from: [{\"address\": \"192.0.2.1\", \"key\": \"transfer\"}])",
 		       zi);
+	/* The transfer-in engine is not built yet: say so rather than serve a
+	 * zone that would answer SERVFAIL for ever. */
+	if (secondary)
+		xc_err(c, json_object_get(zone, "role"),
+		       "zones[%zu].role: \"secondary\" is not available yet (docs/transfers.md); "
+		       "give the zone a \"file\" and copy it from its primary",
+		       zi);
 	z->notify_ns = true;
 	const json_t *n = json_object_get(zone, "notify");
 	snprintf(where, sizeof(where), "zones[%zu].notify", zi);
 	if (n == NULL || !xc_object(c, n, where))
 		return;
+	xc_err(c, n,
+	       "%s: NOTIFY is not sent yet (docs/transfers.md); secondaries find changes "
+	       "by their SOA refresh timer",
+	       where);
 	xc_keys(c, n, where, notify_keys);
 	const json_t *ns = json_object_get(n, "ns");
 	if (ns != NULL && !json_is_boolean(ns))

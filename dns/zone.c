@@ -53,6 +53,7 @@ int zone_load_services(const char *origin, const char *path, const struct zone_s
 	if (z == NULL)
 		goto finish;
 	L.z = z;
+	atomic_init(&z->refs, 1);
 	z->mem = calloc(1, sizeof(zone_mem_t));
 	z->path = strdup(path);
 	if (z->mem == NULL || z->path == NULL)

@@ -20,6 +20,7 @@
 #ifndef SOV_DNS_ZONE_H
 #define SOV_DNS_ZONE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,11 +74,34 @@ typedef struct zone {
 	size_t record_count;	      /* records loaded (after removing duplicates) */
 	znode_t *nodes;		      /* nodes[0] is the apex */
 	uint32_t node_count;
-	uint64_t *index;     /* open addressing: (owner hash << 32) | (node index + 1),
-				0 = empty slot; private to zone_find() */
-	uint32_t index_mask; /* table size - 1 (power of two) */
-	void *mem;	     /* private: allocation bookkeeping */
+	uint64_t *index;       /* open addressing: (owner hash << 32) | (node index + 1),
+				  0 = empty slot; private to zone_find() */
+	uint32_t index_mask;   /* table size - 1 (power of two) */
+	void *mem;	       /* private: allocation bookkeeping */
+	_Atomic uint32_t refs; /* 1 from zone_load(); +1 per zone_ref() (a snapshot that
+				  shares the zone with the one it was respun from) */
 } zone_t;
+
+/**
+ * True when z holds data: false only for the stand-in of a secondary zone
+ * that has not been transferred yet or has expired (zone_new_empty), whose
+ * every query is answered SERVFAIL (RFC 1034 §4.3.5: an expired zone is not
+ * authoritative any more).
+ */
+static inline bool zone_has_data(const zone_t *z)
+{
+	return z->node_count > 0;
+}
+
+/**
+ * A zone without data for `origin` (presentation form): see zone_has_data().
+ * `path` is remembered as the file the zone will be kept in. NULL on
+ * allocation failure or an invalid origin.
+ */
+zone_t *zone_new_empty(const char *origin, const char *path) __attribute__((nonnull));
+
+/** Another reference to z (shared between snapshots); returns z. */
+zone_t *zone_ref(const zone_t *z) __attribute__((nonnull, returns_nonnull));
 
 /**
  * Loads and validates the master file at `path` for the zone `origin`
@@ -123,7 +147,7 @@ struct zone_services {
 int zone_load_services(const char *origin, const char *path, const struct zone_services *svcs,
 		       zone_t **out, diag_t *diag) __attribute__((warn_unused_result));
 
-/** Frees a zone; NULL is allowed. */
+/** Drops a reference; the last one frees the zone. NULL is allowed. */
 void zone_free(zone_t *z);
 
 /** Exact-match lookup of a lowercased wire name; NULL if the name is not in the zone. */

@@ -27,9 +27,41 @@ const zrrset_t *znode_rrset_pos(const znode_t *n, uint16_t type, uint32_t *pos)
 	return NULL;
 }
 
+zone_t *zone_new_empty(const char *origin, const char *path)
+{
+	char buf[DNAME_STR_MAX];
+	zone_t *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return NULL;
+	atomic_init(&z->refs, 1);
+	int len = dname_from_str(origin, z->origin);
+	if (len < 0 || dname_to_str(z->origin, buf, sizeof(buf)) < 0) {
+		free(z);
+		return NULL;
+	}
+	z->origin_len = (uint16_t)len;
+	z->origin_labels = (uint16_t)dname_labels(z->origin);
+	z->origin_str = strdup(buf);
+	z->path = strdup(path);
+	if (z->origin_str == NULL || z->path == NULL) {
+		zone_free(z);
+		return NULL;
+	}
+	return z;
+}
+
+zone_t *zone_ref(const zone_t *z)
+{
+	zone_t *m = (zone_t *)z;
+	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+	return m;
+}
+
 void zone_free(zone_t *z)
 {
 	if (z == NULL)
+		return;
+	if (atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	zone_mem_t *mem = z->mem;
 	if (mem != NULL) {

@@ -24,6 +24,7 @@ static snapshot_t *make_snapshot(int with_child)
 	zone_t *z = NULL;
 	s->zones = zonedb_new();
 	s->edns_payload = 1232;
+	atomic_init(&s->refs, 1);
 	assert_int_equal(
 	    zone_load("example.test", SRCDIR "/tests/unit/answer/example.test.zone", &z, d), 0);
 	assert_int_equal(zonedb_add(s->zones, z), 0);
@@ -336,6 +337,45 @@ static void test_refused_outside(void **state)
 	ldns_pkt_free(r);
 }
 
+/* A secondary zone without data (not transferred yet, or expired) answers
+ * SERVFAIL; a snapshot respun with it shares the other zones, which go on
+ * answering; respinning the data back restores the answers. */
+static void test_zone_without_data_servfail(void **state)
+{
+	(void)state;
+	snapshot_t *s = NULL;
+	zone_t *empty = zone_new_empty("lab.example.test.", "/nonexistent/lab.zone");
+	assert_non_null(empty);
+	assert_false(zone_has_data(empty));
+	assert_int_equal(snapshot_respin(snap_both, 1, empty, &s), 0);
+	assert_ptr_equal(s->owner, snap_both);
+	assert_ptr_equal(zonedb_get(s->zones, 0), zonedb_get(snap_both->zones, 0));
+	ldns_pkt *r = ask(s, "box.lab.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_SERVFAIL);
+	assert_false(ldns_pkt_aa(r));
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+	r = ask(s, "lab.example.test.", LDNS_RR_TYPE_SOA, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_SERVFAIL);
+	ldns_pkt_free(r);
+	r = ask(s, "www.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	ldns_pkt_free(r);
+
+	snapshot_t *back = NULL;
+	assert_int_equal(snapshot_respin(s, 1, zone_ref(zonedb_get(snap_both->zones, 1)), &back),
+			 0);
+	assert_ptr_equal(back->owner, snap_both); /* the owner, not the respun one */
+	r = ask(back, "box.lab.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	ldns_pkt_free(r);
+	assert_int_equal(atomic_load(&snap_both->refs), 3);
+	snapshot_unref(back);
+	snapshot_unref(s);
+	assert_int_equal(atomic_load(&snap_both->refs), 1);
+}
+
 static void test_additional(void **state)
 {
 	(void)state;
@@ -502,6 +542,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exact_a),
+	    cmocka_unit_test(test_zone_without_data_servfail),
 	    cmocka_unit_test(test_case_echo_and_rd),
 	    cmocka_unit_test(test_nxdomain_soa_ttl),
 	    cmocka_unit_test(test_nodata),

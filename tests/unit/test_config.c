@@ -598,7 +598,9 @@ static void test_config_unknown_keys(void **state)
 	expect_error("{" GOOD_LISTEN
 		     ", \"zones\": [{\"origin\": \"a.test\", \"file\": \"zones/a.zone\","
 		     " \"ttl\": 5}]}",
-		     "\"ttl\"", 0, "unknown key \"ttl\" (expected one of: origin, file, role, transfer, primaries, notify)");
+		     "\"ttl\"", 0,
+		     "unknown key \"ttl\" (expected one of: origin, file, role, transfer, "
+		     "primaries, notify)");
 	/* reserved names are only reserved at the top level */
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"api\": 1}}", "\"api\"", 0,
 		     "unknown key \"api\" (expected one of: idle_timeout_ms, max_connections)");
