@@ -825,8 +825,9 @@ int config_add_zone(config_t *c, const char *origin, const char *file)
 		free(f);
 		return SOV_ENOMEM;
 	}
-	c->zones[c->zone_count].origin = o;
-	c->zones[c->zone_count].file = f;
+	/* Every field set: realloc'd memory is not zeroed (a stale "secondary"
+	 * flag was read by UBSan). */
+	c->zones[c->zone_count] = (struct zone_conf){.origin = o, .file = f, .secondary = false};
 	c->zone_count++;
 	return SOV_OK;
 }

@@ -554,6 +554,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(config_add_zone(c, "example.test", "rel/a.zone"), SOV_OK);
 	assert_int_equal(c->zone_count, 1);
 	assert_string_equal(c->zones[0].file, "rel/a.zone"); /* as given */
+	assert_false(c->zones[0].secondary);		     /* a command-line zone is a primary */
 	unsigned line = 9, col = 9;
 	config_locate(c, c, &line, &col); /* no file: no position */
 	assert_int_equal(line, 0);
