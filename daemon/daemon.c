@@ -226,6 +226,12 @@ int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 	if (ret != SOV_OK)
 		goto fail;
 
+	d->sec = secondary_new(d);
+	if (d->sec == NULL) {
+		ret = SOV_ENOMEM;
+		goto fail;
+	}
+	secondary_sync(d->sec, s);	/* before publishing: it sets the NOTIFY hook */
 	const config_t *conf = s->conf; /* lives as long as the published snapshot */
 	snapshot_publish(s);
 	s = NULL;
@@ -245,6 +251,12 @@ int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 	ret = daemon_drop_privileges(conf->user, diag);
 	if (ret != SOV_OK)
 		goto fail;
+	/* After dropping root: the zone files it writes belong to the user. */
+	ret = secondary_run(d->sec);
+	if (ret != SOV_OK) {
+		diag_add(diag, NULL, 0, 0, "cannot start the secondary engine's thread");
+		goto fail;
+	}
 	*out = d;
 	return SOV_OK;
 fail:
@@ -414,6 +426,7 @@ int daemon_reload(daemon_t *d, diag_t *diag)
 		d->fixed.log_syslog = s->conf->log_syslog;
 	}
 
+	secondary_sync(d->sec, s); /* sets the NOTIFY hook; the engine takes the new zones */
 	/* Swap what the DNS workers and the API see, together. */
 	pthread_mutex_lock(&d->view_lock);
 	remember_ttls(d, cur);
@@ -460,6 +473,8 @@ void daemon_stop(daemon_t *d)
 	 * callbacks reading the snapshot, then no more DNS readers; only then
 	 * free what they all borrowed. */
 	monitor_stop(d->mon);
+	secondary_free(d->sec); /* no more transfers, no more respins */
+	d->sec = NULL;
 	api_free(d->api);
 	d->api = NULL;
 	if (d->srv != NULL) {

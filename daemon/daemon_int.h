@@ -6,6 +6,7 @@
  *   metrics.c  the Prometheus text of GET /metrics
  *   privs.c    dropping root after binding
  *   monitor.c  the probes of one configuration and the live health table
+ *   secondary.c the secondary engine: SOA checks, transfers in, expiry
  *
  * Locks: reload_lock serializes reloads (SIGHUP on the main thread, POST
  * /v1/reload on an API thread). view_lock is held by every backend
@@ -27,6 +28,7 @@
 #include "common/addr.h"
 #include "daemon/daemon.h"
 #include "daemon/monitor.h"
+#include "daemon/secondary.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
 
@@ -48,6 +50,7 @@ struct daemon {
 	monitor_t *mon;		     /* the probes the current snapshot's health comes
 					from; NULL without datacenters */
 	server_t *srv;
+	secondary_t *sec;     /* the secondary engine (idle without secondary zones) */
 	api_t *api;	      /* NULL without "api"/"state_dir"; set before any
 				 thread that reads it starts */
 	json_t *api_sections; /* "api" and "state_dir" at start (reload warns on change) */

@@ -73,6 +73,15 @@ static void metrics_snapshot(const snapshot_t *s, FILE *out)
 		const zone_t *z = zonedb_get(s->zones, i);
 		fprintf(out, "sovdns_zone_serial{zone=\"%s\"} %u\n", z->origin_str, z->serial);
 	}
+	metric_line(out, "sovdns_zone_serving",
+		    "1 when the zone has data; 0 for a secondary zone not transferred yet or "
+		    "expired (answering SERVFAIL).",
+		    "gauge");
+	for (size_t i = 0; i < zonedb_count(s->zones); i++) {
+		const zone_t *z = zonedb_get(s->zones, i);
+		fprintf(out, "sovdns_zone_serving{zone=\"%s\"} %d\n", z->origin_str,
+			zone_has_data(z) ? 1 : 0);
+	}
 }
 
 /* Per service and datacenter: answers, health, in answers. */
@@ -155,5 +164,7 @@ int daemon_metrics(void *ctx, FILE *out)
 	if (s != NULL && d->mon != NULL)
 		metrics_probes(d->mon, out);
 	pthread_mutex_unlock(&d->view_lock);
+	if (d->sec != NULL)
+		secondary_metrics(d->sec, out);
 	return SOV_OK;
 }

@@ -64,6 +64,11 @@ static void answer_query(struct answer *a, struct query_ctx *ctx, enum dns_parse
 		*ext_rcode = DNS_RCODE_BADVERS >> 4;
 	} else if (a->tsig_rcode != 0) {
 		a->rcode = a->tsig_rcode; /* RFC 8945 §5.2: BADKEY, BADSIG, BADTIME, BADTRUNC */
+	} else if (DNS_OPCODE(pq->flags) == DNS_OPCODE_NOTIFY) {
+		if (pq->qclass != DNS_CLASS_IN)
+			a->rcode = DNS_RCODE_REFUSED;
+		else
+			answer_notify(a);
 	} else if (DNS_OPCODE(pq->flags) != DNS_OPCODE_QUERY) {
 		a->rcode = DNS_RCODE_NOTIMP;
 	} else if (pq->qtype == DNS_TYPE_OPT || pq->qtype == DNS_TYPE_TSIG ||

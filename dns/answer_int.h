@@ -78,4 +78,7 @@ unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *owner, ui
  */
 void answer_transfer(struct answer *a, struct query_ctx *ctx) __attribute__((nonnull));
 
+/** A NOTIFY (RFC 1996) for a secondary zone: rcode and AA (answer_notify.c). */
+void answer_notify(struct answer *a) __attribute__((nonnull));
+
 #endif

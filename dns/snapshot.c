@@ -5,6 +5,8 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu/urcu-memb.h>
 
@@ -127,10 +129,19 @@ static int services_check_zones(const snapshot_t *s, const config_t *conf, diag_
  * data, answering SERVFAIL until the first transfer. Never fails the
  * configuration: the file is ours, not the operator's.
  */
+bool snapshot_copy_expired(const zone_t *z, int64_t file_mtime_s, int64_t now_s)
+{
+	struct zone_soa_timers t;
+	if (!zone_soa_timers(z, &t))
+		return false;
+	return now_s - file_mtime_s >= (int64_t)t.expire;
+}
+
 static int secondary_load(const struct zone_conf *zc, const struct zone_services *zs, zone_t **out)
 {
 	*out = NULL;
-	if (access(zc->file, F_OK) == 0) {
+	struct stat st;
+	if (stat(zc->file, &st) == 0) {
 		diag_t *d = diag_new();
 		int r = d ? zone_load_services(zc->origin, zc->file, zs, out, d) : SOV_ENOMEM;
 		if (r != SOV_OK) {
@@ -142,8 +153,19 @@ static int secondary_load(const struct zone_conf *zc, const struct zone_services
 				 zc->origin, zc->file, err_str(r));
 		}
 		diag_free(d);
-		if (r == SOV_OK)
+		if (r == SOV_OK && snapshot_copy_expired(*out, st.st_mtime, time(NULL))) {
+			log_err("zone",
+				"%s: the kept copy %s (serial %u) was last confirmed current %lld "
+				"s ago, "
+				"past its SOA expire: serving nothing (SERVFAIL) until a primary "
+				"answers",
+				zc->origin, zc->file, (*out)->serial,
+				(long long)(time(NULL) - st.st_mtime));
+			zone_free(*out);
+			*out = NULL;
+		} else if (r == SOV_OK) {
 			return SOV_OK;
+		}
 	}
 	*out = zone_new_empty(zc->origin, zc->file);
 	return *out ? SOV_OK : SOV_ENOMEM;
@@ -275,6 +297,38 @@ size_t snapshot_record_count(const snapshot_t *s)
 	for (size_t i = 0; i < zonedb_count(s->zones); i++)
 		n += zonedb_get(s->zones, i)->record_count;
 	return n;
+}
+
+int snapshot_load_zone(const snapshot_t *s, size_t zone_idx, const char *path, zone_t **out,
+		       diag_t *diag)
+{
+	*out = NULL;
+	if (zone_idx >= s->conf->zone_count)
+		return SOV_EINVAL;
+	struct zone_services zs = {NULL, NULL, 0};
+	int r = zone_services_of(s, s->conf, zone_idx, &zs);
+	if (r == SOV_OK)
+		r = zone_load_services(s->conf->zones[zone_idx].origin, path, &zs, out, diag);
+	free((void *)zs.names);
+	free((void *)zs.ids);
+	return r;
+}
+
+int snapshot_zone_service_names(const snapshot_t *s, size_t zone_idx, const uint8_t ***names,
+				size_t *count)
+{
+	*names = NULL;
+	*count = 0;
+	if (zone_idx >= s->conf->zone_count)
+		return SOV_EINVAL;
+	struct zone_services zs = {NULL, NULL, 0};
+	int r = zone_services_of(s, s->conf, zone_idx, &zs);
+	free((void *)zs.ids);
+	if (r != SOV_OK)
+		return r;
+	*names = (const uint8_t **)zs.names;
+	*count = zs.count;
+	return SOV_OK;
 }
 
 int snapshot_respin(const snapshot_t *cur, size_t zone_idx, zone_t *z, snapshot_t **out)

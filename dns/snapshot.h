@@ -51,13 +51,18 @@ typedef struct snapshot {
 					  (dns/xfr_conf.h); set by snapshot_build,
 					  NULL (no keys, no transfers) only in
 					  snapshots tests build by hand */
-	_Atomic uint32_t refs;	       /* 1 for being published (or built), +1 per
-					  transfer that reads it after a reload, +1
-					  per snapshot respun from it (owner) */
-	struct snapshot *owner;	       /* NULL: this snapshot owns conf, geo, rrl, xfr
-					  and svc_dc_answers; else they are borrowed
-					  from `owner`, which it holds a reference to
-					  (snapshot_respin) */
+	/* Borrowed: called (from a DNS worker, so it must only note and
+	 * signal) when a NOTIFY for secondary zone number zone_idx came from
+	 * one of its primaries (dns/answer_notify.c); NULL: nobody listens. */
+	void (*notify_in)(void *arg, size_t zone_idx);
+	void *notify_arg;
+	_Atomic uint32_t refs;	/* 1 for being published (or built), +1 per
+				   transfer that reads it after a reload, +1
+				   per snapshot respun from it (owner) */
+	struct snapshot *owner; /* NULL: this snapshot owns conf, geo, rrl, xfr
+				   and svc_dc_answers; else they are borrowed
+				   from `owner`, which it holds a reference to
+				   (snapshot_respin) */
 } snapshot_t;
 
 /**
@@ -80,6 +85,32 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
  */
 int snapshot_respin(const snapshot_t *cur, size_t zone_idx, zone_t *z, snapshot_t **out)
     __attribute__((nonnull, warn_unused_result));
+
+/**
+ * Loads path as configured zone number zone_idx of s (zonedb and config
+ * share the index): zone_load_services() with the service names s's geo
+ * configuration puts in that zone, so a received copy is checked by the
+ * rules of an operator's file. s must stay valid during the call.
+ */
+int snapshot_load_zone(const snapshot_t *s, size_t zone_idx, const char *path, zone_t **out,
+		       diag_t *diag) __attribute__((nonnull, warn_unused_result));
+
+/**
+ * The geo service names inside configured zone zone_idx of s: *names gets
+ * a heap array (free() it) of *count lowercased wire names borrowed from s.
+ * SOV_OK or SOV_ENOMEM.
+ */
+int snapshot_zone_service_names(const snapshot_t *s, size_t zone_idx, const uint8_t ***names,
+				size_t *count) __attribute__((nonnull, warn_unused_result));
+
+/**
+ * Whether a secondary's kept copy z, last confirmed current at file_mtime_s
+ * (Unix seconds: the file's modification time, which the secondary sets at
+ * every successful refresh), is past its SOA EXPIRE at now_s (RFC 1034
+ * §4.3.5). False for a zone without data.
+ */
+bool snapshot_copy_expired(const zone_t *z, int64_t file_mtime_s, int64_t now_s)
+    __attribute__((nonnull));
 
 /** Records in all zones of s. */
 size_t snapshot_record_count(const snapshot_t *s) __attribute__((nonnull));

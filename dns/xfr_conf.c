@@ -395,13 +395,6 @@ static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
 		       "zones[%zu] is a secondary without \"primaries\" (the servers it copies "
 		       "the zone from: [{\"address\": \"192.0.2.1\", \"key\": \"transfer\"}])",
 		       zi);
-	/* The transfer-in engine is not built yet: say so rather than serve a
-	 * zone that would answer SERVFAIL for ever. */
-	if (secondary)
-		xc_err(c, json_object_get(zone, "role"),
-		       "zones[%zu].role: \"secondary\" is not available yet (docs/transfers.md); "
-		       "give the zone a \"file\" and copy it from its primary",
-		       zi);
 	z->notify_ns = true;
 	const json_t *n = json_object_get(zone, "notify");
 	snprintf(where, sizeof(where), "zones[%zu].notify", zi);

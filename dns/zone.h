@@ -100,6 +100,14 @@ static inline bool zone_has_data(const zone_t *z)
  */
 zone_t *zone_new_empty(const char *origin, const char *path) __attribute__((nonnull));
 
+/** The timers of a zone's SOA (RFC 1035 §3.3.13), seconds. */
+struct zone_soa_timers {
+	uint32_t refresh, retry, expire, minimum;
+};
+
+/** Reads the apex SOA's timers of z into *t. False for a zone without data. */
+bool zone_soa_timers(const zone_t *z, struct zone_soa_timers *t) __attribute__((nonnull));
+
 /** Another reference to z (shared between snapshots); returns z. */
 zone_t *zone_ref(const zone_t *z) __attribute__((nonnull, returns_nonnull));
 

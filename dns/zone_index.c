@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dns/zone_int.h"
+#include "wire/wire.h"
 
 const zrrset_t *znode_rrset_pos(const znode_t *n, uint16_t type, uint32_t *pos)
 {
@@ -48,6 +49,25 @@ zone_t *zone_new_empty(const char *origin, const char *path)
 		return NULL;
 	}
 	return z;
+}
+
+bool zone_soa_timers(const zone_t *z, struct zone_soa_timers *t)
+{
+	if (!zone_has_data(z))
+		return false;
+	const zrrset_t *soa = znode_rrset(zone_node(z, 0), DNS_TYPE_SOA);
+	if (soa == NULL || soa->rdata_len < 2)
+		return false;
+	/* One record: [RDLENGTH][MNAME][RNAME][SERIAL REFRESH RETRY EXPIRE MINIMUM]. */
+	uint16_t rdlen = wire_read_u16(soa->rdata);
+	if (rdlen < 22 || (uint32_t)rdlen + 2 > soa->rdata_len)
+		return false;
+	const uint8_t *end = soa->rdata + 2 + rdlen;
+	t->refresh = wire_read_u32(end - 16);
+	t->retry = wire_read_u32(end - 12);
+	t->expire = wire_read_u32(end - 8);
+	t->minimum = wire_read_u32(end - 4);
+	return true;
 }
 
 zone_t *zone_ref(const zone_t *z)

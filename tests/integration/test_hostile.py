@@ -724,12 +724,18 @@ CASES = [
          Expect(NOERROR, opt=True, extra=answered()), ("tcp",)),
 ]
 
-# Opcodes other than QUERY: NOTIMP, opcode copied, question echoed (RFC 1035
-# §4.1.1, RFC 6895 §2.2); NOTIFY and UPDATE are not implemented either.
-# NSD answers NOTIMP without the question (and NOTIFY with REFUSED); Knot
-# answers NOTIFY and UPDATE with NOTAUTH.
-OPCODE_PEERS = {4: ("knot", "nsd"), 5: ("knot", "nsd")}
+# Opcodes other than QUERY and NOTIFY: NOTIMP, opcode copied, question echoed
+# (RFC 1035 §4.1.1, RFC 6895 §2.2); UPDATE is not implemented yet. NSD answers
+# NOTIMP without the question; Knot answers UPDATE with NOTAUTH.
+OPCODE_PEERS = {5: ("knot", "nsd")}
+# NOTIFY (RFC 1996) of a zone we are the primary of: REFUSED, question echoed
+# (docs/transfers.md); Knot answers NOTAUTH, NSD REFUSED without the question.
+CASES.append(case("opcode-4-notify-of-primary-zone-refused-rfc1996",
+                  hdr(flags=4 << 11) + quest("example.test", 6), Expect(REFUSED),
+                  peers=("knot", "nsd")))
 for _op in range(1, 16):
+    if _op == 4:
+        continue
     CASES.append(case(f"opcode-{_op}-notimp-question-echoed-rfc6895-2.2",
                       hdr(flags=_op << 11) + quest("example.test", 6), Expect(NOTIMP),
                       peers=OPCODE_PEERS.get(_op, NSD_NO_Q)))

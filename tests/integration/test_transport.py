@@ -233,7 +233,7 @@ def test_runts_and_responses_get_no_reply_over_tcp(server, bad):
 
 OPCODES = [
     (1, "IQUERY", ()), (2, "STATUS", ()), (3, "unassigned-3", ()),
-    (4, "NOTIFY", ("knot", "nsd")), (5, "UPDATE", ("knot",)), (6, "DSO", ()),
+    (5, "UPDATE", ("knot",)), (6, "DSO", ()),
     (15, "unassigned-15", ()),
 ]
 
@@ -248,6 +248,18 @@ def test_other_opcodes_not_implemented(server, transport, opcode):
     assert (qid, qr) == (0x4242, True)
     assert op == opcode, "opcode not copied"
     assert rcode == NOTIMP, f"rcode {dns.rcode.to_text(rcode)}"
+    assert_question_echo(raw, q)
+
+
+@pytest.mark.peer_differs("knot", reason="NOTAUTH")
+def test_notify_of_a_primary_zone_refused(server, transport):
+    """NOTIFY (RFC 1996) is for secondaries: of a zone we are primary of, REFUSED
+    with the opcode copied and the question echoed."""
+    q = question("example.test", 6)
+    raw = send(server, transport, header(flags=4 << 11) + q)
+    qid, qr, op, rcode, _ = reply_header(raw)
+    assert (qid, qr, op) == (0x4242, True, 4)
+    assert rcode == dns.rcode.REFUSED, f"rcode {dns.rcode.to_text(rcode)}"
     assert_question_echo(raw, q)
 
 

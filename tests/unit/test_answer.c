@@ -449,8 +449,18 @@ static void test_edns(void **state)
 static void test_opcodes_and_meta(void **state)
 {
 	(void)state;
+	/* NOTIFY of a zone we are primary of: REFUSED; of a name that is not
+	 * a zone's apex: NOTAUTH (RFC 1996; dns/answer_notify.c). UPDATE:
+	 * NOTIMP. */
 	struct q_opts o = {.opcode = LDNS_PACKET_NOTIFY};
 	ldns_pkt *r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_SOA, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_SOA, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTAUTH);
+	ldns_pkt_free(r);
+	o.opcode = LDNS_PACKET_UPDATE;
+	r = ask(snap_parent, "example.test.", LDNS_RR_TYPE_SOA, &o, NULL, NULL);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTIMPL);
 	ldns_pkt_free(r);
 	/* AXFR over UDP: NOTIMP (RFC 5936 §4.2 leaves it undefined; Knot, NSD). */

@@ -1,0 +1,614 @@
+/* secondary.c — the secondary engine (contract and timers in secondary.h). */
+#include "daemon/secondary.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "daemon/daemon_int.h"
+#include "dns/xfr_client.h"
+#include "dns/xfr_conf.h"
+#include "dns/zonedb.h"
+#include "wire/dname.h"
+#include "wire/wire.h"
+
+struct sec_primary {
+	sov_sockaddr_t addr;
+	bool has_key;
+	struct tsig_key key; /* a copy: the engine outlives the snapshot it came from */
+};
+
+struct sec_zone {
+	size_t conf_idx; /* in the configuration it came from */
+	uint8_t origin[DNAME_MAXLEN];
+	char origin_str[DNAME_STR_MAX];
+	char *file;
+	struct sec_primary *prim;
+	size_t nprim;
+	uint8_t (*skip)[DNAME_MAXLEN]; /* service names: A/AAAA left out */
+	const uint8_t **skip_ptrs;
+	size_t nskip;
+	/* state */
+	bool has_data;
+	uint32_t serial;
+	uint32_t refresh_s, retry_s, expire_s;
+	uint32_t max_time_s;	  /* transfers.max_time_s: the longest transfer */
+	unsigned bootstrap_fails; /* failures in a row without data (back-off) */
+	int64_t next_ms;	  /* monotonic: next SOA check */
+	int64_t confirmed_unix_s; /* last success (the file's mtime) */
+	bool notified;
+};
+
+struct zone_set {
+	struct sec_zone *z;
+	size_t n;
+};
+
+struct secondary {
+	struct daemon *d;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	struct zone_set cur;	 /* the thread's own (and, before it runs, sync's) */
+	struct zone_set pending; /* from secondary_sync, taken by the thread */
+	bool has_pending;
+	bool *notify_flag; /* by config index (of the newest set); guarded by mu */
+	size_t notify_n;
+	_Atomic uint64_t soa_checks, soa_failures, transfers, ixfr, transfer_failures, rejected,
+	    notifies, expired;
+};
+
+static uint32_t clamp_s(uint32_t v)
+{
+	if (v < SECONDARY_MIN_INTERVAL_S)
+		return SECONDARY_MIN_INTERVAL_S;
+	if (v > SECONDARY_MAX_INTERVAL_S)
+		return SECONDARY_MAX_INTERVAL_S;
+	return v;
+}
+
+static bool serial_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(b - a) < 0x80000000u;
+}
+
+static void set_free(struct zone_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct sec_zone *z = &s->z[i];
+		free(z->file);
+		if (z->prim != NULL)
+			for (size_t k = 0; k < z->nprim; k++)
+				sodium_memzero(&z->prim[k].key, sizeof(z->prim[k].key));
+		free(z->prim);
+		free(z->skip);
+		free(z->skip_ptrs);
+	}
+	free(s->z);
+	s->z = NULL;
+	s->n = 0;
+}
+
+/* Timers and data state from the zone s serves now. */
+static void take_zone_state(struct sec_zone *z, const zone_t *zz)
+{
+	struct zone_soa_timers t = {3600, 600, 604800, 0};
+	z->has_data = zone_soa_timers(zz, &t);
+	z->serial = z->has_data ? zz->serial : 0;
+	z->refresh_s = clamp_s(t.refresh);
+	z->retry_s = clamp_s(t.retry);
+	z->expire_s = t.expire;
+}
+
+static int zone_from(struct sec_zone *z, const snapshot_t *s, size_t i)
+{
+	const zone_t *zz = zonedb_get(s->zones, i);
+	const struct zone_conf *zc = &s->conf->zones[i];
+	const struct xfr_zone *xz = &s->xfr->zones[i];
+	z->conf_idx = i;
+	z->max_time_s = s->xfr->max_time_s;
+	memcpy(z->origin, zz->origin, zz->origin_len);
+	snprintf(z->origin_str, sizeof(z->origin_str), "%s", zz->origin_str);
+	z->file = strdup(zc->file);
+	z->prim = calloc(xz->primary_count + 1, sizeof(*z->prim));
+	if (z->file == NULL || z->prim == NULL)
+		return SOV_ENOMEM;
+	z->nprim = xz->primary_count;
+	for (size_t k = 0; k < xz->primary_count; k++) {
+		z->prim[k].addr = xz->primaries[k].addr;
+		z->prim[k].has_key = xz->primaries[k].key >= 0;
+		if (z->prim[k].has_key)
+			z->prim[k].key = s->xfr->keys[xz->primaries[k].key];
+	}
+	const uint8_t **names = NULL;
+	size_t count = 0;
+	if (snapshot_zone_service_names(s, i, &names, &count) != SOV_OK)
+		return SOV_ENOMEM;
+	z->skip = calloc(count + 1, sizeof(*z->skip));
+	z->skip_ptrs = calloc(count + 1, sizeof(*z->skip_ptrs));
+	if (z->skip == NULL || z->skip_ptrs == NULL) {
+		free(names);
+		return SOV_ENOMEM;
+	}
+	for (size_t k = 0; k < count; k++) {
+		memcpy(z->skip[k], names[k], dname_len(names[k]));
+		z->skip_ptrs[k] = z->skip[k];
+	}
+	z->nskip = count;
+	free(names);
+	take_zone_state(z, zz);
+	struct stat st;
+	z->confirmed_unix_s = stat(z->file, &st) == 0 ? st.st_mtime : 0;
+	z->next_ms = clock_mono_ms(); /* check at once */
+	return SOV_OK;
+}
+
+secondary_t *secondary_new(struct daemon *d)
+{
+	secondary_t *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return NULL;
+	e->d = d;
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return e;
+}
+
+static void notified(void *arg, size_t zone_idx)
+{
+	secondary_t *e = arg;
+	pthread_mutex_lock(&e->mu);
+	if (zone_idx < e->notify_n) {
+		e->notify_flag[zone_idx] = true;
+		pthread_cond_signal(&e->cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	atomic_fetch_add_explicit(&e->notifies, 1, memory_order_relaxed);
+}
+
+void secondary_sync(secondary_t *e, snapshot_t *s)
+{
+	s->notify_in = notified;
+	s->notify_arg = e;
+	struct zone_set next = {NULL, 0};
+	size_t n = s->conf->zone_count;
+	next.z = calloc(n + 1, sizeof(*next.z));
+	bool *flags = calloc(n + 1, sizeof(*flags));
+	int r = next.z && flags && s->xfr ? SOV_OK : SOV_ENOMEM;
+	for (size_t i = 0; r == SOV_OK && i < n; i++) {
+		if (!s->conf->zones[i].secondary)
+			continue;
+		r = zone_from(&next.z[next.n++], s, i);
+	}
+	if (r != SOV_OK) {
+		log_err("xfr", "secondary zones: out of memory taking the new configuration; "
+			       "keeping the previous one");
+		set_free(&next);
+		free(flags);
+		return;
+	}
+	pthread_mutex_lock(&e->mu);
+	if (e->has_pending)
+		set_free(&e->pending);
+	e->pending = next;
+	e->has_pending = true;
+	free(e->notify_flag);
+	e->notify_flag = flags;
+	e->notify_n = n;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* The thread takes a handed-over set: zones it already had keep their
+ * timers (and NOTIFY state); their data state comes from the new snapshot. */
+static void take_pending(secondary_t *e)
+{
+	struct zone_set next = e->pending;
+	e->has_pending = false;
+	e->pending = (struct zone_set){NULL, 0};
+	for (size_t i = 0; i < next.n; i++)
+		for (size_t k = 0; k < e->cur.n; k++)
+			if (dname_equal(next.z[i].origin, e->cur.z[k].origin) &&
+			    strcmp(next.z[i].file, e->cur.z[k].file) == 0) {
+				next.z[i].next_ms = e->cur.z[k].next_ms;
+				next.z[i].notified = e->cur.z[k].notified;
+				if (next.z[i].confirmed_unix_s < e->cur.z[k].confirmed_unix_s)
+					next.z[i].confirmed_unix_s = e->cur.z[k].confirmed_unix_s;
+			}
+	set_free(&e->cur);
+	e->cur = next;
+	if (e->cur.n > 0)
+		log_info("xfr", "secondary zones: %zu", e->cur.n);
+}
+
+/* The index of the secondary zone `origin` kept in `file` in the current
+ * snapshot, or -1 (a reload removed it or changed its file). */
+static int current_index(const snapshot_t *cur, const struct sec_zone *z)
+{
+	for (size_t i = 0; i < zonedb_count(cur->zones) && i < cur->conf->zone_count; i++)
+		if (cur->conf->zones[i].secondary &&
+		    dname_equal(zonedb_get(cur->zones, i)->origin, z->origin) &&
+		    strcmp(cur->conf->zones[i].file, z->file) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Publishes a snapshot with zone number idx replaced by nz (taken). Under reload_lock. */
+static int publish_zone(struct daemon *d, const snapshot_t *cur, size_t idx, zone_t *nz)
+{
+	snapshot_t *s = NULL;
+	int r = snapshot_respin(cur, idx, nz, &s);
+	if (r != SOV_OK)
+		return r;
+	pthread_mutex_lock(&d->view_lock);
+	snapshot_t *old = snapshot_swap(s);
+	pthread_mutex_unlock(&d->view_lock);
+	snapshot_retire(old);
+	return SOV_OK;
+}
+
+static void fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	if (copy == NULL)
+		return;
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+/* Validates the received file tmp, renames it over z->file and publishes it. */
+static int install(secondary_t *e, struct sec_zone *z, const char *tmp, char *why, size_t cap)
+{
+	struct daemon *d = e->d;
+	pthread_mutex_lock(&d->reload_lock);
+	const snapshot_t *cur = snapshot_current();
+	int idx = current_index(cur, z);
+	zone_t *nz = NULL;
+	int r = SOV_OK;
+	if (idx < 0) {
+		snprintf(why, cap, "the zone is no longer a secondary of this configuration");
+		r = SOV_ENOENT;
+	}
+	diag_t *diag = r == SOV_OK ? diag_new() : NULL;
+	if (r == SOV_OK) {
+		r = diag ? snapshot_load_zone(cur, (size_t)idx, tmp, &nz, diag) : SOV_ENOMEM;
+		if (r != SOV_OK) {
+			if (diag && diag_count(diag) > 0)
+				snprintf(why, cap,
+					 "the received zone fails the checks of a zone "
+					 "file: %s",
+					 diag_get(diag, 0));
+			else
+				snprintf(why, cap, "the received zone does not load: %s",
+					 err_str(r));
+			atomic_fetch_add_explicit(&e->rejected, 1, memory_order_relaxed);
+		}
+	}
+	diag_free(diag);
+	if (r == SOV_OK && rename(tmp, z->file) != 0) {
+		snprintf(why, cap, "cannot rename %s to %s: %s", tmp, z->file, strerror(errno));
+		r = SOV_EIO;
+	}
+	if (r == SOV_OK) {
+		fsync_dir_of(z->file);
+		take_zone_state(z, nz);
+		r = publish_zone(d, cur, (size_t)idx, nz);
+		nz = NULL;
+		if (r != SOV_OK)
+			snprintf(why, cap, "out of memory publishing the zone");
+	}
+	zone_free(nz);
+	pthread_mutex_unlock(&d->reload_lock);
+	return r;
+}
+
+static void expire_zone(secondary_t *e, struct sec_zone *z)
+{
+	struct daemon *d = e->d;
+	pthread_mutex_lock(&d->reload_lock);
+	const snapshot_t *cur = snapshot_current();
+	int idx = current_index(cur, z);
+	if (idx >= 0 && zone_has_data(zonedb_get(cur->zones, (size_t)idx))) {
+		zone_t *nz = zone_new_empty(z->origin_str, z->file);
+		if (nz != NULL && publish_zone(d, cur, (size_t)idx, nz) == SOV_OK) {
+			log_err("xfr",
+				"%s: expired: no primary has confirmed serial %u for %u s (SOA "
+				"expire); answering SERVFAIL until one does",
+				z->origin_str, z->serial, z->expire_s);
+			atomic_fetch_add_explicit(&e->expired, 1, memory_order_relaxed);
+			z->has_data = false;
+		}
+	}
+	pthread_mutex_unlock(&d->reload_lock);
+}
+
+/* Makes sure the kept file's directory exists (state_dir/zones/). */
+static void make_parent(const char *path)
+{
+	char *copy = strdup(path);
+	if (copy == NULL)
+		return;
+	char *dir = dirname(copy);
+	if (mkdir(dir, 0750) != 0 && errno == ENOENT) {
+		char *up = strdup(dir);
+		if (up != NULL) {
+			(void)mkdir(dirname(up), 0750);
+			free(up);
+		}
+		(void)mkdir(dir, 0750);
+	}
+	free(copy);
+}
+
+/* One transfer from primary p into a temporary file, then install. */
+static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *peer, bool ixfr,
+		    char *why, size_t cap, bool *ixfr_refused)
+{
+	*ixfr_refused = false;
+	make_parent(z->file);
+	size_t tl = strlen(z->file) + 16;
+	char *tmp = malloc(tl);
+	if (tmp == NULL)
+		return SOV_ENOMEM;
+	snprintf(tmp, tl, "%s.xfr.XXXXXX", z->file);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		snprintf(why, cap, "cannot create a file beside %s: %s", z->file, strerror(errno));
+		free(tmp);
+		return SOV_EIO;
+	}
+	(void)fchmod(fd, 0640);
+	FILE *out = fdopen(fd, "w");
+	if (out == NULL) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return SOV_ENOMEM;
+	}
+	struct xfr_in_params ip = {
+	    .origin = z->origin,
+	    .qtype = ixfr ? DNS_TYPE_IXFR : DNS_TYPE_AXFR,
+	    .have_serial = z->serial,
+	    .have_path = ixfr ? z->file : NULL,
+	    .skip_names = z->skip_ptrs,
+	    .skip_count = z->nskip,
+	    .out = out,
+	};
+	uint32_t max_s = z->max_time_s ? z->max_time_s : XFR_DEFAULT_MAX_TIME_S;
+	enum xfr_in_kind kind;
+	uint32_t serial;
+	uint64_t records;
+	unsigned rcode;
+	int64_t t0 = clock_mono_ms();
+	int r = xfr_client_transfer(peer, &ip, (int64_t)max_s * 1000, &kind, &serial, &records,
+				    &rcode, why, cap);
+	if (r == SOV_OK && (fflush(out) != 0 || fsync(fd) != 0)) {
+		snprintf(why, cap, "cannot write %s: %s", tmp, strerror(errno));
+		r = SOV_EIO;
+	}
+	fclose(out);
+	char a[ADDR_STR_MAX];
+	addr_format((const struct sockaddr *)&peer->addr.ss, a, sizeof(a));
+	if (r == SOV_OK && kind == XFR_IN_UPTODATE) {
+		unlink(tmp);
+		free(tmp);
+		return SOV_OK;
+	}
+	if (r == SOV_OK)
+		r = install(e, z, tmp, why, cap);
+	if (r == SOV_OK) {
+		atomic_fetch_add_explicit(&e->transfers, 1, memory_order_relaxed);
+		if (kind == XFR_IN_INCREMENTAL)
+			atomic_fetch_add_explicit(&e->ixfr, 1, memory_order_relaxed);
+		log_info("xfr", "%s: %s from %s: serial %u, %llu records in %lld ms", z->origin_str,
+			 kind == XFR_IN_INCREMENTAL ? "IXFR" : "AXFR", a, serial,
+			 (unsigned long long)records, (long long)(clock_mono_ms() - t0));
+	} else {
+		unlink(tmp);
+		atomic_fetch_add_explicit(&e->transfer_failures, 1, memory_order_relaxed);
+		/* An IXFR the primary refused (FORMERR, NOTIMP...), whose
+		 * differences do not apply or do not check, or cut short: the
+		 * caller tries AXFR. Not after the time cap: AXFR would fare no
+		 * better. */
+		*ixfr_refused = ixfr && clock_mono_ms() - t0 < (int64_t)max_s * 1000;
+		log_warn("xfr", "%s: %s from %s failed: %s", z->origin_str, ixfr ? "IXFR" : "AXFR",
+			 a, why);
+	}
+	free(tmp);
+	return r;
+}
+
+/* Marks success: the next check after REFRESH, the file's mtime = now. */
+static void confirmed(struct sec_zone *z)
+{
+	z->bootstrap_fails = 0;
+	z->confirmed_unix_s = time(NULL);
+	z->next_ms = clock_mono_ms() + (int64_t)z->refresh_s * 1000;
+	if (z->has_data)
+		(void)utimensat(AT_FDCWD, z->file, NULL, 0);
+}
+
+static void refresh(secondary_t *e, struct sec_zone *z)
+{
+	char why[512] = "";
+	for (size_t k = 0; k < z->nprim; k++) {
+		struct xfr_peer peer = {z->prim[k].addr,
+					z->prim[k].has_key ? &z->prim[k].key : NULL, 0};
+		char a[ADDR_STR_MAX];
+		addr_format((const struct sockaddr *)&peer.addr.ss, a, sizeof(a));
+		uint32_t theirs = 0;
+		atomic_fetch_add_explicit(&e->soa_checks, 1, memory_order_relaxed);
+		if (xfr_client_soa(&peer, z->origin, &theirs, why, sizeof(why)) != SOV_OK) {
+			atomic_fetch_add_explicit(&e->soa_failures, 1, memory_order_relaxed);
+			log_warn("xfr", "%s: SOA check with %s failed: %s", z->origin_str, a, why);
+			continue;
+		}
+		if (z->has_data && !serial_lt(z->serial, theirs)) {
+			if (z->serial != theirs)
+				log_warn("xfr",
+					 "%s: %s has serial %u, older than ours (%u): keeping ours",
+					 z->origin_str, a, theirs, z->serial);
+			log_debug("xfr", "%s: up to date with %s (serial %u)", z->origin_str, a,
+				  theirs);
+			confirmed(z);
+			return;
+		}
+		bool ixfr_failed = false;
+		int r = transfer(e, z, &peer, z->has_data, why, sizeof(why), &ixfr_failed);
+		if (r != SOV_OK && ixfr_failed)
+			r = transfer(e, z, &peer, false, why, sizeof(why), &ixfr_failed);
+		if (r == SOV_OK) {
+			confirmed(z);
+			return;
+		}
+	}
+	/* Without data there is no SOA RETRY to follow: back off from 2 s to
+	 * 5 minutes, so a new or expired zone comes back soon after its
+	 * primary does. */
+	uint32_t wait_s = z->retry_s;
+	if (!z->has_data) {
+		unsigned f = z->bootstrap_fails < 8 ? z->bootstrap_fails : 8;
+		wait_s = SECONDARY_MIN_INTERVAL_S << f;
+		if (wait_s > SECONDARY_BOOTSTRAP_MAX_S)
+			wait_s = SECONDARY_BOOTSTRAP_MAX_S;
+		z->bootstrap_fails++;
+	}
+	z->next_ms = clock_mono_ms() + (int64_t)wait_s * 1000;
+	log_warn("xfr", "%s: no primary could be reached or transferred from; next try in %u s",
+		 z->origin_str, wait_s);
+}
+
+static void *engine_main(void *arg)
+{
+	secondary_t *e = arg;
+	pthread_mutex_lock(&e->mu);
+	while (!e->stop) {
+		if (e->has_pending)
+			take_pending(e);
+		for (size_t k = 0; k < e->cur.n; k++) {
+			size_t ci = e->cur.z[k].conf_idx;
+			if (ci < e->notify_n && e->notify_flag[ci]) {
+				e->notify_flag[ci] = false;
+				e->cur.z[k].notified = true;
+			}
+		}
+		int64_t now = clock_mono_ms();
+		int64_t now_unix = time(NULL);
+		struct sec_zone *due = NULL;
+		int64_t wake = now + 60000;
+		for (size_t k = 0; k < e->cur.n; k++) {
+			struct sec_zone *z = &e->cur.z[k];
+			if (z->has_data && z->confirmed_unix_s > 0 &&
+			    now_unix - z->confirmed_unix_s >= (int64_t)z->expire_s) {
+				due = z;
+				break;
+			}
+			if (z->notified || z->next_ms <= now) {
+				due = z;
+				break;
+			}
+			if (z->next_ms < wake)
+				wake = z->next_ms;
+			if (z->has_data && z->confirmed_unix_s > 0) {
+				int64_t exp_ms =
+				    now +
+				    (z->confirmed_unix_s + (int64_t)z->expire_s - now_unix) * 1000;
+				if (exp_ms < wake)
+					wake = exp_ms;
+			}
+		}
+		if (due == NULL) {
+			struct timespec ts = {(time_t)(wake / 1000),
+					      (long)(wake % 1000) * 1000000L};
+			pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+			continue;
+		}
+		bool expired = due->has_data && due->confirmed_unix_s > 0 &&
+			       now_unix - due->confirmed_unix_s >= (int64_t)due->expire_s;
+		due->notified = false;
+		pthread_mutex_unlock(&e->mu);
+		if (expired)
+			expire_zone(e, due);
+		refresh(e, due);
+		pthread_mutex_lock(&e->mu);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+int secondary_run(secondary_t *e)
+{
+	if (pthread_create(&e->thread, NULL, engine_main, e) != 0)
+		return SOV_ESYS;
+	e->running = true;
+	return SOV_OK;
+}
+
+void secondary_free(secondary_t *e)
+{
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&e->mu);
+	e->stop = true;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	if (e->running)
+		pthread_join(e->thread, NULL);
+	set_free(&e->cur);
+	if (e->has_pending)
+		set_free(&e->pending);
+	free(e->notify_flag);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+	free(e);
+}
+
+void secondary_metrics(const secondary_t *e, FILE *out)
+{
+	struct {
+		const char *name, *help;
+		const _Atomic uint64_t *v;
+	} c[] = {
+	    {"sovdns_secondary_soa_checks_total", "SOA queries sent to primaries", &e->soa_checks},
+	    {"sovdns_secondary_soa_failures_total", "SOA queries that got no usable answer",
+	     &e->soa_failures},
+	    {"sovdns_secondary_transfers_total", "zone transfers received and served",
+	     &e->transfers},
+	    {"sovdns_secondary_ixfr_total", "of those, incremental (IXFR)", &e->ixfr},
+	    {"sovdns_secondary_transfer_failures_total",
+	     "transfers that failed (network, TSIG, protocol, checks)", &e->transfer_failures},
+	    {"sovdns_secondary_rejected_total",
+	     "received zones refused by the zone file checks (the old data kept serving)",
+	     &e->rejected},
+	    {"sovdns_secondary_notify_received_total", "NOTIFYs accepted from primaries",
+	     &e->notifies},
+	    {"sovdns_secondary_expired_total", "times a zone expired (then answered SERVFAIL)",
+	     &e->expired},
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		fprintf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", c[i].name, c[i].help,
+			c[i].name, c[i].name,
+			(unsigned long long)atomic_load_explicit(c[i].v, memory_order_relaxed));
+}

@@ -1,0 +1,68 @@
+/* secondary.h — the secondary engine: keeps every "role": "secondary" zone
+ * current from its primaries (RFC 1034 §4.3.5, RFC 1996, RFC 1995, RFC
+ * 5936). docs/transfers.md, "sovdns as a secondary", is the user's side.
+ *
+ * One thread for all secondary zones. For each zone, due when its timer
+ * runs out or a NOTIFY came from one of its primaries:
+ *   1. ask the primaries in order for the SOA serial (dns/xfr_client.h);
+ *   2. if theirs is newer (RFC 1982), or we have no data, transfer: IXFR
+ *      from our serial when we have a copy, else AXFR; an IXFR that fails
+ *      (the primary refuses it, or its differences do not apply) is retried
+ *      once as AXFR from the same primary;
+ *   3. the received zone is written to a temporary file beside the kept
+ *      copy, fsync'd, loaded and checked exactly like an operator's file
+ *      (snapshot_load_zone), renamed over the kept copy, the directory
+ *      fsync'd, and published: only that zone is replaced (snapshot_respin);
+ *      a zone that fails the checks is logged and the old one keeps serving;
+ *   4. success (a transfer, or "up to date"): next check after the SOA's
+ *      REFRESH, and the kept file's mtime set to now (it records "last
+ *      confirmed current", so EXPIRE is measured across restarts); failure
+ *      of every primary: next try after RETRY; no success for EXPIRE: the
+ *      zone answers SERVFAIL (zone_new_empty), logged at error level and
+ *      counted in metrics, until a primary answers again.
+ * REFRESH and RETRY are clamped to [2 s, 1 day], as Knot's defaults. A
+ * zone without data (never transferred, or expired) has no SOA to follow:
+ * it is retried after 2 s, doubling up to 5 minutes. A transfer is cut
+ * after transfers.max_time_s, or at XFR_IN_DEFAULT_MAX_RECORDS records.
+ *
+ * Locks: the engine's own mutex guards only the zone list handed over by
+ * secondary_sync() and the NOTIFY flags; network work runs without it.
+ * Publishing takes the daemon's reload_lock (so it never races a reload)
+ * and view_lock around the swap only.
+ */
+#ifndef SOV_DAEMON_SECONDARY_H
+#define SOV_DAEMON_SECONDARY_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "dns/snapshot.h"
+
+struct daemon;
+typedef struct secondary secondary_t;
+
+#define SECONDARY_MIN_INTERVAL_S 2
+#define SECONDARY_MAX_INTERVAL_S 86400
+#define SECONDARY_BOOTSTRAP_MAX_S 300
+
+/** An engine for daemon d, not running yet. NULL: out of memory. */
+secondary_t *secondary_new(struct daemon *d) __attribute__((nonnull));
+
+/**
+ * Hands the engine the secondary zones of s (about to be or just
+ * published; call under the daemon's reload_lock). Zones kept from the
+ * previous set keep their timers; new ones are checked at once. Also sets
+ * s->notify_in so that NOTIFYs reach the engine. Copies what it needs.
+ */
+void secondary_sync(secondary_t *e, snapshot_t *s) __attribute__((nonnull));
+
+/** Starts the thread. SOV_OK or SOV_ESYS. */
+int secondary_run(secondary_t *e) __attribute__((nonnull, warn_unused_result));
+
+/** Stops the thread (waits at most for one exchange's timeout) and frees e. NULL allowed. */
+void secondary_free(secondary_t *e);
+
+/** Prometheus text of the engine's counters (metrics.c). */
+void secondary_metrics(const secondary_t *e, FILE *out) __attribute__((nonnull));
+
+#endif

@@ -1,0 +1,518 @@
+/* xfr_in.c — the checks and states of one incoming transfer (xfr_in.h).
+ *
+ * Messages are decoded with ldns (ldns_wire2pkt: names, compression and
+ * every RR type's RDATA); records are written with ldns_rr_print, the
+ * form our zone parser reads back. For an incremental reply our copy is
+ * held in an ldns red-black tree keyed by the record without its TTL
+ * (canonical form, RFC 4034 §6.2), so a deletion matches whatever TTL it
+ * carries (RFC 1995 §4 compares records, not TTLs).
+ */
+#include "dns/xfr_in.h"
+
+#include <ldns/ldns.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/dname.h"
+#include "wire/wire.h"
+
+enum state {
+	ST_START,     /* nothing yet: the first record must be our SOA */
+	ST_FIRST_SOA, /* SOA(S) seen: up to date, a full zone or differences */
+	ST_FULL,      /* inside a full zone */
+	ST_DEL,	      /* inside a difference's deletions */
+	ST_ADD,	      /* inside a difference's additions */
+	ST_END,	      /* the last SOA was seen */
+	ST_FAILED,
+};
+
+struct xfr_in {
+	struct xfr_in_params p;
+	ldns_rdf *origin;
+	enum state st;
+	enum xfr_in_kind kind;
+	uint32_t serial;     /* S: the primary's version */
+	uint32_t version;    /* incremental: the version the additions make */
+	ldns_rr *soa;	     /* the first SOA (S) */
+	ldns_rr *cur_soa;    /* incremental: the SOA of the current version */
+	ldns_rbtree_t *have; /* incremental: our copy, key -> full line */
+	uint64_t records;
+	unsigned messages;
+	unsigned rcode;
+	char err[256];
+};
+
+static bool serial_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(b - a) < 0x80000000u;
+}
+
+static enum xfr_in_status fail(struct xfr_in *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static enum xfr_in_status fail(struct xfr_in *x, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->err, sizeof(x->err), fmt, ap);
+	va_end(ap);
+	x->st = ST_FAILED;
+	return XFR_IN_FAILED;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void node_free(ldns_rbnode_t *n, void *arg)
+{
+	(void)arg;
+	free((void *)n->key);
+	free((void *)n->data);
+	free(n);
+}
+
+struct xfr_in *xfr_in_new(const struct xfr_in_params *p)
+{
+	struct xfr_in *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return NULL;
+	x->p = *p;
+	if (x->p.max_records == 0)
+		x->p.max_records = XFR_IN_DEFAULT_MAX_RECORDS;
+	x->origin = ldns_dname_new_frm_data((uint16_t)dname_len(p->origin), p->origin);
+	if (x->origin == NULL) {
+		free(x);
+		return NULL;
+	}
+	return x;
+}
+
+void xfr_in_free(struct xfr_in *x)
+{
+	if (x == NULL)
+		return;
+	if (x->have != NULL) {
+		ldns_traverse_postorder(x->have, node_free, NULL);
+		ldns_rbtree_free(x->have);
+	}
+	ldns_rr_free(x->soa);
+	ldns_rr_free(x->cur_soa);
+	ldns_rdf_deep_free(x->origin);
+	free(x);
+}
+
+const char *xfr_in_error(const struct xfr_in *x)
+{
+	return x->err;
+}
+
+unsigned xfr_in_rcode(const struct xfr_in *x)
+{
+	return x->rcode;
+}
+
+enum xfr_in_kind xfr_in_kind(const struct xfr_in *x)
+{
+	return x->kind;
+}
+
+uint32_t xfr_in_serial(const struct xfr_in *x)
+{
+	return x->serial;
+}
+
+uint64_t xfr_in_records(const struct xfr_in *x)
+{
+	return x->records;
+}
+
+unsigned xfr_in_messages(const struct xfr_in *x)
+{
+	return x->messages;
+}
+
+static bool is_soa_of_zone(const struct xfr_in *x, const ldns_rr *rr)
+{
+	return ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) == 7 &&
+	       ldns_dname_compare(ldns_rr_owner(rr), x->origin) == 0;
+}
+
+static uint32_t soa_serial(const ldns_rr *rr)
+{
+	return ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+}
+
+/* A/AAAA at one of the zone's service names: answered from our own geo
+ * configuration, not from the primary's static sets. */
+static bool skipped(const struct xfr_in *x, const ldns_rr *rr)
+{
+	ldns_rr_type t = ldns_rr_get_type(rr);
+	if (x->p.skip_count == 0 || (t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA))
+		return false;
+	const ldns_rdf *o = ldns_rr_owner(rr);
+	size_t n = ldns_rdf_size(o);
+	if (n == 0 || n > DNAME_MAXLEN)
+		return false;
+	uint8_t raw[DNAME_MAXLEN], low[DNAME_MAXLEN];
+	memcpy(raw, ldns_rdf_data(o), n);
+	if (raw[n - 1] != 0)
+		return false;
+	dname_lower(low, raw);
+	for (size_t i = 0; i < x->p.skip_count; i++)
+		if (dname_equal(low, x->p.skip_names[i]))
+			return true;
+	return false;
+}
+
+/* A record any transfer may carry: class IN, inside the zone, not a meta
+ * or query type (RFC 6895 §3.1). NULL when fine, else why not. */
+static const char *record_problem(const struct xfr_in *x, const ldns_rr *rr)
+{
+	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+		return "a record of a class other than IN";
+	ldns_rr_type t = ldns_rr_get_type(rr);
+	if (t == LDNS_RR_TYPE_OPT || t == LDNS_RR_TYPE_TSIG || t == LDNS_RR_TYPE_TKEY ||
+	    (t >= LDNS_RR_TYPE_IXFR && t <= LDNS_RR_TYPE_ANY))
+		return "a meta or query type in the answer section";
+	const ldns_rdf *o = ldns_rr_owner(rr);
+	if (ldns_dname_compare(o, x->origin) != 0 && !ldns_dname_is_subdomain(o, x->origin))
+		return "a record outside the zone";
+	return NULL;
+}
+
+/* The key of a record in our copy: canonical presentation form without
+ * TTL. *line gets the record as it is (with TTL), to write back. */
+static char *record_key(const ldns_rr *rr, char **line)
+{
+	*line = NULL;
+	ldns_rr *c = ldns_rr_clone(rr);
+	if (c == NULL)
+		return NULL;
+	ldns_rr2canonical(c);
+	ldns_rr_set_ttl(c, 0);
+	char *k = ldns_rr2str(c);
+	ldns_rr_free(c);
+	if (k != NULL && (*line = ldns_rr2str(rr)) == NULL) {
+		free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+/* Adds rr to our copy. SOV-style: 0, or -1 with x failed. */
+static int have_add(struct xfr_in *x, const ldns_rr *rr, const char *what)
+{
+	char *line = NULL;
+	char *k = record_key(rr, &line);
+	ldns_rbnode_t *n = k ? malloc(sizeof(*n)) : NULL;
+	if (n == NULL) {
+		free(k);
+		free(line);
+		fail(x, "out of memory applying the differences");
+		return -1;
+	}
+	n->key = k;
+	n->data = line;
+	if (ldns_rbtree_insert(x->have, n) == NULL) {
+		char shown[160];
+		snprintf(shown, sizeof(shown), "%s", line);
+		shown[strcspn(shown, "\n")] = 0;
+		node_free(n, NULL);
+		fail(x, "%s adds a record we already have: %s", what, shown);
+		return -1;
+	}
+	return 0;
+}
+
+static int have_del(struct xfr_in *x, const ldns_rr *rr)
+{
+	char *line = NULL;
+	char *k = record_key(rr, &line);
+	if (k == NULL) {
+		fail(x, "out of memory applying the differences");
+		return -1;
+	}
+	ldns_rbnode_t *n = ldns_rbtree_delete(x->have, k);
+	if (n == NULL) {
+		line[strcspn(line, "\n")] = 0;
+		fail(x, "the difference to serial %u deletes a record we do not have: %.120s",
+		     x->version, line);
+		free(k);
+		free(line);
+		return -1;
+	}
+	node_free(n, NULL);
+	free(k);
+	free(line);
+	return 0;
+}
+
+/* Reads our copy (the file we wrote at the last transfer) into x->have. */
+static int have_load(struct xfr_in *x)
+{
+	if (x->p.have_path == NULL) {
+		fail(x, "an incremental reply, but we have no copy to apply it to");
+		return -1;
+	}
+	FILE *f = fopen(x->p.have_path, "r");
+	if (f == NULL) {
+		fail(x, "cannot read our copy %s to apply the differences", x->p.have_path);
+		return -1;
+	}
+	x->have = ldns_rbtree_create(key_cmp);
+	uint32_t ttl = 3600;
+	ldns_rdf *origin = ldns_rdf_clone(x->origin), *prev = NULL;
+	int line = 0, ret = 0;
+	bool have_soa = false;
+	while (ret == 0 && x->have != NULL && !feof(f)) {
+		ldns_rr *rr = NULL;
+		ldns_status s = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
+		if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL ||
+		    s == LDNS_STATUS_SYNTAX_ORIGIN)
+			continue;
+		if (s != LDNS_STATUS_OK) {
+			fail(x, "%s:%d: our copy does not read back (%s)", x->p.have_path, line,
+			     ldns_get_errorstr_by_id(s));
+			ret = -1;
+		} else if (is_soa_of_zone(x, rr) && !have_soa) {
+			have_soa = true;
+			if (soa_serial(rr) != x->p.have_serial) {
+				fail(x, "our copy %s has serial %u, not %u", x->p.have_path,
+				     soa_serial(rr), x->p.have_serial);
+				ret = -1;
+			}
+		} else if (!skipped(x, rr)) {
+			ret = have_add(x, rr, "our copy");
+		}
+		ldns_rr_free(rr);
+	}
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	fclose(f);
+	if (ret == 0 && x->have == NULL) {
+		fail(x, "out of memory reading our copy");
+		ret = -1;
+	}
+	if (ret == 0 && !have_soa) {
+		fail(x, "our copy %s has no SOA", x->p.have_path);
+		ret = -1;
+	}
+	return ret;
+}
+
+/* Every record has its TTL; $TTL only keeps the loader from warning. */
+static void write_header(struct xfr_in *x)
+{
+	fputs("; received by zone transfer (sovdns); rewritten at every transfer\n$TTL 3600\n",
+	      x->p.out);
+}
+
+static int write_rr(struct xfr_in *x, const ldns_rr *rr)
+{
+	if (x->records == 0 && x->kind != XFR_IN_INCREMENTAL)
+		write_header(x);
+	if (++x->records > x->p.max_records) {
+		fail(x, "more than %llu records: refused (a primary that never ends?)",
+		     (unsigned long long)x->p.max_records);
+		return -1;
+	}
+	ldns_rr_print(x->p.out, rr);
+	if (ferror(x->p.out)) {
+		fail(x, "cannot write the received zone");
+		return -1;
+	}
+	return 0;
+}
+
+/* The end of an incremental reply: our copy becomes the file. */
+static int write_have(struct xfr_in *x)
+{
+	write_header(x);
+	ldns_rr_print(x->p.out, x->cur_soa);
+	x->records = 1;
+	for (ldns_rbnode_t *n = ldns_rbtree_first(x->have); n != LDNS_RBTREE_NULL;
+	     n = ldns_rbtree_next(n)) {
+		fputs(n->data, x->p.out);
+		x->records++;
+	}
+	if (ferror(x->p.out)) {
+		fail(x, "cannot write the received zone");
+		return -1;
+	}
+	return 0;
+}
+
+/* One answer record, through the states of xfr_in.h. */
+static int step(struct xfr_in *x, const ldns_rr *rr)
+{
+	bool soa = is_soa_of_zone(x, rr);
+	const char *why = record_problem(x, rr);
+	if (why != NULL) {
+		fail(x, "%s", why);
+		return -1;
+	}
+	switch (x->st) {
+	case ST_START:
+		if (!soa) {
+			fail(x, "the first record is not the zone's SOA (RFC 5936 §2.2)");
+			return -1;
+		}
+		x->soa = ldns_rr_clone(rr);
+		x->serial = soa_serial(rr);
+		if (x->soa == NULL) {
+			fail(x, "out of memory");
+			return -1;
+		}
+		if (x->p.qtype == DNS_TYPE_AXFR) {
+			x->st = ST_FULL;
+			return write_rr(x, rr);
+		}
+		x->st = ST_FIRST_SOA;
+		return 0;
+	case ST_FIRST_SOA:
+		if (soa && soa_serial(rr) == x->p.have_serial) {
+			x->kind = XFR_IN_INCREMENTAL;
+			x->version = x->p.have_serial;
+			x->st = ST_DEL;
+			return have_load(x);
+		}
+		x->st = ST_FULL;
+		if (write_rr(x, x->soa) < 0)
+			return -1;
+		/* rr is the full zone's second record */
+		__attribute__((fallthrough));
+	case ST_FULL:
+		if (soa) {
+			if (soa_serial(rr) != x->serial) {
+				fail(x,
+				     "the last SOA has serial %u, the first %u: the zone "
+				     "changed during the transfer",
+				     soa_serial(rr), x->serial);
+				return -1;
+			}
+			x->kind = XFR_IN_FULL;
+			x->st = ST_END;
+			return 0;
+		}
+		return skipped(x, rr) ? 0 : write_rr(x, rr);
+	case ST_DEL:
+		if (soa) {
+			uint32_t v = soa_serial(rr);
+			if (!serial_lt(x->version, v)) {
+				fail(x, "a difference goes from serial %u to %u, not forwards",
+				     x->version, v);
+				return -1;
+			}
+			x->version = v;
+			ldns_rr_free(x->cur_soa);
+			x->cur_soa = ldns_rr_clone(rr);
+			x->st = ST_ADD;
+			return x->cur_soa ? 0 : (fail(x, "out of memory"), -1);
+		}
+		if (++x->records > x->p.max_records) {
+			fail(x, "more than %llu records: refused",
+			     (unsigned long long)x->p.max_records);
+			return -1;
+		}
+		return skipped(x, rr) ? 0 : have_del(x, rr);
+	case ST_ADD:
+		if (soa) {
+			uint32_t v = soa_serial(rr);
+			if (v == x->serial && x->version == x->serial) {
+				x->st = ST_END;
+				return 0;
+			}
+			if (v != x->version) {
+				fail(x, "a difference starts from serial %u, but we are at %u", v,
+				     x->version);
+				return -1;
+			}
+			x->st = ST_DEL;
+			return 0;
+		}
+		if (++x->records > x->p.max_records) {
+			fail(x, "more than %llu records: refused",
+			     (unsigned long long)x->p.max_records);
+			return -1;
+		}
+		return skipped(x, rr) ? 0 : have_add(x, rr, "a difference");
+	case ST_END:
+		fail(x, "records after the last SOA");
+		return -1;
+	case ST_FAILED:
+		return -1;
+	}
+	return -1;
+}
+
+static enum xfr_in_status check_header(struct xfr_in *x, const ldns_pkt *pkt)
+{
+	if (ldns_pkt_id(pkt) != x->p.id)
+		return fail(x, "a reply with ID %u to our query %u", ldns_pkt_id(pkt), x->p.id);
+	if (!ldns_pkt_qr(pkt) || ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY)
+		return fail(x, "not a reply to a QUERY");
+	if (ldns_pkt_tc(pkt))
+		return fail(x, "a truncated reply (TC) in a transfer");
+	unsigned rcode = ldns_pkt_get_rcode(pkt);
+	if (rcode != 0) {
+		x->rcode = rcode;
+		const ldns_lookup_table *t = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
+		return fail(x, "the primary answered %s", t ? t->name : "an error rcode");
+	}
+	const ldns_rr_list *qs = ldns_pkt_question(pkt);
+	size_t qn = ldns_rr_list_rr_count(qs);
+	if (qn > 1)
+		return fail(x, "a reply with %zu questions", qn);
+	if (qn == 0 && x->messages == 1)
+		return XFR_IN_MORE; /* RFC 5936 §2.2.1 allows it; BIND sends one */
+	if (qn == 1) {
+		const ldns_rr *q = ldns_rr_list_rr(qs, 0);
+		if (ldns_dname_compare(ldns_rr_owner(q), x->origin) != 0 ||
+		    (uint16_t)ldns_rr_get_type(q) != x->p.qtype ||
+		    ldns_rr_get_class(q) != LDNS_RR_CLASS_IN)
+			return fail(x, "the reply's question is not the one we asked");
+	}
+	return XFR_IN_MORE;
+}
+
+enum xfr_in_status xfr_in_feed(struct xfr_in *x, const uint8_t *msg, size_t len)
+{
+	if (x->st == ST_FAILED)
+		return XFR_IN_FAILED;
+	if (x->st == ST_END)
+		return XFR_IN_DONE;
+	x->messages++;
+	ldns_pkt *pkt = NULL;
+	if (ldns_wire2pkt(&pkt, msg, len) != LDNS_STATUS_OK)
+		return fail(x, "message %u of the transfer does not parse", x->messages);
+	enum xfr_in_status r = check_header(x, pkt);
+	const ldns_rr_list *an = ldns_pkt_answer(pkt);
+	size_t ancount = ldns_rr_list_rr_count(an);
+	for (size_t i = 0; r == XFR_IN_MORE && i < ancount; i++) {
+		if (x->st == ST_END) {
+			r = fail(x, "records after the last SOA");
+			break;
+		}
+		if (step(x, ldns_rr_list_rr(an, i)) < 0)
+			r = XFR_IN_FAILED;
+	}
+	ldns_pkt_free(pkt);
+	if (r != XFR_IN_MORE)
+		return r;
+	/* One SOA alone, not newer than ours: up to date (RFC 1995 §4). */
+	if (x->st == ST_FIRST_SOA && x->messages == 1 && ancount == 1 &&
+	    !serial_lt(x->p.have_serial, x->serial)) {
+		x->kind = XFR_IN_UPTODATE;
+		x->st = ST_END;
+		return XFR_IN_DONE;
+	}
+	if (x->st != ST_END)
+		return XFR_IN_MORE;
+	if (x->kind == XFR_IN_INCREMENTAL && write_have(x) < 0)
+		return XFR_IN_FAILED;
+	if (fflush(x->p.out) != 0)
+		return fail(x, "cannot write the received zone");
+	return XFR_IN_DONE;
+}

@@ -1,0 +1,444 @@
+"""sovdns as a secondary (RFC 1034 §4.3.5, RFC 1996, RFC 1995, RFC 5936): it copies
+a zone from real Knot and BIND primaries with TSIG, picks up a change through the
+primary's NOTIFY (the SOA refresh is an hour, so nothing else explains it), by IXFR
+where the primary keeps differences; a restart serves the kept copy at once; a
+primary that goes away makes the zone expire (SERVFAIL) as its SOA says; a sovdns
+primary feeds a sovdns secondary; NOTIFYs from strangers are refused; a hostile
+primary (a broken, endless or invalid transfer) changes nothing that is served."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+
+import dns.message
+import dns.name
+import dns.opcode
+import dns.query
+import dns.rcode
+import dns.rrset
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+import dns.zone
+import pytest
+import requests
+
+from conftest import start_or_fail, stop_and_check
+from sovtest.paths import BOUND_S, ZONES_DIR
+from sovtest.peers import PRIMARIES, XFR_BOUND_S, TsigKey, zone_rrsets, zone_text_records
+from sovtest.ports import free_port
+from sovtest.servers import Sovdns
+
+ORIGIN = "example.test."
+SERIAL = 2024060101
+
+READY_ZONE = """$ORIGIN ready.test.
+$TTL 300
+@ SOA ns.ready.test. h.ready.test. 1 3600 600 86400 300
+@ NS ns.ready.test.
+ns A 127.0.0.1
+"""
+
+
+def zone_text(serial: int, extra: str = "", refresh: int = 3600, retry: int = 600,
+              expire: int = 1209600) -> str:
+    text = (ZONES_DIR / "example.test.zone").read_text()
+    for old, new in ((f"{SERIAL} ; serial", f"{serial} ; serial"),
+                     ("7200       ; refresh", f"{refresh} ; refresh"),
+                     ("3600       ; retry", f"{retry} ; retry"),
+                     ("1209600    ; expire", f"{expire} ; expire")):
+        assert old in text, f"the suite zone's SOA changed: no {old!r}"
+        text = text.replace(old, new, 1)
+    return text + extra
+
+
+def query(srv, name: str, rdtype: str, *, opcode=dns.opcode.QUERY, key: TsigKey | None = None,
+          tcp: bool = False, source: str | None = None):
+    q = dns.message.make_query(name, rdtype)
+    q.set_opcode(opcode)
+    if key is not None:
+        q.use_tsig(key.dnspython_keyring(), keyname=key.name, algorithm=key.algorithm)
+    send = dns.query.tcp if tcp else dns.query.udp
+    return send(q, srv.addr, port=srv.port, timeout=BOUND_S, source=source)
+
+
+def serial_of(srv) -> int | None:
+    try:
+        r = query(srv, ORIGIN, "SOA")
+    except (OSError, EOFError, dns.exception.DNSException):
+        return None
+    if r.rcode() != dns.rcode.NOERROR or not r.answer:
+        return None
+    return r.answer[0][0].serial
+
+
+def wait_for(what, pred, timeout: float = XFR_BOUND_S, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s: {what}"
+                         + (f"\n--- log ---\n{log()[-4000:]}" if log else ""))
+
+
+def sovdns_axfr(srv, key: TsigKey) -> set:
+    out = set()
+    for m in dns.query.xfr(srv.addr, ORIGIN, port=srv.port, keyring=key.dnspython_keyring(),
+                           keyname=key.name, relativize=False, timeout=BOUND_S,
+                           lifetime=XFR_BOUND_S):
+        for rrset in m.answer:
+            for rd in rrset:
+                out.add((rrset.name.to_text(), rrset.ttl, dns.rdatatype.to_text(rd.rdtype),
+                         rd.to_text()))
+    return out
+
+
+def metric(srv, name: str) -> float:
+    text = requests.get(f"http://127.0.0.1:{srv.api_port}/metrics", timeout=BOUND_S).text
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no metric {name}")
+
+
+class SovdnsSecondary(Sovdns):
+    """A sovdns with ready.test as a primary zone (so the harness sees it ready
+    before any transfer) and example.test as a secondary of `primaries`."""
+
+    def __init__(self, workdir: Path, primaries, key: TsigKey | None, *, extra_zone=None,
+                 allow_key: TsigKey | None = None, api: bool = True):
+        workdir.mkdir(parents=True, exist_ok=True)
+        ready = workdir / "ready.test.zone"
+        ready.write_text(READY_ZONE)
+        self.state_dir = workdir / "state"
+        self.key = key
+        keys = []
+        for k in {kk.name: kk for kk in (key, allow_key) if kk}.values():
+            kf = workdir / f"{k.name}.key"
+            kf.write_text(k.kdig_arg() + "\n")
+            kf.chmod(0o600)
+            keys.append({"file": str(kf)})
+        zone = {"origin": "example.test", "role": "secondary",
+                "primaries": [{"address": f"{a}:{p}", **({"key": key.name} if key else {})}
+                              for a, p in primaries]}
+        if allow_key:
+            zone["transfer"] = {"allow": [{"from": "127.0.0.0/8", "key": allow_key.name}]}
+        conf = {"tsig": {"keys": keys}, "state_dir": str(self.state_dir),
+                "transfers": {"max_time_s": 10},
+                "zones": [{"origin": "ready.test", "file": str(ready)}, zone]}
+        if extra_zone:
+            conf["zones"].append(extra_zone)
+        if api:
+            self.api_port = free_port()
+            conf["api"] = {"listen": f"127.0.0.1:{self.api_port}", "read_without_token": True}
+        super().__init__(workdir / "sovdns", [("ready.test", ready)], config_mode=True,
+                         config_extra=conf)
+
+    @property
+    def kept(self) -> Path:
+        return self.state_dir / "zones" / "example.test.zone"
+
+
+@pytest.fixture
+def key():
+    return TsigKey.generate("xfr-key")
+
+
+@pytest.mark.parametrize("kind", sorted(PRIMARIES))
+def test_peer_primary_to_sovdns_secondary(tmp_path, key, kind):
+    prim = PRIMARIES[kind](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.1"],
+                           workdir=tmp_path / kind)
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key, allow_key=key)
+    try:
+        start_or_fail(sec)
+        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+        want = zone_rrsets(zone_text_records(zone_text(SERIAL), ORIGIN))
+        assert zone_rrsets(sovdns_axfr(sec, key)) == want
+        assert sec.kept.exists()
+        # A change reaches us through NOTIFY (refresh is 3600 s).
+        prim.set_secondaries([sec.target])
+        new = zone_text(SERIAL + 1, "added 300 IN TXT \"by notify\"\n")
+        prim.update_zone(new)
+        wait_for("the NOTIFYed change", lambda: serial_of(sec) == SERIAL + 1,
+                 log=sec.log_text)
+        assert zone_rrsets(sovdns_axfr(sec, key)) == zone_rrsets(zone_text_records(new, ORIGIN))
+        log = sec.log_text()
+        assert "IXFR from" in log, log[-3000:]  # both keep differences: incremental
+        assert metric(sec, "sovdns_secondary_notify_received_total") >= 1
+        assert metric(sec, "sovdns_secondary_ixfr_total") >= 1
+    finally:
+        stop_and_check(sec)
+        prim.stop()
+
+
+def test_restart_serves_kept_copy_then_expires(tmp_path, key):
+    # refresh 2 s, retry 1 s, expire 8 s
+    text = zone_text(SERIAL, refresh=2, retry=1, expire=8)
+    prim = PRIMARIES["knot"](ORIGIN, text, key, allow=["127.0.0.1"], workdir=tmp_path / "knot")
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key)
+    start_or_fail(sec)
+    wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+    stop_and_check(sec)
+    prim.stop()
+    # With the primary gone, the restarted secondary serves its copy at once...
+    start_or_fail(sec)
+    try:
+        assert serial_of(sec) == SERIAL
+        r = query(sec, "www.example.test.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and r.answer
+        # ...retries every second, and after expire answers SERVFAIL.
+        wait_for("expiry", lambda: query(sec, ORIGIN, "SOA").rcode() == dns.rcode.SERVFAIL,
+                 timeout=30, log=sec.log_text)
+        assert "expired" in sec.log_text()
+        assert metric(sec, 'sovdns_zone_serving{zone="example.test."}') == 0
+        assert metric(sec, "sovdns_secondary_expired_total") >= 1
+        # A restart keeps it expired (the kept copy's mtime says when it was current).
+        stop_and_check(sec)
+        start_or_fail(sec)
+        assert query(sec, ORIGIN, "SOA").rcode() == dns.rcode.SERVFAIL
+        # The primary is back: data again.
+        prim = PRIMARIES["knot"](ORIGIN, text, key, allow=["127.0.0.1"],
+                                 workdir=tmp_path / "knot2", endpoint=prim.target)
+        start_or_fail(prim)
+        wait_for("recovery", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+    finally:
+        stop_and_check(sec)
+        prim.stop()
+
+
+def test_sovdns_primary_to_sovdns_secondary(tmp_path, key):
+    kf = tmp_path / "xfr.key"
+    kf.write_text(key.kdig_arg() + "\n")
+    kf.chmod(0o600)
+    zone = tmp_path / "example.test.zone"
+    zone.write_text(zone_text(SERIAL, refresh=2, retry=1))
+    geo = {"datacenters": [{"id": "a", "location": {"lat": 50, "lon": 8},
+                            "ipv4": ["192.0.2.10"]},
+                           {"id": "b", "location": {"lat": 40, "lon": -74},
+                            "ipv4": ["198.51.100.10"]}],
+           "services": [{"name": "geo.example.test", "policy": "nearest",
+                         "datacenters": ["a", "b"], "ttl": 60}]}
+    prim = Sovdns(tmp_path / "prim", [("example.test", zone)], config_mode=True,
+                  config_extra={"tsig": {"keys": [{"file": str(kf)}]},
+                                "zones": [{"origin": "example.test", "file": str(zone),
+                                           "transfer": {"allow": [{"from": "127.0.0.0/8",
+                                                                   "key": "xfr-key"}]}}],
+                                **geo})
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key)
+    sec.config_extra.update(geo)  # each instance keeps its own geo configuration
+    try:
+        start_or_fail(sec)
+        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+        # The service is answered by the secondary's own geo selection, not the
+        # primary's static sets (which it left out of its copy).
+        r = query(sec, "geo.example.test.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and len(r.answer[0]) == 1
+        assert "geo.example.test" not in sec.kept.read_text()
+        zone.write_text(zone_text(SERIAL + 1, "chained 300 IN A 192.0.2.77\n", refresh=2,
+                                  retry=1))
+        prim.reload()
+        wait_for("the change by refresh", lambda: serial_of(sec) == SERIAL + 1,
+                 log=sec.log_text)
+        r = query(sec, "chained.example.test.", "A")
+        assert r.answer and r.answer[0][0].to_text() == "192.0.2.77"
+    finally:
+        stop_and_check(sec)
+        stop_and_check(prim)
+
+
+def test_notify_acl(tmp_path, key):
+    prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.1"],
+                             workdir=tmp_path / "knot")
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key, api=False)
+    try:
+        start_or_fail(sec)
+        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+        src = prim.addr
+        # From the primary's address with the key: accepted.
+        r = query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY, key=key, source=src)
+        assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA
+        assert r.opcode() == dns.opcode.NOTIFY
+        # Same address, no key: refused. Another key: BADKEY (NOTAUTH).
+        r = query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY, source=src)
+        assert r.rcode() == dns.rcode.REFUSED
+        # Another address with the right key: refused.
+        other = "127.0.0.1" if src != "127.0.0.1" else "127.0.0.2"
+        r = query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY, key=key, source=other)
+        assert r.rcode() == dns.rcode.REFUSED
+        with pytest.raises(dns.tsig.PeerBadKey):  # NOTAUTH, TSIG error BADKEY
+            query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY, key=TsigKey.generate("other"),
+                  source=src)
+        # A zone we do not serve: NOTAUTH; our own primary zone: REFUSED; not SOA: FORMERR.
+        assert query(sec, "nope.test.", "SOA", opcode=dns.opcode.NOTIFY).rcode() == \
+            dns.rcode.NOTAUTH
+        assert query(sec, "ready.test.", "SOA", opcode=dns.opcode.NOTIFY).rcode() == \
+            dns.rcode.REFUSED
+        assert query(sec, ORIGIN, "A", opcode=dns.opcode.NOTIFY, key=key, source=src).rcode() == \
+            dns.rcode.FORMERR
+        # Over TCP too.
+        r = query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY, key=key, tcp=True, source=src)
+        assert r.rcode() == dns.rcode.NOERROR
+    finally:
+        stop_and_check(sec)
+        prim.stop()
+
+
+# -- a hostile primary ---------------------------------------------------------
+
+class FakePrimary:
+    """Answers SOA over UDP with `serial` and every AXFR/IXFR over TCP with the
+    messages `script(query)` returns (wire, each sent with its length prefix);
+    `endless` keeps sending the last one for ever. Unsigned."""
+
+    def __init__(self, serial: int, script, endless: bool = False):
+        self.serial, self.script, self.endless = serial, script, endless
+        for _ in range(50):  # one port for UDP and TCP: retry until both are free
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.udp.bind(("127.0.0.1", 0))
+            port = self.udp.getsockname()[1]
+            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.tcp.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                self.udp.close()
+                self.tcp.close()
+        self.tcp.listen(8)
+        self.target = ("127.0.0.1", port)
+        self.transfers = 0
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=f, daemon=True) for f in (self._udp, self._tcp)]
+        for t in self.threads:
+            t.start()
+
+    def soa_reply(self, q):
+        r = dns.message.make_response(q)
+        r.flags |= dns.flags.AA
+        z = dns.zone.from_text(zone_text(self.serial), ORIGIN, relativize=False)
+        r.answer.append(z.find_rrset(ORIGIN, "SOA"))
+        return r
+
+    def _udp(self):
+        self.udp.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                data, peer = self.udp.recvfrom(65535)
+            except OSError:
+                continue
+            q = dns.message.from_wire(data)
+            self.udp.sendto(self.soa_reply(q).to_wire(), peer)
+
+    def _tcp(self):
+        self.tcp.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                c, _ = self.tcp.accept()
+            except OSError:
+                continue
+            with c:
+                try:
+                    c.settimeout(5)
+                    n = struct.unpack("!H", c.recv(2))[0]
+                    q = dns.message.from_wire(c.recv(n))
+                    self.transfers += 1
+                    msgs = self.script(q)
+                    for m in msgs:
+                        c.sendall(struct.pack("!H", len(m)) + m)
+                    deadline = time.monotonic() + 60
+                    while self.endless and not self.stop.is_set() and time.monotonic() < deadline:
+                        c.sendall(struct.pack("!H", len(msgs[-1])) + msgs[-1])
+                except OSError:
+                    pass  # the secondary hung up
+
+    def close(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=BOUND_S)
+        self.udp.close()
+        self.tcp.close()
+
+
+def zone_rrsets_of(text: str):
+    """(SOA, the other RRsets) of a zone text, as dnspython RRsets."""
+    z = dns.zone.from_text(text, ORIGIN, relativize=False)
+    soa = z.find_rrset(ORIGIN, "SOA")
+    rest = [dns.rrset.from_rdata_list(name, rds.ttl, list(rds))
+            for name, node in z.nodes.items() for rds in node.rdatasets
+            if rds.rdtype != dns.rdatatype.SOA]
+    return soa, rest
+
+
+def message(q, rrsets) -> bytes:
+    r = dns.message.make_response(q)
+    r.flags |= dns.flags.AA
+    r.answer = list(rrsets)
+    return r.to_wire(max_size=65535)
+
+
+def hostile_cases():
+    soa, rest = zone_rrsets_of(zone_text(SERIAL + 1))
+    www_cname = dns.rrset.from_text("www.example.test.", 300, "IN", "CNAME",
+                                    "elsewhere.example.test.")
+    outside = dns.rrset.from_text("evil.other.test.", 300, "IN", "A", "192.0.2.66")
+    return {
+        # the last SOA never comes: the connection closes
+        "cut short": lambda q: [message(q, [soa] + rest)],
+        # a record outside the zone
+        "outside": lambda q: [message(q, [soa] + rest + [outside, soa])],
+        # valid wire, but the zone breaks the rules of a zone file (CNAME and other data)
+        "invalid zone": lambda q: [message(q, [soa] + rest + [www_cname, soa])],
+        # a reply with another ID
+        "wrong id": lambda q: [b"\x00\x00" + message(q, [soa] + rest + [soa])[2:]],
+        # garbage
+        "garbage": lambda q: [b"\x12\x34" + b"\xff" * 40],
+        # never ends: records, then the same records again and again (no SOA):
+        # cut by transfers.max_time_s (10 s here)
+        "endless": lambda q: [message(q, [soa] + rest), message(q, rest)],
+    }
+
+
+@pytest.mark.parametrize("case", sorted(hostile_cases()))
+def test_hostile_primary_changes_nothing(tmp_path, case):
+    # First a good copy at SERIAL from a friendly fake, then the hostile one at SERIAL+1.
+    soa, rest = zone_rrsets_of(zone_text(SERIAL))
+    friendly = FakePrimary(SERIAL, lambda q: [message(q, [soa] + rest + [soa])])
+    hostile = None
+    sec = SovdnsSecondary(tmp_path / "sec", [friendly.target], None)
+    try:
+        start_or_fail(sec)
+        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+        before = sec.kept.read_bytes()
+        friendly.close()
+        hostile = FakePrimary(SERIAL + 1, hostile_cases()[case], endless=case == "endless")
+        sec.config_extra["zones"][1]["primaries"] = [{"address": "%s:%d" % hostile.target}]
+        sec.command()  # rewrites the configuration
+        sec.reload()
+        wait_for("the reload", lambda: "main: reload: generation" in sec.log_text(),
+                 log=sec.log_text)
+        # One NOTIFY (unsigned is fine from the configured primary's address) starts a check.
+        assert query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY).rcode() == dns.rcode.NOERROR
+        # IXFR first (we have a copy), then AXFR; both fail. An IXFR cut by the
+        # time cap is not retried as AXFR.
+        done = ("IXFR from %s:%d failed: the transfer took too long" if case == "endless"
+                else "AXFR from %s:%d failed") % hostile.target
+        wait_for("the failure logged", lambda: done in sec.log_text(), log=sec.log_text)
+        assert serial_of(sec) == SERIAL
+        assert sec.kept.read_bytes() == before
+        assert not list(sec.kept.parent.glob("*.xfr.*")), "a temporary file was left"
+        r = query(sec, "www.example.test.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and r.answer
+    finally:
+        stop_and_check(sec)
+        friendly.close() if not friendly.stop.is_set() else None
+        if hostile:
+            hostile.close()
