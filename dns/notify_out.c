@@ -150,12 +150,18 @@ static void addrs_of(const snapshot_t *s, const uint8_t *name, sov_sockaddr_t **
 static const struct tsig_key *ns_key(const struct xfr_conf *x, size_t zi, const sov_sockaddr_t *a)
 {
 	const struct xfr_zone *xz = &x->zones[zi];
+	int family = a->ss.ss_family;
+	uint8_t ip[16] = {0};
+	if (family == AF_INET)
+		memcpy(ip, &((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr, 4);
+	else
+		memcpy(ip, &((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr, 16);
 	for (size_t i = 0; i < xz->allow_count; i++) {
 		const struct xfr_rule *r = &xz->allow[i];
-		if (r->key < 0)
-			continue;
-		if (xfr_allowed(x, zi, (const struct sockaddr *)&a->ss, &x->keys[r->key]))
-			return &x->keys[r->key];
+		for (size_t j = 0;
+		     r->key >= 0 && (size_t)r->key < x->key_count && j < r->from_count; j++)
+			if (net_contains(&r->from[j], family, ip))
+				return &x->keys[r->key];
 	}
 	return NULL;
 }
