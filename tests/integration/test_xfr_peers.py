@@ -2,9 +2,9 @@
 transfers, RFC 5936 / RFC 1995 / RFC 8945): each secondary's zone equals what
 sovdns serves (static records and the geo services' static A/AAAA), and a
 change + reload reaches each one at its next refresh (the zone's SOA refresh is
-2 s here, and sovdns sends no NOTIFY: "notify.ns" finds only documentation
-addresses; test_notify_out.py has NOTIFY), by an IXFR that sovdns answers in
-full."""
+2 s here; sovdns NOTIFYs only the zone's NS addresses, documentation addresses
+that are not these secondaries: test_notify_out.py tests NOTIFY), by an IXFR
+that sovdns answers in full."""
 
 from __future__ import annotations
 
