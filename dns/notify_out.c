@@ -371,11 +371,13 @@ struct notifier {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
-	struct nt_zone *zones; /* under lock */
-	bool stop;	       /* under lock */
-	int fd[2];	       /* UDP: [0] IPv4, [1] IPv6; -1 when unavailable */
-	int wake[2];	       /* pipe: notifier_zone_changed() and notifier_free() write */
-	int64_t last_send_ms;  /* thread only: rate limit */
+	struct nt_zone *zones;	   /* under lock */
+	bool stop;		   /* under lock */
+	int fd[2];		   /* UDP: [0] IPv4, [1] IPv6; -1 when unavailable */
+	char src[2][ADDR_STR_MAX]; /* the address fd[k] is bound to, "" when the kernel
+				      chooses (for messages) */
+	int wake[2];		   /* pipe: notifier_zone_changed() and notifier_free() write */
+	int64_t last_send_ms;	   /* thread only: rate limit */
 	_Atomic uint64_t sent, acked, failed;
 };
 
@@ -394,8 +396,10 @@ static void nt_zone_free(struct nt_zone *z)
 	free(z);
 }
 
-static int open_udp(int family, const sov_sockaddr_t *sources, size_t source_count)
+static int open_udp(int family, const sov_sockaddr_t *sources, size_t source_count,
+		    char src[ADDR_STR_MAX])
 {
+	src[0] = '\0';
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -414,15 +418,18 @@ static int open_udp(int family, const sov_sockaddr_t *sources, size_t source_cou
 			      &((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr);
 		if (wildcard)
 			continue;
-		sov_sockaddr_t src = *a;
-		addr_set_port(&src, 0);
+		sov_sockaddr_t src_addr = *a;
+		addr_set_port(&src_addr, 0);
 		char buf[ADDR_STR_MAX];
-		if (bind(fd, (const struct sockaddr *)&src.ss, src.len) != 0)
-			log_warn("notify",
-				 "cannot send NOTIFY from %s (%s); the kernel chooses the source "
-				 "address, which secondaries may not accept NOTIFY from",
-				 addr_format_ip((const struct sockaddr *)&src.ss, buf, sizeof(buf)),
-				 strerror(errno));
+		if (bind(fd, (const struct sockaddr *)&src_addr.ss, src_addr.len) == 0)
+			addr_format_ip((const struct sockaddr *)&src_addr.ss, src, ADDR_STR_MAX);
+		else
+			log_warn(
+			    "notify",
+			    "cannot send NOTIFY from %s (%s); the kernel chooses the source "
+			    "address, which secondaries may not accept NOTIFY from",
+			    addr_format_ip((const struct sockaddr *)&src_addr.ss, buf, sizeof(buf)),
+			    strerror(errno));
 		break;
 	}
 	return fd;
@@ -436,8 +443,8 @@ int notifier_new(const sov_sockaddr_t *sources, size_t source_count, notifier_t 
 		return SOV_ENOMEM;
 	pthread_mutex_init(&n->lock, NULL);
 	n->wake[0] = n->wake[1] = -1;
-	n->fd[0] = open_udp(AF_INET, sources, sources ? source_count : 0);
-	n->fd[1] = open_udp(AF_INET6, sources, sources ? source_count : 0);
+	n->fd[0] = open_udp(AF_INET, sources, sources ? source_count : 0, n->src[0]);
+	n->fd[1] = open_udp(AF_INET6, sources, sources ? source_count : 0, n->src[1]);
 	if (n->fd[1] < 0)
 		log_debug("notify", "no IPv6 socket for NOTIFY: %s", strerror(errno));
 	if (n->fd[0] < 0 && n->fd[1] < 0) {
@@ -558,7 +565,8 @@ static void job_send(notifier_t *n, struct nt_zone *z, struct nt_job *j, int64_t
 		job_end(n, z, j, false);
 		return;
 	}
-	int fd = n->fd[j->t.addr.ss.ss_family == AF_INET6 ? 1 : 0];
+	int k = j->t.addr.ss.ss_family == AF_INET6 ? 1 : 0;
+	int fd = n->fd[k];
 	if (fd < 0) {
 		log_warn("notify", "%s: cannot NOTIFY %s: no socket for its address family",
 			 z->name, j->addr);
@@ -588,8 +596,10 @@ static void job_send(notifier_t *n, struct nt_zone *z, struct nt_job *j, int64_t
 		j->first_ms = now;
 	if (sendto(fd, j->msg, j->msg_len, 0, (const struct sockaddr *)&j->t.addr.ss,
 		   j->t.addr.len) < 0)
-		LOG_RATELIMITED(1, log_warn("notify", "%s: NOTIFY to %s: send failed: %s (try %u)",
-					    z->name, j->addr, strerror(errno), j->tries));
+		LOG_RATELIMITED(1,
+				log_warn("notify", "%s: NOTIFY to %s%s%s: send failed: %s (try %u)",
+					 z->name, j->addr, n->src[k][0] ? " from " : "", n->src[k],
+					 strerror(errno), j->tries));
 	else
 		atomic_fetch_add_explicit(&n->sent, 1, memory_order_relaxed);
 	log_debug("notify", "%s: NOTIFY of serial %u to %s%s, id %u, try %u", z->name, z->serial,

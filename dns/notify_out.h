@@ -34,19 +34,20 @@
 #include "dns/tsig.h"
 #include "wire/dname.h"
 
-/* Retries (RFC 1996 §3.6 leaves the interval to us: "initially ... the
- * order of 60 seconds" in §4.3, BIND and Knot a few seconds). The first
- * retry comes 1 s after the first send, each later wait is twice the one
- * before, up to 16 s: sends at 0, 1, 3, 7 and 15 s, and the target is given
- * up 31 s after the first send. A secondary that is restarting or briefly
- * unreachable is reached within seconds; one that is down costs five small
- * datagrams and one warning, and its SOA refresh timer still catches up. */
+/* Retries. RFC 1996 §3.6 makes the interval and the number of
+ * retransmissions operational parameters, with 60 s and 5 as reasonable
+ * defaults; we keep the 5 tries but start at 1 s and double each wait up to
+ * 16 s: sends at 0, 1, 3, 7 and 15 s, and the target is given up 31 s after
+ * the first send. A lost datagram (the usual reason for no answer) costs a
+ * second, not a minute; a secondary that is restarting is reached within
+ * seconds; one that is down costs five small datagrams and one warning,
+ * and its SOA refresh timer still catches up. */
 #define NOTIFY_FIRST_RETRY_MS 1000
 #define NOTIFY_MAX_RETRY_MS 16000
 #define NOTIFY_MAX_TRIES 5
 
-/* At most 20 NOTIFY sends per second across all zones and targets: Knot's
- * and BIND's default notify rate, so a reload of many zones does not burst
+/* At most 20 NOTIFY sends per second across all zones and targets: BIND's
+ * default notify-rate, so a reload of many zones does not burst
  * hundreds of datagrams at secondaries (which would each answer with a SOA
  * query and a transfer). Spaced evenly: one send every 50 ms at most. */
 #define NOTIFY_SENDS_PER_S 20
