@@ -445,20 +445,17 @@ int notifier_new(const sov_sockaddr_t *sources, size_t source_count, notifier_t 
 	n->wake[0] = n->wake[1] = -1;
 	n->fd[0] = open_udp(AF_INET, sources, sources ? source_count : 0, n->src[0]);
 	n->fd[1] = open_udp(AF_INET6, sources, sources ? source_count : 0, n->src[1]);
+	const char *what = NULL;
 	if (n->fd[1] < 0)
 		log_debug("notify", "no IPv6 socket for NOTIFY: %s", strerror(errno));
-	if (n->fd[0] < 0 && n->fd[1] < 0) {
-		log_err("notify", "cannot open a UDP socket for NOTIFY: %s", strerror(errno));
-		notifier_free(n);
-		return SOV_ESYS;
-	}
-	if (pipe2(n->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-		log_err("notify", "cannot create the NOTIFY thread's pipe: %s", strerror(errno));
-		notifier_free(n);
-		return SOV_ESYS;
-	}
-	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
-		log_err("notify", "cannot start the NOTIFY thread");
+	if (n->fd[0] < 0 && n->fd[1] < 0)
+		what = "cannot open a UDP socket for NOTIFY";
+	else if (pipe2(n->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+		what = "cannot create the NOTIFY thread's pipe";
+	else if ((errno = pthread_create(&n->thread, NULL, notifier_main, n)) != 0)
+		what = "cannot start the NOTIFY thread";
+	if (what != NULL) {
+		log_err("notify", "%s: %s", what, strerror(errno));
 		notifier_free(n);
 		return SOV_ESYS;
 	}
