@@ -4,7 +4,9 @@
  * The backend callbacks are in backend.c, the metrics text in metrics.c. */
 #include "daemon/daemon.h"
 
+#include <ifaddrs.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +20,12 @@
 #include "common/log.h"
 #include "daemon/daemon_int.h"
 #include "dns/answer.h"
+#include "dns/notify_out.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
 #include "geo/usable.h"
 #include "probe/health.h"
+#include "wire/wire.h"
 
 /* The same numbers under the names of three layers that may not include one
  * another (probe, api, geo); this file converts between them by casts. */
@@ -169,6 +173,69 @@ finish:
 	return r;
 }
 
+/* -------------------------------------------------------------- NOTIFY */
+
+static bool is_wildcard(const sov_sockaddr_t *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)&a->ss)->sin_addr.s_addr ==
+		       htonl(INADDR_ANY);
+	return a->ss.ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_UNSPECIFIED(
+		   &((const struct sockaddr_in6 *)(const void *)&a->ss)->sin6_addr);
+}
+
+/* d->own: the listen addresses, and for a wildcard one (0.0.0.0:53, [::]:53)
+ * every address of the interfaces of its family with its port: NOTIFYing
+ * ourselves would only earn an error answer and a warning. */
+static int own_addresses(daemon_t *d)
+{
+	struct ifaddrs *ifs = NULL;
+	size_t n = d->fixed.listen_count, cap = n + 1;
+	for (size_t i = 0; i < d->fixed.listen_count; i++)
+		if (is_wildcard(&d->fixed.listen[i]) && ifs == NULL && getifaddrs(&ifs) != 0)
+			ifs = NULL; /* without the interface list, the listen list alone */
+	for (struct ifaddrs *f = ifs; f != NULL; f = f->ifa_next)
+		cap += d->fixed.listen_count;
+	d->own = calloc(cap, sizeof(*d->own));
+	if (d->own == NULL) {
+		freeifaddrs(ifs);
+		return SOV_ENOMEM;
+	}
+	memcpy(d->own, d->fixed.listen, n * sizeof(*d->own));
+	for (size_t i = 0; i < d->fixed.listen_count; i++) {
+		const sov_sockaddr_t *l = &d->fixed.listen[i];
+		if (!is_wildcard(l))
+			continue;
+		for (struct ifaddrs *f = ifs; f != NULL; f = f->ifa_next) {
+			if (f->ifa_addr == NULL || f->ifa_addr->sa_family != l->ss.ss_family)
+				continue;
+			sov_sockaddr_t a = {.len = l->len};
+			memcpy(&a.ss, f->ifa_addr, l->len);
+			addr_set_port(&a, addr_port(l));
+			d->own[n++] = a;
+		}
+	}
+	d->own_count = n;
+	freeifaddrs(ifs);
+	return SOV_OK;
+}
+
+/* After the swap from old (NULL at start-up: every zone is new) to s:
+ * NOTIFY each zone that is new or whose serial changed. */
+static void daemon_notify_changed(daemon_t *d, const snapshot_t *old, const snapshot_t *s)
+{
+	for (size_t i = 0; i < zonedb_count(s->zones); i++) {
+		const zone_t *z = zonedb_get(s->zones, i);
+		const zone_t *o = NULL;
+		for (size_t k = 0; old != NULL && o == NULL && k < zonedb_count(old->zones); k++)
+			if (dname_equal(zonedb_get(old->zones, k)->origin, z->origin))
+				o = zonedb_get(old->zones, k);
+		if (o == NULL || o->serial != z->serial || zone_has_data(o) != zone_has_data(z))
+			daemon_notify_zone(d, s, i);
+	}
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static bool listen_equal(const struct fixed_settings *f, const config_t *c)
@@ -241,6 +308,18 @@ int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 		ret = SOV_ESYS;
 		goto fail;
 	}
+	/* NOTIFY every zone once at start-up, as BIND does: a change made while
+	 * we were down reaches the secondaries now, not at their refresh. */
+	ret = own_addresses(d);
+	if (ret == SOV_OK)
+		ret = notifier_new(d->fixed.listen, d->fixed.listen_count, &d->notifier);
+	if (ret != SOV_OK) {
+		diag_add(diag, NULL, 0, 0, "cannot start the NOTIFY thread: %s", err_str(ret));
+		goto fail;
+	}
+	pthread_mutex_lock(&d->reload_lock);
+	daemon_notify_changed(d, NULL, snapshot_current());
+	pthread_mutex_unlock(&d->reload_lock);
 	if (d->api != NULL) {
 		ret = api_start(d->api, diag);
 		if (ret != SOV_OK) {
@@ -435,6 +514,7 @@ int daemon_reload(daemon_t *d, diag_t *diag)
 	d->mon = next;
 	snapshot_t *old = snapshot_swap(s);
 	pthread_mutex_unlock(&d->view_lock);
+	daemon_notify_changed(d, old, s); /* both stay put: reload_lock, old not retired */
 
 	size_t nzones = zonedb_count(s->zones);
 	size_t nrecords = snapshot_record_count(s);
@@ -477,6 +557,8 @@ void daemon_stop(daemon_t *d)
 	d->sec = NULL;
 	api_free(d->api);
 	d->api = NULL;
+	notifier_free(d->notifier);
+	d->notifier = NULL;
 	if (d->srv != NULL) {
 		struct query_stats st;
 		server_stats(d->srv, &st);
@@ -490,6 +572,7 @@ void daemon_stop(daemon_t *d)
 	monitor_free(d->mon);
 	json_decref(d->api_sections);
 	free(d->dc_ttl_prev);
+	free(d->own);
 	free(d->fixed.listen);
 	pthread_mutex_destroy(&d->reload_lock);
 	pthread_mutex_destroy(&d->view_lock);

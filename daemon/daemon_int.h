@@ -7,6 +7,7 @@
  *   privs.c    dropping root after binding
  *   monitor.c  the probes of one configuration and the live health table
  *   secondary.c the secondary engine: SOA checks, transfers in, expiry
+ *   notify.c   NOTIFY out of one zone (after a reload or a transfer in)
  *
  * Locks: reload_lock serializes reloads (SIGHUP on the main thread, POST
  * /v1/reload on an API thread). view_lock is held by every backend
@@ -29,6 +30,7 @@
 #include "daemon/daemon.h"
 #include "daemon/monitor.h"
 #include "daemon/secondary.h"
+#include "dns/notify_out.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
 
@@ -51,6 +53,11 @@ struct daemon {
 					from; NULL without datacenters */
 	server_t *srv;
 	secondary_t *sec;     /* the secondary engine (idle without secondary zones) */
+	notifier_t *notifier; /* NOTIFY out (dns/notify_out.h); set before the API
+				 starts, freed after it stopped */
+	sov_sockaddr_t *own;  /* our addresses, never NOTIFYed: the listen list, a
+				 wildcard one expanded to the interfaces' addresses */
+	size_t own_count;
 	api_t *api;	      /* NULL without "api"/"state_dir"; set before any
 				 thread that reads it starts */
 	json_t *api_sections; /* "api" and "state_dir" at start (reload warns on change) */
@@ -62,6 +69,18 @@ struct daemon {
 	uint32_t *dc_ttl_prev;
 	int64_t dc_ttl_prev_until_ms;
 };
+
+/**
+ * Tells the secondaries of zone number zone_idx of s (zonedb index) that
+ * it has the version s holds: builds its NOTIFY targets
+ * (notify_targets_build: "notify.also", the NS names' addresses, minus our
+ * own) and queues them (notifier_zone_changed, which replaces a version of
+ * the zone still being notified). For a reload (daemon.c) and for a
+ * secondary zone just transferred and respun. s must stay valid during the
+ * call (the caller holds reload_lock or the read lock); nothing of it is
+ * kept. A zone without data or without targets sends nothing.
+ */
+void daemon_notify_zone(daemon_t *d, const snapshot_t *s, size_t zone_idx) __attribute__((nonnull));
 
 /** The backend callbacks the API is built with (backend.c); ctx = d.
  * All but .reload, which daemon.c fills (it owns reload). */

@@ -151,10 +151,31 @@ static void metrics_probes(const monitor_t *mon, FILE *out)
 	}
 }
 
+/* NOTIFY out (dns/notify_out.h). */
+static void metrics_notify(const daemon_t *d, FILE *out)
+{
+	struct notifier_stats st;
+	memset(&st, 0, sizeof(st));
+	if (d->notifier != NULL)
+		notifier_stats(d->notifier, &st);
+	metric_line(out, "sovdns_notify_sent_total", "NOTIFY messages sent, retries included.",
+		    "counter");
+	fprintf(out, "sovdns_notify_sent_total %llu\n", (unsigned long long)st.sent);
+	metric_line(out, "sovdns_notify_acked_total",
+		    "NOTIFYs of a zone version acknowledged by a secondary.", "counter");
+	fprintf(out, "sovdns_notify_acked_total %llu\n", (unsigned long long)st.acked);
+	metric_line(out, "sovdns_notify_failed_total",
+		    "NOTIFYs of a zone version given up: no answer after every try, or an "
+		    "error answer.",
+		    "counter");
+	fprintf(out, "sovdns_notify_failed_total %llu\n", (unsigned long long)st.failed);
+}
+
 int daemon_metrics(void *ctx, FILE *out)
 {
 	daemon_t *d = ctx;
 	metrics_queries(d, out);
+	metrics_notify(d, out);
 	pthread_mutex_lock(&d->view_lock);
 	const snapshot_t *s = snapshot_current();
 	if (s != NULL)

@@ -261,6 +261,9 @@ static int publish_zone(struct daemon *d, const snapshot_t *cur, size_t idx, zon
 	pthread_mutex_lock(&d->view_lock);
 	snapshot_t *old = snapshot_swap(s);
 	pthread_mutex_unlock(&d->view_lock);
+	/* Our own secondaries (a chain, or notify.also) hear of it at once. */
+	if (zone_has_data(zonedb_get(s->zones, idx)))
+		daemon_notify_zone(d, s, idx);
 	snapshot_retire(old);
 	return SOV_OK;
 }

@@ -400,10 +400,6 @@ static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
 	snprintf(where, sizeof(where), "zones[%zu].notify", zi);
 	if (n == NULL || !xc_object(c, n, where))
 		return;
-	xc_err(c, n,
-	       "%s: NOTIFY is not sent yet (docs/transfers.md); secondaries find changes "
-	       "by their SOA refresh timer",
-	       where);
 	xc_keys(c, n, where, notify_keys);
 	const json_t *ns = json_object_get(n, "ns");
 	if (ns != NULL && !json_is_boolean(ns))

@@ -1,8 +1,10 @@
 """sovdns as the primary of real Knot, NSD and BIND secondaries (TSIG-signed
 transfers, RFC 5936 / RFC 1995 / RFC 8945): each secondary's zone equals what
 sovdns serves (static records and the geo services' static A/AAAA), and a
-change + reload reaches each one at its next refresh (NOTIFY is not sent yet:
-the zone's SOA refresh is 2 s here), by an IXFR that sovdns answers in full."""
+change + reload reaches each one at its next refresh (the zone's SOA refresh is
+2 s here; sovdns NOTIFYs only the zone's NS addresses, documentation addresses
+that are not these secondaries: test_notify_out.py tests NOTIFY), by an IXFR
+that sovdns answers in full."""
 
 from __future__ import annotations
 
