@@ -36,4 +36,3 @@ void daemon_notify_zone(daemon_t *d, const snapshot_t *s, size_t zone_idx)
 			 z->serial, count, count == 1 ? "" : "s");
 	notify_targets_free(t, count);
 }
-

@@ -443,14 +443,41 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	return r;
 }
 
-/* Marks success: the next check after REFRESH, the file's mtime = now. */
-static void confirmed(struct sec_zone *z)
+/* Tells the zone we serve when it expires (its EDNS EXPIRE, RFC 7314). */
+static void publish_expiry(secondary_t *e, const struct sec_zone *z, int64_t at_s)
+{
+	pthread_mutex_lock(&e->d->reload_lock);
+	const snapshot_t *cur = snapshot_current();
+	int idx = current_index(cur, z);
+	if (idx >= 0) {
+		/* The one mutable field of a published zone: an atomic. */
+		zone_t *zz = (zone_t *)zonedb_get(cur->zones, (size_t)idx);
+		atomic_store_explicit(&zz->expire_at_s, at_s, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&e->d->reload_lock);
+}
+
+/*
+ * Marks success: the next check after REFRESH; the copy is good for the
+ * SOA expire, or for what the primary's EXPIRE option said when that is
+ * less (RFC 7314 §4: a primary that is itself a secondary). The file's
+ * mtime is set so that mtime + SOA expire is that moment: a restart then
+ * measures expiry from it.
+ */
+static void confirmed(secondary_t *e, struct sec_zone *z, int64_t their_expire)
 {
 	z->bootstrap_fails = 0;
-	z->confirmed_unix_s = time(NULL);
+	int64_t now = time(NULL);
+	int64_t left = z->expire_s;
+	if (their_expire >= 0 && their_expire < left)
+		left = their_expire;
+	z->confirmed_unix_s = now - ((int64_t)z->expire_s - left);
 	z->next_ms = clock_mono_ms() + (int64_t)z->refresh_s * 1000;
-	if (z->has_data)
-		(void)utimensat(AT_FDCWD, z->file, NULL, 0);
+	if (!z->has_data)
+		return;
+	struct timespec ts[2] = {{z->confirmed_unix_s, 0}, {z->confirmed_unix_s, 0}};
+	(void)utimensat(AT_FDCWD, z->file, ts, 0);
+	publish_expiry(e, z, now + left);
 }
 
 static void refresh(secondary_t *e, struct sec_zone *z)
@@ -462,8 +489,10 @@ static void refresh(secondary_t *e, struct sec_zone *z)
 		char a[ADDR_STR_MAX];
 		addr_format((const struct sockaddr *)&peer.addr.ss, a, sizeof(a));
 		uint32_t theirs = 0;
+		int64_t their_expire = -1;
 		atomic_fetch_add_explicit(&e->soa_checks, 1, memory_order_relaxed);
-		if (xfr_client_soa(&peer, z->origin, &theirs, why, sizeof(why)) != SOV_OK) {
+		if (xfr_client_soa(&peer, z->origin, &theirs, &their_expire, why, sizeof(why)) !=
+		    SOV_OK) {
 			atomic_fetch_add_explicit(&e->soa_failures, 1, memory_order_relaxed);
 			log_warn("xfr", "%s: SOA check with %s failed: %s", z->origin_str, a, why);
 			continue;
@@ -475,7 +504,7 @@ static void refresh(secondary_t *e, struct sec_zone *z)
 					 z->origin_str, a, theirs, z->serial);
 			log_debug("xfr", "%s: up to date with %s (serial %u)", z->origin_str, a,
 				  theirs);
-			confirmed(z);
+			confirmed(e, z, their_expire);
 			return;
 		}
 		bool ixfr_failed = false;
@@ -483,7 +512,7 @@ static void refresh(secondary_t *e, struct sec_zone *z)
 		if (r != SOV_OK && ixfr_failed)
 			r = transfer(e, z, &peer, false, why, sizeof(why), &ixfr_failed);
 		if (r == SOV_OK) {
-			confirmed(z);
+			confirmed(e, z, their_expire);
 			return;
 		}
 	}

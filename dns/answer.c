@@ -14,6 +14,7 @@
 #include "dns/answer.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/err.h"
@@ -246,7 +247,15 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	size_t len = a.r.len;
 	uint16_t arcount = a.r.count[SEC_ADDITIONAL];
 	if (pq.has_edns) {
-		len = opt_put(reply, len, snap, &pq, ext_rcode, a.ecs_scope, a.cookie);
+		/* RFC 7314 §2: EXPIRE in a zone's SOA (and single-SOA IXFR)
+		 * answer, when asked. */
+		int64_t expire = -1;
+		if (__builtin_expect(pq.has_expire, 0) && a.zone != NULL && a.aa &&
+		    a.rcode == DNS_RCODE_NOERROR &&
+		    (pq.qtype == DNS_TYPE_SOA || pq.qtype == DNS_TYPE_IXFR) &&
+		    dname_equal(a.zone->origin, pq.qname_lower))
+			expire = zone_expire_remaining(a.zone, time(NULL));
+		len = opt_put(reply, len, snap, &pq, ext_rcode, a.ecs_scope, a.cookie, expire);
 		arcount++;
 	}
 

@@ -16,12 +16,14 @@ size_t opt_size(const struct dns_query *q)
 		s += 4 + 4 + (size_t)((q->ecs.source_prefix + 7) / 8);
 	if (q->has_cookie)
 		s += COOKIE_OPT_LEN;
+	if (q->has_expire)
+		s += 8;
 	return s;
 }
 
 /* Appends our OPT record (RFC 6891 §6.1.2); space was reserved. */
 size_t opt_put(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
-	       uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie)
+	       uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie, int64_t expire_s)
 {
 	uint8_t *p = buf + len;
 	p[0] = 0; /* root owner */
@@ -52,6 +54,13 @@ size_t opt_put(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dn
 		memcpy(o + 4, q->cookie, COOKIE_CLIENT_LEN);
 		memcpy(o + 4 + COOKIE_CLIENT_LEN, server_cookie, COOKIE_SERVER_LEN);
 		rdlen += COOKIE_OPT_LEN;
+	}
+	if (q->has_expire && expire_s >= 0) {
+		uint8_t *o = p + OPT_FIXED_LEN + rdlen;
+		wire_write_u16(o, EDNS_OPT_EXPIRE);
+		wire_write_u16(o + 2, 4);
+		wire_write_u32(o + 4, expire_s > UINT32_MAX ? UINT32_MAX : (uint32_t)expire_s);
+		rdlen += 8;
 	}
 	wire_write_u16(p + 9, (uint16_t)rdlen);
 	return len + OPT_FIXED_LEN + rdlen;

@@ -20,10 +20,12 @@ size_t opt_size(const struct dns_query *q) __attribute__((nonnull, pure));
  * payload snap->edns_payload, extended rcode ext_rcode (upper 8 bits of
  * the 12-bit rcode), DO copied; ECS echoed with scope ecs_scope
  * (RFC 7871 §7.2.1) if q had ECS; the client cookie and server_cookie
- * (COOKIE_SERVER_LEN bytes) if q had a cookie (RFC 7873 §5.2).
+ * (COOKIE_SERVER_LEN bytes) if q had a cookie (RFC 7873 §5.2); EXPIRE
+ * with expire_s seconds when q had EXPIRE and expire_s >= 0 (RFC 7314 §2:
+ * only in SOA, AXFR and IXFR answers of a zone we are authoritative for).
  */
 size_t opt_put(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
-	       uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie)
+	       uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie, int64_t expire_s)
     __attribute__((nonnull));
 
 #endif

@@ -164,6 +164,9 @@ static int secondary_load(const struct zone_conf *zc, const struct zone_services
 			zone_free(*out);
 			*out = NULL;
 		} else if (r == SOV_OK) {
+			struct zone_soa_timers t;
+			if (zone_soa_timers(*out, &t))
+				atomic_store(&(*out)->expire_at_s, (int64_t)st.st_mtime + t.expire);
 			return SOV_OK;
 		}
 	}

@@ -28,7 +28,8 @@ size_t xfr_client_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *or
 			uint16_t qtype, uint32_t serial)
 {
 	size_t nl = dname_len(origin);
-	size_t need = 12 + nl + 4 + (qtype == DNS_TYPE_IXFR ? 2 + 10 + 22 : 0);
+	bool soa = qtype == DNS_TYPE_SOA;
+	size_t need = 12 + nl + 4 + (qtype == DNS_TYPE_IXFR ? 2 + 10 + 22 : 0) + (soa ? 15 : 0);
 	if (cap < need)
 		return 0;
 	memset(buf, 0, 12);
@@ -53,6 +54,19 @@ size_t xfr_client_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *or
 		wire_write_u32(buf + p, serial);
 		memset(buf + p + 4, 0, 16);
 		p += 20;
+	}
+	if (soa) {
+		/* OPT with an empty EXPIRE option (RFC 7314 §2): a secondary
+		 * primary tells us how long its own copy is still good. */
+		wire_write_u16(buf + 10, 1); /* ARCOUNT */
+		buf[p] = 0;
+		wire_write_u16(buf + p + 1, DNS_TYPE_OPT);
+		wire_write_u16(buf + p + 3, 1232);
+		wire_write_u32(buf + p + 5, 0);
+		wire_write_u16(buf + p + 9, 4);
+		wire_write_u16(buf + p + 11, EDNS_OPT_EXPIRE);
+		wire_write_u16(buf + p + 13, 0);
+		p += 15;
 	}
 	return p;
 }
@@ -184,10 +198,43 @@ static int verify(const struct xfr_peer *p, struct tsig_ctx *tsig, uint8_t *msg,
 	return SOV_OK;
 }
 
-/* The serial of the zone's SOA in the answer of a reply msg[0..len). */
-static int soa_reply_serial(const uint8_t *msg, size_t len, uint16_t id, const uint8_t *origin,
-			    uint32_t *serial, char *err, size_t errcap)
+/* The EXPIRE option (RFC 7314) of the reply's OPT, or -1: the records after
+ * the answer section start at off. */
+static int64_t reply_expire(const uint8_t *msg, size_t len, size_t off)
 {
+	unsigned ns = wire_read_u16(msg + 8), ar = wire_read_u16(msg + 10);
+	uint8_t name[DNAME_MAXLEN];
+	for (unsigned i = 0; i < ns + ar; i++) {
+		if (dns_name_read(msg, len, &off, name) < 0 || len - off < 10)
+			return -1;
+		uint16_t type = wire_read_u16(msg + off);
+		size_t rdlen = wire_read_u16(msg + off + 8);
+		off += 10;
+		if (rdlen > len - off)
+			return -1;
+		if (i >= ns && type == DNS_TYPE_OPT) {
+			for (size_t p = off; p + 4 <= off + rdlen;) {
+				uint16_t code = wire_read_u16(msg + p),
+					 ol = wire_read_u16(msg + p + 2);
+				p += 4;
+				if (ol > off + rdlen - p)
+					return -1;
+				if (code == EDNS_OPT_EXPIRE && ol == 4)
+					return wire_read_u32(msg + p);
+				p += ol;
+			}
+		}
+		off += rdlen;
+	}
+	return -1;
+}
+
+/* The serial of the zone's SOA in the answer of a reply msg[0..len), and
+ * the EXPIRE option's value (-1: none). */
+static int soa_reply_serial(const uint8_t *msg, size_t len, uint16_t id, const uint8_t *origin,
+			    uint32_t *serial, int64_t *expire, char *err, size_t errcap)
+{
+	*expire = -1;
 	if (len < 12 || wire_read_u16(msg) != id || !(msg[2] & 0x80))
 		return set_err(err, errcap, SOV_EINVAL, "not a reply to our SOA query");
 	unsigned rcode = msg[3] & 0xF;
@@ -205,6 +252,7 @@ static int soa_reply_serial(const uint8_t *msg, size_t len, uint16_t id, const u
 			return set_err(err, errcap, SOV_EINVAL, "SOA reply does not parse");
 		off += 4;
 	}
+	bool found = false;
 	for (unsigned i = 0; i < an; i++) {
 		if (dns_name_read(msg, len, &off, name) < 0 || len - off < 10)
 			return set_err(err, errcap, SOV_EINVAL, "SOA reply does not parse");
@@ -215,20 +263,23 @@ static int soa_reply_serial(const uint8_t *msg, size_t len, uint16_t id, const u
 			return set_err(err, errcap, SOV_EINVAL, "SOA reply does not parse");
 		size_t end = off + rdlen, r = off;
 		off = end;
-		if (type != DNS_TYPE_SOA || !dname_equal(name, origin))
+		if (found || type != DNS_TYPE_SOA || !dname_equal(name, origin))
 			continue;
 		uint8_t tmp[DNAME_MAXLEN];
 		if (dns_name_read(msg, end, &r, tmp) < 0 || dns_name_read(msg, end, &r, tmp) < 0 ||
 		    end - r < 20)
 			return set_err(err, errcap, SOV_EINVAL, "SOA record does not parse");
 		*serial = wire_read_u32(msg + r);
-		return SOV_OK;
+		found = true;
 	}
-	return set_err(err, errcap, SOV_EINVAL, "the reply has no SOA for the zone");
+	if (!found)
+		return set_err(err, errcap, SOV_EINVAL, "the reply has no SOA for the zone");
+	*expire = reply_expire(msg, len, off);
+	return SOV_OK;
 }
 
-static int soa_tcp(const struct xfr_peer *p, const uint8_t *origin, uint32_t *serial, char *err,
-		   size_t errcap)
+static int soa_tcp(const struct xfr_peer *p, const uint8_t *origin, uint32_t *serial,
+		   int64_t *expire, char *err, size_t errcap)
 {
 	int64_t end = clock_mono_ms() + timeout_of(p);
 	int fd = tcp_connect(p, end, err, errcap);
@@ -259,16 +310,17 @@ static int soa_tcp(const struct xfr_peer *p, const uint8_t *origin, uint32_t *se
 	if (r == SOV_OK)
 		r = verify(p, &tsig, buf, &len, err, errcap);
 	if (r == SOV_OK)
-		r = soa_reply_serial(buf, len, id, origin, serial, err, errcap);
+		r = soa_reply_serial(buf, len, id, origin, serial, expire, err, errcap);
 	tsig_ctx_clear(&tsig);
 	free(buf);
 	close(fd);
 	return r;
 }
 
-int xfr_client_soa(const struct xfr_peer *p, const uint8_t *origin, uint32_t *serial, char *err,
-		   size_t errcap)
+int xfr_client_soa(const struct xfr_peer *p, const uint8_t *origin, uint32_t *serial,
+		   int64_t *expire, char *err, size_t errcap)
 {
+	*expire = -1;
 	err[0] = 0;
 	int fd = socket(p->addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -282,7 +334,7 @@ int xfr_client_soa(const struct xfr_peer *p, const uint8_t *origin, uint32_t *se
 	tsig_ctx_init(&tsig, p->key);
 	uint16_t id;
 	randombytes_buf(&id, sizeof(id));
-	uint8_t q[512], reply[MSG_MAX];
+	uint8_t q[600], reply[MSG_MAX];
 	size_t qlen = 0;
 	int r = make_query(p, &tsig, q, sizeof(q), &qlen, id, origin, DNS_TYPE_SOA, 0, err, errcap);
 	int64_t end = clock_mono_ms() + timeout_of(p);
@@ -311,13 +363,13 @@ int xfr_client_soa(const struct xfr_peer *p, const uint8_t *origin, uint32_t *se
 		size_t len = (size_t)n;
 		r = verify(p, &tsig, reply, &len, err, errcap);
 		if (r == SOV_OK)
-			r = soa_reply_serial(reply, len, id, origin, serial, err, errcap);
+			r = soa_reply_serial(reply, len, id, origin, serial, expire, err, errcap);
 		break;
 	}
 	tsig_ctx_clear(&tsig);
 	close(fd);
 	if (truncated)
-		return soa_tcp(p, origin, serial, err, errcap);
+		return soa_tcp(p, origin, serial, expire, err, errcap);
 	return r;
 }
 

@@ -32,13 +32,17 @@ struct xfr_peer {
 
 /**
  * Asks p for the SOA serial of `origin` (lowercased wire name): UDP, once
- * more over TCP when the reply is truncated. The reply must be NOERROR with
- * AA and the zone's SOA in its answer section. SOV_OK and *serial, or
+ * more over TCP when the reply is truncated. The query carries an empty
+ * EDNS EXPIRE option; *expire gets the value the reply's EXPIRE option
+ * carries (RFC 7314 §4: a primary that is itself a secondary says how long
+ * its copy stays valid), or -1. The reply must be NOERROR with AA and the
+ * zone's SOA in its answer section. SOV_OK and *serial, or
  * SOV_EIO (no answer in time, network error) / SOV_EINVAL (a wrong or
  * unverifiable reply) with a reason in err.
  */
-int xfr_client_soa(const struct xfr_peer *p, const uint8_t *origin, uint32_t *serial, char *err,
-		   size_t errcap) __attribute__((nonnull, warn_unused_result));
+int xfr_client_soa(const struct xfr_peer *p, const uint8_t *origin, uint32_t *serial,
+		   int64_t *expire, char *err, size_t errcap)
+    __attribute__((nonnull, warn_unused_result));
 
 /**
  * Runs one transfer over TCP: ip->qtype AXFR, or IXFR from ip->have_serial;
@@ -55,7 +59,8 @@ int xfr_client_transfer(const struct xfr_peer *p, struct xfr_in_params *ip, int6
 
 /**
  * Builds a query for origin/qtype with ID id into buf[0..cap); for IXFR an
- * authority SOA carrying `serial` (RFC 1995 §3). Returns its length, or 0
+ * authority SOA carrying `serial` (RFC 1995 §3); for SOA an OPT record with
+ * an empty EXPIRE option (RFC 7314). Returns its length, or 0
  * when cap is too small.
  */
 size_t xfr_client_query(uint8_t *buf, size_t cap, uint16_t id, const uint8_t *origin,

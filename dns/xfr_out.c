@@ -262,7 +262,8 @@ size_t xfr_out_next(struct xfr_out *x, uint8_t *buf, size_t cap, int64_t now_s, 
 	size_t len = r.len;
 	uint16_t arcount = 0;
 	if (x->q.has_edns) {
-		len = opt_put(buf, len, x->snap, &x->q, 0, 0, x->st.cookie);
+		len = opt_put(buf, len, x->snap, &x->q, 0, 0, x->st.cookie,
+			      zone_expire_remaining(x->st.zone, now_s)); /* RFC 7314 §2 */
 		arcount++;
 	}
 	uint16_t flags = DNS_FLAG_QR | DNS_FLAG_AA | (x->q.flags & (0x7800 | DNS_FLAG_RD));

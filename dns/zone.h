@@ -74,12 +74,15 @@ typedef struct zone {
 	size_t record_count;	      /* records loaded (after removing duplicates) */
 	znode_t *nodes;		      /* nodes[0] is the apex */
 	uint32_t node_count;
-	uint64_t *index;       /* open addressing: (owner hash << 32) | (node index + 1),
-				  0 = empty slot; private to zone_find() */
-	uint32_t index_mask;   /* table size - 1 (power of two) */
-	void *mem;	       /* private: allocation bookkeeping */
-	_Atomic uint32_t refs; /* 1 from zone_load(); +1 per zone_ref() (a snapshot that
-				  shares the zone with the one it was respun from) */
+	uint64_t *index;	     /* open addressing: (owner hash << 32) | (node index + 1),
+					0 = empty slot; private to zone_find() */
+	uint32_t index_mask;	     /* table size - 1 (power of two) */
+	void *mem;		     /* private: allocation bookkeeping */
+	_Atomic int64_t expire_at_s; /* a secondary's copy: Unix time it expires (set by
+					the secondary engine at every refresh); 0 for a
+					primary's zone (EXPIRE = the SOA's) */
+	_Atomic uint32_t refs;	     /* 1 from zone_load(); +1 per zone_ref() (a snapshot that
+					shares the zone with the one it was respun from) */
 } zone_t;
 
 /**
@@ -107,6 +110,13 @@ struct zone_soa_timers {
 
 /** Reads the apex SOA's timers of z into *t. False for a zone without data. */
 bool zone_soa_timers(const zone_t *z, struct zone_soa_timers *t) __attribute__((nonnull));
+
+/**
+ * The EDNS EXPIRE value of z at now_s (RFC 7314 §3): the SOA expire for a
+ * primary's zone, the seconds left before a secondary's copy expires (0
+ * when past), -1 for a zone without data.
+ */
+int64_t zone_expire_remaining(const zone_t *z, int64_t now_s) __attribute__((nonnull));
 
 /** Another reference to z (shared between snapshots); returns z. */
 zone_t *zone_ref(const zone_t *z) __attribute__((nonnull, returns_nonnull));

@@ -70,6 +70,17 @@ bool zone_soa_timers(const zone_t *z, struct zone_soa_timers *t)
 	return true;
 }
 
+int64_t zone_expire_remaining(const zone_t *z, int64_t now_s)
+{
+	struct zone_soa_timers t;
+	if (!zone_soa_timers(z, &t))
+		return -1;
+	int64_t at = atomic_load_explicit(&z->expire_at_s, memory_order_relaxed);
+	if (at == 0)
+		return t.expire;
+	return at > now_s ? at - now_s : 0;
+}
+
 zone_t *zone_ref(const zone_t *z)
 {
 	zone_t *m = (zone_t *)z;

@@ -76,6 +76,7 @@ enum dns_type {
 enum dns_class { DNS_CLASS_IN = 1, DNS_CLASS_CH = 3, DNS_CLASS_NONE = 254, DNS_CLASS_ANY = 255 };
 
 #define EDNS_OPT_ECS 8	   /* RFC 7871 */
+#define EDNS_OPT_EXPIRE 9  /* RFC 7314 */
 #define EDNS_OPT_COOKIE 10 /* RFC 7873 */
 #define EDNS_DO_BIT 0x8000 /* in the OPT TTL's low 16 bits */
 
@@ -121,6 +122,7 @@ struct dns_query {
 	struct dns_ecs ecs;
 	bool has_tsig;	      /* a TSIG record, last in the additional section (RFC 8945 §5.1) */
 	uint16_t tsig_offset; /* offset in the packet of that record's owner name */
+	bool has_expire;      /* an EXPIRE option was present (RFC 7314 §2; its data ignored) */
 	bool has_cookie;      /* a valid COOKIE option was present (RFC 7873) */
 	uint8_t cookie_len;   /* 8 (client only) or 16..40 (client + server) */
 	uint8_t cookie[40];

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import dns.edns
 import dns.message
 import dns.name
 import dns.opcode
@@ -64,6 +65,17 @@ def query(srv, name: str, rdtype: str, *, opcode=dns.opcode.QUERY, key: TsigKey 
         q.use_tsig(key.dnspython_keyring(), keyname=key.name, algorithm=key.algorithm)
     send = dns.query.tcp if tcp else dns.query.udp
     return send(q, srv.addr, port=srv.port, timeout=BOUND_S, source=source)
+
+
+def edns_expire(srv, name: str = ORIGIN, rdtype: str = "SOA") -> int | None:
+    """The EDNS EXPIRE value (RFC 7314) srv answers a SOA query with, or None."""
+    q = dns.message.make_query(name, rdtype, use_edns=0,
+                               options=[dns.edns.GenericOption(9, b"")])
+    r = dns.query.udp(q, srv.addr, port=srv.port, timeout=BOUND_S)
+    for o in r.options:
+        if o.otype == 9:
+            return struct.unpack("!I", o.to_wire())[0]
+    return None
 
 
 def serial_of(srv) -> int | None:
@@ -249,6 +261,14 @@ def test_sovdns_primary_to_sovdns_secondary(tmp_path, key):
                  log=sec.log_text)
         r = query(sec, "chained.example.test.", "A")
         assert r.answer and r.answer[0][0].to_text() == "192.0.2.77"
+        # EDNS EXPIRE (RFC 7314): the primary says its SOA expire, the secondary
+        # the time its copy has left (just confirmed: about the same), and only
+        # for the zone's SOA.
+        assert edns_expire(prim) == 1209600
+        left = edns_expire(sec)
+        assert left is not None and 1209600 - 120 <= left <= 1209600
+        assert edns_expire(sec, "www.example.test.", "A") is None
+        assert edns_expire(sec, "ready.test.") == 86400
     finally:
         stop_and_check(sec)
         stop_and_check(prim)
