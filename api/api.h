@@ -160,6 +160,13 @@ struct api_backend {
 	 */
 	json_t *(*status)(void *ctx);
 
+	/**
+	 * The zones served: a new array of objects, each with at least
+	 * "origin" (presentation form, final dot), "role", "serial",
+	 * "serving" (docs/api.md, GET /v1/zones). NULL on error. Optional.
+	 */
+	json_t *(*zones)(void *ctx);
+
 	/** Fills *out for datacenter dc (< dc_count). Required. SOV_OK or an error. */
 	int (*dc_view)(void *ctx, size_t dc, struct api_dc_view *out);
 

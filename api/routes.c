@@ -633,6 +633,49 @@ static void h_operation_abort(void *ctx, const struct http_request *req, struct 
 
 /* ---- instance ---- */
 
+static json_t *zones_of(api_t *api)
+{
+	json_t *arr = api->be.zones ? api->be.zones(api->be.ctx) : NULL;
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		arr = json_array();
+	}
+	return arr;
+}
+
+static void h_zones(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	(void)req;
+	json_t *arr = zones_of(ctx);
+	http_reply(resp, 200, arr ? json_pack("{s:o}", "zones", arr) : NULL);
+}
+
+/* One zone by origin: case and the final dot do not matter. */
+static void h_zone(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	const char *want = req->params[0];
+	size_t wl = strlen(want);
+	if (wl > 0 && want[wl - 1] == '.')
+		wl--;
+	json_t *arr = zones_of(ctx);
+	json_t *found = NULL;
+	for (size_t i = 0; arr != NULL && i < json_array_size(arr) && found == NULL; i++) {
+		json_t *z = json_array_get(arr, i);
+		const char *o = json_string_value(json_object_get(z, "origin"));
+		size_t ol = o ? strlen(o) : 0;
+		if (ol > 0 && o[ol - 1] == '.')
+			ol--;
+		if (o != NULL && ol == wl && strncasecmp(o, want, wl) == 0)
+			found = json_incref(z);
+	}
+	json_decref(arr);
+	if (found == NULL) {
+		http_error(resp, 404, "not_found", "no zone \"%s\"", want);
+		return;
+	}
+	http_reply(resp, 200, found);
+}
+
 static void h_status(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	(void)req;
@@ -740,6 +783,8 @@ const struct http_route api_routes[] = {
     {"POST", "/v1/datacenters/{id}/drain", HTTP_WRITE, h_drain, NULL},
     {"POST", "/v1/datacenters/{id}/undrain", HTTP_WRITE, h_undrain, NULL},
     {"POST", "/v1/datacenters/{id}/maintenance", HTTP_WRITE, h_maintenance, NULL},
+    {"GET", "/v1/zones", HTTP_READ, h_zones, NULL},
+    {"GET", "/v1/zones/{origin}", HTTP_READ, h_zone, NULL},
     {"GET", "/v1/services", HTTP_READ, h_services, NULL},
     {"GET", "/v1/services/{name}", HTTP_READ, h_service, NULL},
     {"GET", "/v1/services/{name}/answer", HTTP_READ, h_answer, q_answer},

@@ -209,6 +209,34 @@ finish:
 	return ret;
 }
 
+/* GET /v1/zones: every zone, and a secondary's refresh state. */
+static json_t *be_zones(void *ctx)
+{
+	daemon_t *d = ctx;
+	json_t *arr = json_array();
+	pthread_mutex_lock(&d->view_lock);
+	const snapshot_t *s = snapshot_current();
+	for (size_t i = 0; arr != NULL && s != NULL && i < zonedb_count(s->zones); i++) {
+		const zone_t *z = zonedb_get(s->zones, i);
+		bool secondary = i < s->conf->zone_count && s->conf->zones[i].secondary;
+		json_t *o =
+		    json_pack("{s:s, s:s, s:o, s:b, s:I, s:s}", "origin", z->origin_str, "role",
+			      secondary ? "secondary" : "primary", "serial",
+			      zone_has_data(z) ? json_integer((json_int_t)z->serial) : json_null(),
+			      "serving", zone_has_data(z), "records", (json_int_t)z->record_count,
+			      "file", i < s->conf->zone_count ? s->conf->zones[i].file : z->path);
+		if (o != NULL && secondary && d->sec != NULL) {
+			json_t *st = secondary_zone_json(d->sec, z->origin);
+			if (st != NULL)
+				json_object_set_new(o, "secondary", st);
+		}
+		if (o != NULL)
+			json_array_append_new(arr, o);
+	}
+	pthread_mutex_unlock(&d->view_lock);
+	return arr;
+}
+
 static json_t *be_status(void *ctx)
 {
 	daemon_t *d = ctx;
@@ -246,6 +274,7 @@ void daemon_backend_init(daemon_t *d, struct api_backend *be)
 {
 	static const struct api_backend be_template = {
 	    .status = be_status,
+	    .zones = be_zones,
 	    .dc_view = be_dc_view,
 	    .dc_max_ttl_s = be_dc_max_ttl_s,
 	    .service_count = be_service_count,

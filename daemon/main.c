@@ -28,9 +28,11 @@
 #include "daemon/monitor.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
+#include "dns/xfr_conf.h"
 #include "dns/zone.h"
 #include "dns/zonedb.h"
 #include "geo/geo.h"
+#include "wire/dname.h"
 #include "wire/wire.h"
 
 enum exit_code { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
@@ -399,6 +401,44 @@ static int check_api(const config_t *c, diag_t *diag)
 	return ret;
 }
 
+/* One zone of --check-config: its data, and for transfers who may take it
+ * and whom it comes from. */
+static void print_zone_check(const snapshot_t *s, size_t i)
+{
+	const zone_t *z = zonedb_get(s->zones, i);
+	const struct xfr_zone *xz = s->xfr && i < s->xfr->zone_count ? &s->xfr->zones[i] : NULL;
+	bool secondary = i < s->conf->zone_count && s->conf->zones[i].secondary;
+	if (secondary && !zone_has_data(z))
+		printf("%s: secondary, no usable copy in %s yet (SERVFAIL until the first "
+		       "transfer)",
+		       z->origin_str, s->conf->zones[i].file);
+	else
+		printf("%s: %s%zu records, serial %u", z->origin_str,
+		       secondary ? "secondary, kept copy: " : "", z->record_count, z->serial);
+	for (size_t k = 0; xz && secondary && k < xz->primary_count; k++) {
+		char a[ADDR_STR_MAX];
+		addr_format((const struct sockaddr *)&xz->primaries[k].addr.ss, a, sizeof(a));
+		int key = xz->primaries[k].key;
+		char kn[DNAME_STR_MAX] = "unsigned";
+		if (key >= 0) {
+			dname_to_str(s->xfr->keys[key].name, kn, sizeof(kn));
+			size_t l = strlen(kn);
+			if (l > 1 && kn[l - 1] == '.')
+				kn[l - 1] = 0;
+		}
+		printf("%s %s (%s%s)", k == 0 ? "; primaries:" : ",", a, key >= 0 ? "key " : "",
+		       kn);
+	}
+	if (xz && xz->allow_count > 0)
+		printf("; transfer allowed by %zu rule%s", xz->allow_count,
+		       xz->allow_count == 1 ? "" : "s");
+	if (xz && xz->notify_ns)
+		printf("; NOTIFY: the NS addresses");
+	if (xz && xz->notify_count > 0)
+		printf("%s%zu more", xz->notify_ns ? " and " : "; NOTIFY: ", xz->notify_count);
+	printf("\n");
+}
+
 static int run_check_config(const struct opts *o)
 {
 	int code = EXIT_INVALID;
@@ -420,12 +460,12 @@ static int run_check_config(const struct opts *o)
 	}
 	if (check_api(s->conf, diag) != SOV_OK)
 		goto finish;
-	for (size_t i = 0; i < zonedb_count(s->zones); i++) {
-		const zone_t *z = zonedb_get(s->zones, i);
-		printf("%s: %zu records, serial %u\n", z->origin_str, z->record_count, z->serial);
-	}
-	printf("%s: configuration ok: %zu zones, %zu records, %zu listen addresses\n",
-	       o->check_config, zonedb_count(s->zones), snapshot_record_count(s), nlisten);
+	for (size_t i = 0; i < zonedb_count(s->zones); i++)
+		print_zone_check(s, i);
+	printf("%s: configuration ok: %zu zones, %zu records, %zu listen addresses, %zu TSIG "
+	       "keys\n",
+	       o->check_config, zonedb_count(s->zones), snapshot_record_count(s), nlisten,
+	       s->xfr ? s->xfr->key_count : 0);
 	code = EXIT_OK;
 finish:
 	if (diag_count(diag) == 0 && code != EXIT_OK)

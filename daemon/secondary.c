@@ -30,6 +30,21 @@ struct sec_primary {
 	struct tsig_key key; /* a copy: the engine outlives the snapshot it came from */
 };
 
+/* What the API shows of a zone; written by the thread under mu, read under mu. */
+struct sec_status {
+	int64_t checked_unix_ms;   /* last SOA check (any outcome) */
+	int64_t next_check_unix_s; /* when the next one is due */
+	int64_t transfer_unix_ms;  /* last transfer taken in */
+	char transfer_kind[8];	   /* "AXFR", "IXFR" */
+	char transfer_from[ADDR_STR_MAX];
+	uint32_t transfer_serial;
+	uint64_t transfer_records;
+	int64_t transfer_ms;
+	int64_t error_unix_ms; /* last failure */
+	char error[300];
+	uint64_t transfers, failures;
+};
+
 struct sec_zone {
 	size_t conf_idx; /* in the configuration it came from */
 	uint8_t origin[DNAME_MAXLEN];
@@ -49,6 +64,7 @@ struct sec_zone {
 	int64_t next_ms;	  /* monotonic: next SOA check */
 	int64_t confirmed_unix_s; /* last success (the file's mtime) */
 	bool notified;
+	struct sec_status st; /* guarded by secondary.mu */
 };
 
 struct zone_set {
@@ -229,6 +245,7 @@ static void take_pending(secondary_t *e)
 			if (dname_equal(next.z[i].origin, e->cur.z[k].origin) &&
 			    strcmp(next.z[i].file, e->cur.z[k].file) == 0) {
 				next.z[i].next_ms = e->cur.z[k].next_ms;
+				next.z[i].st = e->cur.z[k].st;
 				next.z[i].notified = e->cur.z[k].notified;
 				if (next.z[i].confirmed_unix_s < e->cur.z[k].confirmed_unix_s)
 					next.z[i].confirmed_unix_s = e->cur.z[k].confirmed_unix_s;
@@ -421,6 +438,23 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	}
 	if (r == SOV_OK)
 		r = install(e, z, tmp, why, cap);
+	pthread_mutex_lock(&e->mu);
+	if (r == SOV_OK) {
+		z->st.transfer_unix_ms = clock_unix_ms();
+		snprintf(z->st.transfer_kind, sizeof(z->st.transfer_kind), "%s",
+			 kind == XFR_IN_INCREMENTAL ? "IXFR" : "AXFR");
+		snprintf(z->st.transfer_from, sizeof(z->st.transfer_from), "%s", a);
+		z->st.transfer_serial = serial;
+		z->st.transfer_records = records;
+		z->st.transfer_ms = clock_mono_ms() - t0;
+		z->st.transfers++;
+	} else {
+		z->st.error_unix_ms = clock_unix_ms();
+		snprintf(z->st.error, sizeof(z->st.error), "%s from %s: %s", ixfr ? "IXFR" : "AXFR",
+			 a, why);
+		z->st.failures++;
+	}
+	pthread_mutex_unlock(&e->mu);
 	if (r == SOV_OK) {
 		atomic_fetch_add_explicit(&e->transfers, 1, memory_order_relaxed);
 		if (kind == XFR_IN_INCREMENTAL)
@@ -480,7 +514,19 @@ static void confirmed(secondary_t *e, struct sec_zone *z, int64_t their_expire)
 	publish_expiry(e, z, now + left);
 }
 
+static void refresh_once(secondary_t *e, struct sec_zone *z);
+
+/* A refresh, then what the API shows of it. */
 static void refresh(secondary_t *e, struct sec_zone *z)
+{
+	refresh_once(e, z);
+	pthread_mutex_lock(&e->mu);
+	z->st.checked_unix_ms = clock_unix_ms();
+	z->st.next_check_unix_s = time(NULL) + (z->next_ms - clock_mono_ms() + 999) / 1000;
+	pthread_mutex_unlock(&e->mu);
+}
+
+static void refresh_once(secondary_t *e, struct sec_zone *z)
 {
 	char why[512] = "";
 	for (size_t k = 0; k < z->nprim; k++) {
@@ -495,6 +541,10 @@ static void refresh(secondary_t *e, struct sec_zone *z)
 		    SOV_OK) {
 			atomic_fetch_add_explicit(&e->soa_failures, 1, memory_order_relaxed);
 			log_warn("xfr", "%s: SOA check with %s failed: %s", z->origin_str, a, why);
+			pthread_mutex_lock(&e->mu);
+			z->st.error_unix_ms = clock_unix_ms();
+			snprintf(z->st.error, sizeof(z->st.error), "SOA check with %s: %s", a, why);
+			pthread_mutex_unlock(&e->mu);
 			continue;
 		}
 		if (z->has_data && !serial_lt(z->serial, theirs)) {
@@ -615,6 +665,75 @@ void secondary_free(secondary_t *e)
 	pthread_mutex_destroy(&e->mu);
 	pthread_cond_destroy(&e->cv);
 	free(e);
+}
+
+static json_t *time_or_null(int64_t unix_ms)
+{
+	if (unix_ms <= 0)
+		return json_null();
+	char buf[40];
+	time_t t = (time_t)(unix_ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+json_t *secondary_zone_json(secondary_t *e, const uint8_t *origin)
+{
+	json_t *o = NULL;
+	pthread_mutex_lock(&e->mu);
+	for (size_t k = 0; k < e->cur.n && o == NULL; k++) {
+		const struct sec_zone *z = &e->cur.z[k];
+		if (!dname_equal(z->origin, origin))
+			continue;
+		int64_t now = time(NULL);
+		json_t *prim = json_array();
+		for (size_t i = 0; i < z->nprim; i++) {
+			char a[ADDR_STR_MAX], kn[DNAME_STR_MAX] = "";
+			addr_format((const struct sockaddr *)&z->prim[i].addr.ss, a, sizeof(a));
+			if (z->prim[i].has_key) {
+				dname_to_str(z->prim[i].key.name, kn, sizeof(kn));
+				size_t l = strlen(kn);
+				if (l > 1 && kn[l - 1] == '.')
+					kn[l - 1] = 0; /* as configured: "transfer" */
+			}
+			json_array_append_new(
+			    prim, json_pack("{s:s, s:o}", "address", a, "key",
+					    z->prim[i].has_key ? json_string(kn) : json_null()));
+		}
+		json_t *last = json_null();
+		if (z->st.transfer_unix_ms > 0)
+			last = json_pack("{s:o, s:s, s:s, s:I, s:I, s:I}", "at",
+					 time_or_null(z->st.transfer_unix_ms), "kind",
+					 z->st.transfer_kind, "from", z->st.transfer_from, "serial",
+					 (json_int_t)z->st.transfer_serial, "records",
+					 (json_int_t)z->st.transfer_records, "ms",
+					 (json_int_t)z->st.transfer_ms);
+		json_t *err = json_null();
+		if (z->st.error_unix_ms > 0)
+			err = json_pack("{s:o, s:s}", "at", time_or_null(z->st.error_unix_ms),
+					"message", z->st.error);
+		int64_t expires = z->has_data && z->confirmed_unix_s > 0
+				      ? z->confirmed_unix_s + (int64_t)z->expire_s - now
+				      : -1;
+		o = json_pack(
+		    "{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "primaries", prim,
+		    "last_check", time_or_null(z->st.checked_unix_ms), "last_confirmed",
+		    time_or_null(z->confirmed_unix_s * 1000), "next_check_in_s",
+		    z->st.next_check_unix_s > 0
+			? json_integer(z->st.next_check_unix_s > now ? z->st.next_check_unix_s - now
+								     : 0)
+			: json_null(),
+		    "last_transfer", last, "last_error", err, "expires_in_s",
+		    (json_int_t)(expires < 0 ? 0 : expires), "refresh_s", (json_int_t)z->refresh_s,
+		    "transfers", (json_int_t)z->st.transfers, "failures",
+		    (json_int_t)z->st.failures);
+		if (o != NULL && !z->has_data)
+			json_object_set_new(o, "expires_in_s", json_null());
+	}
+	pthread_mutex_unlock(&e->mu);
+	return o;
 }
 
 void secondary_metrics(const secondary_t *e, FILE *out)

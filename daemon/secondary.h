@@ -33,6 +33,7 @@
 #ifndef SOV_DAEMON_SECONDARY_H
 #define SOV_DAEMON_SECONDARY_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -61,6 +62,13 @@ int secondary_run(secondary_t *e) __attribute__((nonnull, warn_unused_result));
 
 /** Stops the thread (waits at most for one exchange's timeout) and frees e. NULL allowed. */
 void secondary_free(secondary_t *e);
+
+/**
+ * What the API shows of secondary zone `origin` (lowercased wire name): a
+ * new object (docs/api.md, GET /v1/zones), or NULL when the engine does not
+ * hold it (yet). Thread-safe.
+ */
+json_t *secondary_zone_json(secondary_t *e, const uint8_t *origin) __attribute__((nonnull));
 
 /** Prometheus text of the engine's counters (metrics.c). */
 void secondary_metrics(const secondary_t *e, FILE *out) __attribute__((nonnull));

@@ -184,6 +184,21 @@ def test_peer_primary_to_sovdns_secondary(tmp_path, key, kind):
         assert "IXFR from" in log, log[-3000:]  # both keep differences: incremental
         assert metric(sec, "sovdns_secondary_notify_received_total") >= 1
         assert metric(sec, "sovdns_secondary_ixfr_total") >= 1
+        # The API shows the zone's state.
+        api = f"http://127.0.0.1:{sec.api_port}/v1/zones"
+        zones = {z["origin"]: z for z in requests.get(api, timeout=BOUND_S).json()["zones"]}
+        assert zones["ready.test."]["role"] == "primary" and "secondary" not in zones["ready.test."]
+        z = requests.get(api + "/EXAMPLE.test", timeout=BOUND_S).json()
+        assert (z["role"], z["serial"], z["serving"]) == ("secondary", SERIAL + 1, True)
+        st = z["secondary"]
+        assert st["primaries"] == [{"address": "%s:%d" % prim.target, "key": key.name}]
+        assert st["last_transfer"]["kind"] == "IXFR"
+        assert st["last_transfer"]["serial"] == SERIAL + 1
+        assert st["transfers"] == 2 and st["failures"] == 0
+        assert 0 < st["next_check_in_s"] <= 3600
+        assert 1209600 - 120 < st["expires_in_s"] <= 1209600
+        r = requests.get(api + "/nope.test", timeout=BOUND_S)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     finally:
         stop_and_check(sec)
         prim.stop()
@@ -462,3 +477,36 @@ def test_hostile_primary_changes_nothing(tmp_path, case):
         friendly.close() if not friendly.stop.is_set() else None
         if hostile:
             hostile.close()
+
+
+def test_check_config_summarises_transfers(tmp_path, key):
+    """--check-config names each secondary's primaries and keys; a bad primary
+    address or an unknown key is an error at its position."""
+    import json
+    import subprocess
+    from sovtest.paths import default_sovdns_bin
+    kf = tmp_path / "xfr.key"
+    kf.write_text(key.kdig_arg() + "\n")
+    kf.chmod(0o600)
+    conf = {"listen": ["127.0.0.1:53"], "state_dir": str(tmp_path / "state"),
+            "tsig": {"keys": [{"file": str(kf)}]},
+            "zones": [{"origin": "example.test", "role": "secondary",
+                       "primaries": [{"address": "192.0.2.1", "key": key.name},
+                                     {"address": "[2001:db8::1]:5300"}]}]}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([default_sovdns_bin(), "--check-config", path], capture_output=True,
+                       text=True, timeout=BOUND_S)
+    assert r.returncode == 0, r.stderr
+    assert ("example.test.: secondary, no usable copy in" in r.stdout
+            and f"primaries: 192.0.2.1:53 (key {key.name}), [2001:db8::1]:5300 (unsigned)"
+            in r.stdout), r.stdout
+    assert "1 TSIG keys" in r.stdout
+    conf["zones"][0]["primaries"] = [{"address": "192.0.2.1:99999"}, {"address": "x",
+                                                                      "key": "nokey"}]
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([default_sovdns_bin(), "--check-config", path], capture_output=True,
+                       text=True, timeout=BOUND_S)
+    assert r.returncode != 0
+    assert f"{path}:1:" in r.stderr and "primaries" in r.stderr, r.stderr
+    assert "nokey" in r.stderr, r.stderr
