@@ -109,8 +109,9 @@ static bool put_split(struct xfr_out *x, struct reply *r, const uint8_t *owner, 
 }
 
 /* The static RRset of `type` (A or AAAA) a transfer carries for geo service
- * svc (docs/transfers.md): the public addresses of every datacenter of the
- * service, once each, with the service's TTL. False when there is none (or
+ * svc (docs/transfers.md): the public addresses of the datacenters its
+ * "transfer" names (default: all of the service's), once each, with the
+ * service's TTL. False when there is none (or
  * memory ran out: then the transfer has failed). */
 static bool service_rrset(struct xfr_out *x, uint32_t svc, uint16_t type, zrrset_t *out)
 {
@@ -123,6 +124,8 @@ static bool service_rrset(struct xfr_out *x, uint32_t svc, uint16_t type, zrrset
 	uint16_t count = 0;
 	for (size_t d = 0; d < si->dc_count; d++) {
 		size_t n = 0;
+		if (!(si->transfer_mask >> si->dcs[d] & 1))
+			continue; /* the service's "transfer" leaves it out */
 		const uint8_t *addrs = geo_dc_addrs(g, si->dcs[d], family, &n);
 		for (size_t k = 0; k < n; k++) {
 			const uint8_t *a = addrs + k * alen;

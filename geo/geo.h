@@ -120,11 +120,14 @@ struct geo_service_info {
 	const uint8_t *name_wire; /* uncompressed wire form, lowercased (dname.h) */
 	enum geo_policy policy;
 	enum geo_on_all_down on_all_down;
-	uint32_t ttl_s;	      /* TTL of the A/AAAA records */
-	uint32_t ttl_down_s;  /* TTL instead while any of its dcs is not usable (<= ttl_s) */
-	unsigned max_answers; /* datacenters per answer: 1..GEO_DC_MAX */
-	const uint16_t *dcs;  /* datacenter indices, config order (failover order) */
-	size_t dc_count;      /* >= 1 */
+	uint32_t ttl_s;		/* TTL of the A/AAAA records */
+	uint32_t ttl_down_s;	/* TTL instead while any of its dcs is not usable (<= ttl_s) */
+	unsigned max_answers;	/* datacenters per answer: 1..GEO_DC_MAX */
+	const uint16_t *dcs;	/* datacenter indices, config order (failover order) */
+	size_t dc_count;	/* >= 1 */
+	uint64_t transfer_mask; /* "transfer": the datacenters (bit = index) whose public
+				   addresses a zone transfer carries as the name's static
+				   A/AAAA (docs/transfers.md); default all of dcs */
 };
 
 /** Number of services. */

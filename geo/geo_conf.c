@@ -628,10 +628,54 @@ static bool parse_enum(struct cp *p, const json_t *v, const char *where, const c
 	return false;
 }
 
+/*
+ * A service's "transfer": which datacenters' public addresses a zone
+ * transfer carries for its name. "all" (the default: a secondary answers
+ * with every site, as round-robin DNS), "first" (the first of its
+ * datacenters: for failover, the primary site), or a list of datacenter
+ * ids among the service's own.
+ */
+static void parse_transfer(struct cp *p, const json_t *v, const char *where, struct geo_service *s)
+{
+	if (v == NULL)
+		return;
+	if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)
+		return;
+	if (json_is_string(v) && strcmp(json_string_value(v), "first") == 0) {
+		if (s->info.dc_count > 0)
+			s->info.transfer_mask = (uint64_t)1 << s->dcs[0];
+		return;
+	}
+	if (!json_is_array(v)) {
+		cp_err(p, v,
+		       "%s: \"transfer\" must be \"all\", \"first\" or a list of the service's "
+		       "datacenter ids",
+		       where);
+		return;
+	}
+	char lwhere[320];
+	snprintf(lwhere, sizeof(lwhere), "%s: \"transfer\"", where);
+	size_t n = 0;
+	uint16_t *dcs = parse_dc_list(p, v, lwhere, &n);
+	uint64_t mask = 0;
+	for (size_t k = 0; k < n; k++) {
+		uint64_t bit = (uint64_t)1 << dcs[k];
+		if (!(s->dc_mask & bit))
+			cp_err(p, json_array_get(v, k),
+			       "%s: datacenter \"%s\" is not one of the service's", lwhere,
+			       json_string_value(json_array_get(v, k)));
+		mask |= bit;
+	}
+	free(dcs);
+	if (n > 0)
+		s->info.transfer_mask = mask;
+}
+
 static void parse_services(struct cp *p, const json_t *arr)
 {
-	static const char *const keys[] = {"name",	  "policy",	 "datacenters",	  "ttl",
-					   "max_answers", "on_all_down", "ttl_when_down", NULL};
+	static const char *const keys[] = {"name",	    "policy",	   "datacenters",
+					   "ttl",	    "max_answers", "on_all_down",
+					   "ttl_when_down", "transfer",	   NULL};
 	/* Same order as enum geo_policy / enum geo_on_all_down. */
 	static const char *const policies[] = {"nearest", "failover", "all", NULL};
 	static const char *const downs[] = {"all", "first", "empty", NULL};
@@ -761,6 +805,8 @@ static void parse_services(struct cp *p, const json_t *arr)
 		}
 		s->location_dependent =
 		    s->info.policy == GEO_POLICY_NEAREST && s->info.dc_count > 1;
+		s->info.transfer_mask = s->dc_mask;
+		parse_transfer(p, json_object_get(obj, "transfer"), where, s);
 		ctx->svc_count++;
 	}
 	/* Pointers into svcs are taken once the array is complete. */

@@ -7,6 +7,7 @@ server is the real daemon with a configuration of its own per test module."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -501,3 +502,54 @@ def test_services_go_out_as_all_their_public_addresses(tmp_path):
         assert got - mine == file_set(zone)
     finally:
         p.srv.stop()
+
+
+@pytest.mark.parametrize("choice,want", [
+    ("first", {("geo.example.test.", 42, "A", "198.51.100.10"),
+               ("geo.example.test.", 42, "A", "192.0.2.10")}),
+    (["a"], {("geo.example.test.", 42, "A", "192.0.2.10"),
+             ("geo.example.test.", 42, "AAAA", "2001:db8::10")}),
+    ("all", {("geo.example.test.", 42, "A", "198.51.100.10"),
+             ("geo.example.test.", 42, "A", "192.0.2.10"),
+             ("geo.example.test.", 42, "AAAA", "2001:db8::10")}),
+])
+def test_service_transfer_setting(tmp_path, choice, want):
+    """A service's "transfer" picks whose addresses go out: "first" (the
+    service's first datacenter, b here), a list, or "all" (the default)."""
+    zone = tmp_path / "example.test.zone"
+    zone.write_text((ZONES_DIR / "example.test.zone").read_text())
+    geo = {"datacenters": [
+               {"id": "a", "location": {"lat": 50, "lon": 8}, "ipv4": ["192.0.2.10"],
+                "ipv6": ["2001:db8::10"]},
+               {"id": "b", "location": {"lat": 40, "lon": -74}, "ipv4": ["198.51.100.10", "192.0.2.10"]}],
+           "services": [{"name": "geo.example.test", "policy": "failover",
+                         "datacenters": ["b", "a"], "ttl": 42, "transfer": choice}]}
+    p = Primary(tmp_path, zone, [{"from": "127.0.0.0/8", "key": "transfer"}], extra=geo)
+    p.srv.start()
+    try:
+        got = transferred_set(axfr_messages(p.srv, p.keyring, KEY_NAME))
+        assert {r for r in got if r[0] == "geo.example.test."} == want
+    finally:
+        p.srv.stop()
+
+
+def test_service_transfer_setting_errors(tmp_path):
+    zone = tmp_path / "example.test.zone"
+    zone.write_text((ZONES_DIR / "example.test.zone").read_text())
+    for bad, says in (("some", '"transfer" must be "all", "first" or a list'),
+                      (["c"], 'unknown datacenter'),
+                      (["a"], 'datacenter "a" is not one of the service\'s')):
+        geo = {"datacenters": [
+                   {"id": "a", "location": {"lat": 50, "lon": 8}, "ipv4": ["192.0.2.10"]},
+                   {"id": "b", "location": {"lat": 40, "lon": -74}, "ipv4": ["198.51.100.10"]},
+                   {"id": "c2", "location": {"lat": 40, "lon": -74}, "ipv4": ["198.51.100.11"]}],
+               "services": [{"name": "geo.example.test", "policy": "failover",
+                             "datacenters": ["b", "c2"], "transfer": bad}]}
+        conf = tmp_path / "c.json"
+        conf.write_text(json.dumps({"listen": ["127.0.0.1:53"],
+                                    "zones": [{"origin": "example.test", "file": str(zone)}],
+                                    **geo}))
+        r = subprocess.run([default_sovdns_bin(), "--check-config", conf], capture_output=True,
+                           text=True, timeout=BOUND_S)
+        assert r.returncode != 0 and says in r.stderr, (bad, r.stderr)
+        assert f"{conf}:1:" in r.stderr
