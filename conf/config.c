@@ -469,7 +469,7 @@ static void origin_key(const char *s, char *out, size_t cap)
 static char *secondary_default_file(struct cfg_ctx *cx, const json_t *state_dir, const char *origin)
 {
 	if (!json_is_string(state_dir) || json_string_length(state_dir) == 0) {
-		cfg_error(cx, "a secondary zone needs \"file\" (where to keep what it receives) "
+		cfg_error(cx, "a secondary or catalog zone needs \"file\" (where to keep it) "
 			      "or a top-level \"state_dir\"");
 		return NULL;
 	}
@@ -541,22 +541,27 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		jsonpos_pop(cx->ptr);
 	}
 
-	bool secondary = false;
+	bool secondary = false, catalog = false;
 	json_t *role = json_object_get(z, "role");
 	if (role != NULL) {
 		cfg_push_key(cx, "role");
 		if (json_is_string(role) && strcmp(json_string_value(role), "secondary") == 0)
 			secondary = true;
+		else if (json_is_string(role) && strcmp(json_string_value(role), "catalog") == 0)
+			catalog = true;
 		else if (!json_is_string(role) || strcmp(json_string_value(role), "primary") != 0) {
-			cfg_error(cx, "\"role\" must be \"primary\" (served from its file, the "
-				      "default) or \"secondary\" (copied from its primaries)");
+			cfg_error(cx,
+				  "\"role\" must be \"primary\" (served from its file, the "
+				  "default), \"secondary\" (copied from its primaries) or "
+				  "\"catalog\" (written by sovdns: the list of the other zones, "
+				  "RFC 9432)");
 			ok = false;
 		}
 		jsonpos_pop(cx->ptr);
 	}
 
 	char *resolved = NULL;
-	if (file == NULL && secondary) {
+	if (file == NULL && (secondary || catalog)) {
 		resolved =
 		    secondary_default_file(cx, json_object_get(cx->root, "state_dir"),
 					   json_is_string(origin) ? json_string_value(origin) : "");
@@ -577,7 +582,7 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		} else if ((resolved = path_beside(cx->file, json_string_value(file))) == NULL) {
 			cfg_error(cx, "out of memory");
 			ok = false;
-		} else if (!secondary && access(resolved, R_OK) != 0) {
+		} else if (!secondary && !catalog && access(resolved, R_OK) != 0) {
 			cfg_error(cx, "cannot read zone file \"%s\": %s", resolved,
 				  strerror(errno));
 			ok = false;
@@ -590,6 +595,7 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		zc->origin = cfg_strdup(cx, json_string_value(origin));
 		zc->file = resolved;
 		zc->secondary = secondary;
+		zc->catalog = catalog;
 		resolved = NULL;
 		if (zc->origin != NULL)
 			c->zone_count++;
@@ -827,7 +833,8 @@ int config_add_zone(config_t *c, const char *origin, const char *file)
 	}
 	/* Every field set: realloc'd memory is not zeroed (a stale "secondary"
 	 * flag was read by UBSan). */
-	c->zones[c->zone_count] = (struct zone_conf){.origin = o, .file = f, .secondary = false};
+	c->zones[c->zone_count] =
+	    (struct zone_conf){.origin = o, .file = f, .secondary = false, .catalog = false};
 	c->zone_count++;
 	return SOV_OK;
 }

@@ -32,6 +32,8 @@ struct zone_conf {
 			   yet): "file" or <state_dir>/zones/<origin>.zone */
 	bool secondary; /* "role": "secondary": the zone comes by transfer from its
 			   primaries (docs/transfers.md), the file is ours to write */
+	bool catalog;	/* "role": "catalog": a catalog zone (RFC 9432) sovdns writes to
+			   the file at every load, listing every other zone */
 };
 
 /** The whole configuration. */

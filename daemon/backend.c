@@ -219,12 +219,14 @@ static json_t *be_zones(void *ctx)
 	for (size_t i = 0; arr != NULL && s != NULL && i < zonedb_count(s->zones); i++) {
 		const zone_t *z = zonedb_get(s->zones, i);
 		bool secondary = i < s->conf->zone_count && s->conf->zones[i].secondary;
-		json_t *o =
-		    json_pack("{s:s, s:s, s:o, s:b, s:I, s:s}", "origin", z->origin_str, "role",
-			      secondary ? "secondary" : "primary", "serial",
-			      zone_has_data(z) ? json_integer((json_int_t)z->serial) : json_null(),
-			      "serving", zone_has_data(z), "records", (json_int_t)z->record_count,
-			      "file", i < s->conf->zone_count ? s->conf->zones[i].file : z->path);
+		json_t *o = json_pack(
+		    "{s:s, s:s, s:o, s:b, s:I, s:s}", "origin", z->origin_str, "role",
+		    secondary						   ? "secondary"
+		    : i < s->conf->zone_count && s->conf->zones[i].catalog ? "catalog"
+									   : "primary",
+		    "serial", zone_has_data(z) ? json_integer((json_int_t)z->serial) : json_null(),
+		    "serving", zone_has_data(z), "records", (json_int_t)z->record_count, "file",
+		    i < s->conf->zone_count ? s->conf->zones[i].file : z->path);
 		if (o != NULL && secondary && d->sec != NULL) {
 			json_t *st = secondary_zone_json(d->sec, z->origin);
 			if (st != NULL)

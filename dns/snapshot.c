@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "dns/catalog.h"
 #include "dns/rrl.h"
 #include "dns/xfr_conf.h"
 #include "wire/wire.h"
@@ -246,6 +247,8 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		int64_t z0 = clock_mono_us();
 		struct zone_services zs = {NULL, NULL, 0};
 		int r = zone_services_of(s, conf, i, &zs);
+		if (r == SOV_OK && zc->catalog)
+			r = catalog_write(conf, i, diag); /* then loaded as any zone */
 		if (r == SOV_OK && zc->secondary)
 			r = secondary_load(zc, &zs, &z);
 		else if (r == SOV_OK)
