@@ -117,14 +117,15 @@ int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
 			r = SOV_ENOMEM;
 			goto finish;
 		}
-		fprintf(f,
-			"; the catalog zone (RFC 9432) of this server's zones, written by sovdns at "
-			"every load: do not edit\n"
-			"; members-sha256: %s\n"
-			"%s 0 IN SOA invalid. invalid. %u 3600 600 2147483646 0\n"
-			"%s 0 IN NS invalid.\n"
-			"version.%s 0 IN TXT \"2\"\n",
-			digest, origin, serial, origin, origin);
+		fprintf(
+		    f,
+		    "; the catalog zone (RFC 9432) of this server's zones, written by sovdns at "
+		    "every load: do not edit\n"
+		    "; members-sha256: %s\n"
+		    "%s 0 IN SOA invalid. invalid. %u 3600 600 2147483646 0\n"
+		    "%s 0 IN NS invalid.\n"
+		    "version.%s 0 IN TXT \"2\"\n",
+		    digest, origin, serial, origin, origin);
 		for (size_t i = 0; i < n; i++) {
 			char id[17];
 			sha256_hex(members[i], strlen(members[i]), id, 16);
@@ -152,11 +153,11 @@ int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
 		free(dir);
 		r = atomicfile_write(cz->file, text, tlen, 0640, 0);
 		if (r != SOV_OK)
-			diag_add(diag, cz->file, 0, 0, "cannot write the catalog zone %s: %s", origin,
-				 err_str(r));
+			diag_add(diag, cz->file, 0, 0, "cannot write the catalog zone %s: %s",
+				 origin, err_str(r));
 		else
-			log_info("zone", "%s: catalog of %zu zones, serial %u, written to %s", origin,
-				 n, serial, cz->file);
+			log_info("zone", "%s: catalog of %zu zones, serial %u, written to %s",
+				 origin, n, serial, cz->file);
 	}
 finish:
 	for (size_t i = 0; members && i < n; i++)

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ldns/ldns.h>
 #include <poll.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -238,9 +239,12 @@ static int soa_reply_serial(const uint8_t *msg, size_t len, uint16_t id, const u
 	if (len < 12 || wire_read_u16(msg) != id || !(msg[2] & 0x80))
 		return set_err(err, errcap, SOV_EINVAL, "not a reply to our SOA query");
 	unsigned rcode = msg[3] & 0xF;
-	if (rcode != 0)
-		return set_err(err, errcap, SOV_EINVAL, "the primary answered rcode %u to SOA",
-			       rcode);
+	if (rcode != 0) {
+		const ldns_lookup_table *t = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
+		return set_err(err, errcap, SOV_EINVAL, "the primary answered %s to SOA%s",
+			       t ? t->name : "an error rcode",
+			       rcode == 2 ? " (it has no usable copy either?)" : "");
+	}
 	if (!(msg[2] & 0x04))
 		return set_err(err, errcap, SOV_EINVAL,
 			       "the primary is not authoritative for the zone (no AA)");

@@ -510,3 +510,71 @@ def test_check_config_summarises_transfers(tmp_path, key):
     assert r.returncode != 0
     assert f"{path}:1:" in r.stderr and "primaries" in r.stderr, r.stderr
     assert "nokey" in r.stderr, r.stderr
+
+
+def test_chain_of_three_by_notify(tmp_path, key):
+    """sovdns A (primary) -> B (secondary of A) -> C (secondary of B), refresh an
+    hour: a change on A reaches C only if A NOTIFYs B and B, after its transfer,
+    NOTIFYs C. EXPIRE travels down too: C's copy expires no later than B's."""
+    kf = tmp_path / "xfr.key"
+    kf.write_text(key.kdig_arg() + "\n")
+    kf.chmod(0o600)
+    zone = tmp_path / "example.test.zone"
+    zone.write_text(zone_text(SERIAL))
+    allow = {"allow": [{"from": "127.0.0.0/8", "key": key.name}]}
+    c = SovdnsSecondary(tmp_path / "c", [("127.0.0.1", 1)], key, api=False)
+    b = SovdnsSecondary(tmp_path / "b", [("127.0.0.1", 1)], key, allow_key=key, api=False)
+    a = Sovdns(tmp_path / "a", [("example.test", zone)], config_mode=True,
+               config_extra={"tsig": {"keys": [{"file": str(kf)}]},
+                             "zones": [{"origin": "example.test", "file": str(zone),
+                                        "transfer": allow}]})
+    servers = []
+    try:
+        for srv in (c, b, a):  # addresses first: each needs the next one's
+            srv.command()
+        start_or_fail(c)
+        servers.append(c)
+        start_or_fail(b)
+        servers.append(b)
+        b.config_extra["zones"][1]["notify"] = {"ns": False, "also": [
+            {"address": "%s:%d" % c.target, "key": key.name}]}
+        a.config_extra["zones"][0]["notify"] = {"ns": False, "also": [
+            {"address": "%s:%d" % b.target, "key": key.name}]}
+        start_or_fail(a)
+        servers.append(a)
+        for srv, up in ((b, a), (c, b)):
+            srv.config_extra["zones"][1]["primaries"] = [
+                {"address": "%s:%d" % up.target, "key": key.name}]
+            srv.command()
+            srv.reload()
+        wait_for("B has the zone", lambda: serial_of(b) == SERIAL, log=b.log_text)
+        wait_for("C has the zone", lambda: serial_of(c) == SERIAL, log=c.log_text)
+        zone.write_text(zone_text(SERIAL + 1, "chain 300 IN A 192.0.2.99\n"))
+        a.reload()
+        wait_for("C follows by NOTIFY", lambda: serial_of(c) == SERIAL + 1, log=c.log_text)
+        assert edns_expire(c) <= edns_expire(b) <= 1209600
+    finally:
+        for srv in reversed(servers):
+            stop_and_check(srv)
+
+
+def test_wrong_key_leaves_zone_unserved(tmp_path, key):
+    """The primary knows another key: the SOA check fails (BADKEY), nothing is
+    served, the reason is logged and shown by the API."""
+    prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), TsigKey.generate("xfr-key"),
+                             allow=["127.0.0.1"], workdir=tmp_path / "knot")
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key)
+    try:
+        start_or_fail(sec)
+        wait_for("the failure logged", lambda: "SOA check with" in sec.log_text(),
+                 log=sec.log_text)
+        assert query(sec, ORIGIN, "SOA").rcode() == dns.rcode.SERVFAIL
+        z = requests.get(f"http://127.0.0.1:{sec.api_port}/v1/zones/example.test",
+                         timeout=BOUND_S).json()
+        assert z["serving"] is False and z["serial"] is None
+        assert "TSIG" in z["secondary"]["last_error"]["message"] or \
+            "NOTAUTH" in z["secondary"]["last_error"]["message"], z
+    finally:
+        stop_and_check(sec)
+        prim.stop()
