@@ -20,15 +20,8 @@
 #include "common/err.h"
 #include "dns/notify_out.h"
 #include "dns/tsig.h"
+#include "tests/fuzz/fuzz.h"
 #include "wire/wire.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define KEY_LINE "hmac-sha256:k:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA=="
 #define NOW_S 1700000000ull

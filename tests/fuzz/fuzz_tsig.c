@@ -17,15 +17,8 @@
 
 #include "common/err.h"
 #include "dns/tsig.h"
+#include "tests/fuzz/fuzz.h"
 #include "wire/wire.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The key of the seeds (tests/unit/tsig/make_vectors.py). */
 #define SEED_KEY "hmac-sha256:transfer.example.:c292ZG5zIHRlc3Qga2V5IGZvciB1bml0IHRlc3RzISE="

@@ -13,16 +13,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "tests/fuzz/fuzz.h"
 #include "wire/dname.h"
 #include "wire/wire.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_query(const uint8_t *data, size_t size, enum dns_parse_result res,
 			const struct dns_query *q)

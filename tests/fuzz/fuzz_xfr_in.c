@@ -18,15 +18,8 @@
 #include <unistd.h>
 
 #include "dns/xfr_in.h"
+#include "tests/fuzz/fuzz.h"
 #include "wire/wire.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t origin[] = "\x07"
 				"example\x04test";
