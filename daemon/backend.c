@@ -227,6 +227,20 @@ static json_t *be_zones(void *ctx)
 		    "serial", zone_has_data(z) ? json_integer((json_int_t)z->serial) : json_null(),
 		    "serving", zone_has_data(z), "records", (json_int_t)z->record_count, "file",
 		    i < s->conf->zone_count ? s->conf->zones[i].file : z->path);
+		struct notifier_zone_state ns;
+		if (o != NULL && d->notifier != NULL) {
+			notifier_zone_state(d->notifier, z->origin, &ns);
+			if (ns.known)
+				json_object_set_new(
+				    o, "notify",
+				    json_pack("{s:I, s:b, s:I, s:I, s:I, s:o}", "serial",
+					      (json_int_t)ns.serial, "pending", ns.pending,
+					      "targets", (json_int_t)ns.targets, "acked",
+					      (json_int_t)ns.acked, "failed", (json_int_t)ns.failed,
+					      "finished_at",
+					      ns.pending ? json_null()
+							 : rfc3339_ms(ns.finished_unix_ms)));
+		}
 		if (o != NULL && secondary && d->sec != NULL) {
 			json_t *st = secondary_zone_json(d->sec, z->origin);
 			if (st != NULL)

@@ -365,6 +365,13 @@ struct nt_zone {
 	uint16_t soa_len;
 	struct nt_job *jobs;
 	size_t job_count, left; /* left: jobs not done */
+	size_t acked_n, failed_n;
+};
+
+/* The outcome of the last version of a zone that was notified to the end. */
+struct nt_last {
+	uint8_t origin[DNAME_MAXLEN];
+	struct notifier_zone_state st;
 };
 
 struct notifier {
@@ -378,6 +385,8 @@ struct notifier {
 				      chooses (for messages) */
 	int wake[2];		   /* pipe: notifier_zone_changed() and notifier_free() write */
 	int64_t last_send_ms;	   /* thread only: rate limit */
+	struct nt_last *last;	   /* under lock: one per zone ever finished */
+	size_t last_count, last_cap;
 	_Atomic uint64_t sent, acked, failed;
 };
 
@@ -545,6 +554,10 @@ static void job_end(notifier_t *n, struct nt_zone *z, struct nt_job *j, bool ack
 {
 	j->done = true;
 	z->left--;
+	if (acked)
+		z->acked_n++;
+	else
+		z->failed_n++;
 	atomic_fetch_add_explicit(acked ? &n->acked : &n->failed, 1, memory_order_relaxed);
 	tsig_ctx_clear(&j->tsig);
 }
@@ -690,6 +703,53 @@ static void drain_socket(notifier_t *n, int fd)
 	}
 }
 
+/* Under lock: keeps the outcome of finished version z for the API. */
+static void remember(notifier_t *n, const struct nt_zone *z)
+{
+	struct nt_last *l = NULL;
+	for (size_t i = 0; i < n->last_count && l == NULL; i++)
+		if (dname_equal(n->last[i].origin, z->origin))
+			l = &n->last[i];
+	if (l == NULL) {
+		if (n->last_count == n->last_cap) {
+			size_t cap = n->last_cap ? 2 * n->last_cap : 8;
+			struct nt_last *m = realloc(n->last, cap * sizeof(*m));
+			if (m == NULL)
+				return; /* only the API's view is lost */
+			n->last = m;
+			n->last_cap = cap;
+		}
+		l = &n->last[n->last_count++];
+		memcpy(l->origin, z->origin, dname_len(z->origin));
+	}
+	l->st = (struct notifier_zone_state){.known = true,
+					     .pending = false,
+					     .serial = z->serial,
+					     .targets = z->job_count,
+					     .acked = z->acked_n,
+					     .failed = z->failed_n,
+					     .finished_unix_ms = clock_unix_ms()};
+}
+
+void notifier_zone_state(notifier_t *n, const uint8_t *origin, struct notifier_zone_state *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&n->lock);
+	for (size_t i = 0; i < n->last_count; i++)
+		if (dname_equal(n->last[i].origin, origin))
+			*out = n->last[i].st;
+	for (const struct nt_zone *z = n->zones; z != NULL; z = z->next)
+		if (dname_equal(z->origin, origin) && z->left > 0) {
+			*out = (struct notifier_zone_state){.known = true,
+							    .pending = true,
+							    .serial = z->serial,
+							    .targets = z->job_count,
+							    .acked = z->acked_n,
+							    .failed = z->failed_n};
+		}
+	pthread_mutex_unlock(&n->lock);
+}
+
 /* Under lock: sends what is due (within the rate), frees finished zones,
  * and returns how long to wait (ms, -1: until woken). */
 static int next_wait(notifier_t *n, int64_t now)
@@ -702,6 +762,7 @@ static int next_wait(notifier_t *n, int64_t now)
 			struct nt_zone *z = *pp;
 			if (z->left == 0) {
 				*pp = z->next;
+				remember(n, z);
 				nt_zone_free(z);
 				continue;
 			}
@@ -776,6 +837,7 @@ void notifier_free(notifier_t *n)
 		pending += z->left;
 		nt_zone_free(z);
 	}
+	free(n->last);
 	if (pending > 0)
 		log_info("notify", "stopping: %zu NOTIFY not answered yet dropped", pending);
 	for (int k = 0; k < 2; k++) {

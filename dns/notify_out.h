@@ -171,6 +171,20 @@ int notifier_zone_changed(notifier_t *n, const struct notify_zone *z,
 /** Fills *st. */
 void notifier_stats(const notifier_t *n, struct notifier_stats *st) __attribute__((nonnull));
 
+/** What the notifier knows of one zone (GET /v1/zones). */
+struct notifier_zone_state {
+	bool known;		  /* a version was queued since start (with targets) */
+	bool pending;		  /* a version is being notified now */
+	uint32_t serial;	  /* that version, or the last one notified to the end */
+	size_t targets;		  /* its targets */
+	size_t acked, failed;	  /* of those: acknowledged, given up (the rest: trying) */
+	int64_t finished_unix_ms; /* when the last one ended; 0 while pending */
+};
+
+/** The state of zone `origin` (lowercased wire name) into *out. Any thread. */
+void notifier_zone_state(notifier_t *n, const uint8_t *origin, struct notifier_zone_state *out)
+    __attribute__((nonnull));
+
 /**
  * Stops the thread (it wakes at once: a pipe, not a timer) and frees
  * everything, wiping the copied keys. Pending NOTIFYs are dropped with an

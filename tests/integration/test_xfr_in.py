@@ -523,7 +523,7 @@ def test_chain_of_three_by_notify(tmp_path, key):
     zone.write_text(zone_text(SERIAL))
     allow = {"allow": [{"from": "127.0.0.0/8", "key": key.name}]}
     c = SovdnsSecondary(tmp_path / "c", [("127.0.0.1", 1)], key, api=False)
-    b = SovdnsSecondary(tmp_path / "b", [("127.0.0.1", 1)], key, allow_key=key, api=False)
+    b = SovdnsSecondary(tmp_path / "b", [("127.0.0.1", 1)], key, allow_key=key)
     a = Sovdns(tmp_path / "a", [("example.test", zone)], config_mode=True,
                config_extra={"tsig": {"keys": [{"file": str(kf)}]},
                              "zones": [{"origin": "example.test", "file": str(zone),
@@ -553,6 +553,13 @@ def test_chain_of_three_by_notify(tmp_path, key):
         a.reload()
         wait_for("C follows by NOTIFY", lambda: serial_of(c) == SERIAL + 1, log=c.log_text)
         assert edns_expire(c) <= edns_expire(b) <= 1209600
+        # B's API shows the NOTIFY it sent to C, acknowledged.
+        url = f"http://127.0.0.1:{b.api_port}/v1/zones/example.test"
+        wait_for("B's NOTIFY acknowledged", lambda: requests.get(url, timeout=BOUND_S).json()
+                 .get("notify", {}).get("acked") == 1, log=b.log_text)
+        n = requests.get(url, timeout=BOUND_S).json()["notify"]
+        assert (n["serial"], n["targets"], n["failed"], n["pending"]) == \
+            (SERIAL + 1, 1, 0, False), n
     finally:
         for srv in reversed(servers):
             stop_and_check(srv)
