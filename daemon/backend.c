@@ -12,6 +12,8 @@
 #include "common/err.h"
 #include "daemon/daemon_int.h"
 #include "dns/answer.h"
+#include "dns/notify_out.h"
+#include "dns/xfr_history.h"
 #include "geo/usable.h"
 #include "probe/health.h"
 #include "wire/wire.h"
@@ -241,6 +243,17 @@ static json_t *be_zones(void *ctx)
 					      ns.pending ? json_null()
 							 : rfc3339_ms(ns.finished_unix_ms)));
 		}
+		struct xfr_history xh;
+		xfr_history_get(z->origin, &xh);
+		if (o != NULL && xh.known)
+			json_object_set_new(
+			    o, "last_transfer_out",
+			    json_pack("{s:o, s:s, s:I, s:s, s:I, s:I, s:b, s:I, s:I}", "at",
+				      rfc3339_ms(xh.at_unix_ms), "kind", xh.kind, "serial",
+				      (json_int_t)xh.serial, "to", xh.client, "records",
+				      (json_int_t)xh.records, "ms", (json_int_t)xh.ms, "complete",
+				      xh.ok, "transfers", (json_int_t)xh.count, "failures",
+				      (json_int_t)xh.failures));
 		if (o != NULL && secondary && d->sec != NULL) {
 			json_t *st = secondary_zone_json(d->sec, z->origin);
 			if (st != NULL)

@@ -7,6 +7,7 @@
  * message gets a message of up to 64 KiB of its own.
  */
 #include "dns/xfr_out.h"
+#include "dns/xfr_history.h"
 
 #include <netinet/in.h>
 #include <stdio.h>
@@ -304,6 +305,8 @@ void xfr_out_free(struct xfr_out *x)
 		log_warn("xfr", "%s of %s serial %u to %s stopped after %llu records: %s", kind,
 			 z->origin_str, z->serial, x->client, (unsigned long long)x->records,
 			 x->why ? x->why : "the client went away");
+	xfr_history_add(z->origin, kind, z->serial, x->client, x->records, ms,
+			x->phase == XO_DONE && !x->failed);
 	if (x->st.slot != NULL)
 		atomic_fetch_sub(x->st.slot, 1);
 	tsig_ctx_clear(&x->st.tsig);
