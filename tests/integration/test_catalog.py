@@ -1,7 +1,8 @@
 """A catalog zone (RFC 9432) written by sovdns ("role": "catalog"): it lists every
-other zone, keeps its serial while the list is unchanged, and a real Knot consumer
-("catalog-role: interpret") picks up a zone added to sovdns without being configured
-for it (NOTIFY of the catalog, then a transfer of the new member)."""
+other zone, keeps its serial while the list is unchanged, and real Knot ("catalog-role:
+interpret") and BIND ("catalog-zones") consumers pick up a zone added to sovdns
+without being configured for it (NOTIFY of the catalog, then a transfer of the new
+member)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 from conftest import start_or_fail, stop_and_check
 from sovtest.paths import BOUND_S, ZONES_DIR
-from sovtest.peers import XFR_BOUND_S, KnotSecondary, TsigKey
+from sovtest.peers import XFR_BOUND_S, BindSecondary, KnotSecondary, TsigKey
 from sovtest.servers import Sovdns
 
 SMALL = """$ORIGIN {o}
@@ -79,6 +80,26 @@ class KnotCatalogConsumer(KnotSecondary):
         return r.rcode() == dns.rcode.NOERROR and bool(r.answer)
 
 
+class BindCatalogConsumer(BindSecondary):
+    """named as a secondary of the catalog zone with catalog-zones: every member
+    becomes a zone of its own, transferred from the same primary."""
+
+    def command(self) -> list:
+        cmd = super().command()
+        conf = self.workdir / "named.conf"
+        text = conf.read_text()
+        (a, p), = self.primaries
+        cat = (f'    allow-new-zones yes;\n    catalog-zones {{ zone "{self.origin}" '
+               f'default-primaries {{ {a} port {p} key "{self.key.name}"; }} '
+               f'zone-directory "{self.workdir}" in-memory yes; }};\n')
+        text = text.replace("    notify no;\n", "    notify no;\n" + cat, 1)
+        conf.write_text(text)
+        return cmd
+
+    def serves(self, origin):
+        return KnotCatalogConsumer.serves(self, origin)
+
+
 @pytest.fixture
 def key():
     return TsigKey.generate("xfr-key")
@@ -97,7 +118,8 @@ def write_conf(srv, tmp_path, key, zones, notify_to=None):
     srv.config_extra["zones"] = zs + [cat]
 
 
-def test_catalog_lists_zones_and_knot_follows(tmp_path, key):
+@pytest.mark.parametrize("kind", ["knot", "bind"])
+def test_catalog_lists_zones_and_consumer_follows(tmp_path, key, kind):
     kf = tmp_path / "xfr.key"
     kf.write_text(key.kdig_arg() + "\n")
     kf.chmod(0o600)
@@ -125,8 +147,8 @@ def test_catalog_lists_zones_and_knot_follows(tmp_path, key):
         time.sleep(0.5)
         assert soa_serial(srv, "catalog.test.") == serial
         # Knot interprets the catalog: it serves both members.
-        knot = KnotCatalogConsumer("catalog.test.", [srv.target], key,
-                                   workdir=tmp_path / "knot")
+        consumer = KnotCatalogConsumer if kind == "knot" else BindCatalogConsumer
+        knot = consumer("catalog.test.", [srv.target], key, workdir=tmp_path / kind)
         start_or_fail(knot)
         deadline = time.monotonic() + XFR_BOUND_S
         while not (knot.serves("example.test.") and knot.serves("one.test.")):
