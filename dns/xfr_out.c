@@ -1,7 +1,7 @@
 /* xfr_out.c — the messages of an outgoing zone transfer (contract in xfr_out.h).
  *
- * A cursor walks the zone: the SOA, then node by node and RRset by RRset
- * (the apex SOA skipped), then the SOA again. An RRset goes whole into a
+ * A cursor walks the zone (xfr_walk.h): the SOA, then node by node and
+ * RRset by RRset (the apex SOA skipped), then the SOA again. An RRset goes whole into a
  * message when it fits; one that does not fit an empty message is split
  * record by record, and a record that does not fit an empty 16 KiB
  * message gets a message of up to 64 KiB of its own.
@@ -20,7 +20,7 @@
 #include "dns/opt.h"
 #include "dns/reply.h"
 #include "dns/xfr_conf.h"
-#include "geo/geo.h"
+#include "dns/xfr_walk.h"
 #include "wire/wire.h"
 
 enum xo_phase { XO_FIRST_SOA, XO_BODY, XO_LAST_SOA, XO_DONE };
@@ -31,16 +31,13 @@ struct xfr_out {
 	struct dns_query q; /* the request, parsed again */
 	const zrrset_t *soa;
 	enum xo_phase phase;
-	uint32_t node;	  /* cursor: node index */
-	uint32_t rrset;	  /* RRset index in the node */
-	uint32_t rec;	  /* records of that RRset already sent (split RRset) */
-	uint32_t rec_off; /* byte offset of the next record in its RDATA */
+	struct xfr_walk walk; /* the RRset being sent */
+	uint32_t rec;	      /* records of that RRset already sent (split RRset) */
+	uint32_t rec_off;     /* byte offset of the next record in its RDATA */
 	uint64_t messages, records, bytes;
 	int64_t started_ms; /* monotonic; 0 until the first message */
 	bool failed;
-	const char *why;    /* when failed */
-	uint8_t *svc_rdata; /* the RRset of a service being sent (service_rrset) */
-	size_t svc_cap;
+	const char *why; /* when failed */
 	char client[64];
 };
 
@@ -59,6 +56,7 @@ struct xfr_out *xfr_out_new(const snapshot_t *snap, const struct xfr_start *st,
 	x->st = *st;
 	x->soa = soa;
 	x->phase = XO_FIRST_SOA;
+	xfr_walk_init(&x->walk, st->zone, snap->geo);
 	if (client != NULL)
 		addr_format(client, x->client, sizeof(x->client));
 	else
@@ -108,93 +106,31 @@ static bool put_split(struct xfr_out *x, struct reply *r, const uint8_t *owner, 
 	return true;
 }
 
-/* The static RRset of `type` (A or AAAA) a transfer carries for geo service
- * svc (docs/transfers.md): the public addresses of every datacenter of the
- * service, once each, with the service's TTL. False when there is none (or
- * memory ran out: then the transfer has failed). */
-static bool service_rrset(struct xfr_out *x, uint32_t svc, uint16_t type, zrrset_t *out)
-{
-	const geo_ctx_t *g = x->snap->geo;
-	if (g == NULL || svc >= geo_service_count(g))
-		return false;
-	const struct geo_service_info *si = geo_service(g, svc);
-	int family = type == DNS_TYPE_A ? AF_INET : AF_INET6;
-	size_t alen = family == AF_INET ? 4 : 16, len = 0;
-	uint16_t count = 0;
-	for (size_t d = 0; d < si->dc_count; d++) {
-		size_t n = 0;
-		const uint8_t *addrs = geo_dc_addrs(g, si->dcs[d], family, &n);
-		for (size_t k = 0; k < n; k++) {
-			const uint8_t *a = addrs + k * alen;
-			bool dup = false;
-			for (size_t off = 0; off < len && !dup; off += 2 + alen)
-				dup = memcmp(x->svc_rdata + off + 2, a, alen) == 0;
-			if (dup)
-				continue;
-			if (len + 2 + alen > x->svc_cap) {
-				size_t cap = x->svc_cap ? x->svc_cap * 2 : 64 * (2 + 16);
-				uint8_t *m = realloc(x->svc_rdata, cap);
-				if (m == NULL) {
-					xo_fail(x, "out of memory");
-					return false;
-				}
-				x->svc_rdata = m;
-				x->svc_cap = cap;
-			}
-			wire_write_u16(x->svc_rdata + len, (uint16_t)alen);
-			memcpy(x->svc_rdata + len + 2, a, alen);
-			len += 2 + alen;
-			count++;
-		}
-	}
-	if (count == 0)
-		return false;
-	zrrset_t rs = {type, count, si->ttl_s, (uint32_t)len, x->svc_rdata};
-	*out = rs;
-	return true;
-}
-
-/* Writes RRsets at the cursor until the message is full or the zone ends.
- * A service's node gets two more RRsets after its own: A and AAAA. */
+/* Writes RRsets at the cursor until the message is full or the zone ends. */
 static void put_body(struct xfr_out *x, struct reply *r)
 {
-	const zone_t *z = x->st.zone;
-	while (x->node < z->node_count) {
-		const znode_t *n = zone_node(z, x->node);
-		uint32_t extra = n->service != ZNODE_NONE ? 2 : 0;
-		if (x->rrset >= n->rrset_count + extra) {
-			x->node++;
-			x->rrset = 0;
-			continue;
+	for (;;) {
+		const uint8_t *owner;
+		zrrset_t rs;
+		int got = xfr_walk_peek(&x->walk, &owner, &rs);
+		if (got < 0) {
+			xo_fail(x, "out of memory");
+			return;
 		}
-		zrrset_t svc;
-		const zrrset_t *rs = &svc;
-		if (x->rrset < n->rrset_count) {
-			rs = &n->rrsets[x->rrset];
-		} else if (!service_rrset(x, n->service,
-					  x->rrset == n->rrset_count ? DNS_TYPE_A : DNS_TYPE_AAAA,
-					  &svc)) {
-			if (x->failed)
-				return;
-			x->rrset++;
-			continue;
-		}
-		if (x->node == 0 && rs->type == DNS_TYPE_SOA) {
-			x->rrset++;
-			continue;
-		}
-		if (x->rec == 0 && put_rrset(r, SEC_ANSWER, n->owner, 0, rs, rs->ttl_s)) {
-			x->records += rs->count;
-			x->rrset++;
+		if (got == 0)
+			break;
+		if (x->rec == 0 && put_rrset(r, SEC_ANSWER, owner, 0, &rs, rs.ttl_s)) {
+			x->records += rs.count;
+			xfr_walk_advance(&x->walk);
 			continue;
 		}
 		/* Does not fit whole: in a message of its own first, split only
 		 * if even that is too small. */
 		if (x->rec == 0 && r->count[SEC_ANSWER] > 0)
 			return;
-		if (!put_split(x, r, n->owner, rs))
+		if (!put_split(x, r, owner, &rs))
 			return;
-		x->rrset++;
+		xfr_walk_advance(&x->walk);
 	}
 	x->phase = XO_LAST_SOA;
 }
@@ -304,6 +240,6 @@ void xfr_out_free(struct xfr_out *x)
 		atomic_fetch_sub(x->st.slot, 1);
 	tsig_ctx_clear(&x->st.tsig);
 	snapshot_unref(x->snap);
-	free(x->svc_rdata);
+	xfr_walk_clear(&x->walk);
 	free(x);
 }
