@@ -23,6 +23,7 @@
 
 struct rrl;
 struct xfr_conf;
+struct journal;
 
 typedef struct snapshot {
 	config_t *conf;		   /* owned */
@@ -51,6 +52,11 @@ typedef struct snapshot {
 					  (dns/xfr_conf.h); set by snapshot_build,
 					  NULL (no keys, no transfers) only in
 					  snapshots tests build by hand */
+	struct journal **journals;     /* owned references, by zonedb index (zonedb_get):
+					  each zone's IXFR journal (dns/journal.h), set
+					  by the daemon's journal store before publishing;
+					  NULL (the array or an entry): no journal, IXFR
+					  from an older serial gets the full zone */
 	_Atomic uint32_t refs;	       /* 1 for being published (or built), +1 per
 					  transfer that reads it after a reload, +1
 					  per snapshot respun from it (owner) */

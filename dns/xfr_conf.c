@@ -469,6 +469,8 @@ int xfr_conf_load(const config_t *conf, struct xfr_conf **out, diag_t *diag)
 		return SOV_ENOMEM;
 	c.x->max_concurrent = XFR_DEFAULT_MAX_CONCURRENT;
 	c.x->max_time_s = XFR_DEFAULT_MAX_TIME_S;
+	c.x->journal_max_entries = XFR_DEFAULT_JOURNAL_MAX_ENTRIES;
+	c.x->journal_max_bytes = XFR_DEFAULT_JOURNAL_MAX_BYTES;
 	c.x->zone_count = conf->zone_count;
 	c.x->zones = calloc(conf->zone_count + 1, sizeof(*c.x->zones));
 	if (c.x->zones == NULL) {
@@ -479,12 +481,18 @@ int xfr_conf_load(const config_t *conf, struct xfr_conf **out, diag_t *diag)
 	if (root != NULL) {
 		parse_tsig(&c, root);
 		const json_t *tr = json_object_get(root, "transfers");
-		static const char *const transfers_keys[] = {"max_concurrent", "max_time_s", NULL};
+		static const char *const transfers_keys[] = {"max_concurrent", "max_time_s",
+							     "journal_max_entries",
+							     "journal_max_bytes", NULL};
 		if (tr != NULL && xc_object(&c, tr, "transfers")) {
 			xc_keys(&c, tr, "transfers", transfers_keys);
 			xc_uint(&c, tr, "transfers", "max_concurrent", 1, 1000,
 				&c.x->max_concurrent);
 			xc_uint(&c, tr, "transfers", "max_time_s", 10, 7 * 86400, &c.x->max_time_s);
+			xc_uint(&c, tr, "transfers", "journal_max_entries", 0, 10000,
+				&c.x->journal_max_entries);
+			xc_uint(&c, tr, "transfers", "journal_max_bytes", 4096,
+				1024LL * 1024 * 1024, &c.x->journal_max_bytes);
 		}
 		const json_t *zones = json_object_get(root, "zones");
 		for (size_t i = 0; i < conf->zone_count && i < json_array_size(zones); i++)

@@ -5,7 +5,8 @@
  *   "tsig": {"keys": [{"file": "keys/transfer.key"},
  *                     {"name": "k2", "algorithm": "hmac-sha512", "file": "k2.secret"}],
  *            "allow_hmac_md5": false}
- *   "transfers": {"max_concurrent": 10, "max_time_s": 3600}
+ *   "transfers": {"max_concurrent": 10, "max_time_s": 3600,
+ *                 "journal_max_entries": 20, "journal_max_bytes": 20971520}
  *   "zones": [{..., "transfer": {"allow": [{"from": ["127.0.0.0/8", "::1"],
  *                                           "key": "transfer"}]},
  *              "notify": {"ns": true, "also": [{"address": "192.0.2.9", "key": "k"}]}},
@@ -45,6 +46,14 @@
  * is 120 min; an hour covers a million records to a slow link). */
 #define XFR_DEFAULT_MAX_TIME_S 3600
 
+/* The IXFR journal of each zone (dns/journal.h) keeps at most this many
+ * steps between versions, and at most this many bytes of them; the oldest
+ * go first. Knot's journal-max-depth and journal-max-usage defaults (20
+ * changes, 20 MiB). A secondary more than 20 reloads behind gets the full
+ * zone, which it would need about as long to apply as the differences. */
+#define XFR_DEFAULT_JOURNAL_MAX_ENTRIES 20
+#define XFR_DEFAULT_JOURNAL_MAX_BYTES (20u * 1024 * 1024)
+
 /** One rule of a zone's "allow" list. */
 struct xfr_rule {
 	sov_net_t *from; /* owned */
@@ -81,8 +90,10 @@ struct xfr_conf {
 	struct tsig_keyring ring; /* borrows keys */
 	struct xfr_zone *zones;	  /* owned, config_t.zone_count entries */
 	size_t zone_count;
-	uint32_t max_concurrent; /* transfers out at once, across all workers */
-	uint32_t max_time_s;	 /* longest transfer out */
+	uint32_t max_concurrent;      /* transfers out at once, across all workers */
+	uint32_t max_time_s;	      /* longest transfer out */
+	uint32_t journal_max_entries; /* per zone; 0: no journal (IXFR gets the full zone) */
+	uint32_t journal_max_bytes;   /* per zone, bytes of differences in wire form */
 };
 
 /**
