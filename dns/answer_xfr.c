@@ -10,7 +10,10 @@
  *   IXFR over UDP, or the client's serial is ours or newer (RFC 1982)
  *                                        our SOA alone (RFC 1995 §2, §4)
  *   transfers.max_concurrent reached     SERVFAIL (try again later)
- *   else                                 the transfer starts
+ *   else                                 the transfer starts: for an IXFR
+ *                                        whose serial the zone's journal
+ *                                        holds, the differences (RFC 1995
+ *                                        §4); else the full zone
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -115,6 +118,17 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx)
 	struct xfr_start *st = &ctx->last.xfr;
 	st->zone = z;
 	st->ixfr = ixfr;
+	st->client_serial = client_serial;
+	st->journal = NULL;
+	st->jfirst = 0;
+	if (ixfr && snap->journals != NULL) {
+		const journal_t *j = snap->journals[zonedb_index(snap->zones, z)];
+		long first = journal_find(j, client_serial, z->serial);
+		if (first >= 0) {
+			st->journal = j;
+			st->jfirst = (size_t)first;
+		}
+	}
 	st->tsig_on = a->tsig_key != NULL;
 	if (st->tsig_on)
 		st->tsig = *a->tsig_ctx;

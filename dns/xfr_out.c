@@ -1,7 +1,9 @@
 /* xfr_out.c — the messages of an outgoing zone transfer (contract in xfr_out.h).
  *
- * A cursor walks the zone (xfr_walk.h): the SOA, then node by node and
- * RRset by RRset (the apex SOA skipped), then the SOA again. An RRset goes whole into a
+ * AXFR: a cursor walks the zone (xfr_walk.h): the SOA, then node by node
+ * and RRset by RRset (the apex SOA skipped), then the SOA again. IXFR from
+ * the journal: the SOA, the records of each journal entry from the
+ * client's serial on, the SOA again, record by record. An RRset goes whole into a
  * message when it fits; one that does not fit an empty message is split
  * record by record, and a record that does not fit an empty 16 KiB
  * message gets a message of up to 64 KiB of its own.
@@ -31,7 +33,9 @@ struct xfr_out {
 	struct dns_query q; /* the request, parsed again */
 	const zrrset_t *soa;
 	enum xo_phase phase;
-	struct xfr_walk walk; /* the RRset being sent */
+	struct xfr_walk walk; /* AXFR cursor: the RRset being sent */
+	size_t jentry;	      /* IXFR cursor: the journal entry being sent */
+	size_t joff;	      /* byte offset of its next record */
 	uint32_t rec;	      /* records of that RRset already sent (split RRset) */
 	uint32_t rec_off;     /* byte offset of the next record in its RDATA */
 	uint64_t messages, records, bytes;
@@ -57,6 +61,7 @@ struct xfr_out *xfr_out_new(const snapshot_t *snap, const struct xfr_start *st,
 	x->soa = soa;
 	x->phase = XO_FIRST_SOA;
 	xfr_walk_init(&x->walk, st->zone, snap->geo);
+	x->jentry = st->jfirst;
 	if (client != NULL)
 		addr_format(client, x->client, sizeof(x->client));
 	else
@@ -135,6 +140,34 @@ static void put_body(struct xfr_out *x, struct reply *r)
 	x->phase = XO_LAST_SOA;
 }
 
+/* IXFR from the journal (RFC 1995 §4): the records of each entry from
+ * x->st.jfirst on, one by one (each entry is SOA(old), deleted, SOA(new),
+ * added, already in order), until the message is full. */
+static void put_diffs(struct xfr_out *x, struct reply *r)
+{
+	const journal_t *j = x->st.journal;
+	while (x->jentry < journal_count(j)) {
+		const struct journal_entry *e = journal_get(j, x->jentry);
+		size_t off = x->joff;
+		const uint8_t *owner;
+		zrrset_t one;
+		if (off >= e->len) {
+			x->jentry++;
+			x->joff = 0;
+			continue;
+		}
+		if (!journal_rr_next(e->wire, e->len, &off, &owner, &one)) {
+			xo_fail(x, "a journal entry is malformed");
+			return;
+		}
+		if (!put_rrset(r, SEC_ANSWER, owner, 0, &one, one.ttl_s))
+			return;
+		x->records++;
+		x->joff = off;
+	}
+	x->phase = XO_LAST_SOA;
+}
+
 /* Fills one message's records; false if nothing at all could be written. */
 static bool put_records(struct xfr_out *x, struct reply *r)
 {
@@ -145,7 +178,9 @@ static bool put_records(struct xfr_out *x, struct reply *r)
 		x->records++;
 		x->phase = XO_BODY;
 	}
-	if (x->phase == XO_BODY)
+	if (x->phase == XO_BODY && x->st.journal != NULL)
+		put_diffs(x, r);
+	else if (x->phase == XO_BODY)
 		put_body(x, r);
 	if (x->failed)
 		return false;
@@ -224,8 +259,15 @@ void xfr_out_free(struct xfr_out *x)
 		return;
 	const zone_t *z = x->st.zone;
 	int64_t ms = x->started_ms ? clock_mono_ms() - x->started_ms : 0;
-	const char *kind = x->st.ixfr ? "IXFR (full)" : "AXFR";
-	if (x->phase == XO_DONE && !x->failed)
+	const char *kind = x->st.journal ? "IXFR" : x->st.ixfr ? "IXFR (full)" : "AXFR";
+	if (x->phase == XO_DONE && !x->failed && x->st.journal != NULL)
+		log_info("xfr",
+			 "IXFR of %s from serial %u to %u to %s: %llu records in %llu messages "
+			 "(%llu bytes), %lld ms",
+			 z->origin_str, x->st.client_serial, z->serial, x->client,
+			 (unsigned long long)x->records, (unsigned long long)x->messages,
+			 (unsigned long long)x->bytes, (long long)ms);
+	else if (x->phase == XO_DONE && !x->failed)
 		log_info("xfr",
 			 "%s of %s serial %u to %s: %llu records in %llu messages (%llu bytes), "
 			 "%lld ms",
