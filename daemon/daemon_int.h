@@ -27,6 +27,7 @@
 #include "common/addr.h"
 #include "daemon/daemon.h"
 #include "daemon/monitor.h"
+#include "dns/journal.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
 
@@ -58,6 +59,8 @@ struct daemon {
 	 * valid until this time. */
 	uint32_t *dc_ttl_prev;
 	int64_t dc_ttl_prev_until_ms;
+	journal_store_t *journals; /* each zone's IXFR journal across reloads (journal_hook);
+				      touched only under reload_lock or before start */
 };
 
 /** The backend callbacks the API is built with (backend.c); ctx = d.
