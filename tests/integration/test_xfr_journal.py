@@ -15,6 +15,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.query
 import dns.rdatatype
@@ -93,6 +94,18 @@ class Primary:
                     out.append((rrset.name.to_text().lower(), rrset.ttl,
                                 dns.rdatatype.to_text(rd.rdtype), rd.to_text().lower()))
         return out
+
+
+def udp_ixfr(primary, serial) -> list:
+    """A signed IXFR over UDP: its records in wire order."""
+    q = dns.message.make_query(ORIGIN, "IXFR", payload=1232)
+    q.authority.append(dns.rrset.from_text(ORIGIN, 0, "IN", "SOA", f". . {serial} 0 0 0 0"))
+    q.use_tsig(primary.keyring, KEY_NAME)
+    r = dns.query.udp(q, primary.srv.addr, port=primary.srv.port, timeout=BOUND_S,
+                      one_rr_per_rrset=True)
+    assert r.had_tsig and not r.flags & dns.flags.TC
+    return [(rrset.name.to_text().lower(), rrset.ttl, dns.rdatatype.to_text(rd.rdtype),
+             rd.to_text().lower()) for rrset in r.answer for rd in rrset]
 
 
 def soa_serial(rr) -> int:
@@ -187,13 +200,12 @@ def test_ixfr_chain_and_restart(primary):
     assert types == ["SOA", "SOA", "SOA", "AAAA", "SOA"], out
     assert lines[3][0] == "new.example.test." and lines[3][4] == "2001:db8::202"
 
-    # up to date: the SOA alone; over UDP an older serial gets the SOA alone too
+    # up to date: the SOA alone
     assert [r[2] for r in primary.xfr("IXFR", S0 + 2)] == ["SOA"]
-    q = dns.message.make_query(ORIGIN, "IXFR")
-    q.authority.append(dns.rrset.from_text(ORIGIN, 0, "IN", "SOA", f". . {S0} 0 0 0 0"))
-    q.use_tsig(primary.keyring, KEY_NAME)
-    r = dns.query.udp(q, primary.srv.addr, port=primary.srv.port, timeout=BOUND_S)
-    assert [rr.rdtype for rr in r.answer] == [dns.rdatatype.SOA]
+    # over UDP: differences that fit one message come whole (RFC 1995 §2)
+    got, steps = apply_ixfr(v1, udp_ixfr(primary, S0))
+    assert got == v3 and steps == 2
+    assert [r[2] for r in udp_ixfr(primary, S0 - 5)] == ["SOA"], "not in the journal: try TCP"
 
 
 def test_serial_not_in_journal_gets_full_zone(primary):
@@ -268,5 +280,6 @@ def test_large_differences_span_signed_messages(primary):
     assert len(msgs) > 1 and all(m.had_tsig for m in msgs)
     ixfr = primary.xfr("IXFR", S0 + 1)
     assert len(ixfr) == 6000 + 4
+    assert [r[2] for r in udp_ixfr(primary, S0 + 1)] == ["SOA"], "too large for UDP: try TCP"
     got, steps = apply_ixfr(v1, ixfr)
     assert steps == 1 and got == zone_of(primary.xfr())
