@@ -327,34 +327,53 @@ long journal_find(const journal_t *j, uint32_t from, uint32_t to)
 	return -1;
 }
 
-journal_t *journal_append(const journal_t *j, struct journal_entry *e, size_t max_entries,
-			  size_t max_bytes)
+/* A new list of the newest of v[0..n) that fit both bounds (references
+ * taken); NULL on ENOMEM. */
+static journal_t *keep_newest(struct journal_entry *const *v, size_t n, size_t max_entries,
+			      size_t max_bytes)
 {
-	size_t n = journal_count(j);
-	journal_t *nj = malloc(sizeof(*nj) + (n + 1) * sizeof(nj->e[0]));
+	size_t keep = 0, bytes = 0;
+	while (keep < n && keep < max_entries && bytes + v[n - 1 - keep]->len <= max_bytes) {
+		bytes += v[n - 1 - keep]->len;
+		keep++;
+	}
+	journal_t *nj = malloc(sizeof(*nj) + (keep + 1) * sizeof(nj->e[0]));
 	if (nj == NULL)
 		return NULL;
 	atomic_init(&nj->refs, 1);
 	nj->count = 0;
-	nj->bytes = 0;
-	/* Keep the newest entries that fit both bounds: walk back from e. */
-	size_t keep = 0, bytes = 0;
-	if (max_entries > 0 && e->len <= max_bytes) {
-		keep = 1;
-		bytes = e->len;
-		while (keep < n + 1 && keep < max_entries &&
-		       bytes + j->e[n - keep]->len <= max_bytes) {
-			bytes += j->e[n - keep]->len;
-			keep++;
-		}
-	}
-	for (size_t i = n + 1 - keep; i < n + 1; i++) {
-		struct journal_entry *x = i < n ? j->e[i] : e;
-		atomic_fetch_add(&x->refs, 1);
-		nj->e[nj->count++] = x;
-	}
 	nj->bytes = bytes;
+	for (size_t i = n - keep; i < n; i++) {
+		atomic_fetch_add(&v[i]->refs, 1);
+		nj->e[nj->count++] = v[i];
+	}
 	return nj;
+}
+
+journal_t *journal_append(const journal_t *j, struct journal_entry *e, size_t max_entries,
+			  size_t max_bytes)
+{
+	size_t n = journal_count(j);
+	struct journal_entry **v = malloc((n + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(v, j->e, n * sizeof(*v));
+	v[n] = e;
+	/* An entry over the byte bound alone leaves nothing: never keep older
+	 * steps that do not lead to the current version. */
+	journal_t *nj = keep_newest(v, e->len <= max_bytes ? n + 1 : 0, max_entries, max_bytes);
+	free(v);
+	return nj;
+}
+
+journal_t *journal_trim(const journal_t *j, size_t max_entries, size_t max_bytes)
+{
+	if (j == NULL)
+		return NULL;
+	if (j->count <= max_entries && j->bytes <= max_bytes)
+		return journal_ref(j);
+	return keep_newest(j->e, j->count, max_entries, max_bytes);
 }
 
 /* ------------------------------------------------------------ files */

@@ -108,6 +108,14 @@ long journal_find(const journal_t *j, uint32_t from, uint32_t to);
 journal_t *journal_append(const journal_t *j, struct journal_entry *e, size_t max_entries,
 			  size_t max_bytes) __attribute__((warn_unused_result));
 
+/**
+ * j within new bounds: another reference to j when it is within them, else
+ * a new list of its newest entries that fit (possibly none). NULL for a
+ * NULL j or when out of memory.
+ */
+journal_t *journal_trim(const journal_t *j, size_t max_entries, size_t max_bytes)
+    __attribute__((warn_unused_result));
+
 /* ------------------------------------------------------------ files */
 
 /**

@@ -217,13 +217,40 @@ static const zone_t *zone_of(const snapshot_t *snap, const uint8_t *origin)
 	return NULL;
 }
 
+/* The bounds of snap's configuration (defaults in a snapshot built by hand). */
+static void bounds(const snapshot_t *snap, size_t *max_entries, size_t *max_bytes)
+{
+	*max_entries = snap->xfr ? snap->xfr->journal_max_entries : XFR_DEFAULT_JOURNAL_MAX_ENTRIES;
+	*max_bytes = snap->xfr ? snap->xfr->journal_max_bytes : XFR_DEFAULT_JOURNAL_MAX_BYTES;
+}
+
+/* Keeps the slot's list within snap's bounds (they may have been lowered,
+ * or the file was written under larger ones). True if it changed. */
+static bool slot_trim(struct jslot *s, const snapshot_t *snap)
+{
+	size_t max_entries, max_bytes;
+	bounds(snap, &max_entries, &max_bytes);
+	if (s->j == NULL)
+		return false;
+	journal_t *t = journal_trim(s->j, max_entries, max_bytes);
+	if (t == s->j) {
+		journal_unref(t);
+		return false;
+	}
+	slot_drop(s);
+	if (journal_count(t) > 0)
+		s->j = t;
+	else
+		journal_unref(t); /* NULL (out of memory) allowed */
+	return true;
+}
+
 /* The step from o (in old) to z (in s), appended to the slot's list. */
 static void slot_step(struct jslot *s, const snapshot_t *old, const zone_t *o,
 		      const snapshot_t *snap, const zone_t *z)
 {
-	size_t max_entries =
-	    snap->xfr ? snap->xfr->journal_max_entries : XFR_DEFAULT_JOURNAL_MAX_ENTRIES;
-	size_t max_bytes = snap->xfr ? snap->xfr->journal_max_bytes : XFR_DEFAULT_JOURNAL_MAX_BYTES;
+	size_t max_entries, max_bytes;
+	bounds(snap, &max_entries, &max_bytes);
 	struct journal_entry *e = NULL;
 	if (max_entries == 0) {
 		slot_drop(s);
@@ -296,6 +323,8 @@ void journal_store_apply(journal_store_t *st, const snapshot_t *old, snapshot_t 
 				slot_drop(sl); /* the serial went down: warned by the daemon */
 			changed = true;
 		}
+		if (slot_trim(sl, s))
+			changed = true;
 		if (sl->j != NULL && last_serial(sl->j) != z->serial) {
 			slot_drop(sl);
 			changed = true;

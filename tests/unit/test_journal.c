@@ -218,6 +218,19 @@ static void test_bounds(void **state)
 	assert_int_equal(journal_find(k, 22, 24), 0);
 	journal_unref(k);
 
+	/* Lowered bounds: the newest that fit; within them: the same list. */
+	journal_t *same = journal_trim(j, 3, 1 << 20);
+	assert_ptr_equal(same, j);
+	journal_unref(same);
+	journal_t *t = journal_trim(j, 1, 1 << 20);
+	assert_int_equal(journal_count(t), 1);
+	assert_int_equal(journal_find(t, 23, 24), 0);
+	journal_unref(t);
+	t = journal_trim(j, 20, e[3]->len - 1);
+	assert_int_equal(journal_count(t), 0);
+	journal_unref(t);
+	assert_null(journal_trim(NULL, 20, 1 << 20));
+
 	journal_t *none = journal_append(j, e[3], 20, e[3]->len - 1);
 	assert_non_null(none);
 	assert_int_equal(journal_count(none), 0);
