@@ -17,6 +17,7 @@ from conftest import start_or_fail, stop_and_check
 from sovtest.paths import ZONES_DIR
 from sovtest.peers import SECONDARIES, TsigKey, zone_rrsets
 from sovtest.servers import Sovdns
+from sovtest.wait import wait_until
 
 ORIGIN = "example.test."
 SERIAL = 2024060101
@@ -93,10 +94,12 @@ def test_sovdns_primary_to_secondary(primary, tmp_path, kind):
         got = sec.axfr()
         assert ("added.example.test.", 300, "A", "192.0.2.99") in got
         assert zone_rrsets(got) == zone_rrsets(sovdns_records(primary))
-        assert f"IXFR of example.test. from serial {SERIAL} to {SERIAL + 1}" in \
-            primary.log_text(), "the secondary asked IXFR and got the differences"
+        # the secondary asked IXFR and got the differences
+        wait_until(lambda: f"IXFR of example.test. from serial {SERIAL} to {SERIAL + 1}"
+                   in primary.log_text(), what="sovdns logged an IXFR with differences")
         if kind in IXFR_IN:
-            assert re.search(IXFR_IN[kind], sec.log_text()), f"{kind} applied an IXFR"
+            wait_until(lambda: re.search(IXFR_IN[kind], sec.log_text()),
+                       what=f"{kind} logged an incoming IXFR")
 
         # a deletion and a changed TTL (deleted and added again) go out as differences too
         primary.zone_path.write_text(zone_text(SERIAL + 2, "\nadded 900 IN A 192.0.2.98\n"))
@@ -106,7 +109,7 @@ def test_sovdns_primary_to_secondary(primary, tmp_path, kind):
         assert ("added.example.test.", 900, "A", "192.0.2.98") in got
         assert ("added.example.test.", 300, "A", "192.0.2.99") not in got
         assert zone_rrsets(got) == zone_rrsets(sovdns_records(primary))
-        assert f"IXFR of example.test. from serial {SERIAL + 1} to {SERIAL + 2}" in \
-            primary.log_text()
+        wait_until(lambda: f"IXFR of example.test. from serial {SERIAL + 1} to {SERIAL + 2}"
+                   in primary.log_text(), what="sovdns logged the second IXFR")
     finally:
         stop_and_check(sec)
