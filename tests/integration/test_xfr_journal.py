@@ -313,3 +313,27 @@ def test_large_differences_span_signed_messages(primary):
     assert [r[2] for r in udp_ixfr(primary, S0 + 1)] == ["SOA"], "too large for UDP: try TCP"
     got, steps = apply_ixfr(v1, ixfr)
     assert steps == 1 and got == zone_of(primary.xfr())
+
+
+def test_geo_service_records_are_in_the_differences(tmp_path):
+    geo = {"datacenters": [
+               {"id": "a", "location": {"lat": 50, "lon": 8}, "ipv4": ["192.0.2.10"]},
+               {"id": "b", "location": {"lat": 40, "lon": -74}, "ipv4": ["198.51.100.10"]}],
+           "services": [{"name": "geo.example.test", "policy": "nearest",
+                         "datacenters": ["a", "b"], "ttl": 60}]}
+    p = Primary(tmp_path, geo)
+    start_or_fail(p.srv)
+    try:
+        v1 = zone_of(p.xfr())
+        assert ("geo.example.test.", 60, "A", "198.51.100.10") in v1
+        conf = json.loads(p.srv.config_path.read_text())
+        conf["datacenters"][1]["ipv4"] = ["198.51.100.11"]
+        p.srv.config_path.write_text(json.dumps(conf))
+        p.change(S0 + 1, V1)  # only the service's addresses (and the serial) change
+        ixfr = p.xfr("IXFR", S0)
+        assert ixfr[2:3] == [("geo.example.test.", 60, "A", "198.51.100.10")]
+        assert ixfr[4:5] == [("geo.example.test.", 60, "A", "198.51.100.11")]
+        got, steps = apply_ixfr(v1, ixfr)
+        assert steps == 1 and got == zone_of(p.xfr())
+    finally:
+        stop_and_check(p.srv)
