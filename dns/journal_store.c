@@ -217,19 +217,24 @@ static const zone_t *zone_of(const snapshot_t *snap, const uint8_t *origin)
 	return NULL;
 }
 
-/* The bounds of snap's configuration (defaults in a snapshot built by hand). */
-static void bounds(const snapshot_t *snap, size_t *max_entries, size_t *max_bytes)
+/* The bounds of zone number zi in snap's configuration (its own, else the
+ * server-wide ones; defaults in a snapshot built by hand). */
+static void bounds(const snapshot_t *snap, size_t zi, size_t *max_entries, size_t *max_bytes)
 {
-	*max_entries = snap->xfr ? snap->xfr->journal_max_entries : XFR_DEFAULT_JOURNAL_MAX_ENTRIES;
-	*max_bytes = snap->xfr ? snap->xfr->journal_max_bytes : XFR_DEFAULT_JOURNAL_MAX_BYTES;
+	*max_entries = XFR_DEFAULT_JOURNAL_MAX_ENTRIES;
+	*max_bytes = XFR_DEFAULT_JOURNAL_MAX_BYTES;
+	if (snap->xfr != NULL && zi < snap->xfr->zone_count) {
+		*max_entries = snap->xfr->zones[zi].journal_max_entries;
+		*max_bytes = snap->xfr->zones[zi].journal_max_bytes;
+	}
 }
 
 /* Keeps the slot's list within snap's bounds (they may have been lowered,
  * or the file was written under larger ones). True if it changed. */
-static bool slot_trim(struct jslot *s, const snapshot_t *snap)
+static bool slot_trim(struct jslot *s, const snapshot_t *snap, size_t zi)
 {
 	size_t max_entries, max_bytes;
-	bounds(snap, &max_entries, &max_bytes);
+	bounds(snap, zi, &max_entries, &max_bytes);
 	if (s->j == NULL)
 		return false;
 	journal_t *t = journal_trim(s->j, max_entries, max_bytes);
@@ -247,10 +252,11 @@ static bool slot_trim(struct jslot *s, const snapshot_t *snap)
 
 /* The step from o (in old) to z (in s), appended to the slot's list. */
 static void slot_step(struct jslot *s, const snapshot_t *old, const zone_t *o,
-		      const snapshot_t *snap, const zone_t *z)
+		      const snapshot_t *snap, size_t zi)
 {
+	const zone_t *z = zonedb_get(snap->zones, zi);
 	size_t max_entries, max_bytes;
-	bounds(snap, &max_entries, &max_bytes);
+	bounds(snap, zi, &max_entries, &max_bytes);
 	struct journal_entry *e = NULL;
 	if (max_entries == 0) {
 		slot_drop(s);
@@ -318,12 +324,12 @@ void journal_store_apply(journal_store_t *st, const snapshot_t *old, snapshot_t 
 		bool changed = false;
 		if (o != NULL && o != z && zone_has_data(o) && o->serial != z->serial) {
 			if (serial_lt(o->serial, z->serial))
-				slot_step(sl, old, o, s, z);
+				slot_step(sl, old, o, s, i);
 			else
 				slot_drop(sl); /* the serial went down: warned by the daemon */
 			changed = true;
 		}
-		if (slot_trim(sl, s))
+		if (slot_trim(sl, s, i))
 			changed = true;
 		if (sl->j != NULL && last_serial(sl->j) != z->serial) {
 			slot_drop(sl);

@@ -337,3 +337,37 @@ def test_geo_service_records_are_in_the_differences(tmp_path):
         assert steps == 1 and got == zone_of(p.xfr())
     finally:
         stop_and_check(p.srv)
+
+
+def test_zone_bounds_override_the_server_wide_ones(tmp_path):
+    p = Primary(tmp_path, {"transfers": {"journal_max_entries": 5}})
+    conf_zone = p.srv.config_extra["zones"][0]
+    conf_zone["transfer"]["journal_max_entries"] = 0  # this zone keeps no journal
+    start_or_fail(p.srv)
+    try:
+        p.change(S0 + 1, V2)
+        wait_until(lambda: "reload: generation 2" in p.srv.log_text(), what="the reload")
+        assert zone_of(p.xfr("IXFR", S0)) == zone_of(p.xfr()), "no journal: full zone"
+        assert not p.jnl.exists()
+    finally:
+        stop_and_check(p.srv)
+
+
+@pytest.mark.parametrize("where,value,want", [
+    ("transfers", {"journal_max_bytes": 10}, "transfers.journal_max_bytes must be an integer"),
+    ("transfers", {"journal_max_entries": -1}, "transfers.journal_max_entries must be"),
+    ("zone", {"journal_max_bytes": "big"}, "zones[0].transfer.journal_max_bytes must be"),
+    ("zone", {"journal_max": 3}, "journal_max"),
+])
+def test_bound_errors_point_at_the_value(tmp_path, where, value, want):
+    p = Primary(tmp_path)
+    conf = {"listen": ["127.0.0.1:53000"], **p.srv.config_extra}
+    if where == "transfers":
+        conf["transfers"] = value
+    else:
+        conf["zones"][0]["transfer"].update(value)
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(conf, indent=1))
+    r = subprocess.run([str(p.srv.binary), "--check-config", str(path)], capture_output=True,
+                       text=True, timeout=BOUND_S, cwd=tmp_path)
+    assert r.returncode != 0 and want in r.stderr and "c.json:" in r.stderr, r.stderr
