@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/atomicfile.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/path.h"
@@ -262,7 +263,9 @@ static void slot_step(struct jslot *s, const snapshot_t *old, const zone_t *o,
 		slot_drop(s);
 		return;
 	}
+	int64_t t0 = clock_mono_ms();
 	int r = journal_diff(o, old->geo, z, snap->geo, &e);
+	int64_t ms = clock_mono_ms() - t0;
 	if (r != SOV_OK) {
 		log_warn("journal",
 			 "%s: cannot compute the differences from serial %u to %u: %s; IXFR "
@@ -291,9 +294,9 @@ static void slot_step(struct jslot *s, const snapshot_t *old, const zone_t *o,
 		slot_drop(s);
 		s->j = nj;
 		log_info("journal",
-			 "%s: serial %u -> %u: %u records deleted, %u added; journal holds %zu "
-			 "entries (%zu bytes) from serial %u",
-			 z->origin_str, o->serial, z->serial, e->deleted, e->added,
+			 "%s: serial %u -> %u: %u records deleted, %u added (compared in %lld "
+			 "ms); the journal holds %zu steps (%zu bytes) from serial %u",
+			 z->origin_str, o->serial, z->serial, e->deleted, e->added, (long long)ms,
 			 journal_count(nj), journal_bytes(nj), journal_get(nj, 0)->serial_from);
 	}
 	journal_entry_unref(e);
