@@ -249,6 +249,22 @@ static bool listen_equal(const struct fixed_settings *f, const config_t *c)
 	return true;
 }
 
+/*
+ * The IXFR journal (dns/journal.h): before s replaces cur (NULL at start),
+ * the store adds each zone's differences from cur and gives s read-only
+ * references. Never fails a start or a reload: a journal problem is logged
+ * and that zone's IXFR sends the full zone. Under reload_lock (or before
+ * any thread reads d->journals), outside view_lock: a diff of a large zone
+ * takes a while and the API need not wait for it.
+ */
+static void journal_hook(daemon_t *d, const snapshot_t *cur, snapshot_t *s)
+{
+	if (d->journals == NULL)
+		d->journals = journal_store_new(s->conf);
+	if (d->journals != NULL)
+		journal_store_apply(d->journals, cur, s);
+}
+
 int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 {
 	int ret = SOV_ENOMEM;
@@ -298,7 +314,8 @@ int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 		ret = SOV_ENOMEM;
 		goto fail;
 	}
-	secondary_sync(d->sec, s);	/* before publishing: it sets the NOTIFY hook */
+	secondary_sync(d->sec, s); /* before publishing: it sets the NOTIFY hook */
+	journal_hook(d, NULL, s);
 	const config_t *conf = s->conf; /* lives as long as the published snapshot */
 	snapshot_publish(s);
 	s = NULL;
@@ -506,6 +523,7 @@ int daemon_reload(daemon_t *d, diag_t *diag)
 	}
 
 	secondary_sync(d->sec, s); /* sets the NOTIFY hook; the engine takes the new zones */
+	journal_hook(d, cur, s);
 	/* Swap what the DNS workers and the API see, together. */
 	pthread_mutex_lock(&d->view_lock);
 	remember_ttls(d, cur);
@@ -570,6 +588,7 @@ void daemon_stop(daemon_t *d)
 	if (snapshot_current() != NULL)
 		snapshot_publish(NULL); /* frees the last snapshot */
 	monitor_free(d->mon);
+	journal_store_free(d->journals);
 	json_decref(d->api_sections);
 	free(d->dc_ttl_prev);
 	free(d->own);

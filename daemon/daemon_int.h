@@ -30,6 +30,7 @@
 #include "daemon/daemon.h"
 #include "daemon/monitor.h"
 #include "daemon/secondary.h"
+#include "dns/journal.h"
 #include "dns/notify_out.h"
 #include "dns/server.h"
 #include "dns/snapshot.h"
@@ -68,6 +69,8 @@ struct daemon {
 	 * valid until this time. */
 	uint32_t *dc_ttl_prev;
 	int64_t dc_ttl_prev_until_ms;
+	journal_store_t *journals; /* each zone's IXFR journal across reloads (journal_hook);
+				      touched only under reload_lock or before start */
 };
 
 /**

@@ -7,16 +7,23 @@
  *   a name that is not a zone's apex     NOTAUTH (RFC 5936 §2.2.1)
  *   not allowed by the zone's "transfer" REFUSED (RFC 5936 §2.2.1, §6)
  *   IXFR without the client's SOA        FORMERR (RFC 1995 §3)
- *   IXFR over UDP, or the client's serial is ours or newer (RFC 1982)
- *                                        our SOA alone (RFC 1995 §2, §4)
+ *   IXFR over UDP from a serial the journal holds, when all the
+ *                                        differences fit one message: them
+ *                                        (RFC 1995 §2)
+ *   IXFR over UDP otherwise, or the client's serial is ours or newer
+ *   (RFC 1982)                           our SOA alone (RFC 1995 §2, §4)
  *   transfers.max_concurrent reached     SERVFAIL (try again later)
- *   else                                 the transfer starts
+ *   else                                 the transfer starts: for an IXFR
+ *                                        whose serial the zone's journal
+ *                                        holds, the differences (RFC 1995
+ *                                        §4); else the full zone
  */
 #include <stdatomic.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "dns/answer_int.h"
+#include "dns/journal.h"
 #include "dns/xfr_conf.h"
 #include "dns/xfr_out.h"
 #include "dns/zonedb.h"
@@ -51,6 +58,39 @@ static bool ixfr_client_serial(const uint8_t *pkt, size_t len, const struct dns_
 		return false;
 	*serial = (uint32_t)wire_read_u16(pkt + p) << 16 | wire_read_u16(pkt + p + 2);
 	return true;
+}
+
+/* IXFR over UDP (RFC 1995 §2): the differences from client_serial when the
+ * zone's journal holds them and they all fit in this one message (our SOA,
+ * each step, our SOA); false otherwise, with nothing written (the caller
+ * then sends our SOA alone and the client asks again over TCP). */
+static bool put_ixfr_udp(struct answer *a, const zone_t *z, const zrrset_t *soa,
+			 uint32_t client_serial)
+{
+	const snapshot_t *snap = a->snap;
+	const journal_t *j = snap->journals ? snap->journals[zonedb_index(snap->zones, z)] : NULL;
+	long first = journal_find(j, client_serial, z->serial);
+	if (first < 0)
+		return false;
+	struct mark m = reply_mark(&a->r);
+	if (!put_rrset(&a->r, SEC_ANSWER, z->origin, 0, soa, soa->ttl_s))
+		goto undo;
+	for (size_t i = (size_t)first; i < journal_count(j); i++) {
+		const struct journal_entry *e = journal_get(j, i);
+		size_t off = 0;
+		const uint8_t *owner;
+		zrrset_t one;
+		while (off < e->len)
+			if (!journal_rr_next(e->wire, e->len, &off, &owner, &one) ||
+			    !put_rrset(&a->r, SEC_ANSWER, owner, 0, &one, one.ttl_s))
+				goto undo;
+	}
+	if (!put_rrset(&a->r, SEC_ANSWER, z->origin, 0, soa, soa->ttl_s))
+		goto undo;
+	return true;
+undo:
+	reply_rollback(&a->r, &m);
+	return false;
 }
 
 static void refused(struct answer *a, const char *why)
@@ -99,6 +139,9 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx)
 	a->aa = true;
 	if (ixfr && (a->transport == DNS_UDP || !serial_lt(client_serial, z->serial))) {
 		const zrrset_t *soa = znode_rrset(zone_node(z, 0), DNS_TYPE_SOA);
+		if (soa != NULL && a->transport == DNS_UDP && serial_lt(client_serial, z->serial) &&
+		    put_ixfr_udp(a, z, soa, client_serial))
+			return;
 		if (soa == NULL || !put_rrset(&a->r, SEC_ANSWER, z->origin, 0, soa, soa->ttl_s))
 			a->tc = true;
 		return;
@@ -115,6 +158,17 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx)
 	struct xfr_start *st = &ctx->last.xfr;
 	st->zone = z;
 	st->ixfr = ixfr;
+	st->client_serial = client_serial;
+	st->journal = NULL;
+	st->jfirst = 0;
+	if (ixfr && snap->journals != NULL) {
+		const journal_t *j = snap->journals[zonedb_index(snap->zones, z)];
+		long first = journal_find(j, client_serial, z->serial);
+		if (first >= 0) {
+			st->journal = j;
+			st->jfirst = (size_t)first;
+		}
+	}
 	st->tsig_on = a->tsig_key != NULL;
 	if (st->tsig_on)
 		st->tsig = *a->tsig_ctx;

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "dns/catalog.h"
+#include "dns/journal.h"
 #include "dns/rrl.h"
 #include "dns/xfr_conf.h"
 #include "wire/wire.h"
@@ -346,6 +347,7 @@ int snapshot_respin(const snapshot_t *cur, size_t zone_idx, zone_t *z, snapshot_
 		return SOV_ENOMEM;
 	}
 	memcpy(s, cur, sizeof(*s));
+	s->journals = NULL; /* cur's references; ours are taken below */
 	atomic_init(&s->refs, 1);
 	s->loaded_at_ms = clock_unix_ms();
 	s->generation = 0;
@@ -362,6 +364,13 @@ int snapshot_respin(const snapshot_t *cur, size_t zone_idx, zone_t *z, snapshot_
 	}
 	if (ret == SOV_OK)
 		ret = zonedb_finish(s->zones);
+	/* Every other zone keeps its journal; the replaced one has none (a
+	 * secondary's differences are not ours to serve yet). */
+	if (ret == SOV_OK && cur->journals != NULL) {
+		s->journals = calloc(zonedb_count(s->zones) + 1, sizeof(*s->journals));
+		for (size_t i = 0; s->journals != NULL && i < zonedb_count(s->zones); i++)
+			s->journals[i] = i == zone_idx ? NULL : journal_ref(cur->journals[i]);
+	}
 	zone_free(z); /* not taken: zone_idx out of range, or an earlier failure */
 	if (ret != SOV_OK) {
 		snapshot_free(s);
@@ -375,6 +384,9 @@ void snapshot_free(snapshot_t *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; s->journals != NULL && i < zonedb_count(s->zones); i++)
+		journal_unref(s->journals[i]);
+	free(s->journals);
 	zonedb_free(s->zones);
 	if (s->owner != NULL) {
 		snapshot_unref(s->owner); /* it owns the configuration, geo, keys, RRL */

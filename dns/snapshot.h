@@ -23,6 +23,7 @@
 
 struct rrl;
 struct xfr_conf;
+struct journal;
 
 typedef struct snapshot {
 	config_t *conf;		   /* owned */
@@ -56,13 +57,18 @@ typedef struct snapshot {
 	 * one of its primaries (dns/answer_notify.c); NULL: nobody listens. */
 	void (*notify_in)(void *arg, size_t zone_idx);
 	void *notify_arg;
-	_Atomic uint32_t refs;	/* 1 for being published (or built), +1 per
-				   transfer that reads it after a reload, +1
-				   per snapshot respun from it (owner) */
-	struct snapshot *owner; /* NULL: this snapshot owns conf, geo, rrl, xfr
-				   and svc_dc_answers; else they are borrowed
-				   from `owner`, which it holds a reference to
-				   (snapshot_respin) */
+	struct journal **journals; /* owned references, by zonedb index (zonedb_get):
+				      each zone's IXFR journal (dns/journal.h), set
+				      by the daemon's journal store before publishing;
+				      NULL (the array or an entry): no journal, IXFR
+				      from an older serial gets the full zone */
+	_Atomic uint32_t refs;	   /* 1 for being published (or built), +1 per
+				      transfer that reads it after a reload, +1
+				      per snapshot respun from it (owner) */
+	struct snapshot *owner;	   /* NULL: this snapshot owns conf, geo, rrl, xfr
+				      and svc_dc_answers; else they are borrowed
+				      from `owner`, which it holds a reference to
+				      (snapshot_respin) */
 } snapshot_t;
 
 /**

@@ -416,7 +416,8 @@ static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
 
 static void parse_zone(struct xc *c, const json_t *zone, size_t zi)
 {
-	static const char *const transfer_keys[] = {"allow", NULL};
+	static const char *const transfer_keys[] = {"allow", "journal_max_entries",
+						    "journal_max_bytes", NULL};
 	parse_peers(c, zone, zi);
 	const json_t *t = json_object_get(zone, "transfer");
 	char where[64];
@@ -424,6 +425,10 @@ static void parse_zone(struct xc *c, const json_t *zone, size_t zi)
 	if (t == NULL || !xc_object(c, t, where))
 		return;
 	xc_keys(c, t, where, transfer_keys);
+	xc_uint(c, t, where, "journal_max_entries", 0, XFR_JOURNAL_MAX_ENTRIES_LIMIT,
+		&c->x->zones[zi].journal_max_entries);
+	xc_uint(c, t, where, "journal_max_bytes", 4096, XFR_JOURNAL_MAX_BYTES_LIMIT,
+		&c->x->zones[zi].journal_max_bytes);
 	const json_t *allow = json_object_get(t, "allow");
 	if (allow == NULL)
 		return;
@@ -458,22 +463,40 @@ int xfr_conf_load(const config_t *conf, struct xfr_conf **out, diag_t *diag)
 		return SOV_ENOMEM;
 	c.x->max_concurrent = XFR_DEFAULT_MAX_CONCURRENT;
 	c.x->max_time_s = XFR_DEFAULT_MAX_TIME_S;
+	c.x->journal_max_entries = XFR_DEFAULT_JOURNAL_MAX_ENTRIES;
+	c.x->journal_max_bytes = XFR_DEFAULT_JOURNAL_MAX_BYTES;
 	c.x->zone_count = conf->zone_count;
 	c.x->zones = calloc(conf->zone_count + 1, sizeof(*c.x->zones));
 	if (c.x->zones == NULL) {
 		free(c.x);
 		return SOV_ENOMEM;
 	}
+	for (size_t i = 0; i < conf->zone_count; i++) {
+		c.x->zones[i].journal_max_entries = XFR_DEFAULT_JOURNAL_MAX_ENTRIES;
+		c.x->zones[i].journal_max_bytes = XFR_DEFAULT_JOURNAL_MAX_BYTES;
+	}
 	const json_t *root = conf->json;
 	if (root != NULL) {
 		parse_tsig(&c, root);
 		const json_t *tr = json_object_get(root, "transfers");
-		static const char *const transfers_keys[] = {"max_concurrent", "max_time_s", NULL};
+		static const char *const transfers_keys[] = {"max_concurrent", "max_time_s",
+							     "journal_max_entries",
+							     "journal_max_bytes", NULL};
 		if (tr != NULL && xc_object(&c, tr, "transfers")) {
 			xc_keys(&c, tr, "transfers", transfers_keys);
 			xc_uint(&c, tr, "transfers", "max_concurrent", 1, 1000,
 				&c.x->max_concurrent);
 			xc_uint(&c, tr, "transfers", "max_time_s", 10, 7 * 86400, &c.x->max_time_s);
+			xc_uint(&c, tr, "transfers", "journal_max_entries", 0,
+				XFR_JOURNAL_MAX_ENTRIES_LIMIT, &c.x->journal_max_entries);
+			xc_uint(&c, tr, "transfers", "journal_max_bytes", 4096,
+				XFR_JOURNAL_MAX_BYTES_LIMIT, &c.x->journal_max_bytes);
+		}
+		/* Every zone starts with the server-wide bounds; its own
+		 * "transfer" may override them (parse_zone). */
+		for (size_t i = 0; i < conf->zone_count; i++) {
+			c.x->zones[i].journal_max_entries = c.x->journal_max_entries;
+			c.x->zones[i].journal_max_bytes = c.x->journal_max_bytes;
 		}
 		const json_t *zones = json_object_get(root, "zones");
 		for (size_t i = 0; i < conf->zone_count && i < json_array_size(zones); i++)

@@ -5,9 +5,11 @@
  *   "tsig": {"keys": [{"file": "keys/transfer.key"},
  *                     {"name": "k2", "algorithm": "hmac-sha512", "file": "k2.secret"}],
  *            "allow_hmac_md5": false}
- *   "transfers": {"max_concurrent": 10, "max_time_s": 3600}
+ *   "transfers": {"max_concurrent": 10, "max_time_s": 3600,
+ *                 "journal_max_entries": 20, "journal_max_bytes": 20971520}
  *   "zones": [{..., "transfer": {"allow": [{"from": ["127.0.0.0/8", "::1"],
- *                                           "key": "transfer"}]},
+ *                                           "key": "transfer"}],
+ *                                "journal_max_entries": 20, "journal_max_bytes": 20971520},
  *              "notify": {"ns": true, "also": [{"address": "192.0.2.9", "key": "k"}]}},
  *             {..., "role": "secondary",
  *              "primaries": [{"address": "192.0.2.1:53", "key": "transfer"}]}]
@@ -45,6 +47,19 @@
  * is 120 min; an hour covers a million records to a slow link). */
 #define XFR_DEFAULT_MAX_TIME_S 3600
 
+/* The IXFR journal of each zone (dns/journal.h) keeps at most this many
+ * steps between versions, and at most this many bytes of them; the oldest
+ * go first. Knot's journal-max-depth and journal-max-usage defaults (20
+ * changes, 20 MiB). A secondary more than 20 reloads behind gets the full
+ * zone, which it would need about as long to apply as the differences. */
+#define XFR_DEFAULT_JOURNAL_MAX_ENTRIES 20
+#define XFR_DEFAULT_JOURNAL_MAX_BYTES (20u * 1024 * 1024)
+/* The largest values accepted: a journal lives in memory, and beyond a
+ * gigabyte or ten thousand steps of one zone a full transfer is cheaper
+ * to keep around than the differences. */
+#define XFR_JOURNAL_MAX_ENTRIES_LIMIT 10000
+#define XFR_JOURNAL_MAX_BYTES_LIMIT (1024LL * 1024 * 1024)
+
 /** One rule of a zone's "allow" list. */
 struct xfr_rule {
 	sov_net_t *from; /* owned */
@@ -70,8 +85,11 @@ struct xfr_zone {
 	struct xfr_remote *notify; /* owned: "notify.also", servers NOTIFYed beside the
 				      zone's name servers (RFC 1996 §3.6) */
 	size_t notify_count;
-	bool notify_ns; /* "notify.ns" (default true): NOTIFY the addresses of the
-			   zone's NS names, except our own */
+	bool notify_ns;		      /* "notify.ns" (default true): NOTIFY the addresses of the
+					 zone's NS names, except our own */
+	uint32_t journal_max_entries; /* "transfer.journal_max_entries", else the
+					 server-wide "transfers" value */
+	uint32_t journal_max_bytes;   /* "transfer.journal_max_bytes", else likewise */
 };
 
 /** The transfer settings of one configuration. Immutable once built. */
@@ -81,8 +99,11 @@ struct xfr_conf {
 	struct tsig_keyring ring; /* borrows keys */
 	struct xfr_zone *zones;	  /* owned, config_t.zone_count entries */
 	size_t zone_count;
-	uint32_t max_concurrent; /* transfers out at once, across all workers */
-	uint32_t max_time_s;	 /* longest transfer out */
+	uint32_t max_concurrent;      /* transfers out at once, across all workers */
+	uint32_t max_time_s;	      /* longest transfer out */
+	uint32_t journal_max_entries; /* per zone; 0: no journal (IXFR gets the full zone);
+					 the default of each xfr_zone's own */
+	uint32_t journal_max_bytes;   /* per zone, bytes of differences in wire form; likewise */
 };
 
 /**

@@ -1,7 +1,9 @@
 /* xfr_out.c — the messages of an outgoing zone transfer (contract in xfr_out.h).
  *
- * A cursor walks the zone: the SOA, then node by node and RRset by RRset
- * (the apex SOA skipped), then the SOA again. An RRset goes whole into a
+ * AXFR: a cursor walks the zone (xfr_walk.h): the SOA, then node by node
+ * and RRset by RRset (the apex SOA skipped), then the SOA again. IXFR from
+ * the journal: the SOA, the records of each journal entry from the
+ * client's serial on, the SOA again, record by record. An RRset goes whole into a
  * message when it fits; one that does not fit an empty message is split
  * record by record, and a record that does not fit an empty 16 KiB
  * message gets a message of up to 64 KiB of its own.
@@ -21,7 +23,7 @@
 #include "dns/opt.h"
 #include "dns/reply.h"
 #include "dns/xfr_conf.h"
-#include "geo/geo.h"
+#include "dns/xfr_walk.h"
 #include "wire/wire.h"
 
 enum xo_phase { XO_FIRST_SOA, XO_BODY, XO_LAST_SOA, XO_DONE };
@@ -32,16 +34,15 @@ struct xfr_out {
 	struct dns_query q; /* the request, parsed again */
 	const zrrset_t *soa;
 	enum xo_phase phase;
-	uint32_t node;	  /* cursor: node index */
-	uint32_t rrset;	  /* RRset index in the node */
-	uint32_t rec;	  /* records of that RRset already sent (split RRset) */
-	uint32_t rec_off; /* byte offset of the next record in its RDATA */
+	struct xfr_walk walk; /* AXFR cursor: the RRset being sent */
+	size_t jentry;	      /* IXFR cursor: the journal entry being sent */
+	size_t joff;	      /* byte offset of its next record */
+	uint32_t rec;	      /* records of that RRset already sent (split RRset) */
+	uint32_t rec_off;     /* byte offset of the next record in its RDATA */
 	uint64_t messages, records, bytes;
 	int64_t started_ms; /* monotonic; 0 until the first message */
 	bool failed;
-	const char *why;    /* when failed */
-	uint8_t *svc_rdata; /* the RRset of a service being sent (service_rrset) */
-	size_t svc_cap;
+	const char *why; /* when failed */
 	char client[64];
 };
 
@@ -60,6 +61,8 @@ struct xfr_out *xfr_out_new(const snapshot_t *snap, const struct xfr_start *st,
 	x->st = *st;
 	x->soa = soa;
 	x->phase = XO_FIRST_SOA;
+	xfr_walk_init(&x->walk, st->zone, snap->geo);
+	x->jentry = st->jfirst;
 	if (client != NULL)
 		addr_format(client, x->client, sizeof(x->client));
 	else
@@ -109,96 +112,59 @@ static bool put_split(struct xfr_out *x, struct reply *r, const uint8_t *owner, 
 	return true;
 }
 
-/* The static RRset of `type` (A or AAAA) a transfer carries for geo service
- * svc (docs/transfers.md): the public addresses of the datacenters its
- * "transfer" names (default: all of the service's), once each, with the
- * service's TTL. False when there is none (or
- * memory ran out: then the transfer has failed). */
-static bool service_rrset(struct xfr_out *x, uint32_t svc, uint16_t type, zrrset_t *out)
-{
-	const geo_ctx_t *g = x->snap->geo;
-	if (g == NULL || svc >= geo_service_count(g))
-		return false;
-	const struct geo_service_info *si = geo_service(g, svc);
-	int family = type == DNS_TYPE_A ? AF_INET : AF_INET6;
-	size_t alen = family == AF_INET ? 4 : 16, len = 0;
-	uint16_t count = 0;
-	for (size_t d = 0; d < si->dc_count; d++) {
-		size_t n = 0;
-		if (!(si->transfer_mask >> si->dcs[d] & 1))
-			continue; /* the service's "transfer" leaves it out */
-		const uint8_t *addrs = geo_dc_addrs(g, si->dcs[d], family, &n);
-		for (size_t k = 0; k < n; k++) {
-			const uint8_t *a = addrs + k * alen;
-			bool dup = false;
-			for (size_t off = 0; off < len && !dup; off += 2 + alen)
-				dup = memcmp(x->svc_rdata + off + 2, a, alen) == 0;
-			if (dup)
-				continue;
-			if (len + 2 + alen > x->svc_cap) {
-				size_t cap = x->svc_cap ? x->svc_cap * 2 : 64 * (2 + 16);
-				uint8_t *m = realloc(x->svc_rdata, cap);
-				if (m == NULL) {
-					xo_fail(x, "out of memory");
-					return false;
-				}
-				x->svc_rdata = m;
-				x->svc_cap = cap;
-			}
-			wire_write_u16(x->svc_rdata + len, (uint16_t)alen);
-			memcpy(x->svc_rdata + len + 2, a, alen);
-			len += 2 + alen;
-			count++;
-		}
-	}
-	if (count == 0)
-		return false;
-	zrrset_t rs = {type, count, si->ttl_s, (uint32_t)len, x->svc_rdata};
-	*out = rs;
-	return true;
-}
-
-/* Writes RRsets at the cursor until the message is full or the zone ends.
- * A service's node gets two more RRsets after its own: A and AAAA. */
+/* Writes RRsets at the cursor until the message is full or the zone ends. */
 static void put_body(struct xfr_out *x, struct reply *r)
 {
-	const zone_t *z = x->st.zone;
-	while (x->node < z->node_count) {
-		const znode_t *n = zone_node(z, x->node);
-		uint32_t extra = n->service != ZNODE_NONE ? 2 : 0;
-		if (x->rrset >= n->rrset_count + extra) {
-			x->node++;
-			x->rrset = 0;
-			continue;
+	for (;;) {
+		const uint8_t *owner;
+		zrrset_t rs;
+		int got = xfr_walk_peek(&x->walk, &owner, &rs);
+		if (got < 0) {
+			xo_fail(x, "out of memory");
+			return;
 		}
-		zrrset_t svc;
-		const zrrset_t *rs = &svc;
-		if (x->rrset < n->rrset_count) {
-			rs = &n->rrsets[x->rrset];
-		} else if (!service_rrset(x, n->service,
-					  x->rrset == n->rrset_count ? DNS_TYPE_A : DNS_TYPE_AAAA,
-					  &svc)) {
-			if (x->failed)
-				return;
-			x->rrset++;
-			continue;
-		}
-		if (x->node == 0 && rs->type == DNS_TYPE_SOA) {
-			x->rrset++;
-			continue;
-		}
-		if (x->rec == 0 && put_rrset(r, SEC_ANSWER, n->owner, 0, rs, rs->ttl_s)) {
-			x->records += rs->count;
-			x->rrset++;
+		if (got == 0)
+			break;
+		if (x->rec == 0 && put_rrset(r, SEC_ANSWER, owner, 0, &rs, rs.ttl_s)) {
+			x->records += rs.count;
+			xfr_walk_advance(&x->walk);
 			continue;
 		}
 		/* Does not fit whole: in a message of its own first, split only
 		 * if even that is too small. */
 		if (x->rec == 0 && r->count[SEC_ANSWER] > 0)
 			return;
-		if (!put_split(x, r, n->owner, rs))
+		if (!put_split(x, r, owner, &rs))
 			return;
-		x->rrset++;
+		xfr_walk_advance(&x->walk);
+	}
+	x->phase = XO_LAST_SOA;
+}
+
+/* IXFR from the journal (RFC 1995 §4): the records of each entry from
+ * x->st.jfirst on, one by one (each entry is SOA(old), deleted, SOA(new),
+ * added, already in order), until the message is full. */
+static void put_diffs(struct xfr_out *x, struct reply *r)
+{
+	const journal_t *j = x->st.journal;
+	while (x->jentry < journal_count(j)) {
+		const struct journal_entry *e = journal_get(j, x->jentry);
+		size_t off = x->joff;
+		const uint8_t *owner;
+		zrrset_t one;
+		if (off >= e->len) {
+			x->jentry++;
+			x->joff = 0;
+			continue;
+		}
+		if (!journal_rr_next(e->wire, e->len, &off, &owner, &one)) {
+			xo_fail(x, "a journal entry is malformed");
+			return;
+		}
+		if (!put_rrset(r, SEC_ANSWER, owner, 0, &one, one.ttl_s))
+			return;
+		x->records++;
+		x->joff = off;
 	}
 	x->phase = XO_LAST_SOA;
 }
@@ -213,7 +179,9 @@ static bool put_records(struct xfr_out *x, struct reply *r)
 		x->records++;
 		x->phase = XO_BODY;
 	}
-	if (x->phase == XO_BODY)
+	if (x->phase == XO_BODY && x->st.journal != NULL)
+		put_diffs(x, r);
+	else if (x->phase == XO_BODY)
 		put_body(x, r);
 	if (x->failed)
 		return false;
@@ -293,8 +261,15 @@ void xfr_out_free(struct xfr_out *x)
 		return;
 	const zone_t *z = x->st.zone;
 	int64_t ms = x->started_ms ? clock_mono_ms() - x->started_ms : 0;
-	const char *kind = x->st.ixfr ? "IXFR (full)" : "AXFR";
-	if (x->phase == XO_DONE && !x->failed)
+	const char *kind = x->st.journal ? "IXFR" : x->st.ixfr ? "IXFR (full)" : "AXFR";
+	if (x->phase == XO_DONE && !x->failed && x->st.journal != NULL)
+		log_info("xfr",
+			 "IXFR of %s from serial %u to %u to %s: %llu records in %llu messages "
+			 "(%llu bytes), %lld ms",
+			 z->origin_str, x->st.client_serial, z->serial, x->client,
+			 (unsigned long long)x->records, (unsigned long long)x->messages,
+			 (unsigned long long)x->bytes, (long long)ms);
+	else if (x->phase == XO_DONE && !x->failed)
 		log_info("xfr",
 			 "%s of %s serial %u to %s: %llu records in %llu messages (%llu bytes), "
 			 "%lld ms",
@@ -311,6 +286,6 @@ void xfr_out_free(struct xfr_out *x)
 		atomic_fetch_sub(x->st.slot, 1);
 	tsig_ctx_clear(&x->st.tsig);
 	snapshot_unref(x->snap);
-	free(x->svc_rdata);
+	xfr_walk_clear(&x->walk);
 	free(x);
 }

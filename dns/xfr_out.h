@@ -4,9 +4,14 @@
  * (glue included, in node order), the SOA again; as many messages as it
  * takes, each at most 16 KiB (the reach of a compression pointer, so every
  * name can be compressed) unless one record alone needs more. The first
- * message carries the question, later ones none (§2.2.1 allows both). An
- * IXFR (RFC 1995) that no journal can answer gets the same full zone
- * (§4: "the entire zone is returned", SOA first and last).
+ * message carries the question, later ones none (§2.2.1 allows both).
+ *
+ * IXFR (RFC 1995 §4) whose client serial the zone's journal holds
+ * (st->journal): our SOA, then for each step from the client's serial on
+ * SOA(old), the records deleted, SOA(new), the records added, then our SOA
+ * again (the sequential form, not condensed). One that no journal can
+ * answer gets the same full zone as AXFR (§4: "the entire zone is
+ * returned", SOA first and last).
  *
  * A geo service's node also carries, after its own RRsets, static A and
  * AAAA RRsets: the public addresses of every datacenter of the service, with
@@ -35,6 +40,7 @@
 #include <sys/socket.h>
 
 #include "dns/cookie.h"
+#include "dns/journal.h"
 #include "dns/snapshot.h"
 #include "dns/tsig.h"
 #include "dns/zone.h"
@@ -47,9 +53,13 @@
 /** What the answer path decided when it accepted a transfer request. */
 struct xfr_start {
 	const zone_t *zone;
-	bool ixfr;	      /* asked for IXFR (answered as AXFR: no journal yet) */
-	bool tsig_on;	      /* the request was signed and verified: sign every message */
-	struct tsig_ctx tsig; /* after tsig_verify_request() (key in the snapshot) */
+	bool ixfr;		  /* asked for IXFR */
+	const journal_t *journal; /* IXFR answered with differences: the zone's journal
+				     (borrowed from the snapshot); NULL: the full zone */
+	size_t jfirst;		  /* the journal entry that starts at the client's serial */
+	uint32_t client_serial;	  /* IXFR: the serial the client has */
+	bool tsig_on;		  /* the request was signed and verified: sign every message */
+	struct tsig_ctx tsig;	  /* after tsig_verify_request() (key in the snapshot) */
 	uint8_t cookie[COOKIE_SERVER_LEN]; /* the server cookie for our OPT */
 	_Atomic uint32_t *slot;		   /* the concurrency counter it holds one unit of;
 					      released by xfr_out_free() (NULL: none) */

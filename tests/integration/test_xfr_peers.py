@@ -4,9 +4,12 @@ sovdns serves (static records and the geo services' static A/AAAA), and a
 change + reload reaches each one at its next refresh (the zone's SOA refresh is
 2 s here; sovdns NOTIFYs only the zone's NS addresses, documentation addresses
 that are not these secondaries: test_notify_out.py tests NOTIFY), by an IXFR
-that sovdns answers in full."""
+that sovdns answers from its journal with the differences (RFC 1995 §4), which
+each secondary applies."""
 
 from __future__ import annotations
+
+import re
 
 import dns.query
 import dns.rdatatype
@@ -16,6 +19,7 @@ from conftest import start_or_fail, stop_and_check
 from sovtest.paths import ZONES_DIR
 from sovtest.peers import SECONDARIES, TsigKey, zone_rrsets
 from sovtest.servers import Sovdns
+from sovtest.wait import wait_until
 
 ORIGIN = "example.test."
 SERIAL = 2024060101
@@ -36,6 +40,12 @@ def zone_text(serial: int, extra: str = "") -> str:
         assert old in text, f"the suite zone's SOA changed: no {old!r}"
         text = text.replace(old, new, 1)
     return text + extra
+
+
+# What each secondary logs for an incremental transfer it received (NSD logs
+# no kind; sovdns's own log line says it sent differences).
+IXFR_IN = {"knot": r"IXFR, incoming, remote .*, finished",
+           "bind": r"Transfer completed: 1 messages, 5 records"}
 
 
 def sovdns_records(srv) -> set:
@@ -86,6 +96,22 @@ def test_sovdns_primary_to_secondary(primary, tmp_path, kind):
         got = sec.axfr()
         assert ("added.example.test.", 300, "A", "192.0.2.99") in got
         assert zone_rrsets(got) == zone_rrsets(sovdns_records(primary))
-        assert "IXFR (full) of example.test." in primary.log_text(), "the secondary asked IXFR"
+        # the secondary asked IXFR and got the differences
+        wait_until(lambda: f"IXFR of example.test. from serial {SERIAL} to {SERIAL + 1}"
+                   in primary.log_text(), what="sovdns logged an IXFR with differences")
+        if kind in IXFR_IN:
+            wait_until(lambda: re.search(IXFR_IN[kind], sec.log_text()),
+                       what=f"{kind} logged an incoming IXFR")
+
+        # a deletion and a changed TTL (deleted and added again) go out as differences too
+        primary.zone_path.write_text(zone_text(SERIAL + 2, "\nadded 900 IN A 192.0.2.98\n"))
+        primary.reload()
+        sec.wait_serial(SERIAL + 2)
+        got = sec.axfr()
+        assert ("added.example.test.", 900, "A", "192.0.2.98") in got
+        assert ("added.example.test.", 300, "A", "192.0.2.99") not in got
+        assert zone_rrsets(got) == zone_rrsets(sovdns_records(primary))
+        wait_until(lambda: f"IXFR of example.test. from serial {SERIAL + 1} to {SERIAL + 2}"
+                   in primary.log_text(), what="sovdns logged the second IXFR")
     finally:
         stop_and_check(sec)
