@@ -48,32 +48,42 @@ static bool pkt_name_equal(const uint8_t *buf, size_t len, size_t off, const uin
 bool put_name(struct reply *r, const uint8_t *name, bool compress)
 {
 	size_t nlen = dname_len(name);
-	size_t pos = 0; /* offset inside name of the suffix being tried */
+	size_t pos = nlen - 1; /* offset inside name of the suffix replaced by ptr */
 	int ptr = -1;
+	uint16_t starts[128];
+	uint32_t hashes[128];
+	unsigned labels = reply_suffix_hashes(name, starts, hashes);
+	unsigned k = 0; /* labels written before the pointer (or all of them) */
 
 	if (compress) {
-		while (name[pos] != 0) {
+		/* The longest suffix already written wins: try from the whole name. */
+		for (; k < labels && ptr < 0; k++) {
 			for (unsigned i = 0; i < r->cmp_n; i++) {
-				if (pkt_name_equal(r->buf, r->len, r->cmp[i], name + pos)) {
+				if (r->cmp_hash[i] == hashes[k] &&
+				    pkt_name_equal(r->buf, r->len, r->cmp[i], name + starts[k])) {
 					ptr = r->cmp[i];
+					pos = starts[k];
 					break;
 				}
 			}
-			if (ptr >= 0)
-				break;
-			pos += (size_t)name[pos] + 1;
 		}
+		if (ptr >= 0)
+			k--;
+	} else {
+		k = labels;
 	}
+	if (ptr < 0)
+		k = labels;
 	size_t need = (ptr >= 0) ? pos + 2 : nlen;
 	if (r->len + need > r->limit)
 		return false;
 
 	/* Remember where each written label starts, for later names. */
-	size_t p = 0;
-	while (p < (ptr >= 0 ? pos : nlen - 1)) {
-		if (r->cmp_n < COMPRESS_MAX && r->len + p < 0x4000)
-			r->cmp[r->cmp_n++] = (uint16_t)(r->len + p);
-		p += (size_t)name[p] + 1;
+	for (unsigned j = 0; j < k; j++) {
+		if (r->cmp_n < COMPRESS_MAX && r->len + starts[j] < 0x4000) {
+			r->cmp[r->cmp_n] = (uint16_t)(r->len + starts[j]);
+			r->cmp_hash[r->cmp_n++] = hashes[j];
+		}
 	}
 	if (ptr >= 0) {
 		memcpy(r->buf + r->len, name, pos);

@@ -4,8 +4,10 @@
  * appended at buf[len], never past `limit` (the caller reserves the OPT
  * record's space below the buffer's real size), and the section counts
  * kept for the header. Domain names are compressed (RFC 1035 §4.1.4)
- * against a small table of offsets of names already written; a full table
- * only costs compression, never correctness. Every writer either writes
+ * against a small table of offsets of names already written, each with a
+ * hash of the name written there (reply_suffix_hashes), so a candidate is
+ * compared byte by byte only when its hash matches; a full table only
+ * costs compression, never correctness. Every writer either writes
  * the whole item or returns false; put_rrset() also rolls back what it
  * wrote. Nothing here allocates: the buffer is the caller's, the reply
  * lives on its stack. Hot path: the writers are called once per record.
@@ -38,8 +40,35 @@ struct reply {
 	size_t len;	   /* bytes written so far, header included */
 	uint16_t count[3]; /* records per enum section */
 	uint16_t cmp[COMPRESS_MAX]; /* offsets (< 0x4000) of labels written, for compression */
+	uint32_t cmp_hash[COMPRESS_MAX]; /* reply_suffix_hashes() of the name at cmp[i] */
 	unsigned cmp_n;
 };
+
+/*
+ * For each label of the uncompressed wire name `name` (root excluded), its
+ * offset in name (starts[k]) and a case-insensitive hash of the suffix that
+ * starts there (hashes[k], FNV-1a over the label, seeded with the next
+ * suffix's hash): equal names have equal hashes wherever they are written.
+ * Returns the label count (<= 127).
+ */
+__attribute__((nonnull)) static inline unsigned
+reply_suffix_hashes(const uint8_t *name, uint16_t *starts, uint32_t *hashes)
+{
+	unsigned n = 0;
+	for (size_t p = 0; name[p] != 0 && n < 127; p += (size_t)name[p] + 1)
+		starts[n++] = (uint16_t)p;
+	uint32_t h = 2166136261u;
+	for (unsigned k = n; k-- > 0;) {
+		const uint8_t *l = name + starts[k];
+		h = (h ^ l[0]) * 16777619u;
+		for (unsigned i = 1; i <= l[0]; i++) {
+			uint8_t c = l[i];
+			h = (h ^ (uint8_t)((c >= 'A' && c <= 'Z') ? c + 32 : c)) * 16777619u;
+		}
+		hashes[k] = h;
+	}
+	return n;
+}
 
 /* A saved write position, to roll back an RRset that does not fit. */
 struct mark {
@@ -109,15 +138,13 @@ put_question(struct reply *r, const uint8_t *qname, size_t qname_len, uint16_t q
 	wire_write_u16(r->buf + r->len, qtype);
 	wire_write_u16(r->buf + r->len + 2, qclass);
 	r->len += 4;
-	if (r->cmp_n < COMPRESS_MAX)
-		r->cmp[r->cmp_n++] = (uint16_t)at;
-	/* Every later label of the qname is a compression target too.
-	 * Only qname[0..qname_len) is defined (the root is 1 byte). */
-	size_t p = 0;
-	while (p < qname_len && qname[p] != 0) {
-		p += qname[p] + 1u;
-		if (p < qname_len && qname[p] != 0 && r->cmp_n < COMPRESS_MAX)
-			r->cmp[r->cmp_n++] = (uint16_t)(at + p);
+	/* Every label of the qname is a compression target. */
+	uint16_t starts[128];
+	uint32_t hashes[128];
+	unsigned n = reply_suffix_hashes(qname, starts, hashes);
+	for (unsigned k = 0; k < n && r->cmp_n < COMPRESS_MAX; k++) {
+		r->cmp[r->cmp_n] = (uint16_t)(at + starts[k]);
+		r->cmp_hash[r->cmp_n++] = hashes[k];
 	}
 	return true;
 }
