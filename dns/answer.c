@@ -209,7 +209,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	a.r.limit = limit - opt_len > tsig_len + DNS_HEADER_LEN ? limit - opt_len - tsig_len
 								: DNS_HEADER_LEN;
 	a.r.len = DNS_HEADER_LEN;
-	a.r.cmp_n = 0;
+	reply_compression_reset(&a.r);
 	a.q = &pq;
 	a.pkt = q;
 	a.pkt_len = qlen;

@@ -58,13 +58,14 @@ bool put_name(struct reply *r, const uint8_t *name, bool compress)
 	if (compress) {
 		/* The longest suffix already written wins: try from the whole name. */
 		for (; k < labels && ptr < 0; k++) {
-			for (unsigned i = 0; i < r->cmp_n; i++) {
-				if (r->cmp_hash[i] == hashes[k] &&
-				    pkt_name_equal(r->buf, r->len, r->cmp[i], name + starts[k])) {
-					ptr = r->cmp[i];
-					pos = starts[k];
-					break;
-				}
+			unsigned i = r->cmp_slot[hashes[k] & 255];
+			if (i == 0 || i > r->cmp_n)
+				continue;
+			i--;
+			if (r->cmp_hash[i] == hashes[k] &&
+			    pkt_name_equal(r->buf, r->len, r->cmp[i], name + starts[k])) {
+				ptr = r->cmp[i];
+				pos = starts[k];
 			}
 		}
 		if (ptr >= 0)
@@ -79,12 +80,8 @@ bool put_name(struct reply *r, const uint8_t *name, bool compress)
 		return false;
 
 	/* Remember where each written label starts, for later names. */
-	for (unsigned j = 0; j < k; j++) {
-		if (r->cmp_n < COMPRESS_MAX && r->len + starts[j] < 0x4000) {
-			r->cmp[r->cmp_n] = (uint16_t)(r->len + starts[j]);
-			r->cmp_hash[r->cmp_n++] = hashes[j];
-		}
-	}
+	for (unsigned j = 0; j < k; j++)
+		reply_compression_add(r, r->len + starts[j], hashes[j]);
 	if (ptr >= 0) {
 		memcpy(r->buf + r->len, name, pos);
 		r->len += pos;

@@ -33,16 +33,37 @@
 enum section { SEC_ANSWER = 0, SEC_AUTHORITY = 1, SEC_ADDITIONAL = 2 };
 
 /** The reply being written; the caller sets buf, limit, len (after the
- * header) and zeroes count and cmp_n. */
+ * header), zeroes count and calls reply_compression_reset(). */
 struct reply {
 	uint8_t *buf;	   /* the caller's buffer, wire format */
 	size_t limit;	   /* bytes available for header+question+RRs (OPT space reserved) */
 	size_t len;	   /* bytes written so far, header included */
 	uint16_t count[3]; /* records per enum section */
-	uint16_t cmp[COMPRESS_MAX]; /* offsets (< 0x4000) of labels written, for compression */
+	uint16_t cmp[COMPRESS_MAX];	 /* offsets (< 0x4000) of labels written, for compression */
 	uint32_t cmp_hash[COMPRESS_MAX]; /* reply_suffix_hashes() of the name at cmp[i] */
 	unsigned cmp_n;
+	uint8_t cmp_slot[256]; /* hash & 255 -> index + 1 into cmp (0: none): direct-mapped,
+				  the latest name with those bits wins (a lost entry only
+				  costs compression; a stale one fails the hash/name check) */
 };
+
+/** Empties the compression table (with cmp_n = 0): before the first name. */
+__attribute__((nonnull)) static inline void reply_compression_reset(struct reply *r)
+{
+	r->cmp_n = 0;
+	memset(r->cmp_slot, 0, sizeof(r->cmp_slot));
+}
+
+/** Remembers that the name with suffix hash h starts at offset off. */
+__attribute__((nonnull)) static inline void reply_compression_add(struct reply *r, size_t off,
+								  uint32_t h)
+{
+	if (r->cmp_n >= COMPRESS_MAX || off >= 0x4000)
+		return;
+	r->cmp[r->cmp_n] = (uint16_t)off;
+	r->cmp_hash[r->cmp_n] = h;
+	r->cmp_slot[h & 255] = (uint8_t)(++r->cmp_n);
+}
 
 /*
  * For each label of the uncompressed wire name `name` (root excluded), its
@@ -142,10 +163,8 @@ put_question(struct reply *r, const uint8_t *qname, size_t qname_len, uint16_t q
 	uint16_t starts[128];
 	uint32_t hashes[128];
 	unsigned n = reply_suffix_hashes(qname, starts, hashes);
-	for (unsigned k = 0; k < n && r->cmp_n < COMPRESS_MAX; k++) {
-		r->cmp[r->cmp_n] = (uint16_t)(at + starts[k]);
-		r->cmp_hash[r->cmp_n++] = hashes[k];
-	}
+	for (unsigned k = 0; k < n; k++)
+		reply_compression_add(r, at + starts[k], hashes[k]);
 	return true;
 }
 

@@ -213,7 +213,7 @@ size_t xfr_out_next(struct xfr_out *x, uint8_t *buf, size_t cap, int64_t now_s, 
 	r.buf = buf;
 	r.limit = (XFR_MSG_TARGET < full ? XFR_MSG_TARGET : full) - reserve;
 	r.len = DNS_HEADER_LEN;
-	r.cmp_n = 0;
+	reply_compression_reset(&r);
 	uint16_t qdcount = 0;
 	if (x->messages == 0 && x->q.has_question &&
 	    put_question(&r, x->q.qname, x->q.qname_len, x->q.qtype, x->q.qclass))
