@@ -275,6 +275,12 @@ static int publish_zone(struct daemon *d, const snapshot_t *cur, size_t idx, zon
 	int r = snapshot_respin(cur, idx, nz, &s);
 	if (r != SOV_OK)
 		return r;
+	/* The difference goes into the zone's IXFR journal, so our own
+	 * secondaries get IXFR from us too (dns/journal.h). */
+	if (d->journals == NULL)
+		d->journals = journal_store_new(s->conf);
+	if (d->journals != NULL)
+		journal_store_apply(d->journals, cur, s);
 	pthread_mutex_lock(&d->view_lock);
 	snapshot_t *old = snapshot_swap(s);
 	pthread_mutex_unlock(&d->view_lock);

@@ -560,10 +560,12 @@ def test_chain_of_three_by_notify(tmp_path, key):
         n = requests.get(url, timeout=BOUND_S).json()["notify"]
         assert (n["serial"], n["targets"], n["failed"], n["pending"]) == \
             (SERIAL + 1, 1, 0, False), n
-        # ...and the transfer C took from it (IXFR is answered in full without a
-        # journal of B's own, or by differences with one).
+        # ...and the transfer C took from it: IXFR, from B's own journal of
+        # what it received.
         out = requests.get(url, timeout=BOUND_S).json()["last_transfer_out"]
         assert out["serial"] == SERIAL + 1 and out["complete"] and out["transfers"] >= 2, out
+        assert out["kind"] == "IXFR", out
+        assert "IXFR from %s:%d" % b.target in c.log_text()
         assert out["to"].startswith("127.0.0.1:"), out
     finally:
         for srv in reversed(servers):
