@@ -339,7 +339,9 @@ static int install(secondary_t *e, struct sec_zone *z, const char *tmp, char *wh
 	}
 	if (r == SOV_OK) {
 		fsync_dir_of(z->file);
+		pthread_mutex_lock(&e->mu); /* secondary_zone_json reads it */
 		take_zone_state(z, nz);
+		pthread_mutex_unlock(&e->mu);
 		r = publish_zone(d, cur, (size_t)idx, nz);
 		nz = NULL;
 		if (r != SOV_OK)
@@ -364,7 +366,9 @@ static void expire_zone(secondary_t *e, struct sec_zone *z)
 				"expire); answering SERVFAIL until one does",
 				z->origin_str, z->serial, z->expire_s);
 			atomic_fetch_add_explicit(&e->expired, 1, memory_order_relaxed);
+			pthread_mutex_lock(&e->mu);
 			z->has_data = false;
+			pthread_mutex_unlock(&e->mu);
 		}
 	}
 	pthread_mutex_unlock(&d->reload_lock);
@@ -511,8 +515,10 @@ static void confirmed(secondary_t *e, struct sec_zone *z, int64_t their_expire)
 	int64_t left = z->expire_s;
 	if (their_expire >= 0 && their_expire < left)
 		left = their_expire;
+	pthread_mutex_lock(&e->mu); /* secondary_zone_json reads these */
 	z->confirmed_unix_s = now - ((int64_t)z->expire_s - left);
 	z->next_ms = clock_mono_ms() + (int64_t)z->refresh_s * 1000;
+	pthread_mutex_unlock(&e->mu);
 	if (!z->has_data)
 		return;
 	struct timespec ts[2] = {{z->confirmed_unix_s, 0}, {z->confirmed_unix_s, 0}};

@@ -25,10 +25,12 @@
  * it is retried after 2 s, doubling up to 5 minutes. A transfer is cut
  * after transfers.max_time_s, or at XFR_IN_DEFAULT_MAX_RECORDS records.
  *
- * Locks: the engine's own mutex guards only the zone list handed over by
- * secondary_sync() and the NOTIFY flags; network work runs without it.
- * Publishing takes the daemon's reload_lock (so it never races a reload)
- * and view_lock around the swap only.
+ * Locks: the engine's own mutex guards the zone list handed over by
+ * secondary_sync(), the NOTIFY flags and what secondary_zone_json() reads;
+ * it is held for bookkeeping only, never over network work. Publishing
+ * takes the daemon's reload_lock (so it never races a reload) and
+ * view_lock around the swap only. Order: reload_lock or view_lock before
+ * the engine's mutex, never the other way.
  */
 #ifndef SOV_DAEMON_SECONDARY_H
 #define SOV_DAEMON_SECONDARY_H
