@@ -668,8 +668,10 @@ void secondary_free(secondary_t *e)
 	e->stop = true;
 	pthread_cond_signal(&e->cv);
 	pthread_mutex_unlock(&e->mu);
-	if (e->running)
+	if (e->running) {
+		xfr_client_stop(); /* a transfer in progress ends now, not at its time cap */
 		pthread_join(e->thread, NULL);
+	}
 	set_free(&e->cur);
 	if (e->has_pending)
 		set_free(&e->pending);

@@ -62,7 +62,7 @@ void secondary_sync(secondary_t *e, snapshot_t *s) __attribute__((nonnull));
 /** Starts the thread. SOV_OK or SOV_ESYS. */
 int secondary_run(secondary_t *e) __attribute__((nonnull, warn_unused_result));
 
-/** Stops the thread (waits at most for one exchange's timeout) and frees e. NULL allowed. */
+/** Stops the thread (a transfer in progress is cut within 200 ms) and frees e. NULL allowed. */
 void secondary_free(secondary_t *e);
 
 /**

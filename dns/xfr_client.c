@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,15 +89,24 @@ static int timeout_of(const struct xfr_peer *p)
 	return p->timeout_ms > 0 ? p->timeout_ms : XFR_CLIENT_IO_TIMEOUT_MS;
 }
 
-/* Waits until fd is ready for `events` or deadline (monotonic ms). */
+/* Set by xfr_client_stop(): every wait gives up (shutdown). */
+static _Atomic bool stopping;
+
+void xfr_client_stop(void)
+{
+	atomic_store(&stopping, true);
+}
+
+/* Waits until fd is ready for `events` or deadline (monotonic ms), in
+ * slices of at most 200 ms so that xfr_client_stop() is seen quickly. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		int64_t left = deadline - clock_mono_ms();
-		if (left <= 0)
+		if (left <= 0 || atomic_load(&stopping))
 			return SOV_EIO;
 		struct pollfd pfd = {fd, events, 0};
-		int n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		int n = poll(&pfd, 1, left > 200 ? 200 : (int)left);
 		if (n > 0)
 			return SOV_OK;
 		if (n < 0 && errno != EINTR)

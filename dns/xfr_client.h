@@ -58,6 +58,13 @@ int xfr_client_transfer(const struct xfr_peer *p, struct xfr_in_params *ip, int6
     __attribute__((nonnull, warn_unused_result));
 
 /**
+ * Makes every wait of every call above, running or to come, give up at
+ * once (within 200 ms) with SOV_EIO: for shutting down during a long
+ * transfer. Irreversible; any thread.
+ */
+void xfr_client_stop(void);
+
+/**
  * Builds a query for origin/qtype with ID id into buf[0..cap); for IXFR an
  * authority SOA carrying `serial` (RFC 1995 §3); for SOA an OPT record with
  * an empty EXPIRE option (RFC 7314). Returns its length, or 0

@@ -592,3 +592,21 @@ def test_wrong_key_leaves_zone_unserved(tmp_path, key):
     finally:
         stop_and_check(sec)
         prim.stop()
+
+
+def test_stop_during_an_endless_transfer(tmp_path):
+    """SIGTERM while a primary streams a transfer that never ends (and the time
+    cap is an hour): sovdns stops at once, cleanly, and leaves no temporary file."""
+    soa, rest = zone_rrsets_of(zone_text(SERIAL))
+    endless = FakePrimary(SERIAL, lambda q: [message(q, [soa] + rest), message(q, rest)],
+                          endless=True)
+    sec = SovdnsSecondary(tmp_path / "sec", [endless.target], None, api=False)
+    sec.config_extra["transfers"] = {"max_time_s": 3600}
+    try:
+        start_or_fail(sec)
+        wait_for("the transfer under way", lambda: endless.transfers >= 1, log=sec.log_text)
+        time.sleep(0.5)
+    finally:
+        stop_and_check(sec)  # exit status 0 within the harness's stop timeout
+        endless.close()
+    assert not list(sec.kept.parent.glob("*.xfr.*")), "a temporary file was left"
