@@ -395,7 +395,9 @@ static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
 		       "zones[%zu] is a secondary without \"primaries\" (the servers it copies "
 		       "the zone from: [{\"address\": \"192.0.2.1\", \"key\": \"transfer\"}])",
 		       zi);
-	z->notify_ns = true;
+	/* A secondary's name servers are mostly its primary's other secondaries,
+	 * which take NOTIFY only from the primary: NOTIFY them only when asked. */
+	z->notify_ns = !secondary;
 	const json_t *n = json_object_get(zone, "notify");
 	snprintf(where, sizeof(where), "zones[%zu].notify", zi);
 	if (n == NULL || !xc_object(c, n, where))

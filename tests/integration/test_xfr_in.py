@@ -502,6 +502,14 @@ def test_check_config_summarises_transfers(tmp_path, key):
             and f"primaries: 192.0.2.1:53 (key {key.name}), [2001:db8::1]:5300 (unsigned)"
             in r.stdout), r.stdout
     assert "1 TSIG keys" in r.stdout
+    # A secondary NOTIFYs its NS names only when told to (they are mostly the
+    # primary's other secondaries).
+    assert "NOTIFY" not in r.stdout, r.stdout
+    conf["zones"][0]["notify"] = {"ns": True}
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([default_sovdns_bin(), "--check-config", path], capture_output=True,
+                       text=True, timeout=BOUND_S)
+    assert "NOTIFY: the NS addresses" in r.stdout, r.stdout
     conf["zones"][0]["primaries"] = [{"address": "192.0.2.1:99999"}, {"address": "x",
                                                                       "key": "nokey"}]
     path.write_text(json.dumps(conf))
