@@ -590,6 +590,31 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		jsonpos_pop(cx->ptr);
 	}
 
+	/* Two zones on one file: a secondary or catalog would overwrite the
+	 * other zone's file (and a primary's would be served twice). */
+	for (size_t k = 0; ok && resolved != NULL && k < c->zone_count; k++) {
+		if (strcmp(c->zones[k].file, resolved) != 0)
+			continue;
+		cfg_push_key(cx, file != NULL ? "file" : "role");
+		cfg_error(cx,
+			  "\"%s\" is already the file of zone \"%s\": each zone needs a file of "
+			  "its own",
+			  resolved, c->zones[k].origin);
+		jsonpos_pop(cx->ptr);
+		ok = false;
+	}
+	for (size_t k = 0; ok && catalog && k < c->zone_count; k++) {
+		if (!c->zones[k].catalog)
+			continue;
+		cfg_push_key(cx, "role");
+		cfg_error(cx,
+			  "zone \"%s\" is already the catalog (it lists every other zone): one "
+			  "catalog zone is enough",
+			  c->zones[k].origin);
+		jsonpos_pop(cx->ptr);
+		ok = false;
+	}
+
 	if (ok) {
 		struct zone_conf *zc = &c->zones[c->zone_count];
 		zc->origin = cfg_strdup(cx, json_string_value(origin));

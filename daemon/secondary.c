@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -538,12 +539,32 @@ static void refresh(secondary_t *e, struct sec_zone *z)
 	pthread_mutex_unlock(&e->mu);
 }
 
+/* The address we send from to a primary of `family`: our first listen
+ * address of that family that is not a wildcard (a primary's ACL names the
+ * address it knows us by), as NOTIFY out does; NULL: the kernel's choice. */
+static const sov_sockaddr_t *source_for(const struct daemon *d, int family)
+{
+	for (size_t i = 0; i < d->fixed.listen_count; i++) {
+		const sov_sockaddr_t *l = &d->fixed.listen[i];
+		if (l->ss.ss_family != family)
+			continue;
+		if (family == AF_INET &&
+		    ((const struct sockaddr_in *)&l->ss)->sin_addr.s_addr != htonl(INADDR_ANY))
+			return l;
+		if (family == AF_INET6 &&
+		    !IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&l->ss)->sin6_addr))
+			return l;
+	}
+	return NULL;
+}
+
 static void refresh_once(secondary_t *e, struct sec_zone *z)
 {
 	char why[512] = "";
 	for (size_t k = 0; k < z->nprim; k++) {
 		struct xfr_peer peer = {z->prim[k].addr,
-					z->prim[k].has_key ? &z->prim[k].key : NULL, 0};
+					z->prim[k].has_key ? &z->prim[k].key : NULL, 0,
+					source_for(e->d, z->prim[k].addr.ss.ss_family)};
 		char a[ADDR_STR_MAX];
 		addr_format((const struct sockaddr *)&peer.addr.ss, a, sizeof(a));
 		uint32_t theirs = 0;

@@ -122,6 +122,7 @@ int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
 		    "; the catalog zone (RFC 9432) of this server's zones, written by sovdns at "
 		    "every load: do not edit\n"
 		    "; members-sha256: %s\n"
+		    "$TTL 0\n"
 		    "%s 0 IN SOA invalid. invalid. %u 3600 600 2147483646 0\n"
 		    "%s 0 IN NS invalid.\n"
 		    "version.%s 0 IN TXT \"2\"\n",

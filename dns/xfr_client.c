@@ -114,6 +114,21 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
+/* Binds fd to p->source (any port), when it has one of fd's family. */
+static int bind_source(const struct xfr_peer *p, int fd, char *err, size_t cap)
+{
+	if (p->source == NULL || p->source->ss.ss_family != p->addr.ss.ss_family)
+		return SOV_OK;
+	sov_sockaddr_t s = *p->source;
+	addr_set_port(&s, 0);
+	if (bind(fd, (const struct sockaddr *)&s.ss, s.len) == 0)
+		return SOV_OK;
+	char a[ADDR_STR_MAX];
+	int e = errno;
+	addr_format((const struct sockaddr *)&s.ss, a, sizeof(a));
+	return set_err(err, cap, SOV_ESYS, "cannot send from %s: %s", a, strerror(e));
+}
+
 static int tcp_connect(const struct xfr_peer *p, int64_t deadline, char *err, size_t cap)
 {
 	char a[ADDR_STR_MAX];
@@ -121,6 +136,11 @@ static int tcp_connect(const struct xfr_peer *p, int64_t deadline, char *err, si
 	int fd = socket(p->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return set_err(err, cap, SOV_ESYS, "socket: %s", strerror(errno));
+	int br = bind_source(p, fd, err, cap);
+	if (br != SOV_OK) {
+		close(fd);
+		return br;
+	}
 	if (connect(fd, (const struct sockaddr *)&p->addr.ss, p->addr.len) < 0 &&
 	    errno != EINPROGRESS) {
 		int e = errno;
@@ -339,6 +359,11 @@ int xfr_client_soa(const struct xfr_peer *p, const uint8_t *origin, uint32_t *se
 	int fd = socket(p->addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return set_err(err, errcap, SOV_ESYS, "socket: %s", strerror(errno));
+	int br = bind_source(p, fd, err, errcap);
+	if (br != SOV_OK) {
+		close(fd);
+		return br;
+	}
 	if (connect(fd, (const struct sockaddr *)&p->addr.ss, p->addr.len) < 0) {
 		int e = errno;
 		close(fd);

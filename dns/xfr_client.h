@@ -25,9 +25,12 @@
 #define XFR_CLIENT_IO_TIMEOUT_MS 10000
 
 struct xfr_peer {
-	sov_sockaddr_t addr;	    /* the primary (port included) */
-	const struct tsig_key *key; /* sign with it and require it; NULL: unsigned */
-	int timeout_ms;		    /* per exchange or per message; 0: XFR_CLIENT_IO_TIMEOUT_MS */
+	sov_sockaddr_t addr;	      /* the primary (port included) */
+	const struct tsig_key *key;   /* sign with it and require it; NULL: unsigned */
+	int timeout_ms;		      /* per exchange or per message; 0: XFR_CLIENT_IO_TIMEOUT_MS */
+	const sov_sockaddr_t *source; /* bind to this address (port 0: any) before
+					 connecting, so the primary's ACL sees the
+					 address we serve on; NULL: the kernel's choice */
 };
 
 /**
