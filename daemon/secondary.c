@@ -1,6 +1,7 @@
 /* secondary.c — the secondary engine (contract and timers in secondary.h). */
 #include "daemon/secondary.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -63,6 +64,7 @@ struct sec_zone {
 	uint32_t max_time_s;	  /* transfers.max_time_s: the longest transfer */
 	unsigned bootstrap_fails; /* failures in a row without data (back-off) */
 	int64_t next_ms;	  /* monotonic: next SOA check */
+	int64_t last_check_ms;	  /* monotonic: the last SOA check began (NOTIFY rate) */
 	int64_t confirmed_unix_s; /* last success (the file's mtime) */
 	bool notified;
 	struct sec_status st; /* guarded by secondary.mu */
@@ -201,6 +203,30 @@ static void notified(void *arg, size_t zone_idx)
 	atomic_fetch_add_explicit(&e->notifies, 1, memory_order_relaxed);
 }
 
+/* Temporary files of transfers cut by a crash (kill -9 mid-transfer):
+ * <file>.xfr.XXXXXX beside the kept copy. Only before the thread runs, so
+ * none of them can be a transfer in progress. */
+static void remove_stale_temps(const char *file)
+{
+	char *dcopy = strdup(file), *bcopy = strdup(file);
+	DIR *dir = dcopy && bcopy ? opendir(dirname(dcopy)) : NULL;
+	if (dir != NULL) {
+		char prefix[1024];
+		snprintf(prefix, sizeof(prefix), "%s.xfr.", basename(bcopy));
+		size_t pl = strlen(prefix);
+		for (struct dirent *de; (de = readdir(dir)) != NULL;) {
+			if (strncmp(de->d_name, prefix, pl) != 0 || strlen(de->d_name) != pl + 6)
+				continue;
+			if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
+				log_info("xfr", "removed %s, left by a transfer that was cut short",
+					 de->d_name);
+		}
+		closedir(dir);
+	}
+	free(dcopy);
+	free(bcopy);
+}
+
 void secondary_sync(secondary_t *e, snapshot_t *s)
 {
 	s->notify_in = notified;
@@ -214,6 +240,8 @@ void secondary_sync(secondary_t *e, snapshot_t *s)
 		if (!s->conf->zones[i].secondary)
 			continue;
 		r = zone_from(&next.z[next.n++], s, i);
+		if (r == SOV_OK && !e->running)
+			remove_stale_temps(next.z[next.n - 1].file);
 	}
 	if (r != SOV_OK) {
 		log_err("xfr", "secondary zones: out of memory taking the new configuration; "
@@ -234,6 +262,24 @@ void secondary_sync(secondary_t *e, snapshot_t *s)
 	pthread_mutex_unlock(&e->mu);
 }
 
+static bool same_primaries(const struct sec_zone *a, const struct sec_zone *b)
+{
+	if (a->nprim != b->nprim)
+		return false;
+	for (size_t i = 0; i < a->nprim; i++)
+		if (a->prim[i].addr.len != b->prim[i].addr.len ||
+		    memcmp(&a->prim[i].addr.ss, &b->prim[i].addr.ss, a->prim[i].addr.len) != 0 ||
+		    a->prim[i].has_key != b->prim[i].has_key ||
+		    (a->prim[i].has_key &&
+		     (a->prim[i].key.secret_len != b->prim[i].key.secret_len ||
+		      memcmp(a->prim[i].key.secret, b->prim[i].key.secret,
+			     a->prim[i].key.secret_len) != 0 ||
+		      !dname_equal(a->prim[i].key.name, b->prim[i].key.name) ||
+		      a->prim[i].key.alg != b->prim[i].key.alg)))
+			return false;
+	return true;
+}
+
 /* The thread takes a handed-over set: zones it already had keep their
  * timers (and NOTIFY state); their data state comes from the new snapshot. */
 static void take_pending(secondary_t *e)
@@ -245,7 +291,11 @@ static void take_pending(secondary_t *e)
 		for (size_t k = 0; k < e->cur.n; k++)
 			if (dname_equal(next.z[i].origin, e->cur.z[k].origin) &&
 			    strcmp(next.z[i].file, e->cur.z[k].file) == 0) {
-				next.z[i].next_ms = e->cur.z[k].next_ms;
+				/* Same primaries and data: keep the timer. Else (a fixed
+				 * address or key, say) check at once. */
+				if (next.z[i].has_data && same_primaries(&next.z[i], &e->cur.z[k]))
+					next.z[i].next_ms = e->cur.z[k].next_ms;
+				next.z[i].last_check_ms = e->cur.z[k].last_check_ms;
 				next.z[i].st = e->cur.z[k].st;
 				next.z[i].notified = e->cur.z[k].notified;
 				if (next.z[i].confirmed_unix_s < e->cur.z[k].confirmed_unix_s)
@@ -560,6 +610,7 @@ static const sov_sockaddr_t *source_for(const struct daemon *d, int family)
 
 static void refresh_once(secondary_t *e, struct sec_zone *z)
 {
+	z->last_check_ms = clock_mono_ms();
 	char why[512] = "";
 	for (size_t k = 0; k < z->nprim; k++) {
 		struct xfr_peer peer = {z->prim[k].addr,
@@ -577,6 +628,7 @@ static void refresh_once(secondary_t *e, struct sec_zone *z)
 			pthread_mutex_lock(&e->mu);
 			z->st.error_unix_ms = clock_unix_ms();
 			snprintf(z->st.error, sizeof(z->st.error), "SOA check with %s: %s", a, why);
+			z->st.failures++;
 			pthread_mutex_unlock(&e->mu);
 			continue;
 		}
@@ -640,10 +692,17 @@ static void *engine_main(void *arg)
 				due = z;
 				break;
 			}
-			if (z->notified || z->next_ms <= now) {
+			/* A NOTIFY makes the zone due, but not sooner than
+			 * SECONDARY_NOTIFY_GAP_MS after its last check: a flood of
+			 * NOTIFYs (or forged ones) costs the primary one query a
+			 * second. */
+			int64_t notify_at = z->last_check_ms + SECONDARY_NOTIFY_GAP_MS;
+			if ((z->notified && notify_at <= now) || z->next_ms <= now) {
 				due = z;
 				break;
 			}
+			if (z->notified && notify_at < wake)
+				wake = notify_at;
 			if (z->next_ms < wake)
 				wake = z->next_ms;
 			if (z->has_data && z->confirmed_unix_s > 0) {

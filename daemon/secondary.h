@@ -22,7 +22,10 @@
  *      counted in metrics, until a primary answers again.
  * REFRESH and RETRY are clamped to [2 s, 1 day], as Knot's defaults. A
  * zone without data (never transferred, or expired) has no SOA to follow:
- * it is retried after 2 s, doubling up to 5 minutes. A transfer is cut
+ * it is retried after 2 s, doubling up to 5 minutes. A NOTIFY starts a
+ * check at once, but at most one a second per zone (a flood of NOTIFYs
+ * costs the primary one SOA query a second). A reload that changes a
+ * zone's primaries or keys, or finds it without data, checks it at once. A transfer is cut
  * after transfers.max_time_s, or at XFR_IN_DEFAULT_MAX_RECORDS records.
  *
  * Locks: the engine's own mutex guards the zone list handed over by
@@ -47,6 +50,8 @@ typedef struct secondary secondary_t;
 #define SECONDARY_MIN_INTERVAL_S 2
 #define SECONDARY_MAX_INTERVAL_S 86400
 #define SECONDARY_BOOTSTRAP_MAX_S 300
+/* NOTIFYs of a zone within this much of its last SOA check wait for it to pass. */
+#define SECONDARY_NOTIFY_GAP_MS 1000
 
 /** An engine for daemon d, not running yet. NULL: out of memory. */
 secondary_t *secondary_new(struct daemon *d) __attribute__((nonnull));

@@ -214,8 +214,11 @@ def test_restart_serves_kept_copy_then_expires(tmp_path, key):
     wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
     stop_and_check(sec)
     prim.stop()
+    stale = sec.kept.parent / "example.test.zone.xfr.AbC123"  # as a kill -9 leaves it
+    stale.write_text("partial")
     # With the primary gone, the restarted secondary serves its copy at once...
     start_or_fail(sec)
+    assert not stale.exists(), "a cut transfer's temporary file is removed at start"
     try:
         assert serial_of(sec) == SERIAL
         r = query(sec, "www.example.test.", "A")
@@ -458,10 +461,8 @@ def test_hostile_primary_changes_nothing(tmp_path, case):
         sec.config_extra["zones"][1]["primaries"] = [{"address": "%s:%d" % hostile.target}]
         sec.command()  # rewrites the configuration
         sec.reload()
-        wait_for("the reload", lambda: "main: reload: generation" in sec.log_text(),
-                 log=sec.log_text)
-        # One NOTIFY (unsigned is fine from the configured primary's address) starts a check.
-        assert query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY).rcode() == dns.rcode.NOERROR
+        # The reload changed the zone's primaries: it checks at once (no NOTIFY
+        # needed), and after the failures not again before its SOA retry.
         # IXFR first (we have a copy), then AXFR; both fail. An IXFR cut by the
         # time cap is not retried as AXFR.
         done = ("IXFR from %s:%d failed: the transfer took too long" if case == "endless"
@@ -618,3 +619,27 @@ def test_stop_during_an_endless_transfer(tmp_path):
         stop_and_check(sec)  # exit status 0 within the harness's stop timeout
         endless.close()
     assert not list(sec.kept.parent.glob("*.xfr.*")), "a temporary file was left"
+
+
+def test_notify_flood_costs_one_check_a_second(tmp_path, key):
+    """100 NOTIFYs from the primary's address in a burst: sovdns asks the primary
+    for the SOA at most once a second for them, not 100 times."""
+    prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.0/8"],
+                             workdir=tmp_path / "knot")
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key)
+    try:
+        start_or_fail(sec)
+        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+        before = metric(sec, "sovdns_secondary_soa_checks_total")
+        t0 = time.monotonic()
+        for _ in range(100):
+            r = query(sec, ORIGIN, "SOA", opcode=dns.opcode.NOTIFY, key=key, source=prim.addr)
+            assert r.rcode() == dns.rcode.NOERROR
+        time.sleep(1.5)
+        checks = metric(sec, "sovdns_secondary_soa_checks_total") - before
+        assert 1 <= checks <= (time.monotonic() - t0) + 2, checks
+        assert metric(sec, "sovdns_secondary_notify_received_total") >= 100
+    finally:
+        stop_and_check(sec)
+        prim.stop()
