@@ -67,6 +67,7 @@ struct sec_zone {
 	int64_t last_check_ms;	  /* monotonic: the last SOA check began (NOTIFY rate) */
 	int64_t confirmed_unix_s; /* last success (the file's mtime) */
 	bool notified;
+	bool busy;	      /* a thread is refreshing it (guarded by secondary.mu) */
 	struct sec_status st; /* guarded by secondary.mu */
 };
 
@@ -77,8 +78,10 @@ struct zone_set {
 
 struct secondary {
 	struct daemon *d;
-	pthread_t thread;
+	pthread_t threads[SECONDARY_THREADS];
+	size_t nthreads; /* running */
 	bool running;
+	unsigned busy; /* zones of cur being refreshed (guarded by mu) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
@@ -197,7 +200,7 @@ static void notified(void *arg, size_t zone_idx)
 	pthread_mutex_lock(&e->mu);
 	if (zone_idx < e->notify_n) {
 		e->notify_flag[zone_idx] = true;
-		pthread_cond_signal(&e->cv);
+		pthread_cond_broadcast(&e->cv);
 	}
 	pthread_mutex_unlock(&e->mu);
 	atomic_fetch_add_explicit(&e->notifies, 1, memory_order_relaxed);
@@ -258,7 +261,7 @@ void secondary_sync(secondary_t *e, snapshot_t *s)
 	free(e->notify_flag);
 	e->notify_flag = flags;
 	e->notify_n = n;
-	pthread_cond_signal(&e->cv);
+	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 }
 
@@ -672,8 +675,14 @@ static void *engine_main(void *arg)
 	secondary_t *e = arg;
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
-		if (e->has_pending)
+		/* A new zone set replaces cur only when no thread works on a zone
+		 * of it; meanwhile no new work starts. */
+		if (e->has_pending && e->busy == 0)
 			take_pending(e);
+		if (e->has_pending) {
+			pthread_cond_wait(&e->cv, &e->mu);
+			continue;
+		}
 		for (size_t k = 0; k < e->cur.n; k++) {
 			size_t ci = e->cur.z[k].conf_idx;
 			if (ci < e->notify_n && e->notify_flag[ci]) {
@@ -687,6 +696,8 @@ static void *engine_main(void *arg)
 		int64_t wake = now + 60000;
 		for (size_t k = 0; k < e->cur.n; k++) {
 			struct sec_zone *z = &e->cur.z[k];
+			if (z->busy)
+				continue;
 			if (z->has_data && z->confirmed_unix_s > 0 &&
 			    now_unix - z->confirmed_unix_s >= (int64_t)z->expire_s) {
 				due = z;
@@ -722,11 +733,16 @@ static void *engine_main(void *arg)
 		bool expired = due->has_data && due->confirmed_unix_s > 0 &&
 			       now_unix - due->confirmed_unix_s >= (int64_t)due->expire_s;
 		due->notified = false;
+		due->busy = true;
+		e->busy++;
 		pthread_mutex_unlock(&e->mu);
 		if (expired)
 			expire_zone(e, due);
 		refresh(e, due);
 		pthread_mutex_lock(&e->mu);
+		due->busy = false;
+		e->busy--;
+		pthread_cond_broadcast(&e->cv); /* a pending set, or a zone now free */
 	}
 	pthread_mutex_unlock(&e->mu);
 	return NULL;
@@ -734,10 +750,13 @@ static void *engine_main(void *arg)
 
 int secondary_run(secondary_t *e)
 {
-	if (pthread_create(&e->thread, NULL, engine_main, e) != 0)
-		return SOV_ESYS;
-	e->running = true;
-	return SOV_OK;
+	for (size_t i = 0; i < SECONDARY_THREADS; i++) {
+		if (pthread_create(&e->threads[i], NULL, engine_main, e) != 0)
+			break;
+		e->nthreads++;
+	}
+	e->running = e->nthreads > 0;
+	return e->running ? SOV_OK : SOV_ESYS;
 }
 
 void secondary_free(secondary_t *e)
@@ -746,12 +765,12 @@ void secondary_free(secondary_t *e)
 		return;
 	pthread_mutex_lock(&e->mu);
 	e->stop = true;
-	pthread_cond_signal(&e->cv);
+	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
-	if (e->running) {
+	if (e->running)
 		xfr_client_stop(); /* a transfer in progress ends now, not at its time cap */
-		pthread_join(e->thread, NULL);
-	}
+	for (size_t i = 0; i < e->nthreads; i++)
+		pthread_join(e->threads[i], NULL);
 	set_free(&e->cur);
 	if (e->has_pending)
 		set_free(&e->pending);

@@ -2,8 +2,10 @@
  * current from its primaries (RFC 1034 §4.3.5, RFC 1996, RFC 1995, RFC
  * 5936). docs/transfers.md, "sovdns as a secondary", is the user's side.
  *
- * One thread for all secondary zones. For each zone, due when its timer
- * runs out or a NOTIFY came from one of its primaries:
+ * SECONDARY_THREADS threads share the secondary zones: each takes the next
+ * zone that is due and not being refreshed by another, so a slow primary
+ * holds up only one. For each zone, due when its timer runs out or a NOTIFY
+ * came from one of its primaries:
  *   1. ask the primaries in order for the SOA serial (dns/xfr_client.h);
  *   2. if theirs is newer (RFC 1982), or we have no data, transfer: IXFR
  *      from our serial when we have a copy, else AXFR; an IXFR that fails
@@ -47,6 +49,11 @@
 struct daemon;
 typedef struct secondary secondary_t;
 
+/* Threads refreshing zones: a primary that is slow or silent for one zone
+ * holds up only its thread; the others go on with the other zones (BIND's
+ * transfers-in default is 10; 4 covers a few stuck primaries on a small
+ * machine). */
+#define SECONDARY_THREADS 4
 #define SECONDARY_MIN_INTERVAL_S 2
 #define SECONDARY_MAX_INTERVAL_S 86400
 #define SECONDARY_BOOTSTRAP_MAX_S 300

@@ -337,8 +337,9 @@ class FakePrimary:
     messages `script(query)` returns (wire, each sent with its length prefix);
     `endless` keeps sending the last one for ever. Unsigned."""
 
-    def __init__(self, serial: int, script, endless: bool = False):
+    def __init__(self, serial: int, script, endless: bool = False, silent: bool = False):
         self.serial, self.script, self.endless = serial, script, endless
+        self.silent = silent  # TCP: read the query, then send nothing (until closed)
         for _ in range(50):  # one port for UDP and TCP: retry until both are free
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.udp.bind(("127.0.0.1", 0))
@@ -389,6 +390,9 @@ class FakePrimary:
                     n = struct.unpack("!H", c.recv(2))[0]
                     q = dns.message.from_wire(c.recv(n))
                     self.transfers += 1
+                    if self.silent:
+                        self.stop.wait(60)
+                        continue
                     msgs = self.script(q)
                     for m in msgs:
                         c.sendall(struct.pack("!H", len(m)) + m)
@@ -643,3 +647,43 @@ def test_notify_flood_costs_one_check_a_second(tmp_path, key):
     finally:
         stop_and_check(sec)
         prim.stop()
+
+
+def test_a_silent_primary_holds_up_only_its_zone(tmp_path, key):
+    """Zone A's primary accepts the transfer and then sends nothing (sovdns waits
+    10 s per message before giving up); zone B, from Knot, is transferred
+    meanwhile, not after A's attempts end."""
+    silent = FakePrimary(SERIAL, None, silent=True)
+    text = SMALL_B
+    prim = PRIMARIES["knot"]("other.test.", text, key, allow=["127.0.0.0/8"],
+                             workdir=tmp_path / "knot")
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [silent.target], None, extra_zone={
+        "origin": "other.test", "role": "secondary",
+        "primaries": [{"address": "%s:%d" % prim.target, "key": key.name}]})
+    sec.key = key
+    kf = tmp_path / "sec" / f"{key.name}.key"
+    kf.write_text(key.kdig_arg() + "\n")
+    kf.chmod(0o600)
+    sec.config_extra["tsig"] = {"keys": [{"file": str(kf)}]}
+    try:
+        start_or_fail(sec)
+        wait_for("A's transfer under way", lambda: silent.transfers >= 1, log=sec.log_text)
+        wait_for("B transferred", lambda: "other.test.: AXFR from" in sec.log_text(),
+                 log=sec.log_text)
+        assert "example.test.: AXFR from %s:%d failed" % silent.target not in sec.log_text()
+        q = dns.message.make_query("other.test.", "SOA")
+        r = dns.query.udp(q, sec.addr, port=sec.port, timeout=BOUND_S)
+        assert r.rcode() == dns.rcode.NOERROR and r.answer
+    finally:
+        stop_and_check(sec)
+        silent.close()
+        prim.stop()
+
+
+SMALL_B = """$ORIGIN other.test.
+$TTL 300
+@ SOA ns.other.test. h.other.test. 7 3600 600 86400 300
+@ NS ns.other.test.
+ns A 192.0.2.7
+"""
