@@ -375,11 +375,21 @@ static int install(secondary_t *e, struct sec_zone *z, const char *tmp, char *wh
 	if (r == SOV_OK) {
 		r = diag ? snapshot_load_zone(cur, (size_t)idx, tmp, &nz, diag) : SOV_ENOMEM;
 		if (r != SOV_OK) {
-			if (diag && diag_count(diag) > 0)
+			/* Name the line, not the temporary file (deleted below). */
+			const char *m = diag && diag_count(diag) > 0 ? diag_get(diag, 0) : NULL;
+			unsigned line = 0, col = 0;
+			int used = 0;
+			if (m != NULL && strncmp(m, tmp, strlen(tmp)) == 0 &&
+			    sscanf(m + strlen(tmp), ":%u:%u: %n", &line, &col, &used) == 2 &&
+			    used > 0)
 				snprintf(why, cap,
-					 "the received zone fails the checks of a zone "
-					 "file: %s",
-					 diag_get(diag, 0));
+					 "the received zone fails the checks of a zone file "
+					 "(line %u as written): %s",
+					 line, m + strlen(tmp) + used);
+			else if (m != NULL)
+				snprintf(why, cap,
+					 "the received zone fails the checks of a zone file: %s",
+					 m);
 			else
 				snprintf(why, cap, "the received zone does not load: %s",
 					 err_str(r));

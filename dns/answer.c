@@ -19,6 +19,8 @@
 #include "common/clock.h"
 #include "common/err.h"
 
+#include "common/addr.h"
+#include "common/log.h"
 #include "dns/answer_int.h"
 #include "dns/cookie.h"
 #include "dns/opt.h"
@@ -125,9 +127,29 @@ static size_t tsig_rr_len(const uint8_t *key, const uint8_t *alg, size_t mac_len
 /* Verifies the request's TSIG (RFC 8945 §5.2) against the snapshot's keys.
  * Sets a->tsig_key/tsig_ctx when authentic, a->tsig_rcode when not.
  * Returns the room the reply's TSIG record needs (0: none is sent). */
+/* A request whose TSIG failed: logged (at most once a second), since it is
+ * what a secondary with a wrong or missing key sees as its transfers
+ * failing. */
+static void tsig_refused(const struct sockaddr *client, const struct dns_query *pq,
+			 const struct tsig_verdict *v)
+{
+	char who[ADDR_STR_MAX] = "(unknown)", name[DNAME_STR_MAX], key[DNAME_STR_MAX];
+	if (client != NULL)
+		addr_format(client, who, sizeof(who));
+	dname_to_str(pq->qname_lower, name, sizeof(name));
+	dname_to_str(v->rr.key_name, key, sizeof(key));
+	const char *what = v->error == TSIG_ERR_BADKEY	 ? "BADKEY (a key we do not know)"
+			   : v->error == TSIG_ERR_BADSIG ? "BADSIG (wrong secret or algorithm)"
+			   : v->error == TSIG_ERR_BADTIME
+			       ? "BADTIME (clocks more than the fudge apart)"
+			       : "BADTRUNC";
+	LOG_RATELIMITED(1, log_info("tsig", "query for %s type %u from %s signed with key %s: %s",
+				    name, pq->qtype, who, key, what));
+}
+
 static size_t tsig_check(const snapshot_t *snap, const uint8_t *q, size_t qlen,
 			 const struct dns_query *pq, uint64_t now_s, struct tsig_ctx *tsig,
-			 struct tsig_verdict *v, struct answer *a)
+			 struct tsig_verdict *v, struct answer *a, const struct sockaddr *client)
 {
 	static const struct tsig_keyring no_keys = {NULL, 0, false};
 	tsig_ctx_init(tsig, NULL);
@@ -147,6 +169,7 @@ static size_t tsig_check(const snapshot_t *snap, const uint8_t *q, size_t qlen,
 	}
 	if (v->rcode != 0) {
 		a->tsig_rcode = v->rcode;
+		tsig_refused(client, pq, v);
 		/* BADTIME and BADTRUNC replies are signed (tsig ready), BADKEY and
 		 * BADSIG ones carry an empty MAC. */
 		bool signs = v->error == TSIG_ERR_BADTIME || v->error == TSIG_ERR_BADTRUNC;
@@ -201,7 +224,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	size_t tsig_len = 0; /* room kept for our TSIG record */
 	if (pq.has_tsig && pr == DNS_PARSE_OK) {
 		now_s = (uint64_t)(clock_unix_ms() / 1000);
-		tsig_len = tsig_check(snap, q, qlen, &pq, now_s, &tsig, &verdict, &a);
+		tsig_len = tsig_check(snap, q, qlen, &pq, now_s, &tsig, &verdict, &a, client);
 	}
 
 	memset(&a.r.count, 0, sizeof(a.r.count));

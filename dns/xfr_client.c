@@ -273,7 +273,9 @@ static int soa_reply_serial(const uint8_t *msg, size_t len, uint16_t id, const u
 		const ldns_lookup_table *t = ldns_lookup_by_id(ldns_rcodes, (int)rcode);
 		return set_err(err, errcap, SOV_EINVAL, "the primary answered %s to SOA%s",
 			       t ? t->name : "an error rcode",
-			       rcode == 2 ? " (it has no usable copy either?)" : "");
+			       rcode == 2   ? " (it has no usable copy either?)"
+			       : rcode == 5 ? " (does its ACL allow our address, and our key?)"
+					    : "");
 	}
 	if (!(msg[2] & 0x04))
 		return set_err(err, errcap, SOV_EINVAL,

@@ -351,7 +351,11 @@ static int step(struct xfr_in *x, const ldns_rr *rr)
 	bool soa = is_soa_of_zone(x, rr);
 	const char *why = record_problem(x, rr);
 	if (why != NULL) {
-		fail(x, "%s", why);
+		char *text = ldns_rr2str(rr);
+		if (text != NULL)
+			text[strcspn(text, "\n")] = 0;
+		fail(x, "%s: %.150s", why, text ? text : "");
+		free(text);
 		return -1;
 	}
 	switch (x->st) {
