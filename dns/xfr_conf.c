@@ -353,8 +353,11 @@ static void parse_remote(struct xc *c, const json_t *e, const char *where, struc
 }
 
 /* A non-empty array of remotes into *out, its length in *count. */
+/* A list of remotes. For primaries (strict), one listed twice or our own
+ * listen address is an error; NOTIFY targets are filtered instead
+ * (notify_targets_build). */
 static void parse_remotes(struct xc *c, const json_t *v, const char *where, struct xfr_remote **out,
-			  size_t *count)
+			  size_t *count, bool strict)
 {
 	if (!json_is_array(v) || json_array_size(v) == 0) {
 		xc_err(c, v,
@@ -373,7 +376,21 @@ static void parse_remotes(struct xc *c, const json_t *v, const char *where, stru
 	{
 		char rw[96];
 		snprintf(rw, sizeof(rw), "%s[%zu]", where, i);
-		parse_remote(c, e, rw, &(*out)[(*count)++]);
+		struct xfr_remote *r = &(*out)[(*count)++];
+		parse_remote(c, e, rw, r);
+		if (!strict || r->addr.len == 0)
+			continue;
+		char a[ADDR_STR_MAX];
+		addr_format((const struct sockaddr *)&r->addr.ss, a, sizeof(a));
+		for (size_t k = 0; k + 1 < *count; k++)
+			if ((*out)[k].addr.len == r->addr.len &&
+			    memcmp(&(*out)[k].addr.ss, &r->addr.ss, r->addr.len) == 0)
+				xc_err(c, e, "%s: %s is listed twice (also %s[%zu])", rw, a, where,
+				       k);
+		for (size_t k = 0; k < c->conf->listen_count; k++)
+			if (c->conf->listen[k].len == r->addr.len &&
+			    memcmp(&c->conf->listen[k].ss, &r->addr.ss, r->addr.len) == 0)
+				xc_err(c, e, "%s: %s is our own listen address", rw, a);
 	}
 }
 
@@ -389,7 +406,7 @@ static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
 	if (p != NULL && !secondary)
 		xc_err(c, p, "%s: only a zone with \"role\": \"secondary\" has primaries", where);
 	else if (p != NULL)
-		parse_remotes(c, p, where, &z->primaries, &z->primary_count);
+		parse_remotes(c, p, where, &z->primaries, &z->primary_count, true);
 	else if (secondary)
 		xc_err(c, zone,
 		       "zones[%zu] is a secondary without \"primaries\" (the servers it copies "
@@ -412,7 +429,7 @@ static void parse_peers(struct xc *c, const json_t *zone, size_t zi)
 	if (also != NULL) {
 		char aw[80];
 		snprintf(aw, sizeof(aw), "%s.also", where);
-		parse_remotes(c, also, aw, &z->notify, &z->notify_count);
+		parse_remotes(c, also, aw, &z->notify, &z->notify_count, false);
 	}
 }
 

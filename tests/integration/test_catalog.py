@@ -187,3 +187,26 @@ def test_catalog_needs_a_place(tmp_path):
                        text=True, timeout=BOUND_S)
     assert r.returncode != 0 and "needs \"file\"" in r.stderr and f"{conf}:1:" in r.stderr, \
         r.stderr
+
+
+def test_catalog_config_errors(tmp_path):
+    """Two catalogs, or a catalog (or any zone) on another zone's file: refused at
+    the entry, so a check or a start never overwrites a zone file."""
+    import subprocess
+    from sovtest.paths import default_sovdns_bin
+    z = tmp_path / "a.zone"
+    z.write_text(SMALL.format(o="a.test."))
+    for zones, says in (
+            ([{"origin": "a.test", "file": str(z)},
+              {"origin": "catalog.test", "role": "catalog", "file": str(z)}],
+             "is already the file of zone \"a.test\""),
+            ([{"origin": "a.test", "file": str(z)},
+              {"origin": "c1.test", "role": "catalog"}, {"origin": "c2.test", "role": "catalog"}],
+             "is already the catalog")):
+        conf = tmp_path / "c.json"
+        conf.write_text(json.dumps({"listen": ["127.0.0.1:53"], "state_dir": str(tmp_path / "s"),
+                                    "zones": zones}, indent=1))
+        r = subprocess.run([default_sovdns_bin(), "--check-config", conf], capture_output=True,
+                           text=True, timeout=BOUND_S)
+        assert r.returncode != 0 and says in r.stderr, r.stderr
+        assert z.read_text() == SMALL.format(o="a.test."), "the zone file was overwritten"

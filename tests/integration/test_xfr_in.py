@@ -523,6 +523,15 @@ def test_check_config_summarises_transfers(tmp_path, key):
     assert r.returncode != 0
     assert f"{path}:1:" in r.stderr and "primaries" in r.stderr, r.stderr
     assert "nokey" in r.stderr, r.stderr
+    # The same primary twice, or ourselves as a primary: errors at the entry.
+    conf["zones"][0]["primaries"] = [{"address": "192.0.2.1"}, {"address": "192.0.2.1:53"},
+                                     {"address": "127.0.0.1:53"}]
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([default_sovdns_bin(), "--check-config", path], capture_output=True,
+                       text=True, timeout=BOUND_S)
+    assert r.returncode != 0
+    assert "192.0.2.1:53 is listed twice" in r.stderr, r.stderr
+    assert "127.0.0.1:53 is our own listen address" in r.stderr, r.stderr
 
 
 def test_chain_of_three_by_notify(tmp_path, key):
