@@ -197,6 +197,13 @@ struct api_backend {
 	 */
 	int (*reload)(void *ctx, char *why, size_t cap);
 
+	/**
+	 * Asks for an SOA check (and a transfer if the primary is newer) of
+	 * secondary zone `origin` now, as a NOTIFY would. SOV_OK, SOV_ENOENT
+	 * (no such zone), SOV_EINVAL (not a secondary). Optional.
+	 */
+	int (*zone_refresh)(void *ctx, const char *origin);
+
 	/** Writes the DNS part's Prometheus text to out. Optional. SOV_OK or an error. */
 	int (*metrics)(void *ctx, FILE *out);
 };

@@ -676,6 +676,28 @@ static void h_zone(void *ctx, const struct http_request *req, struct http_respon
 	http_reply(resp, 200, found);
 }
 
+static void h_zone_refresh(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	static const struct http_field none[1] = {{"", HTTP_T_STRING, false}};
+	api_t *api = ctx;
+	if (!http_body_check(req, none, 0, resp))
+		return;
+	int rc =
+	    api->be.zone_refresh ? api->be.zone_refresh(api->be.ctx, req->params[0]) : SOV_ENOENT;
+	if (rc == SOV_ENOENT) {
+		http_error(resp, 404, "not_found", "no zone \"%s\"", req->params[0]);
+		return;
+	}
+	if (rc == SOV_EINVAL) {
+		http_error(resp, 409, "not_secondary",
+			   "zone \"%s\" is not a secondary: it has no primary to refresh from",
+			   req->params[0]);
+		return;
+	}
+	log_info("api", "refresh of %s asked by %s", req->params[0], req->who);
+	http_reply(resp, 200, json_pack("{s:s, s:b}", "origin", req->params[0], "queued", 1));
+}
+
 static void h_status(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	(void)req;
@@ -785,6 +807,7 @@ const struct http_route api_routes[] = {
     {"POST", "/v1/datacenters/{id}/maintenance", HTTP_WRITE, h_maintenance, NULL},
     {"GET", "/v1/zones", HTTP_READ, h_zones, NULL},
     {"GET", "/v1/zones/{origin}", HTTP_READ, h_zone, NULL},
+    {"POST", "/v1/zones/{origin}/refresh", HTTP_WRITE, h_zone_refresh, NULL},
     {"GET", "/v1/services", HTTP_READ, h_services, NULL},
     {"GET", "/v1/services/{name}", HTTP_READ, h_service, NULL},
     {"GET", "/v1/services/{name}/answer", HTTP_READ, h_answer, q_answer},

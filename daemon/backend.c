@@ -211,6 +211,28 @@ finish:
 	return ret;
 }
 
+/* POST /v1/zones/{origin}/refresh: the secondary engine checks it now. */
+static int be_zone_refresh(void *ctx, const char *origin)
+{
+	daemon_t *d = ctx;
+	uint8_t want[DNAME_MAXLEN], low[DNAME_MAXLEN];
+	if (dname_from_str(origin, want) < 0)
+		return SOV_ENOENT;
+	dname_lower(low, want);
+	int rc = SOV_ENOENT;
+	pthread_mutex_lock(&d->view_lock);
+	const snapshot_t *s = snapshot_current();
+	for (size_t i = 0; s != NULL && i < zonedb_count(s->zones); i++) {
+		if (!dname_equal(zonedb_get(s->zones, i)->origin, low))
+			continue;
+		rc = i < s->conf->zone_count && s->conf->zones[i].secondary ? SOV_OK : SOV_EINVAL;
+		if (rc == SOV_OK && d->sec != NULL)
+			secondary_refresh_now(d->sec, i);
+	}
+	pthread_mutex_unlock(&d->view_lock);
+	return rc;
+}
+
 /* GET /v1/zones: every zone, and a secondary's refresh state. */
 static json_t *be_zones(void *ctx)
 {
@@ -304,6 +326,7 @@ void daemon_backend_init(daemon_t *d, struct api_backend *be)
 	static const struct api_backend be_template = {
 	    .status = be_status,
 	    .zones = be_zones,
+	    .zone_refresh = be_zone_refresh,
 	    .dc_view = be_dc_view,
 	    .dc_max_ttl_s = be_dc_max_ttl_s,
 	    .service_count = be_service_count,

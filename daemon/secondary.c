@@ -88,7 +88,8 @@ struct secondary {
 	struct zone_set cur;	 /* the thread's own (and, before it runs, sync's) */
 	struct zone_set pending; /* from secondary_sync, taken by the thread */
 	bool has_pending;
-	bool *notify_flag; /* by config index (of the newest set); guarded by mu */
+	uint8_t *notify_flag; /* by config index (of the newest set), guarded by mu:
+				 1 a NOTIFY, 2 a refresh asked through the API */
 	size_t notify_n;
 	_Atomic uint64_t soa_checks, soa_failures, transfers, ixfr, transfer_failures, rejected,
 	    notifies, expired;
@@ -199,7 +200,8 @@ static void notified(void *arg, size_t zone_idx)
 	secondary_t *e = arg;
 	pthread_mutex_lock(&e->mu);
 	if (zone_idx < e->notify_n) {
-		e->notify_flag[zone_idx] = true;
+		if (e->notify_flag[zone_idx] == 0)
+			e->notify_flag[zone_idx] = 1;
 		pthread_cond_broadcast(&e->cv);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -237,7 +239,7 @@ void secondary_sync(secondary_t *e, snapshot_t *s)
 	struct zone_set next = {NULL, 0};
 	size_t n = s->conf->zone_count;
 	next.z = calloc(n + 1, sizeof(*next.z));
-	bool *flags = calloc(n + 1, sizeof(*flags));
+	uint8_t *flags = calloc(n + 1, sizeof(*flags));
 	int r = next.z && flags && s->xfr ? SOV_OK : SOV_ENOMEM;
 	for (size_t i = 0; r == SOV_OK && i < n; i++) {
 		if (!s->conf->zones[i].secondary)
@@ -696,7 +698,9 @@ static void *engine_main(void *arg)
 		for (size_t k = 0; k < e->cur.n; k++) {
 			size_t ci = e->cur.z[k].conf_idx;
 			if (ci < e->notify_n && e->notify_flag[ci]) {
-				e->notify_flag[ci] = false;
+				if (e->notify_flag[ci] == 2)
+					e->cur.z[k].last_check_ms = 0; /* asked for: at once */
+				e->notify_flag[ci] = 0;
 				e->cur.z[k].notified = true;
 			}
 		}
@@ -800,6 +804,16 @@ static json_t *time_or_null(int64_t unix_ms)
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return json_string(buf);
+}
+
+void secondary_refresh_now(secondary_t *e, size_t zone_idx)
+{
+	pthread_mutex_lock(&e->mu);
+	if (zone_idx < e->notify_n) {
+		e->notify_flag[zone_idx] = 2;
+		pthread_cond_broadcast(&e->cv);
+	}
+	pthread_mutex_unlock(&e->mu);
 }
 
 json_t *secondary_zone_json(secondary_t *e, const uint8_t *origin)

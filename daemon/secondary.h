@@ -78,6 +78,13 @@ int secondary_run(secondary_t *e) __attribute__((nonnull, warn_unused_result));
 void secondary_free(secondary_t *e);
 
 /**
+ * Checks secondary zone number zone_idx (of the current configuration) at
+ * once, as a NOTIFY from its primary would, but without the NOTIFY rate
+ * limit (POST /v1/zones/{origin}/refresh). Thread-safe.
+ */
+void secondary_refresh_now(secondary_t *e, size_t zone_idx) __attribute__((nonnull));
+
+/**
  * What the API shows of secondary zone `origin` (lowercased wire name): a
  * new object (docs/api.md, GET /v1/zones), or NULL when the engine does not
  * hold it (yet). Thread-safe.

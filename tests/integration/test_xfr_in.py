@@ -147,7 +147,11 @@ class SovdnsSecondary(Sovdns):
             conf["zones"].append(extra_zone)
         if api:
             self.api_port = free_port()
-            conf["api"] = {"listen": f"127.0.0.1:{self.api_port}", "read_without_token": True}
+            tok = workdir / "ops.token"
+            tok.write_text("t" * 40 + "\n")
+            tok.chmod(0o600)
+            conf["api"] = {"listen": f"127.0.0.1:{self.api_port}", "read_without_token": True,
+                           "tokens": [{"name": "ops", "file": str(tok), "scope": "admin"}]}
         super().__init__(workdir / "sovdns", [("ready.test", ready)], config_mode=True,
                          config_extra=conf)
 
@@ -696,3 +700,30 @@ $TTL 300
 @ NS ns.other.test.
 ns A 192.0.2.7
 """
+
+
+def test_refresh_through_the_api(tmp_path, key):
+    """Without NOTIFY and with an hour's refresh, POST /v1/zones/{origin}/refresh
+    brings a change at once; a primary zone answers 409, an unknown one 404."""
+    prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.0/8"],
+                             workdir=tmp_path / "knot")
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key)
+    try:
+        start_or_fail(sec)
+        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+        prim.update_zone(zone_text(SERIAL + 1))  # Knot NOTIFYs nobody: no secondaries set
+        time.sleep(1)
+        assert serial_of(sec) == SERIAL
+        api = f"http://127.0.0.1:{sec.api_port}/v1/zones"
+        auth = {"Authorization": "Bearer " + "t" * 40}
+        r = requests.post(api + "/example.test./refresh", timeout=BOUND_S, headers=auth)
+        assert r.status_code == 200 and r.json()["queued"] is True, r.text
+        wait_for("the refreshed serial", lambda: serial_of(sec) == SERIAL + 1, log=sec.log_text)
+        r = requests.post(api + "/ready.test/refresh", timeout=BOUND_S, headers=auth)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "not_secondary", r.text
+        r = requests.post(api + "/nope.test/refresh", timeout=BOUND_S, headers=auth)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    finally:
+        stop_and_check(sec)
+        prim.stop()
