@@ -19,16 +19,9 @@
 
 #include "common/err.h"
 #include "dns/journal.h"
+#include "tests/fuzz/fuzz.h"
 #include "wire/dname.h"
 #include "wire/wire.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t ORIGIN[] = "\007example\004test";
 

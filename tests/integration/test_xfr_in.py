@@ -638,9 +638,9 @@ def test_stop_during_an_endless_transfer(tmp_path):
     assert not list(sec.kept.parent.glob("*.xfr.*")), "a temporary file was left"
 
 
-def test_notify_flood_costs_one_check_a_second(tmp_path, key):
-    """100 NOTIFYs from the primary's address in a burst: sovdns asks the primary
-    for the SOA at most once a second for them, not 100 times."""
+def knot_and_secondary(tmp_path, key):
+    """A Knot primary of the suite zone and a sovdns secondary (with the API)
+    that has transferred it; stopped again if that fails."""
     prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.0/8"],
                              workdir=tmp_path / "knot")
     start_or_fail(prim)
@@ -648,6 +648,19 @@ def test_notify_flood_costs_one_check_a_second(tmp_path, key):
     try:
         start_or_fail(sec)
         wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+    except BaseException:
+        if sec.alive():
+            stop_and_check(sec)
+        prim.stop()
+        raise
+    return prim, sec
+
+
+def test_notify_flood_costs_one_check_a_second(tmp_path, key):
+    """100 NOTIFYs from the primary's address in a burst: sovdns asks the primary
+    for the SOA at most once a second for them, not 100 times."""
+    prim, sec = knot_and_secondary(tmp_path, key)
+    try:
         before = metric(sec, "sovdns_secondary_soa_checks_total")
         t0 = time.monotonic()
         for _ in range(100):
@@ -705,13 +718,8 @@ ns A 192.0.2.7
 def test_refresh_through_the_api(tmp_path, key):
     """Without NOTIFY and with an hour's refresh, POST /v1/zones/{origin}/refresh
     brings a change at once; a primary zone answers 409, an unknown one 404."""
-    prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.0/8"],
-                             workdir=tmp_path / "knot")
-    start_or_fail(prim)
-    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key)
+    prim, sec = knot_and_secondary(tmp_path, key)
     try:
-        start_or_fail(sec)
-        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
         prim.update_zone(zone_text(SERIAL + 1))  # Knot NOTIFYs nobody: no secondaries set
         time.sleep(1)
         assert serial_of(sec) == SERIAL
