@@ -8,6 +8,8 @@
 #ifndef SOV_COMMON_PATH_H
 #define SOV_COMMON_PATH_H
 
+#include <sys/types.h>
+
 /**
  * The directory part of file: "/etc/sovdns/sovdns.json" -> "/etc/sovdns",
  * "/x.json" -> "/", "x.json" -> "" (no directory part). A new string to
@@ -24,5 +26,13 @@ char *path_dir(const char *file) __attribute__((nonnull, warn_unused_result));
  */
 char *path_beside(const char *file, const char *path)
     __attribute__((nonnull(2), warn_unused_result));
+
+/**
+ * Creates the directories of file's directory part that do not exist yet
+ * (as mkdir -p), each with `mode` (before umask): for files sovdns keeps
+ * under state_dir. SOV_OK (also when they all exist) or SOV_EIO with errno
+ * set.
+ */
+int path_make_parents(const char *file, mode_t mode) __attribute__((nonnull));
 
 #endif

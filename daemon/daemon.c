@@ -405,8 +405,7 @@ static void warn_serials(const snapshot_t *old, const snapshot_t *s)
 			const zone_t *o = zonedb_get(old->zones, k);
 			if (!dname_equal(o->origin, z->origin))
 				continue;
-			int32_t diff = (int32_t)(z->serial - o->serial);
-			if (diff < 0)
+			if (dns_serial_lt(z->serial, o->serial))
 				log_warn("zone",
 					 "%s: SOA serial went down from %u to %u; secondaries will "
 					 "not transfer it (raise the serial above %u)",

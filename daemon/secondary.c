@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "daemon/daemon_int.h"
 #include "dns/xfr_client.h"
 #include "dns/xfr_conf.h"
@@ -102,11 +103,6 @@ static uint32_t clamp_s(uint32_t v)
 	if (v > SECONDARY_MAX_INTERVAL_S)
 		return SECONDARY_MAX_INTERVAL_S;
 	return v;
-}
-
-static bool serial_lt(uint32_t a, uint32_t b)
-{
-	return a != b && (uint32_t)(b - a) < 0x80000000u;
 }
 
 static void set_free(struct zone_set *s)
@@ -440,30 +436,12 @@ static void expire_zone(secondary_t *e, struct sec_zone *z)
 	pthread_mutex_unlock(&d->reload_lock);
 }
 
-/* Makes sure the kept file's directory exists (state_dir/zones/). */
-static void make_parent(const char *path)
-{
-	char *copy = strdup(path);
-	if (copy == NULL)
-		return;
-	char *dir = dirname(copy);
-	if (mkdir(dir, 0750) != 0 && errno == ENOENT) {
-		char *up = strdup(dir);
-		if (up != NULL) {
-			(void)mkdir(dirname(up), 0750);
-			free(up);
-		}
-		(void)mkdir(dir, 0750);
-	}
-	free(copy);
-}
-
 /* One transfer from primary p into a temporary file, then install. */
 static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *peer, bool ixfr,
 		    char *why, size_t cap, bool *ixfr_refused)
 {
 	*ixfr_refused = false;
-	make_parent(z->file);
+	(void)path_make_parents(z->file, 0750); /* state_dir/zones/: mkstemp says if not */
 	size_t tl = strlen(z->file) + 16;
 	char *tmp = malloc(tl);
 	if (tmp == NULL)
@@ -647,7 +625,7 @@ static void refresh_once(secondary_t *e, struct sec_zone *z)
 			pthread_mutex_unlock(&e->mu);
 			continue;
 		}
-		if (z->has_data && !serial_lt(z->serial, theirs)) {
+		if (z->has_data && !dns_serial_lt(z->serial, theirs)) {
 			if (z->serial != theirs)
 				log_warn("xfr",
 					 "%s: %s has serial %u, older than ours (%u): keeping ours",

@@ -16,10 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/addr.h"
 #include "common/clock.h"
 #include "common/err.h"
-
-#include "common/addr.h"
 #include "common/log.h"
 #include "dns/answer_int.h"
 #include "dns/cookie.h"
@@ -124,9 +123,6 @@ static size_t tsig_rr_len(const uint8_t *key, const uint8_t *alg, size_t mac_len
 	return dname_len(key) + 10 + dname_len(alg) + 10 + mac_len + 6;
 }
 
-/* Verifies the request's TSIG (RFC 8945 §5.2) against the snapshot's keys.
- * Sets a->tsig_key/tsig_ctx when authentic, a->tsig_rcode when not.
- * Returns the room the reply's TSIG record needs (0: none is sent). */
 /* A request whose TSIG failed: logged (at most once a second), since it is
  * what a secondary with a wrong or missing key sees as its transfers
  * failing. */
@@ -147,6 +143,9 @@ static void tsig_refused(const struct sockaddr *client, const struct dns_query *
 				    name, pq->qtype, who, key, what));
 }
 
+/* Verifies the request's TSIG (RFC 8945 §5.2) against the snapshot's keys.
+ * Sets a->tsig_key/tsig_ctx when authentic, a->tsig_rcode when not.
+ * Returns the room the reply's TSIG record needs (0: none is sent). */
 static size_t tsig_check(const snapshot_t *snap, const uint8_t *q, size_t qlen,
 			 const struct dns_query *pq, uint64_t now_s, struct tsig_ctx *tsig,
 			 struct tsig_verdict *v, struct answer *a, const struct sockaddr *client)

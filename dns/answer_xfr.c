@@ -30,12 +30,6 @@
 #include "wire/dname.h"
 #include "wire/wire.h"
 
-/* RFC 1982 serial arithmetic: a < b. */
-static bool serial_lt(uint32_t a, uint32_t b)
-{
-	return a != b && (uint32_t)(b - a) < 0x80000000u;
-}
-
 /* The serial of the SOA an IXFR request carries in its authority section
  * (RFC 1995 §3). False when there is none or it cannot be read. */
 static bool ixfr_client_serial(const uint8_t *pkt, size_t len, const struct dns_query *q,
@@ -137,9 +131,10 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx)
 	}
 	a->zone = z;
 	a->aa = true;
-	if (ixfr && (a->transport == DNS_UDP || !serial_lt(client_serial, z->serial))) {
+	if (ixfr && (a->transport == DNS_UDP || !dns_serial_lt(client_serial, z->serial))) {
 		const zrrset_t *soa = znode_rrset(zone_node(z, 0), DNS_TYPE_SOA);
-		if (soa != NULL && a->transport == DNS_UDP && serial_lt(client_serial, z->serial) &&
+		if (soa != NULL && a->transport == DNS_UDP &&
+		    dns_serial_lt(client_serial, z->serial) &&
 		    put_ixfr_udp(a, z, soa, client_serial))
 			return;
 		if (soa == NULL || !put_rrset(&a->r, SEC_ANSWER, z->origin, 0, soa, soa->ttl_s))

@@ -2,18 +2,18 @@
 #include "dns/catalog.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "common/atomicfile.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/path.h"
+#include "wire/wire.h"
 
 #define CATALOG_MAX_BYTES (64u << 20)
 
@@ -110,7 +110,7 @@ int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
 		if (had && strcmp(digest, old_digest) == 0)
 			goto finish; /* unchanged: same file, same serial */
 		uint32_t serial = (uint32_t)time(NULL);
-		if (had && (int32_t)(serial - old_serial) <= 0)
+		if (had && !dns_serial_lt(old_serial, serial))
 			serial = old_serial + 1;
 		f = open_memstream(&text, &tlen);
 		if (f == NULL) {
@@ -138,20 +138,7 @@ int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
 			goto finish;
 		}
 		f = NULL;
-		/* the directory (state_dir/zones/) may not exist yet */
-		char *dir = strdup(cz->file);
-		char *slash = dir ? strrchr(dir, '/') : NULL;
-		if (slash != NULL && slash != dir) {
-			*slash = 0;
-			char *up = strrchr(dir, '/');
-			if (mkdir(dir, 0750) != 0 && errno == ENOENT && up != NULL && up != dir) {
-				*up = 0;
-				(void)mkdir(dir, 0750);
-				*up = '/';
-				(void)mkdir(dir, 0750);
-			}
-		}
-		free(dir);
+		(void)path_make_parents(cz->file, 0750); /* state_dir/zones/ */
 		r = atomicfile_write(cz->file, text, tlen, 0640, 0);
 		if (r != SOV_OK)
 			diag_add(diag, cz->file, 0, 0, "cannot write the catalog zone %s: %s",

@@ -22,6 +22,7 @@
 #include "dns/journal.h"
 #include "dns/xfr_conf.h"
 #include "wire/dname.h"
+#include "wire/wire.h"
 
 struct jslot {
 	uint8_t origin[DNAME_MAXLEN];
@@ -202,12 +203,6 @@ finish:
 	free(path);
 }
 
-/* RFC 1982 serial arithmetic: a < b. */
-static bool serial_lt(uint32_t a, uint32_t b)
-{
-	return a != b && (uint32_t)(b - a) < 0x80000000u;
-}
-
 static const zone_t *zone_of(const snapshot_t *snap, const uint8_t *origin)
 {
 	for (size_t k = 0; k < zonedb_count(snap->zones); k++) {
@@ -326,7 +321,7 @@ void journal_store_apply(journal_store_t *st, const snapshot_t *old, snapshot_t 
 		const zone_t *o = old ? zone_of(old, z->origin) : NULL;
 		bool changed = false;
 		if (o != NULL && o != z && zone_has_data(o) && o->serial != z->serial) {
-			if (serial_lt(o->serial, z->serial))
+			if (dns_serial_lt(o->serial, z->serial))
 				slot_step(sl, old, o, s, i);
 			else
 				slot_drop(sl); /* the serial went down: warned by the daemon */

@@ -53,28 +53,19 @@ bool put_name(struct reply *r, const uint8_t *name, bool compress)
 	uint16_t starts[128];
 	uint32_t hashes[128];
 	unsigned labels = reply_suffix_hashes(name, starts, hashes);
-	unsigned k = 0; /* labels written before the pointer (or all of them) */
+	unsigned k = labels; /* labels written before the pointer (all without one) */
 
-	if (compress) {
-		/* The longest suffix already written wins: try from the whole name. */
-		for (; k < labels && ptr < 0; k++) {
-			unsigned i = r->cmp_slot[hashes[k] & 255];
-			if (i == 0 || i > r->cmp_n)
-				continue;
-			i--;
-			if (r->cmp_hash[i] == hashes[k] &&
-			    pkt_name_equal(r->buf, r->len, r->cmp[i], name + starts[k])) {
-				ptr = r->cmp[i];
-				pos = starts[k];
-			}
-		}
-		if (ptr >= 0)
-			k--;
-	} else {
-		k = labels;
+	/* The longest suffix already written wins: try from the whole name. */
+	for (unsigned j = 0; compress && j < labels; j++) {
+		unsigned i = r->cmp_slot[hashes[j] & 255];
+		if (i == 0 || i > r->cmp_n || r->cmp_hash[i - 1] != hashes[j] ||
+		    !pkt_name_equal(r->buf, r->len, r->cmp[i - 1], name + starts[j]))
+			continue;
+		ptr = r->cmp[i - 1];
+		pos = starts[j];
+		k = j;
+		break;
 	}
-	if (ptr < 0)
-		k = labels;
 	size_t need = (ptr >= 0) ? pos + 2 : nlen;
 	if (r->len + need > r->limit)
 		return false;

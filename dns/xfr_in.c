@@ -44,11 +44,6 @@ struct xfr_in {
 	char err[256];
 };
 
-static bool serial_lt(uint32_t a, uint32_t b)
-{
-	return a != b && (uint32_t)(b - a) < 0x80000000u;
-}
-
 static enum xfr_in_status fail(struct xfr_in *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static enum xfr_in_status fail(struct xfr_in *x, const char *fmt, ...)
@@ -405,7 +400,7 @@ static int step(struct xfr_in *x, const ldns_rr *rr)
 	case ST_DEL:
 		if (soa) {
 			uint32_t v = soa_serial(rr);
-			if (!serial_lt(x->version, v)) {
+			if (!dns_serial_lt(x->version, v)) {
 				fail(x, "a difference goes from serial %u to %u, not forwards",
 				     x->version, v);
 				return -1;
@@ -567,7 +562,7 @@ enum xfr_in_status xfr_in_feed(struct xfr_in *x, const uint8_t *msg, size_t len)
 		return r;
 	/* One SOA alone, not newer than ours: up to date (RFC 1995 §4). */
 	if (x->st == ST_FIRST_SOA && x->messages == 1 && ancount == 1 &&
-	    !serial_lt(x->p.have_serial, x->serial)) {
+	    !dns_serial_lt(x->p.have_serial, x->serial)) {
 		x->kind = XFR_IN_UPTODATE;
 		x->st = ST_END;
 		return XFR_IN_DONE;

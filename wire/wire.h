@@ -165,6 +165,16 @@ int dns_name_read(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out)
     __attribute__((nonnull, warn_unused_result));
 
 /** Reads a 16-bit network-order integer (no bounds check). */
+/**
+ * RFC 1982 serial number arithmetic (SOA serials): true when a is before b.
+ * Two serials 2^31 apart are neither (RFC 1982 §3.2 leaves them undefined);
+ * equal ones are not before each other.
+ */
+__attribute__((const)) static inline bool dns_serial_lt(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(b - a) < 0x80000000u;
+}
+
 __attribute__((nonnull, pure)) static inline uint16_t wire_read_u16(const uint8_t *p)
 {
 	return (uint16_t)((p[0] << 8) | p[1]);

@@ -137,12 +137,43 @@ static void test_path(void **state)
 	expect_dir("s.json", "");
 }
 
+/* path_make_parents: mkdir -p of a file's directory; existing ones are fine. */
+static void test_make_parents(void **state)
+{
+	(void)state;
+	char base[] = "/tmp/test_common_mkp.XXXXXX";
+	assert_non_null(mkdtemp(base));
+	char file[256], d[256];
+	snprintf(file, sizeof(file), "%s/state/zones/example.com.zone", base);
+	assert_int_equal(path_make_parents(file, 0750), SOV_OK);
+	snprintf(d, sizeof(d), "%s/state/zones", base);
+	struct stat st;
+	assert_int_equal(stat(d, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(path_make_parents(file, 0750), SOV_OK); /* again: all exist */
+	assert_int_equal(path_make_parents("no-directory-part.zone", 0750), SOV_OK);
+	/* A file where a directory should be: refused. */
+	char plain[256];
+	snprintf(plain, sizeof(plain), "%s/plain", base);
+	FILE *f = fopen(plain, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(file, sizeof(file), "%s/plain/sub/x.zone", base);
+	assert_int_equal(path_make_parents(file, 0750), SOV_EIO);
+	unlink(plain);
+	rmdir(d);
+	snprintf(d, sizeof(d), "%s/state", base);
+	rmdir(d);
+	rmdir(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_accepted),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_path),
+	    cmocka_unit_test(test_make_parents),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
