@@ -152,3 +152,22 @@ uint16_t addr_port(const sov_sockaddr_t *a)
 		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
 	return 0;
 }
+
+bool addr_same(const struct sockaddr *a, const sov_sockaddr_t *b, bool with_port)
+{
+	if (a->sa_family != b->ss.ss_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)&b->ss;
+		return (!with_port || x->sin_port == y->sin_port) &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)&b->ss;
+		return (!with_port || x->sin6_port == y->sin6_port) &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}

@@ -33,6 +33,14 @@ void addr_set_port(sov_sockaddr_t *a, uint16_t port);
 /** The port (host order), 0 for another family. */
 uint16_t addr_port(const sov_sockaddr_t *a);
 
+/**
+ * Whether a and b are the same IPv4/IPv6 address, and, when with_port, the
+ * same port (other families: never). For ACLs (a NOTIFY's source, whose
+ * port is anyone's) and for matching replies.
+ */
+bool addr_same(const struct sockaddr *a, const sov_sockaddr_t *b, bool with_port)
+    __attribute__((nonnull, pure));
+
 /** Formats as "1.2.3.4:53" / "[::1]:53" into buf (ADDR_STR_MAX). Returns buf. */
 const char *addr_format(const struct sockaddr *sa, char *buf, size_t cap);
 

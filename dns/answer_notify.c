@@ -13,7 +13,6 @@
  * The source port is not compared: a NOTIFY comes from any port (§3.1).
  * Over UDP and TCP alike; signed replies when the NOTIFY was signed.
  */
-#include <netinet/in.h>
 #include <string.h>
 
 #include "common/addr.h"
@@ -23,20 +22,6 @@
 #include "dns/zonedb.h"
 #include "wire/dname.h"
 #include "wire/wire.h"
-
-static bool same_host(const struct sockaddr *a, const sov_sockaddr_t *b)
-{
-	const struct sockaddr *bb = (const struct sockaddr *)&b->ss;
-	if (a->sa_family != bb->sa_family)
-		return false;
-	if (a->sa_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-			      &((const struct sockaddr_in *)bb)->sin_addr, 4) == 0;
-	if (a->sa_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)bb)->sin6_addr, 16) == 0;
-	return false;
-}
 
 static void refused(struct answer *a, const char *zone, const char *why)
 {
@@ -70,7 +55,7 @@ void answer_notify(struct answer *a)
 	bool from_primary = false;
 	for (size_t i = 0; a->client != NULL && i < xz->primary_count; i++) {
 		const struct xfr_remote *r = &xz->primaries[i];
-		if (!same_host(a->client, &r->addr))
+		if (!addr_same(a->client, &r->addr, false)) /* any source port (RFC 1996 §3.1) */
 			continue;
 		from_primary = true;
 		if (r->key < 0 || a->tsig_key == &snap->xfr->keys[r->key]) {

@@ -45,29 +45,9 @@ struct tlist {
 	bool nomem;
 };
 
-/* Same address (and, with port, same port). */
-static bool same_addr_port(const struct sockaddr *a, const sov_sockaddr_t *b, bool port)
-{
-	if (a->sa_family != b->ss.ss_family)
-		return false;
-	if (a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)&b->ss;
-		return (!port || x->sin_port == y->sin_port) &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)&b->ss;
-		return (!port || x->sin6_port == y->sin6_port) &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
 static bool same_addr(const struct sockaddr *a, const sov_sockaddr_t *b)
 {
-	return same_addr_port(a, b, true);
+	return addr_same(a, b, true);
 }
 
 /* Appends t unless it is one of ours or already listed. An NS name's
@@ -79,7 +59,7 @@ static void tlist_add(struct tlist *l, const struct notify_target *t)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&t->addr.ss;
 	for (size_t i = 0; i < l->own_count; i++)
-		if (same_addr_port(sa, &l->own[i], !t->from_ns))
+		if (addr_same(sa, &l->own[i], !t->from_ns))
 			return;
 	for (size_t i = 0; i < l->n; i++)
 		if (same_addr(sa, &l->v[i].addr))

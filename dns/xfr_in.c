@@ -151,13 +151,11 @@ static bool skipped(const struct xfr_in *x, const ldns_rr *rr)
 	size_t n = ldns_rdf_size(o);
 	if (n == 0 || n > DNAME_MAXLEN)
 		return false;
-	uint8_t raw[DNAME_MAXLEN], low[DNAME_MAXLEN];
-	memcpy(raw, ldns_rdf_data(o), n);
+	const uint8_t *raw = ldns_rdf_data(o);
 	if (raw[n - 1] != 0)
 		return false;
-	dname_lower(low, raw);
-	for (size_t i = 0; i < x->p.skip_count; i++)
-		if (dname_equal(low, x->p.skip_names[i]))
+	for (size_t i = 0; i < x->p.skip_count; i++) /* dname_equal ignores case */
+		if (dname_equal(raw, x->p.skip_names[i]))
 			return true;
 	return false;
 }
@@ -472,11 +470,10 @@ static enum xfr_in_status check_header(struct xfr_in *x, const uint8_t *msg, siz
 		return fail(x, "a reply with %u questions", qn);
 	*off = DNS_HEADER_LEN;
 	if (qn == 1) {
-		uint8_t name[DNAME_MAXLEN], low[DNAME_MAXLEN];
+		uint8_t name[DNAME_MAXLEN];
 		if (dns_name_read(msg, len, off, name) < 0 || len - *off < 4)
 			return fail(x, "message %u of the transfer does not parse", x->messages);
-		dname_lower(low, name);
-		if (!dname_equal(low, x->p.origin) || wire_read_u16(msg + *off) != x->p.qtype ||
+		if (!dname_equal(name, x->p.origin) || wire_read_u16(msg + *off) != x->p.qtype ||
 		    wire_read_u16(msg + *off + 2) != DNS_CLASS_IN)
 			return fail(x, "the reply's question is not the one we asked");
 		*off += 4;
@@ -493,7 +490,7 @@ static enum xfr_in_status check_header(struct xfr_in *x, const uint8_t *msg, siz
 static int fast_record(struct xfr_in *x, const uint8_t *msg, size_t len, size_t *off)
 {
 	size_t p = *off;
-	uint8_t owner[DNAME_MAXLEN], low[DNAME_MAXLEN];
+	uint8_t owner[DNAME_MAXLEN];
 	if (dns_name_read(msg, len, &p, owner) < 0 || len - p < 10)
 		return 0;
 	uint16_t type = wire_read_u16(msg + p), cls = wire_read_u16(msg + p + 2);
@@ -503,12 +500,11 @@ static int fast_record(struct xfr_in *x, const uint8_t *msg, size_t len, size_t 
 	bool a = type == DNS_TYPE_A && rdlen == 4, aaaa = type == DNS_TYPE_AAAA && rdlen == 16;
 	if (cls != DNS_CLASS_IN || (!a && !aaaa) || rdlen > len - p)
 		return 0;
-	dname_lower(low, owner);
-	if (!dname_is_subdomain(low, x->p.origin))
-		return 0; /* ldns's path reports it */
+	if (!dname_is_subdomain(owner, x->p.origin)) /* both ignore case */
+		return 0;			     /* ldns's path reports it */
 	*off = p + rdlen;
 	for (size_t i = 0; i < x->p.skip_count; i++)
-		if (dname_equal(low, x->p.skip_names[i]))
+		if (dname_equal(owner, x->p.skip_names[i]))
 			return 1;
 	if (++x->records > x->p.max_records) {
 		fail(x, "more than %llu records: refused (a primary that never ends?)",
