@@ -50,6 +50,9 @@ typedef struct config {
 	uint32_t tcp_max_connections; /* across all workers */
 	int log_level;		      /* enum log_level */
 	bool log_syslog;
+	bool check_only; /* set by --check-config and --explain, never by the file:
+			    building the snapshot writes nothing to disk (a
+			    catalog zone is rendered to a temporary file) */
 	struct zone_conf *zones;
 	size_t zone_count;
 	char *user;		   /* "user": drop root to this account after binding; NULL: stay */

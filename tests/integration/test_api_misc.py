@@ -110,10 +110,12 @@ def test_notify_command_gets_each_event_in_order(tmp_path):
     srv = ApiServer(tmp_path, api={"notify": {"command": ["/bin/sh", "-c", f"cat >> {out}"]}})
     srv.start()
     try:
-        srv.drain("dc-east", reason="deploy")
-        op = srv.post("/v1/operations", {"kind": "deploy", "datacenter": "dc-east",
-                                         "reason": "v2"}).json()
-        srv.undrain("dc-east")
+        assert srv.drain("dc-east", reason="deploy").status_code == 200
+        r = srv.post("/v1/operations", {"kind": "deploy", "datacenter": "dc-east",
+                                        "reason": "v2"})
+        assert r.status_code in (200, 201), r.text
+        op = r.json()
+        assert srv.undrain("dc-east").status_code == 200
 
         b = srv.seq0  # the first probe round's health events are notified first
 

@@ -91,7 +91,7 @@ class Instance:
             "services": [{"name": SERVICE, "policy": "all", "datacenters": list(sites),
                           "ttl": 1}],
             "probes": {
-                "defaults": {"interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1,
+                "defaults": {"interval_ms": 200, "timeout_ms": 200, "rise": 1, "fall": 2,
                              "jitter_ms": 0},
                 "checks": [{"name": "web", "type": "http", "path": "/health",
                             "body_contains": "ok",
