@@ -489,6 +489,24 @@ def test_config_bare_secret_needs_name(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_config_wrapped_secret_is_refused(tmp_path):
+    """openssl rand -base64 64 wraps its output: such a file is refused (with how
+    to join it), not cut to its first line, which kdig would then disagree with."""
+    import subprocess
+    out = subprocess.run(["openssl", "rand", "-base64", "64"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.count("\n") == 2  # the premise: two lines
+    (tmp_path / "w.key").write_text(out)
+    (tmp_path / "w.key").chmod(0o600)
+    keys = [{"file": "w.key", "name": "w", "algorithm": "hmac-sha512"}]
+    r = check_config(tmp_path, base_conf([{"from": "::1", "key": "w"}], keys))
+    assert r.returncode != 0 and "goes on after its first line" in r.stderr, r.stderr
+    assert "w.key" in r.stderr and out.split()[0] not in r.stderr
+    (tmp_path / "w.key").write_text(out.replace("\n", "") + "\n\n")
+    r = check_config(tmp_path, base_conf([{"from": "::1", "key": "w"}], keys))
+    assert r.returncode == 0, r.stderr
+
+
 # ---- geo services in a transfer -------------------------------------------------------
 
 def test_services_go_out_as_all_their_public_addresses(tmp_path):
