@@ -121,6 +121,7 @@ struct tcp_conn {
 	/* The transfer thread, while xfr_running: it owns the socket and xfr. */
 	bool xfr_running;
 	pthread_t xfr_thread;
+	int xfr_fd; /* the socket, for the thread (the bufferevent is the worker's) */
 	struct event *xfr_done_ev; /* activated by the thread when it is done */
 };
 

@@ -130,7 +130,7 @@ static void *xfr_thread_main(void *arg)
 		LOG_RATELIMITED(60,
 				log_debug("xfr", "cannot lower a transfer thread's priority: %s",
 					  strerror(errno)));
-	int fd = bufferevent_getfd(c->bev);
+	int fd = c->xfr_fd;
 	uint8_t *buf = malloc(XFR_SEND_BUF);
 	const char *why = buf == NULL ? "out of memory" : NULL;
 	while (why == NULL && !xfr_out_over(c->xfr)) {
@@ -188,6 +188,7 @@ static bool tcp_xfr_handover(struct tcp_conn *c)
 		return false;
 	/* Neither reads nor timeouts while the thread owns the socket. */
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->xfr_fd = bufferevent_getfd(c->bev);
 	int e = pthread_create(&c->xfr_thread, NULL, xfr_thread_main, c);
 	if (e != 0) {
 		LOG_RATELIMITED(1,
