@@ -34,6 +34,8 @@ struct query_stats {
 	uint64_t fail_open;	  /* of which: no usable datacenter, on_all_down applied */
 	uint64_t rrl_dropped;	  /* UDP replies withheld by rate limiting */
 	uint64_t rrl_slipped;	  /* UDP replies sent truncated by rate limiting */
+	uint64_t xfr_refused;	  /* AXFR/IXFR refused by transfer.allow (REFUSED) */
+	uint64_t xfr_busy;	  /* AXFR/IXFR turned away at transfers.max_concurrent */
 };
 
 /** What the transport needs to know about the reply just built. */

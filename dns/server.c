@@ -261,6 +261,13 @@ static void stats_add(struct query_stats *out, const struct query_stats *s)
 	out->fail_open += s->fail_open;
 	out->rrl_dropped += s->rrl_dropped;
 	out->rrl_slipped += s->rrl_slipped;
+	out->xfr_refused += s->xfr_refused;
+	out->xfr_busy += s->xfr_busy;
+}
+
+uint32_t server_xfr_active(const server_t *srv)
+{
+	return srv != NULL ? atomic_load_explicit(&srv->xfr_active, memory_order_relaxed) : 0;
 }
 
 void server_stats(const server_t *srv, struct query_stats *out)

@@ -37,4 +37,7 @@ void server_stop(server_t *srv);
 /** Sums every worker's counters into *out (approximate while running). */
 void server_stats(const server_t *srv, struct query_stats *out);
 
+/** Zone transfers out running now, across all workers (0 for NULL). */
+uint32_t server_xfr_active(const server_t *srv);
+
 #endif

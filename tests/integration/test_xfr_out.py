@@ -32,6 +32,7 @@ import pytest
 
 from sovtest.dnsclient import NoReply, parse, recv_exact, tcp_raw, udp_raw
 from sovtest.paths import ZONES_DIR, default_sovdns_bin
+from sovtest.ports import free_port
 from sovtest.servers import Sovdns
 from sovtest.wait import wait_until
 
@@ -306,8 +307,16 @@ def test_ixfr_without_soa_formerr(primary):
 def big_primary(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("xfr-big")
     zone = big_zone(tmp / "example.test.zone", 250000)
+    tok = tmp / "ops.token"
+    tok.write_text("t" * 40 + "\n")
+    tok.chmod(0o600)
+    api_port = free_port()
     p = Primary(tmp, zone, [{"from": "127.0.0.0/8", "key": "transfer"}],
-                extra={"transfers": {"max_concurrent": 4}})
+                extra={"transfers": {"max_concurrent": 4}, "state_dir": str(tmp / "state"),
+                       "api": {"listen": f"127.0.0.1:{api_port}", "read_without_token": True,
+                               "tokens": [{"name": "ops", "file": str(tok),
+                                           "scope": "admin"}]}})
+    p.metrics_url = f"http://127.0.0.1:{api_port}/metrics"
     p.srv.start()
     yield p
     p.srv.stop()
@@ -353,14 +362,27 @@ def held_transfer(p) -> socket.socket:
     return s
 
 
+def xfr_metrics(p) -> dict:
+    """sovdns_xfr_out_* samples of GET /metrics: {'name{labels}': value}."""
+    import requests
+    text = requests.get(p.metrics_url, timeout=BOUND_S).text
+    return {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+            if ln.startswith("sovdns_xfr_out_")}
+
+
 def test_concurrent_cap_servfail_then_recovers_udp_goes_on(big_primary):
     p = big_primary
     held = []
+    m0 = xfr_metrics(p)
     try:
         for _ in range(4):
             held.append(held_transfer(p))
         assert first_message_rcode(p) == dns.rcode.SERVFAIL, \
             "the 5th transfer gets SERVFAIL (max_concurrent 4)"
+        m = xfr_metrics(p)
+        assert m["sovdns_xfr_out_active"] == 4
+        assert m['sovdns_xfr_out_refused_total{reason="busy"}'] == \
+            m0['sovdns_xfr_out_refused_total{reason="busy"}'] + 1
         r = dns.query.udp(dns.message.make_query("www.example.test.", "A"), p.srv.addr,
                           port=p.srv.port, timeout=BOUND_S)
         assert r.rcode() == dns.rcode.NOERROR, "UDP answering stops during transfers"
@@ -370,6 +392,9 @@ def test_concurrent_cap_servfail_then_recovers_udp_goes_on(big_primary):
     wait_until(lambda: first_message_rcode(p) == dns.rcode.NOERROR, BOUND_S,
                "slots are released when clients go away")
     wait_until(lambda: "stopped after" in p.srv.log_text(), BOUND_S, "the cut transfers logged")
+    wait_until(lambda: xfr_metrics(p)['sovdns_xfr_out_total{result="failed"}']
+               >= m0['sovdns_xfr_out_total{result="failed"}'] + 4, BOUND_S,
+               "the 4 transfers cut short counted as failed")
 
 
 def test_hundred_parallel_attempts(big_primary):
