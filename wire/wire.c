@@ -315,13 +315,16 @@ static enum dns_parse_result records_parse(const uint8_t *pkt, size_t len, size_
 			q->edns_udp_size = wire_read_u16(rr + 2);
 			q->edns_version = (uint8_t)(ttl >> 16);
 			q->edns_do = (ttl & EDNS_DO_BIT) != 0;
-			if (!opt_options_parse(pkt + pos, rdlen, q)) {
+			badvers = q->edns_version > 0;
+			/* RFC 6891 §6.1.3: options belong to their EDNS version;
+			 * those of a version we do not implement are not read (as
+			 * BIND does): the BADVERS reply echoes none of them. */
+			if (!badvers && !opt_options_parse(pkt + pos, rdlen, q)) {
 				/* RFC 6891 §7: a FORMERR for a bad option still
 				 * carries an OPT, so has_edns stays true. */
 				edns_options_clear(q);
 				goto finish;
 			}
-			badvers = q->edns_version > 0;
 		}
 		pos += rdlen;
 	}

@@ -144,8 +144,10 @@ struct dns_query {
  * the family's address, ADDRESS octets != ceil(source/8), bits set beyond the
  * source prefix, scope prefix != 0, a second ECS option) → FORMERR; COOKIE
  * length not 8 or 16..40, or a second COOKIE (RFC 7873 §5.2.2) → FORMERR;
- * other options are ignored; EDNS version > 0 → BADVERS (checked after the
- * option list is validated, and only if nothing else is FORMERR). Records
+ * other options are ignored; EDNS version > 0 → BADVERS (only if nothing
+ * else is FORMERR); its option list is then not read at all (RFC 6891
+ * §6.1.3: options belong to the version; has_ecs, has_cookie and
+ * has_expire stay false, so the BADVERS reply carries only our OPT). Records
  * other than OPT (e.g. TSIG) are bounds-checked and skipped; their owner
  * names are fully validated. Opcode is NOT checked here.
  * On DROP/FORMERR without a question, qname_len is 0 and qname is the root.

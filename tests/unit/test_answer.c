@@ -67,6 +67,7 @@ struct q_opts {
 	int rd;
 	enum dns_transport tr;
 	int opcode;
+	const char *edns_hex; /* the OPT's options, hex (NULL: none) */
 };
 
 static size_t build_query(const char *name, ldns_rr_type type, const struct q_opts *o, uint8_t *out)
@@ -81,7 +82,8 @@ static size_t build_query(const char *name, ldns_rr_type type, const struct q_op
 		ldns_pkt_set_edns_udp_size(p, o->udp_size);
 		ldns_pkt_set_edns_do(p, o->do_bit);
 		ldns_pkt_set_edns_version(p, (uint8_t)o->version);
-		ldns_pkt_set_edns_data(p, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_HEX, ""));
+		ldns_pkt_set_edns_data(
+		    p, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_HEX, o->edns_hex ? o->edns_hex : ""));
 	}
 	uint8_t *wire = NULL;
 	size_t len = 0;
@@ -440,6 +442,21 @@ static void test_edns(void **state)
 	assert_true(ldns_pkt_edns(r));
 	assert_int_equal(ldns_pkt_edns_extended_rcode(r), 1); /* BADVERS = 16 */
 	assert_int_equal(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+	/* RFC 6891 §6.1.3: the options of a version we do not implement (here
+	 * ECS 192.0.2.0/24 and a client cookie) are not processed: the BADVERS
+	 * reply carries only our OPT, with no option. Version 0: both echoed. */
+	static const char ecs_cookie[] = "0008000700011800c00002"
+					 "000a00080102030405060708";
+	v1.edns_hex = ecs_cookie;
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &v1, NULL, NULL);
+	assert_int_equal(ldns_pkt_edns_extended_rcode(r), 1);
+	assert_true(ldns_pkt_edns_data(r) == NULL || ldns_rdf_size(ldns_pkt_edns_data(r)) == 0);
+	ldns_pkt_free(r);
+	struct q_opts v0 = {.edns = 1, .udp_size = 1232, .edns_hex = ecs_cookie};
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &v0, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_rdf_size(ldns_pkt_edns_data(r)), 11 + 4 + 8 + 16);
 	ldns_pkt_free(r);
 	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
 	assert_false(ldns_pkt_edns(r));
