@@ -53,26 +53,33 @@ static size_t reply_limit(const snapshot_t *snap, const struct dns_query *pq,
 
 /* Decides the rcode of a query that parsed as `pr` (sets *ext_rcode for
  * BADVERS) and, for a query we answer, picks the zone and builds the
- * answer (lookup.c). */
+ * answer (lookup.c). The opcode is decided before the question: what a
+ * message of an opcode we do not implement should hold is unknown to us,
+ * so its question (or the lack of one, QDCOUNT 0) cannot make it a
+ * FORMERR — NOTIMP, as NSD, Knot and BIND answer (RFC 8906's
+ * unknown-opcode test). Only the message-level verdicts come before it:
+ * TSIG (reached only for queries that parsed) and the EDNS version
+ * (BADVERS, which BIND also decides before the opcode). */
 static void answer_query(struct answer *a, struct query_ctx *ctx, enum dns_parse_result pr,
 			 uint8_t *ext_rcode)
 {
 	const snapshot_t *snap = a->snap;
 	const struct dns_query *pq = a->q;
-	if (pr == DNS_PARSE_FORMERR) {
-		a->rcode = DNS_RCODE_FORMERR;
+	unsigned opcode = DNS_OPCODE(pq->flags);
+	if (a->tsig_rcode != 0) {
+		a->rcode = a->tsig_rcode; /* RFC 8945 §5.2: BADKEY, BADSIG, BADTIME, BADTRUNC */
 	} else if (pr == DNS_PARSE_BADVERS) {
 		a->rcode = 0;
 		*ext_rcode = DNS_RCODE_BADVERS >> 4;
-	} else if (a->tsig_rcode != 0) {
-		a->rcode = a->tsig_rcode; /* RFC 8945 §5.2: BADKEY, BADSIG, BADTIME, BADTRUNC */
-	} else if (DNS_OPCODE(pq->flags) == DNS_OPCODE_NOTIFY) {
+	} else if (opcode != DNS_OPCODE_QUERY && opcode != DNS_OPCODE_NOTIFY) {
+		a->rcode = DNS_RCODE_NOTIMP;
+	} else if (pr == DNS_PARSE_FORMERR) {
+		a->rcode = DNS_RCODE_FORMERR;
+	} else if (opcode == DNS_OPCODE_NOTIFY) {
 		if (pq->qclass != DNS_CLASS_IN)
 			a->rcode = DNS_RCODE_REFUSED;
 		else
 			answer_notify(a);
-	} else if (DNS_OPCODE(pq->flags) != DNS_OPCODE_QUERY) {
-		a->rcode = DNS_RCODE_NOTIMP;
 	} else if (pq->qtype == DNS_TYPE_OPT || pq->qtype == DNS_TYPE_TSIG ||
 		   pq->qtype == DNS_TYPE_TKEY) {
 		/* Meta-types that only live in the additional section (RFC 6895 §3.1). */

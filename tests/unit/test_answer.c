@@ -495,6 +495,38 @@ static void test_opcodes_and_meta(void **state)
 	ldns_pkt_free(r);
 }
 
+/* The opcode is decided before the question (RFC 8906's unknown-opcode
+ * test, `dig +noedns +norec +header-only +opcode=15`): a header-only query
+ * of an opcode we do not implement is NOTIMP, not FORMERR; one of QUERY or
+ * NOTIFY without a question stays FORMERR. Opcode and ID are copied. */
+static void test_header_only_opcodes(void **state)
+{
+	(void)state;
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	uint8_t rbuf[DNS_REPLY_MAX];
+	for (unsigned op = 0; op < 16; op++) {
+		uint8_t q[DNS_HEADER_LEN] = {0x12, 0x34, (uint8_t)(op << 3), 0};
+		size_t n = query_process(&ctx, snap_parent, NULL, DNS_UDP, q, sizeof(q), rbuf,
+					 sizeof(rbuf));
+		assert_int_equal(n, DNS_HEADER_LEN);
+		unsigned want = (op == 0 || op == 4) ? DNS_RCODE_FORMERR : DNS_RCODE_NOTIMP;
+		assert_int_equal(rbuf[3] & 0xF, want);
+		assert_int_equal((rbuf[2] >> 3) & 0xF, op);
+		assert_true(rbuf[2] & 0x80); /* QR */
+		assert_int_equal(wire_read_u16(rbuf), 0x1234);
+		assert_int_equal(wire_read_u16(rbuf + 4), 0); /* QDCOUNT */
+	}
+	/* An unknown opcode with bytes after its question: still NOTIMP. */
+	uint8_t q[512];
+	size_t qlen = build_query("www.example.test.", LDNS_RR_TYPE_A, NULL, q);
+	q[2] = (uint8_t)(15 << 3);
+	q[qlen++] = 0;
+	size_t n = query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf));
+	assert_true(n >= DNS_HEADER_LEN);
+	assert_int_equal(rbuf[3] & 0xF, DNS_RCODE_NOTIMP);
+}
+
 static void test_runt_and_response_dropped(void **state)
 {
 	(void)state;
@@ -586,6 +618,7 @@ int main(void)
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_edns),
 	    cmocka_unit_test(test_opcodes_and_meta),
+	    cmocka_unit_test(test_header_only_opcodes),
 	    cmocka_unit_test(test_runt_and_response_dropped),
 	    cmocka_unit_test(test_cookies),
 	};
