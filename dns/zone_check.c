@@ -2,7 +2,8 @@
  *
  * Runs once the tree is linked (parent, cut): one SOA and NS at the apex,
  * CNAME alone at its name (RFC 2181 §10.1), nothing but NS/DS at a zone cut
- * and nothing but glue below it (RFC 1034 §4.2.1), service names free of
+ * (and its own glue when its NS names it, RFC 9471 §2.1) and nothing but
+ * glue below it (RFC 1034 §4.2.1), service names free of
  * static addresses and above any cut.
  */
 #include <ldns/ldns.h>
@@ -80,14 +81,21 @@ static void validate_node(loader_t *L, const zone_t *z, uint32_t idx, const zrec
 	}
 
 	if (n->cut == idx) {
+		/* RFC 9471 §2.1: a cut whose NS names the cut itself ("sub NS
+		 * sub.example.test.") needs that name's addresses as glue; they
+		 * are the one data beside NS/DS at a cut (NSD, Knot, BIND). */
+		bool self_glue = is_ns_target(n, n->owner);
 		for (uint16_t i = 0; i < n->rrset_count; i++) {
 			uint16_t t = n->rrsets[i].type;
 			if (t == LDNS_RR_TYPE_NS || t == LDNS_RR_TYPE_DS ||
 			    t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_RRSIG)
 				continue;
+			if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) && self_glue)
+				continue;
 			zerr_rec(L, &recs[s[i].first],
 				 "%s at %s is occluded by the delegation (zone cut) at %s: only "
-				 "NS and DS records belong there",
+				 "NS and DS records belong there (and A/AAAA when an NS "
+				 "record names the cut itself)",
 				 zone_type_str(t, tbuf, sizeof(tbuf)), name, name);
 		}
 	} else if (n->cut != ZNODE_NONE) {

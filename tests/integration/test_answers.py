@@ -6,11 +6,13 @@ query had one, size limits, no TC over TCP.
 Expected data comes from the zone files themselves (ZoneData, fixture zd).
 """
 
+import subprocess
+
 import dns.flags
 import dns.rcode
 import pytest
 
-from sovtest.dnsclient import rrsets
+from sovtest.dnsclient import query, rrsets
 
 NOERROR, NXDOMAIN, REFUSED = dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.REFUSED
 
@@ -464,3 +466,36 @@ def test_out_of_zone_refused(ask, qname, qtype):
 def test_rd_copied_ra_never(ask, rd, qname):
     r = ask(qname, "A", rd=rd)  # check_reply verifies RD copied and RA clear
     assert bool(r.flags & dns.flags.RD) == rd
+
+
+# --- a delegation whose name server is the cut itself --------------------------------------
+
+SELF_GLUE_ZONE = """$ORIGIN selfglue.test.
+$TTL 3600
+@    SOA  ns1 hostmaster 1 7200 3600 1209600 300
+     NS   ns1
+ns1  A    192.0.2.53
+sub  NS   sub.selfglue.test.
+sub  A    192.0.2.70
+sub  AAAA 2001:db8::70
+"""
+
+
+@pytest.mark.parametrize("qname", ["sub.selfglue.test", "www.sub.selfglue.test"])
+def test_cut_whose_ns_is_the_cut_itself_loads_and_sends_its_glue(spawn, tmp_path, qname):
+    """RFC 9471 §2.1: `sub NS sub.selfglue.test.` needs `sub A/AAAA` as glue. The
+    zone loads (NSD, Knot and BIND load it too) and a referral at or below the
+    cut carries both addresses; a real client (kdig) sees the same."""
+    path = tmp_path / "selfglue.test.zone"
+    path.write_text(SELF_GLUE_ZONE)
+    srv = spawn([("selfglue.test", path)])
+    for transport in ("udp", "tcp"):
+        r = query(srv.target, qname, "A", transport=transport).msg
+        assert_referral(r, {("sub.selfglue.test.", "NS"): (3600, frozenset({"sub.selfglue.test."}))},
+                        {("sub.selfglue.test.", "A"): (3600, frozenset({"192.0.2.70"})),
+                         ("sub.selfglue.test.", "AAAA"): (3600, frozenset({"2001:db8::70"}))})
+    host, port = srv.target
+    out = subprocess.run(["kdig", f"@{host}", "-p", str(port), "+norec", qname, "A"],
+                         capture_output=True, text=True, timeout=60)
+    assert "status: NOERROR" in out.stdout, out.stdout + out.stderr
+    assert "192.0.2.70" in out.stdout and "2001:db8::70" in out.stdout, out.stdout

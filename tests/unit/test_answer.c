@@ -297,6 +297,25 @@ static void test_referral(void **state)
 	assert_int_equal(ldns_pkt_nscount(r), 1);
 	assert_int_equal(ldns_pkt_arcount(r), 0);
 	ldns_pkt_free(r);
+	/* A cut whose NS is the cut itself: its A and AAAA are the glue
+	 * (RFC 9471 §2.1), below it and at it (the A query is a referral too). */
+	static const char *const below_and_at[] = {"www.selfns.example.test.",
+						   "selfns.example.test."};
+	for (size_t i = 0; i < 2; i++) {
+		r = ask(snap_parent, below_and_at[i], LDNS_RR_TYPE_A, NULL, NULL, NULL);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_false(ldns_pkt_aa(r));
+		assert_int_equal(ldns_pkt_ancount(r), 0);
+		assert_int_equal(ldns_pkt_nscount(r), 2);
+		assert_owner(rr_at(ldns_pkt_authority(r), 0), "selfns.example.test.");
+		assert_int_equal(ldns_pkt_arcount(r), 2);
+		assert_owner(rr_at(ldns_pkt_additional(r), 0), "selfns.example.test.");
+		assert_int_equal(ldns_rr_get_type(rr_at(ldns_pkt_additional(r), 0)),
+				 LDNS_RR_TYPE_A);
+		assert_int_equal(ldns_rr_get_type(rr_at(ldns_pkt_additional(r), 1)),
+				 LDNS_RR_TYPE_AAAA);
+		ldns_pkt_free(r);
+	}
 }
 
 static void test_ds_parent_side(void **state)

@@ -395,6 +395,22 @@ static void expect_bad_at(const char *file, int code, unsigned line, unsigned co
 	diag_free(d);
 }
 
+/** Loads a bad fixture and checks that no diagnostic is about line `line`. */
+static void expect_no_error_at(const char *file, unsigned line)
+{
+	char path[512], where[600];
+	diag_t *d = diag_new();
+	zone_t *z = NULL;
+	snprintf(path, sizeof(path), ZONES "%s", file);
+	assert_int_not_equal(zone_load("example.test", path, &z, d), SOV_OK);
+	snprintf(where, sizeof(where), "%s:%u:", path, line);
+	for (size_t i = 0; i < diag_count(d); i++) {
+		if (strncmp(diag_get(d, i), where, strlen(where)) == 0)
+			fail_msg("unexpected: %s", diag_get(d, i));
+	}
+	diag_free(d);
+}
+
 static void test_bad_syntax(void **state)
 {
 	(void)state;
@@ -456,6 +472,12 @@ static void test_bad_cut(void **state)
 	(void)state;
 	expect_bad("bad-occluded.zone", SOV_ESEMANTIC, 7,
 		   "A at sub.example.test. is occluded by the delegation");
+	/* NS naming the cut itself: its A/AAAA are glue (RFC 9471 §2.1), only
+	 * the TXT is refused. */
+	expect_bad("bad-occluded-self.zone", SOV_ESEMANTIC, 9,
+		   "TXT at sub.example.test. is occluded by the delegation");
+	expect_no_error_at("bad-occluded-self.zone", 8);
+	expect_no_error_at("bad-occluded-self.zone", 10);
 	expect_bad("bad-notglue.zone", SOV_ESEMANTIC, 8,
 		   "A at www.sub.example.test. is below the zone cut at sub.example.test. and "
 		   "is not glue for it");
