@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "conf/config.h"
 #include "dns/answer_int.h"
 #include "dns/cookie.h"
 #include "dns/opt.h"
@@ -49,6 +50,47 @@ static size_t reply_limit(const snapshot_t *snap, const struct dns_query *pq,
 			limit = udp;
 	}
 	return limit;
+}
+
+/* The CH TXT names that say which server answered: id.server (RFC 4892
+ * §2) and hostname.bind give the identity, version.bind the version; each
+ * on unless the configuration leaves it out ("identity.chaos"). Returns
+ * false for any other CH query (REFUSED, as before), else answers it: the
+ * TXT record (TTL 0: it is about this server, not cacheable data) for TXT
+ * or ANY, an empty NOERROR for other types; AA set. No allocation. */
+static bool answer_chaos(struct answer *a)
+{
+	static const struct {
+		uint8_t name[16];
+		uint8_t bit;
+	} names[] = {{"\2id\6server", CONFIG_CHAOS_ID_SERVER},
+		     {"\10hostname\4bind", CONFIG_CHAOS_HOSTNAME_BIND},
+		     {"\7version\4bind", CONFIG_CHAOS_VERSION_BIND}};
+	const snapshot_t *s = a->snap;
+	const struct dns_query *pq = a->q;
+	size_t k = 0;
+	while (k < 3 && !dname_equal(names[k].name, pq->qname_lower))
+		k++;
+	if (k == 3 || !(s->chaos & names[k].bit))
+		return false;
+	const char *text = names[k].bit == CONFIG_CHAOS_VERSION_BIND ? s->version : s->identity;
+	uint8_t tlen = names[k].bit == CONFIG_CHAOS_VERSION_BIND ? s->version_len : s->identity_len;
+	a->aa = true;
+	if (pq->qtype != DNS_TYPE_TXT && pq->qtype != DNS_TYPE_ANY)
+		return true;
+	struct reply *r = &a->r;
+	if (!put_rr_head(r, pq->qname, DNS_HEADER_LEN, DNS_TYPE_TXT, 0) ||
+	    r->len + 3 + tlen > r->limit) {
+		a->tc = true;
+		return true;
+	}
+	wire_write_u16(r->buf + r->len - 6, DNS_CLASS_CH); /* put_rr_head wrote IN */
+	wire_write_u16(r->buf + r->len, (uint16_t)(1 + tlen));
+	r->buf[r->len + 2] = tlen;
+	memcpy(r->buf + r->len + 3, text, tlen);
+	r->len += 3 + (size_t)tlen;
+	r->count[SEC_ANSWER]++;
+	return true;
 }
 
 /* Decides the rcode of a query that parsed as `pr` (sets *ext_rcode for
@@ -86,6 +128,8 @@ static void answer_query(struct answer *a, struct query_ctx *ctx, enum dns_parse
 		a->rcode = DNS_RCODE_FORMERR;
 	} else if (pq->qtype == DNS_TYPE_MAILA || pq->qtype == DNS_TYPE_MAILB) {
 		a->rcode = DNS_RCODE_NOTIMP;
+	} else if (pq->qclass == DNS_CLASS_CH && answer_chaos(a)) {
+		/* id.server, hostname.bind, version.bind: answered */
 	} else if (pq->qclass != DNS_CLASS_IN) {
 		a->rcode = DNS_RCODE_REFUSED; /* only class IN is served */
 	} else if (pq->qtype == DNS_TYPE_AXFR || pq->qtype == DNS_TYPE_IXFR) {
@@ -219,7 +263,8 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	}
 
 	size_t limit = reply_limit(snap, &pq, transport, cap);
-	size_t opt_len = pq.has_edns ? opt_size(&pq) : 0;
+	size_t nsid_len = pq.has_edns ? opt_nsid_size(snap, &pq) : 0;
+	size_t opt_len = pq.has_edns ? opt_size(&pq) + nsid_len : 0;
 
 	ctx->last.xfr_pending = false;
 	a.tsig_key = NULL;
@@ -284,7 +329,10 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 		    (pq.qtype == DNS_TYPE_SOA || pq.qtype == DNS_TYPE_IXFR) &&
 		    dname_equal(a.zone->origin, pq.qname_lower))
 			expire = zone_expire_remaining(a.zone, time(NULL));
+		size_t opt_at = len;
 		len = opt_put(reply, len, snap, &pq, ext_rcode, a.ecs_scope, a.cookie, expire);
+		if (nsid_len > 0)
+			len = opt_add_nsid(reply, opt_at, len, snap);
 		arcount++;
 	}
 

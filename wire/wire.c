@@ -196,6 +196,8 @@ static bool opt_options_parse(const uint8_t *rd, size_t rdlen, struct dns_query 
 			if (q->has_ecs || !ecs_parse(data, olen, &q->ecs))
 				goto finish;
 			q->has_ecs = true;
+		} else if (code == EDNS_OPT_NSID) {
+			q->has_nsid = true; /* a query's is empty (RFC 5001 §2.3) */
 		} else if (code == EDNS_OPT_EXPIRE) {
 			q->has_expire = true; /* a query's is empty; ignored if not */
 		} else if (code == EDNS_OPT_COOKIE) {
@@ -226,6 +228,7 @@ static void edns_options_clear(struct dns_query *q)
 	memset(&q->ecs, 0, sizeof(q->ecs));
 	q->has_cookie = false;
 	q->has_expire = false;
+	q->has_nsid = false;
 	q->cookie_len = 0;
 	memset(q->cookie, 0, sizeof(q->cookie));
 }

@@ -546,6 +546,142 @@ static void test_header_only_opcodes(void **state)
 	assert_int_equal(rbuf[3] & 0xF, DNS_RCODE_NOTIMP);
 }
 
+/* Sets the identity of snapshot s (NULL name: all off, as make_snapshot). */
+static void set_identity(snapshot_t *s, const char *name, bool nsid, uint8_t chaos)
+{
+	s->identity = name;
+	s->identity_len = name ? (uint8_t)strlen(name) : 0;
+	s->version = name ? "sovdns 9.9-test" : NULL;
+	s->version_len = name ? (uint8_t)strlen(s->version) : 0;
+	s->nsid = nsid;
+	s->chaos = chaos;
+}
+
+/* The NSID option of reply r (its data into out, length returned), or -1. */
+static int reply_nsid(ldns_pkt *r, char *out, size_t cap)
+{
+	ldns_rdf *d = ldns_pkt_edns_data(r);
+	if (d == NULL)
+		return -1;
+	const uint8_t *p = ldns_rdf_data(d);
+	size_t n = ldns_rdf_size(d);
+	for (size_t i = 0; i + 4 <= n;) {
+		uint16_t code = (uint16_t)(p[i] << 8 | p[i + 1]);
+		size_t len = (size_t)(p[i + 2] << 8 | p[i + 3]);
+		if (code == 3) {
+			assert_true(len < cap);
+			memcpy(out, p + i + 4, len);
+			out[len] = 0;
+			return (int)len;
+		}
+		i += 4 + len;
+	}
+	return -1;
+}
+
+/* RFC 5001: an NSID request gets our identity when nsid is on, nothing when
+ * it is off or not asked; never in a BADVERS reply. */
+static void test_nsid(void **state)
+{
+	(void)state;
+	char got[256];
+	set_identity(snap_parent, "ns1.unit.example", true, 0);
+	struct q_opts o = {.edns = 1, .udp_size = 1232, .edns_hex = "00030000"};
+	ldns_pkt *r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), 16);
+	assert_string_equal(got, "ns1.unit.example");
+	ldns_pkt_free(r);
+	/* Also on negative answers, REFUSED, and beside ECS and a cookie. */
+	o.edns_hex = "0008000700011800c00002"
+		     "000a00080102030405060708"
+		     "00030000";
+	r = ask(snap_parent, "www.example.org.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), 16);
+	assert_int_equal(ldns_rdf_size(ldns_pkt_edns_data(r)), 11 + 4 + 8 + 16 + 4 + 16);
+	ldns_pkt_free(r);
+	/* Not asked: not sent. */
+	o.edns_hex = NULL;
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), -1);
+	ldns_pkt_free(r);
+	/* BADVERS: the options of version 1 are not read. */
+	o.edns_hex = "00030000";
+	o.version = 1;
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), -1);
+	ldns_pkt_free(r);
+	/* Turned off. */
+	o.version = 0;
+	set_identity(snap_parent, "ns1.unit.example", false, 0);
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), -1);
+	ldns_pkt_free(r);
+	set_identity(snap_parent, NULL, false, 0);
+}
+
+/* Asks `name` class CH type `type` of snap_parent. */
+static ldns_pkt *ask_chaos(const char *name, ldns_rr_type type)
+{
+	static uint8_t q[512], rbuf[4096];
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	size_t qlen = build_query(name, type, NULL, q);
+	q[qlen - 1] = LDNS_RR_CLASS_CH; /* QCLASS, the last two bytes */
+	size_t n = query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf));
+	ldns_pkt *r = NULL;
+	assert_int_equal(ldns_wire2pkt(&r, rbuf, n), LDNS_STATUS_OK);
+	return r;
+}
+
+/* The CH TXT names: id.server and hostname.bind give the identity,
+ * version.bind the version, each only when on; other CH names REFUSED. */
+static void test_chaos_txt(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		uint8_t bit;
+		const char *want;
+	} cases[] = {{"id.server.", 1, "\"ns1.unit.example\""},
+		     {"HOSTNAME.bind.", 2, "\"ns1.unit.example\""},
+		     {"version.BIND.", 4, "\"sovdns 9.9-test\""}};
+	for (size_t i = 0; i < 3; i++) {
+		set_identity(snap_parent, "ns1.unit.example", false, 7);
+		ldns_pkt *r = ask_chaos(cases[i].name, LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_true(ldns_pkt_aa(r));
+		assert_int_equal(ldns_pkt_ancount(r), 1);
+		ldns_rr *rr = rr_at(ldns_pkt_answer(r), 0);
+		assert_int_equal(ldns_rr_get_class(rr), LDNS_RR_CLASS_CH);
+		assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_rr_ttl(rr), 0);
+		char *t = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+		assert_string_equal(t, cases[i].want);
+		free(t);
+		ldns_pkt_free(r);
+		/* Another type at the name: NOERROR, empty. */
+		r = ask_chaos(cases[i].name, LDNS_RR_TYPE_A);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_int_equal(ldns_pkt_ancount(r), 0);
+		ldns_pkt_free(r);
+		/* Each turned off alone: REFUSED for it, the others still answer. */
+		set_identity(snap_parent, "ns1.unit.example", false, (uint8_t)(7 & ~cases[i].bit));
+		r = ask_chaos(cases[i].name, LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+		ldns_pkt_free(r);
+		r = ask_chaos(cases[(i + 1) % 3].name, LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_pkt_ancount(r), 1);
+		ldns_pkt_free(r);
+	}
+	set_identity(snap_parent, "ns1.unit.example", false, 7);
+	ldns_pkt *r = ask_chaos("authors.bind.", LDNS_RR_TYPE_TXT);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	set_identity(snap_parent, NULL, false, 0);
+}
+
 static void test_runt_and_response_dropped(void **state)
 {
 	(void)state;
@@ -637,6 +773,8 @@ int main(void)
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_edns),
 	    cmocka_unit_test(test_opcodes_and_meta),
+	    cmocka_unit_test(test_nsid),
+	    cmocka_unit_test(test_chaos_txt),
 	    cmocka_unit_test(test_header_only_opcodes),
 	    cmocka_unit_test(test_runt_and_response_dropped),
 	    cmocka_unit_test(test_cookies),
