@@ -300,6 +300,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	a.aa = false;
 	a.tc = false;
 	a.extra_n = 0;
+	a.svcb_node = NULL;
 
 	/* The question, echoed with the client's letter case. */
 	uint16_t qdcount = 0;

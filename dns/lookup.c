@@ -28,8 +28,10 @@ static void add_rrset(struct answer *a, enum section sec, const uint8_t *owner, 
 }
 
 /* Queues the A/AAAA of `target` (uncompressed, any case) for the additional
- * section if it is a name in this zone. */
-static void queue_additional(struct answer *a, const uint8_t *target, bool required, bool glue)
+ * section if it is a name in this zone; `follow` (SVCB or HTTPS, else 0):
+ * its RRset of that type goes there too (an AliasMode chain). */
+static void queue_additional(struct answer *a, const uint8_t *target, bool required, bool glue,
+			     uint16_t follow)
 {
 	/* minimal_responses: only what the resolver cannot do without (the
 	 * glue of a delegation, also one reached through a CNAME); the
@@ -46,11 +48,37 @@ static void queue_additional(struct answer *a, const uint8_t *target, bool requi
 	for (unsigned i = 0; i < a->extra_n; i++) {
 		if (a->extra[i] == n) {
 			a->extra_required[i] |= required;
+			if (a->extra_follow[i] == 0)
+				a->extra_follow[i] = follow;
 			return;
 		}
 	}
 	a->extra_required[a->extra_n] = required;
+	a->extra_follow[a->extra_n] = follow;
 	a->extra[a->extra_n++] = n;
+}
+
+/* SVCB and HTTPS (RFC 9460 §4.1, as Knot does): the addresses of each
+ * record's TargetName in the zone — of the owner itself for a ServiceMode
+ * record whose target is "." — and, for an AliasMode record (priority 0),
+ * the target's own RRset of the type, whose targets are then queued in
+ * turn (answer_additionals). AliasMode to "." means "no service": nothing.
+ * Names are queued once, so a chain that loops ends. */
+static void queue_svcb_targets(struct answer *a, const zrrset_t *rs, const uint8_t *owner)
+{
+	const uint8_t *rd = rs->rdata;
+	for (uint16_t i = 0; i < rs->count; i++) {
+		uint16_t rdlen = wire_read_u16(rd);
+		if (rdlen > 2) {
+			bool alias = wire_read_u16(rd + 2) == 0;
+			const uint8_t *target = rd + 4;
+			if (target[0] != 0)
+				queue_additional(a, target, false, false, alias ? rs->type : 0);
+			else if (!alias && owner != NULL)
+				queue_additional(a, owner, false, false, 0);
+		}
+		rd += 2 + rdlen;
+	}
 }
 
 /* Queues additional-section processing for an RRset with target names
@@ -76,7 +104,7 @@ static void queue_targets(struct answer *a, const zrrset_t *rs, bool required, b
 	for (uint16_t i = 0; i < rs->count; i++) {
 		uint16_t rdlen = wire_read_u16(rd);
 		if (rdlen > skip)
-			queue_additional(a, rd + 2 + skip, required, glue);
+			queue_additional(a, rd + 2 + skip, required, glue, 0);
 		rd += 2 + rdlen;
 	}
 }
@@ -273,7 +301,12 @@ void answer_zone(struct answer *a, uint16_t qtype)
 		const zrrset_t *rs = znode_rrset(n, qtype);
 		if (rs != NULL) {
 			add_rrset(a, SEC_ANSWER, owner, owner_ptr, rs, rs->ttl_s);
-			queue_targets(a, rs, false, false);
+			if (qtype == DNS_TYPE_SVCB || qtype == DNS_TYPE_HTTPS) {
+				a->svcb_node = n;
+				queue_svcb_targets(a, rs, owner);
+			} else {
+				queue_targets(a, rs, false, false);
+			}
 			return;
 		}
 		const zrrset_t *cname = znode_rrset(n, DNS_TYPE_CNAME);
@@ -308,8 +341,18 @@ void answer_zone(struct answer *a, uint16_t qtype)
  * glue is required and sets TC (RFC 9471). */
 void answer_additionals(struct answer *a)
 {
+	/* extra_n may grow in the loop: an AliasMode chain queues its next
+	 * targets (bounded by ADDITIONAL_MAX, each name once). */
 	for (unsigned i = 0; i < a->extra_n && !a->tc; i++) {
 		const znode_t *n = a->extra[i];
+		if (a->extra_follow[i] != 0 && n != a->svcb_node) {
+			const zrrset_t *rs = znode_rrset(n, a->extra_follow[i]);
+			if (rs != NULL) {
+				if (!put_rrset(&a->r, SEC_ADDITIONAL, n->owner, 0, rs, rs->ttl_s))
+					return;
+				queue_svcb_targets(a, rs, n->owner);
+			}
+		}
 		static const uint16_t types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};
 		for (int t = 0; t < 2; t++) {
 			const zrrset_t *rs = znode_rrset(n, types[t]);

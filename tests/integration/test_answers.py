@@ -499,3 +499,47 @@ def test_cut_whose_ns_is_the_cut_itself_loads_and_sends_its_glue(spawn, tmp_path
                          capture_output=True, text=True, timeout=60)
     assert "status: NOERROR" in out.stdout, out.stdout + out.stderr
     assert "192.0.2.70" in out.stdout and "2001:db8::70" in out.stdout, out.stdout
+
+
+# --- SVCB/HTTPS additional section (RFC 9460 §4.1) -----------------------------------------
+
+SVCB_ZONE = """$ORIGIN svcb.test.
+$TTL 3600
+@     SOA   ns1 hostmaster 1 7200 3600 1209600 300
+      NS    ns1
+      HTTPS 0 pool
+ns1   A     192.0.2.53
+pool  HTTPS 1 web alpn=h2
+web   A     192.0.2.80
+web   AAAA  2001:db8::80
+svc   HTTPS 1 . alpn=h3
+svc   A     192.0.2.81
+"""
+
+
+@pytest.mark.sovdns_only  # minimal_responses is sovdns' configuration
+def test_svcb_https_targets_in_additional(spawn, tmp_path):
+    """The apex's AliasMode HTTPS brings the target's HTTPS and its target's
+    addresses; a ServiceMode "." record its owner's; with minimal_responses
+    nothing (the client asks). Checked with dnspython and kdig."""
+    path = tmp_path / "svcb.test.zone"
+    path.write_text(SVCB_ZONE)
+    srv = spawn([("svcb.test", path)], config_mode=True)
+    for transport in ("udp", "tcp"):
+        r = query(srv.target, "svcb.test", "HTTPS", transport=transport).msg
+        assert r.rcode() == NOERROR and aa(r)
+        assert set(rrsets(r.answer)) == {("svcb.test.", "HTTPS")}
+        assert set(rrsets(r.additional)) == {("pool.svcb.test.", "HTTPS"),
+                                             ("web.svcb.test.", "A"), ("web.svcb.test.", "AAAA")}
+        r = query(srv.target, "svc.svcb.test", "HTTPS", transport=transport).msg
+        assert rrsets(r.additional) == {("svc.svcb.test.", "A"): (3600, frozenset({"192.0.2.81"}))}
+    host, port = srv.target
+    out = subprocess.run(["kdig", f"@{host}", "-p", str(port), "+norec", "svcb.test", "HTTPS"],
+                         capture_output=True, text=True, timeout=60)
+    assert "2001:db8::80" in out.stdout and "pool.svcb.test." in out.stdout, out.stdout
+
+    minimal = spawn([("svcb.test", path)], name="minimal", config_mode=True,
+                    config_extra={"minimal_responses": True})
+    r = query(minimal.target, "svcb.test", "HTTPS").msg
+    assert r.rcode() == NOERROR and len(r.answer) == 1
+    assert rrsets(r.additional) == {}, "minimal_responses: no SVCB/HTTPS additional data"

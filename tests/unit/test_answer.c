@@ -546,6 +546,63 @@ static void test_header_only_opcodes(void **state)
 	assert_int_equal(rbuf[3] & 0xF, DNS_RCODE_NOTIMP);
 }
 
+/* "owner TYPE, owner TYPE" of a reply section (lowercase owners), for
+ * comparing whole sections. */
+static const char *section_str(ldns_rr_list *l)
+{
+	static char buf[2048];
+	size_t n = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(l, i);
+		char *o = ldns_rdf2str(ldns_rr_owner(rr));
+		char *t = ldns_rr_type2str(ldns_rr_get_type(rr));
+		for (char *c = o; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s %s", i ? ", " : "", o, t);
+		free(o);
+		free(t);
+	}
+	return buf;
+}
+
+/* RFC 9460 §4.1: the addresses of an SVCB/HTTPS answer's in-zone targets
+ * (the owner's for ServiceMode "."), and an AliasMode chain (the target's
+ * RRset, then its targets) in additional; nothing with minimal_responses. */
+static void test_svcb_additional(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		ldns_rr_type type;
+		const char *additional;
+	} cases[] = {
+	    {"svc.example.test.", LDNS_RR_TYPE_HTTPS,
+	     "svc.example.test. A, svc.example.test. AAAA"},
+	    {"_dns.example.test.", LDNS_RR_TYPE_SVCB,
+	     "ns2.example.test. A, ns2.example.test. AAAA"},
+	    {"alias.example.test.", LDNS_RR_TYPE_HTTPS,
+	     "pool.example.test. HTTPS, pool.example.test. HTTPS, www.example.test. A, "
+	     "www.example.test. AAAA, mail.example.test. A"},
+	    /* a loop ends: aloop2's RRset once, aloop's (the answer) not again */
+	    {"ALOOP.example.test.", LDNS_RR_TYPE_HTTPS, "aloop2.example.test. HTTPS"},
+	    /* AliasMode to ".": no service, nothing to add */
+	    {"nosvc.example.test.", LDNS_RR_TYPE_HTTPS, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ldns_pkt *r = ask(snap_parent, cases[i].name, cases[i].type, NULL, NULL, NULL);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_true(ldns_pkt_ancount(r) >= 1);
+		assert_string_equal(section_str(ldns_pkt_additional(r)), cases[i].additional);
+		ldns_pkt_free(r);
+		snap_parent->minimal_responses = true;
+		r = ask(snap_parent, cases[i].name, cases[i].type, NULL, NULL, NULL);
+		assert_int_equal(ldns_pkt_arcount(r), 0);
+		ldns_pkt_free(r);
+		snap_parent->minimal_responses = false;
+	}
+}
+
 /* Sets the identity of snapshot s (NULL name: all off, as make_snapshot). */
 static void set_identity(snapshot_t *s, const char *name, bool nsid, uint8_t chaos)
 {
@@ -773,6 +830,7 @@ int main(void)
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_edns),
 	    cmocka_unit_test(test_opcodes_and_meta),
+	    cmocka_unit_test(test_svcb_additional),
 	    cmocka_unit_test(test_nsid),
 	    cmocka_unit_test(test_chaos_txt),
 	    cmocka_unit_test(test_header_only_opcodes),
