@@ -1,9 +1,9 @@
 /* lookup.c — RFC 1034 §4.3.2 inside one zone (contract in answer_int.h).
  *
  * Walks the zone index: exact match, zone cut (referral), CNAME (restart
- * at the target, same zone), wildcard (RFC 4592 closest encloser), or name
- * error; then the additional section. Geo service names hand over to
- * answer_service(). Nothing here allocates or locks.
+ * at the target, same zone), DNAME (RFC 6672: a synthesised CNAME, then as
+ * for a CNAME), wildcard (RFC 4592 closest encloser), or name error; then the additional section.
+ * Geo service names hand over to answer_service(). Nothing here allocates or locks.
  */
 #include <string.h>
 
@@ -139,7 +139,7 @@ static void add_referral(struct answer *a, const znode_t *cut)
 }
 
 /* Result of looking up one name inside the zone. */
-enum lookup_kind { LK_FOUND, LK_WILDCARD, LK_REFERRAL, LK_NXDOMAIN };
+enum lookup_kind { LK_FOUND, LK_WILDCARD, LK_REFERRAL, LK_DNAME, LK_NXDOMAIN };
 
 struct lookup {
 	enum lookup_kind kind;
@@ -184,6 +184,15 @@ static struct lookup zone_lookup(const zone_t *z, const uint8_t *lname)
 		lk.node = zone_node(z, enc->cut);
 		return lk;
 	}
+	/* RFC 6672 §3.2: a DNAME at the closest encloser redirects every name
+	 * below it (none exists there: the loader refuses data below a DNAME,
+	 * so the closest encloser is the DNAME's owner). Only on this miss path:
+	 * exact hits pay nothing. */
+	if (znode_rrset(enc, DNS_TYPE_DNAME) != NULL) {
+		lk.kind = LK_DNAME;
+		lk.node = enc;
+		return lk;
+	}
 	if (enc->flags & ZNODE_WILDCARD) {
 		uint8_t wname[DNAME_MAXLEN];
 		size_t elen = dname_len(enc->owner);
@@ -221,6 +230,9 @@ void answer_zone(struct answer *a, uint16_t qtype)
 	const zone_t *z = a->zone;
 	/* Lowercased owner names of the chain so far, for the loop guard. */
 	uint8_t chain_names[CNAME_CHAIN_MAX + 1][DNAME_MAXLEN];
+	/* Names made by DNAME substitution, in the client's case: the owners of
+	 * the next steps (the records written under them live until the end). */
+	uint8_t synth[CNAME_CHAIN_MAX + 1][DNAME_MAXLEN];
 	const uint8_t *lname = a->q->qname_lower;
 	const uint8_t *owner = a->q->qname;  /* the name the records are written under */
 	uint16_t owner_ptr = DNS_HEADER_LEN; /* first owner is the question's name */
@@ -250,6 +262,37 @@ void answer_zone(struct answer *a, uint16_t qtype)
 				}
 			}
 			return;
+		}
+
+		const uint8_t *target;
+		if (lk.kind == LK_DNAME) {
+			/* RFC 6672 §3.1: the DNAME, then a CNAME from `owner` to
+			 * the substituted name (TTL of the DNAME; never signed,
+			 * §5.3.1), then on at that name as for a CNAME. */
+			const zrrset_t *dn = znode_rrset(n, DNS_TYPE_DNAME);
+			add_rrset(a, SEC_ANSWER, n->owner, 0, dn, dn->ttl_s);
+			if (a->tc)
+				return;
+			size_t olen = dname_len(owner), dlen = dname_len(n->owner);
+			const uint8_t *dtarget = dn->rdata + 2;
+			size_t tlen = dname_len(dtarget);
+			if (olen - dlen + tlen > DNAME_MAXLEN) {
+				a->rcode = DNS_RCODE_YXDOMAIN; /* §2.2 */
+				return;
+			}
+			uint8_t *next_owner = synth[chain];
+			memcpy(next_owner, owner, olen - dlen);
+			memcpy(next_owner + olen - dlen, dtarget, tlen);
+			uint8_t rd[2 + DNAME_MAXLEN];
+			wire_write_u16(rd, (uint16_t)(olen - dlen + tlen));
+			memcpy(rd + 2, next_owner, olen - dlen + tlen);
+			zrrset_t cname = {DNS_TYPE_CNAME, 1, dn->ttl_s,
+					  (uint32_t)(2 + olen - dlen + tlen), rd};
+			add_rrset(a, SEC_ANSWER, owner, owner_ptr, &cname, dn->ttl_s);
+			if (a->tc || qtype == DNS_TYPE_CNAME)
+				return; /* a CNAME query: the synthesised CNAME is the answer */
+			target = next_owner;
+			goto follow;
 		}
 
 		/* LK_FOUND or LK_WILDCARD: n holds the data for `owner`. */
@@ -320,7 +363,8 @@ void answer_zone(struct answer *a, uint16_t qtype)
 		add_rrset(a, SEC_ANSWER, owner, owner_ptr, cname, cname->ttl_s);
 		if (a->tc)
 			return;
-		const uint8_t *target = cname->rdata + 2;
+		target = cname->rdata + 2;
+	follow:
 		if (chain >= CNAME_CHAIN_MAX || !dname_is_subdomain(target, z->origin))
 			return;
 		if (chain == 0)

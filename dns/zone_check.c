@@ -80,6 +80,17 @@ static void validate_node(loader_t *L, const zone_t *z, uint32_t idx, const zrec
 				 name, others);
 	}
 
+	uint32_t dpos;
+	const zrrset_t *dname = znode_rrset_pos(n, LDNS_RR_TYPE_DNAME, &dpos);
+	if (dname != NULL) {
+		/* RFC 6672 §2.4: one DNAME per name (beside a CNAME: the CNAME
+		 * rule above). */
+		if (dname->count > 1)
+			zerr_rec(L, &recs[s[dpos].second],
+				 "two DNAME records at %s: a name has at most one (RFC 6672 §2.4)",
+				 name);
+	}
+
 	if (n->cut == idx) {
 		/* RFC 9471 §2.1: a cut whose NS names the cut itself ("sub NS
 		 * sub.example.test.") needs that name's addresses as glue; they
@@ -113,6 +124,40 @@ static void validate_node(loader_t *L, const zone_t *z, uint32_t idx, const zrec
 	}
 }
 
+/* RFC 6672 §2.3: the names below a DNAME are never looked up (the DNAME
+ * redirects them): data there is occluded, refused as below a cut. Only
+ * zones with a DNAME pay for the walk up from each node. */
+static void check_below_dname(loader_t *L, const zone_t *z, const zrec_t *recs,
+			      const rrset_src_t *src)
+{
+	char name[DNAME_STR_MAX], dname[DNAME_STR_MAX], tbuf[16];
+	bool any = false;
+	for (uint32_t id = 0; id < z->node_count && !any; id++)
+		any = znode_rrset_pos(&z->nodes[id], LDNS_RR_TYPE_DNAME, NULL) != NULL;
+	if (!any)
+		return;
+	const zrrset_t *first = z->nodes[0].rrsets;
+	for (uint32_t id = 1; id < z->node_count; id++) {
+		const znode_t *n = &z->nodes[id];
+		if (n->rrset_count == 0)
+			continue;
+		const znode_t *up = NULL;
+		for (uint32_t p = n->parent; p != ZNODE_NONE && up == NULL; p = z->nodes[p].parent)
+			if (znode_rrset_pos(&z->nodes[p], LDNS_RR_TYPE_DNAME, NULL) != NULL)
+				up = &z->nodes[p];
+		if (up == NULL)
+			continue;
+		zone_name_str(n->owner, name, sizeof(name));
+		zone_name_str(up->owner, dname, sizeof(dname));
+		size_t base = (size_t)(n->rrsets - first);
+		for (uint16_t k = 0; k < n->rrset_count; k++)
+			zerr_rec(L, &recs[src[base + k].first],
+				 "%s at %s is occluded by the DNAME at %s: names below a DNAME "
+				 "are redirected, never looked up (RFC 6672 §2.3)",
+				 zone_type_str(n->rrsets[k].type, tbuf, sizeof(tbuf)), name, dname);
+	}
+}
+
 void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src)
 {
 	const zone_t *z = L->z;
@@ -133,6 +178,7 @@ void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src)
 		validate_node(L, z, id, recs, src, (uint32_t)base);
 		base += z->nodes[id].rrset_count;
 	}
+	check_below_dname(L, z, recs, src);
 	for (size_t i = 0; L->svcs != NULL && i < L->svcs->count; i++) {
 		const znode_t *n = &z->nodes[L->svc_node[i]];
 		zone_name_str(n->owner, name, sizeof(name));

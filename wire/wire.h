@@ -39,6 +39,7 @@ enum dns_rcode {
 	DNS_RCODE_NXDOMAIN = 3,
 	DNS_RCODE_NOTIMP = 4,
 	DNS_RCODE_REFUSED = 5,
+	DNS_RCODE_YXDOMAIN = 6, /* RFC 6672 §2.2: the DNAME substitution is too long */
 	DNS_RCODE_NOTAUTH = 9,
 	DNS_RCODE_BADVERS = 16, /* extended: upper 8 bits go in the OPT TTL */
 };

@@ -543,3 +543,43 @@ def test_svcb_https_targets_in_additional(spawn, tmp_path):
     r = query(minimal.target, "svcb.test", "HTTPS").msg
     assert r.rcode() == NOERROR and len(r.answer) == 1
     assert rrsets(r.additional) == {}, "minimal_responses: no SVCB/HTTPS additional data"
+
+
+# --- DNAME (RFC 6672) ----------------------------------------------------------------------
+
+DNAME_ZONE = """$ORIGIN dname.test.
+$TTL 3600
+@     SOA   ns1 hostmaster 1 7200 3600 1209600 300
+      NS    ns1
+ns1   A     192.0.2.53
+old   600 DNAME new.dname.test.
+x.new A     192.0.2.77
+away  DNAME elsewhere.test.
+long  DNAME {long}
+""".format(long=".".join(["a" * 50] * 4) + ".test.")
+
+
+def test_dname_substitution(spawn, tmp_path):
+    """RFC 6672 §3: below a DNAME, the DNAME, a synthesised CNAME with its TTL,
+    then the data at the new name; out of the zone the resolver goes on; a
+    name that would be too long is YXDOMAIN (§2.2). dnspython and kdig."""
+    path = tmp_path / "dname.test.zone"
+    path.write_text(DNAME_ZONE)
+    srv = spawn([("dname.test", path)])
+    for transport in ("udp", "tcp"):
+        r = query(srv.target, "x.old.dname.test", "A", transport=transport).msg
+        assert r.rcode() == NOERROR and aa(r)
+        assert rrsets(r.answer) == {
+            ("old.dname.test.", "DNAME"): (600, frozenset({"new.dname.test."})),
+            ("x.old.dname.test.", "CNAME"): (600, frozenset({"x.new.dname.test."})),
+            ("x.new.dname.test.", "A"): (3600, frozenset({"192.0.2.77"}))}
+        r = query(srv.target, "a.away.dname.test", "A", transport=transport).msg
+        assert r.rcode() == NOERROR
+        assert rrsets(r.answer)[("a.away.dname.test.", "CNAME")][1] == {"a.elsewhere.test."}
+        r = query(srv.target, "b" * 60 + ".long.dname.test", "A", transport=transport).msg
+        assert r.rcode() == dns.rcode.YXDOMAIN
+        assert set(rrsets(r.answer)) == {("long.dname.test.", "DNAME")}
+    host, port = srv.target
+    out = subprocess.run(["kdig", f"@{host}", "-p", str(port), "+norec", "x.old.dname.test", "A"],
+                         capture_output=True, text=True, timeout=60)
+    assert "DNAME" in out.stdout and "192.0.2.77" in out.stdout, out.stdout

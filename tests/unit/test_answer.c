@@ -603,6 +603,78 @@ static void test_svcb_additional(void **state)
 	}
 }
 
+/* The presentation form of record i of section l's first RDATA field. */
+static char *rdf0(ldns_rr_list *l, size_t i)
+{
+	return ldns_rdf2str(ldns_rr_rdf(rr_at(l, i), 0));
+}
+
+/* DNAME (RFC 6672): below its owner, the DNAME and a synthesised CNAME
+ * (the DNAME's TTL) then the data at the new name in the zone; the owner
+ * itself is not redirected; a target outside the zone ends the answer; a
+ * substitution over 255 bytes is YXDOMAIN with the DNAME. */
+static void test_dname(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "X.Old.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(r));
+	assert_string_equal(section_str(ldns_pkt_answer(r)),
+			    "old.example.test. DNAME, x.old.example.test. CNAME, "
+			    "x.new.example.test. A");
+	char *t = rdf0(ldns_pkt_answer(r), 1);
+	assert_string_equal(t, "X.new.example.test."); /* the client's case kept */
+	free(t);
+	assert_int_equal(ldns_rr_ttl(rr_at(ldns_pkt_answer(r), 1)), 600);
+	ldns_pkt_free(r);
+	/* The substituted name does not exist: NXDOMAIN after the CNAME (RFC
+	 * 6604 §2.1), and NODATA for a type it lacks. */
+	r = ask(snap_parent, "y.old.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "x.old.example.test.", LDNS_RR_TYPE_MX, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	ldns_pkt_free(r);
+	/* A CNAME query: the synthesised CNAME is the answer. */
+	r = ask(snap_parent, "x.old.example.test.", LDNS_RR_TYPE_CNAME, NULL, NULL, NULL);
+	assert_string_equal(section_str(ldns_pkt_answer(r)),
+			    "old.example.test. DNAME, x.old.example.test. CNAME");
+	ldns_pkt_free(r);
+	/* The owner: its own data, and the DNAME for a DNAME query. */
+	r = ask(snap_parent, "old.example.test.", LDNS_RR_TYPE_TXT, NULL, NULL, NULL);
+	assert_string_equal(section_str(ldns_pkt_answer(r)), "old.example.test. TXT");
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "old.example.test.", LDNS_RR_TYPE_DNAME, NULL, NULL, NULL);
+	assert_string_equal(section_str(ldns_pkt_answer(r)), "old.example.test. DNAME");
+	ldns_pkt_free(r);
+	/* Out of the zone: DNAME and CNAME, the resolver goes on. */
+	r = ask(snap_parent, "a.b.ext2.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_string_equal(section_str(ldns_pkt_answer(r)),
+			    "ext2.example.test. DNAME, a.b.ext2.example.test. CNAME");
+	t = rdf0(ldns_pkt_answer(r), 1);
+	assert_string_equal(t, "a.b.elsewhere.test.");
+	free(t);
+	ldns_pkt_free(r);
+	/* Too long: YXDOMAIN, the DNAME alone (RFC 6672 §2.2); a short prefix
+	 * fits. */
+	char q[300];
+	snprintf(q, sizeof(q), "%.60s.long.example.test.",
+		 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	r = ask(snap_parent, q, LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_YXDOMAIN);
+	assert_true(ldns_pkt_aa(r));
+	assert_string_equal(section_str(ldns_pkt_answer(r)), "long.example.test. DNAME");
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "b.long.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+}
+
 /* Sets the identity of snapshot s (NULL name: all off, as make_snapshot). */
 static void set_identity(snapshot_t *s, const char *name, bool nsid, uint8_t chaos)
 {
@@ -831,6 +903,7 @@ int main(void)
 	    cmocka_unit_test(test_edns),
 	    cmocka_unit_test(test_opcodes_and_meta),
 	    cmocka_unit_test(test_svcb_additional),
+	    cmocka_unit_test(test_dname),
 	    cmocka_unit_test(test_nsid),
 	    cmocka_unit_test(test_chaos_txt),
 	    cmocka_unit_test(test_header_only_opcodes),

@@ -451,7 +451,13 @@ static void test_bad_names_and_class(void **state)
 		   "www.example.org. is outside the zone example.test.");
 	expect_bad("bad-class.zone", SOV_ESEMANTIC, 6, "class CH is not supported");
 	expect_bad("bad-nons.zone", SOV_ESEMANTIC, 1, "no NS records at the zone apex");
-	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 6, "DNAME records are not supported");
+	/* DNAME is served (RFC 6672); its rules are checked. */
+	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 7,
+		   "A at x.old.example.test. is occluded by the DNAME at old.example.test.");
+	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 9,
+		   "two DNAME records at two.example.test.: a name has at most one");
+	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 11,
+		   "CNAME at both.example.test. cannot coexist with other data (DNAME)");
 }
 
 static void test_bad_cname(void **state)
