@@ -2,8 +2,9 @@
  *
  * Walks the zone index: exact match, zone cut (referral), CNAME (restart
  * at the target, same zone), DNAME (RFC 6672: a synthesised CNAME, then as
- * for a CNAME), wildcard (RFC 4592 closest encloser), or name error; then the additional section.
- * Geo service names hand over to answer_service(). Nothing here allocates or locks.
+ * for a CNAME), wildcard (RFC 4592 closest encloser), or name error; then
+ * the additional section (RFC 9460 §4.1 for SVCB/HTTPS). Geo service names
+ * hand over to answer_service(). Nothing here allocates or locks.
  */
 #include <string.h>
 
