@@ -195,6 +195,12 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	s->conf = conf;
 	s->edns_payload = conf->edns_payload;
 	s->minimal_responses = conf->minimal_responses;
+	s->identity = conf->identity;
+	s->identity_len = (uint8_t)strlen(conf->identity);
+	s->version = conf->version;
+	s->version_len = (uint8_t)strlen(conf->version);
+	s->nsid = conf->nsid && s->identity_len > 0;
+	s->chaos = conf->chaos;
 	if (conf->rrl_rate > 0) {
 		s->rrl = rrl_new(conf->rrl_rate, conf->rrl_slip, conf->rrl_ipv4_prefix,
 				 conf->rrl_ipv6_prefix);

@@ -131,8 +131,11 @@ zone_t *zone_ref(const zone_t *z) __attribute__((nonnull, returns_nonnull));
  * apex; more than one SOA; SOA below the apex; a name outside the origin;
  * CNAME beside other data or two CNAMEs at a name (RFC 2181 §10.1);
  * records below a zone cut other than glue addresses (A/AAAA) named by an
- * NS target of that cut, and any data at a cut but NS/DS ("occluded data");
- * no NS at the apex; class other than IN; DNAME (not supported); query or
+ * NS target of that cut, and any data at a cut but NS/DS ("occluded data";
+ * A/AAAA at the cut are glue when one of its NS records names the cut
+ * itself, RFC 9471 §2.1);
+ * no NS at the apex; class other than IN; two DNAMEs at a name, or data
+ * below a DNAME (occluded, RFC 6672 §2.3-2.4); query or
  * meta types (ANY, OPT, ...); an $INCLUDE that cannot be opened or is not
  * a regular file, or nests deeper than 8 files. Differing TTLs within an
  * RRset are warned about (logged) and the first one kept; duplicate
