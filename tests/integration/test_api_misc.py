@@ -27,7 +27,7 @@ def test_status(api):
     assert isinstance(s["uptime_s"], int)
     assert s["api"]["datacenters"] == {"active": 2, "draining": 0, "drained": 0, "maintenance": 0}
     assert s["api"]["operations_open"] == 0
-    api.drain("dc-east")
+    assert api.drain("dc-east").status_code == 200
     assert api.get("/v1/status").json()["api"]["datacenters"]["draining"] == 1
 
 
@@ -54,7 +54,7 @@ def test_services_and_answers(api):
     assert a["addresses"] == ["192.0.2.2"]
     assert api.answer("api.example.com.", "203.0.113.1")["datacenters"] == ["dc-east"]
     assert api.answer("api.example.com.", "2001:db8::1")["datacenters"] == ["dc-east"]
-    api.drain("dc-west")
+    assert api.drain("dc-west").status_code == 200
     assert api.answer("api.example.com.", "198.51.100.9")["datacenters"] == ["dc-east"]
     www = api.get("/v1/services/www.example.com.").json()
     assert www["usable_datacenters"] == 1
@@ -91,7 +91,7 @@ def test_reload_changes_health_and_reports_failures(tmp_path):
 
 def test_events_since_and_limit(api):
     for i in range(3):
-        api.drain("dc-east", reason=f"r{i}")
+        assert api.drain("dc-east", reason=f"r{i}").status_code == 200
         api.undrain("dc-east")
     b = api.seq0  # the events of the first probe round come before the test's
     body = api.get("/v1/events").json()
@@ -176,7 +176,7 @@ def test_notify_command_blocks_no_request(tmp_path):
 def test_notify_command_that_cannot_run(tmp_path):
     srv = ApiServer(tmp_path, api={"notify": {"command": ["/nonexistent/alert"]}}).start()
     try:
-        srv.drain("dc-east")
+        assert srv.drain("dc-east").status_code == 200
         wait_until(lambda: srv.metric("sovdns_notify_failures_total") == srv.seq0 + 1,
                    what="a failure")
         assert srv.get("/v1/status").status_code == 200
@@ -217,7 +217,7 @@ def parse_prometheus(text: str) -> dict:
 
 
 def test_metrics_parse_as_prometheus_text(api):
-    api.drain("dc-east")
+    assert api.drain("dc-east").status_code == 200
     api.get("/v1/nothing")
     r = api.get("/metrics")
     assert r.status_code == 200
