@@ -165,6 +165,69 @@ struct zone_services {
 int zone_load_services(const char *origin, const char *path, const struct zone_services *svcs,
 		       zone_t **out, diag_t *diag) __attribute__((warn_unused_result));
 
+/*
+ * Building a zone from records given as wire data (a zone transfer, RFC
+ * 5936), by exactly the rules zone_load_services() applies to a file: the
+ * per-record checks (class IN, owner at or below the origin, no DNAME, no
+ * meta or query type, SOA only at the apex, RDATA of at most 65535 bytes
+ * and well formed for A, AAAA, NS, CNAME, PTR, MX, SOA), TTLs of at most
+ * 2147483647 s (what a file can say, RFC 2181 §8), duplicates dropped
+ * (names in RDATA compared case-insensitively, RFC 2181 §5, RFC 4343),
+ * differing TTLs in an RRset warned about and the first kept, and the
+ * zone's rules (SOA and NS at the apex, CNAME alone, cuts and glue,
+ * service names). The result is the same zone_t as loading a file holding
+ * the same records in the same order.
+ *
+ *   zone_builder_new → zone_builder_add × n → zone_builder_finish
+ *
+ * Diagnostics name the source and the record's number in the order given
+ * (1-based), then the problem (which names the owner and type): "AXFR of
+ * example.test. from 192.0.2.1, record 7: CNAME at www.example.test.
+ * cannot coexist with other data (A) (RFC 2181 §10.1)"; zone-wide ones
+ * the source alone. Memory while building: about 2 × 32 bytes per record
+ * plus the RDATA, as for a file. One thread at a time per builder.
+ */
+typedef struct zone_builder zone_builder_t;
+
+/**
+ * A builder for zone `origin` (presentation form). `path` becomes the
+ * zone's path (the file the zone is kept in, zone_t.path); `source` names
+ * where the records come from in diagnostics. svcs (NULL allowed) as for
+ * zone_load_services(); it is copied. SOV_OK and *out, SOV_EINVAL (origin
+ * not a domain name, or a service name outside it), SOV_ENOMEM.
+ */
+int zone_builder_new(const char *origin, const char *path, const char *source,
+		     const struct zone_services *svcs, zone_builder_t **out)
+    __attribute__((nonnull(1, 2, 3, 5), warn_unused_result));
+
+/**
+ * Adds one record: owner a wire name (uncompressed, any case, at most 255
+ * bytes), class and type in host order, TTL in seconds, rdata[0..rdlen)
+ * its RDATA uncompressed (the names in it in the case to serve; rdata may
+ * be NULL when rdlen is 0). Copies everything. SOV_OK; SOV_ESEMANTIC when
+ * this record breaks a per-record rule (noted; zone_builder_finish()
+ * reports it and fails); SOV_ENOMEM (the builder is then only good for
+ * zone_builder_free()). Rules that involve several records are checked
+ * at the end.
+ */
+int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t rclass, uint16_t type,
+		     uint32_t ttl_s, const uint8_t *rdata, size_t rdlen)
+    __attribute__((nonnull(1, 2), warn_unused_result));
+
+/** Problems noted so far (per-record rules; at least 1 after SOV_ESEMANTIC). */
+size_t zone_builder_errors(const zone_builder_t *b) __attribute__((nonnull));
+
+/**
+ * Builds and checks the zone; frees b in every case. SOV_OK and *out (refs
+ * 1, zone_free() it), else NULL in *out and SOV_ESEMANTIC (every problem in
+ * diag, which may be NULL) or SOV_ENOMEM.
+ */
+int zone_builder_finish(zone_builder_t *b, zone_t **out, diag_t *diag)
+    __attribute__((nonnull(1, 2), warn_unused_result));
+
+/** Frees a builder that will not be finished (NULL allowed). */
+void zone_builder_free(zone_builder_t *b);
+
 /** Drops a reference; the last one frees the zone. NULL is allowed. */
 void zone_free(zone_t *z);
 
