@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
+#include "dns/zone.h"
 #include "wire/dname.h"
 #include "wire/wire.h"
 
@@ -303,15 +305,57 @@ static void write_header(struct xfr_in *x)
 	      x->p.out);
 }
 
+/* One record of a full zone into the builder. 0, or -1 with x failed. */
+static int build_add(struct xfr_in *x, const uint8_t *owner, uint16_t cls, uint16_t type,
+		     uint32_t ttl, const uint8_t *rdata, size_t rdlen)
+{
+	/* A record the file rules refuse is noted by the builder and reported
+	 * when it is finished; only running out of memory stops here. */
+	if (zone_builder_add(x->p.build, owner, cls, type, ttl, rdata, rdlen) == SOV_ENOMEM) {
+		fail(x, "out of memory building the received zone");
+		return -1;
+	}
+	return 0;
+}
+
+/* build_add() for a record decoded by ldns: its rdfs back to back are the
+ * RDATA uncompressed (what ldns_rr_rdata2buffer_wire writes). */
+static int build_rr(struct xfr_in *x, const ldns_rr *rr)
+{
+	uint8_t rd[65536];
+	size_t len = 0;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		if (f == NULL || ldns_rdf_size(f) == 0)
+			continue;
+		if (len + ldns_rdf_size(f) > sizeof(rd)) {
+			fail(x, "a record with more than 65535 bytes of RDATA");
+			return -1;
+		}
+		memcpy(rd + len, ldns_rdf_data(f), ldns_rdf_size(f));
+		len += ldns_rdf_size(f);
+	}
+	const ldns_rdf *o = ldns_rr_owner(rr);
+	if (o == NULL || ldns_rdf_size(o) == 0 || ldns_rdf_size(o) > DNAME_MAXLEN) {
+		fail(x, "a record with a malformed owner name");
+		return -1;
+	}
+	return build_add(x, ldns_rdf_data(o), (uint16_t)ldns_rr_get_class(rr),
+			 (uint16_t)ldns_rr_get_type(rr), ldns_rr_ttl(rr), rd, len);
+}
+
 static int write_rr(struct xfr_in *x, const ldns_rr *rr)
 {
-	if (x->records == 0 && x->kind != XFR_IN_INCREMENTAL)
+	bool to_builder = x->p.build != NULL && x->kind != XFR_IN_INCREMENTAL;
+	if (x->records == 0 && x->kind != XFR_IN_INCREMENTAL && !to_builder)
 		write_header(x);
 	if (++x->records > x->p.max_records) {
 		fail(x, "more than %llu records: refused (a primary that never ends?)",
 		     (unsigned long long)x->p.max_records);
 		return -1;
 	}
+	if (to_builder)
+		return build_rr(x, rr);
 	ldns_rr_print(x->p.out, rr);
 	if (ferror(x->p.out)) {
 		fail(x, "cannot write the received zone");
@@ -323,6 +367,10 @@ static int write_rr(struct xfr_in *x, const ldns_rr *rr)
 /* The end of an incremental reply: our copy becomes the file. */
 static int write_have(struct xfr_in *x)
 {
+	if (x->p.out == NULL) {
+		fail(x, "an incremental reply, but no file to write the result to");
+		return -1;
+	}
 	write_header(x);
 	ldns_rr_print(x->p.out, x->cur_soa);
 	x->records = 1;
@@ -482,6 +530,51 @@ static enum xfr_in_status check_header(struct xfr_in *x, const uint8_t *msg, siz
 }
 
 /*
+ * The RDATA of a record of a full zone for the builder, at msg[p..p+rdlen),
+ * without ldns: NS, CNAME, PTR and MX have their name decompressed into rd
+ * (the RFC 1035 types a primary may compress, RFC 3597 §4); a type without
+ * names (per ldns's descriptor: A, AAAA, TXT, CAA, DS...) is taken as it
+ * is. *rdata and *rd_len get the result. False: not for this path (SOA,
+ * meta types, names ldns must find, RDATA that does not decode as expected:
+ * ldns's path decodes or refuses it).
+ */
+static bool build_rdata(const uint8_t *msg, size_t len, size_t p, uint16_t type, uint16_t rdlen,
+			uint8_t rd[2 + DNAME_MAXLEN], const uint8_t **rdata, size_t *rd_len)
+{
+	size_t pre = 0;
+	*rdata = msg + p;
+	*rd_len = rdlen;
+	switch (type) {
+	case DNS_TYPE_SOA:
+		return false; /* the SOA states go through step() */
+	case LDNS_RR_TYPE_MX:
+		pre = 2;
+		__attribute__((fallthrough));
+	case LDNS_RR_TYPE_NS:
+	case LDNS_RR_TYPE_CNAME:
+	case LDNS_RR_TYPE_PTR: {
+		if (rdlen < pre + 1)
+			return false;
+		memcpy(rd, msg + p, pre);
+		size_t q = p + pre;
+		int n = dns_name_read(msg, len, &q, rd + pre);
+		if (n < 0 || q != p + rdlen)
+			return false;
+		*rdata = rd;
+		*rd_len = pre + (size_t)n;
+		return true;
+	}
+	default:
+		break;
+	}
+	if (rdlen == 0 || type == LDNS_RR_TYPE_OPT || type == LDNS_RR_TYPE_TSIG ||
+	    type == LDNS_RR_TYPE_TKEY || (type >= LDNS_RR_TYPE_IXFR && type <= LDNS_RR_TYPE_ANY))
+		return false; /* record_problem() refuses the meta types */
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	return d == NULL || (d->_dname_count == 0 && d->_variable != LDNS_RDF_TYPE_DNAME);
+}
+
+/*
  * The fast path of a full zone: an A or AAAA record in the zone written
  * straight from the wire (most records of a big zone), without an ldns
  * object. 1 (written, or left out as a service's), 0 (not for this path:
@@ -498,12 +591,19 @@ static int fast_record(struct xfr_in *x, const uint8_t *msg, size_t len, size_t 
 	uint16_t rdlen = wire_read_u16(msg + p + 8);
 	p += 10;
 	bool a = type == DNS_TYPE_A && rdlen == 4, aaaa = type == DNS_TYPE_AAAA && rdlen == 16;
-	if (cls != DNS_CLASS_IN || (!a && !aaaa) || rdlen > len - p)
+	if (cls != DNS_CLASS_IN || rdlen > len - p)
+		return 0;
+	if (!a && !aaaa && x->p.build == NULL)
 		return 0;
 	if (!dname_is_subdomain(owner, x->p.origin)) /* both ignore case */
 		return 0;			     /* ldns's path reports it */
+	uint8_t rd[2 + DNAME_MAXLEN];
+	const uint8_t *rdata = msg + p;
+	size_t rd_len = rdlen;
+	if (!a && !aaaa && !build_rdata(msg, len, p, type, rdlen, rd, &rdata, &rd_len))
+		return 0;
 	*off = p + rdlen;
-	for (size_t i = 0; i < x->p.skip_count; i++)
+	for (size_t i = 0; (a || aaaa) && i < x->p.skip_count; i++)
 		if (dname_equal(owner, x->p.skip_names[i]))
 			return 1;
 	if (++x->records > x->p.max_records) {
@@ -511,6 +611,8 @@ static int fast_record(struct xfr_in *x, const uint8_t *msg, size_t len, size_t 
 		     (unsigned long long)x->p.max_records);
 		return -1;
 	}
+	if (x->p.build != NULL)
+		return build_add(x, owner, cls, type, ttl, rdata, rd_len) < 0 ? -1 : 1;
 	char name[DNAME_STR_MAX], addr[INET6_ADDRSTRLEN];
 	if (dname_to_str(owner, name, sizeof(name)) < 0 ||
 	    inet_ntop(a ? AF_INET : AF_INET6, msg + p, addr, sizeof(addr)) == NULL) {
@@ -552,7 +654,7 @@ enum xfr_in_status xfr_in_feed(struct xfr_in *x, const uint8_t *msg, size_t len)
 			r = XFR_IN_FAILED;
 		ldns_rr_free(rr);
 	}
-	if (r == XFR_IN_MORE && ferror(x->p.out))
+	if (r == XFR_IN_MORE && x->p.out != NULL && ferror(x->p.out))
 		r = fail(x, "cannot write the received zone");
 	if (r != XFR_IN_MORE)
 		return r;
@@ -567,7 +669,7 @@ enum xfr_in_status xfr_in_feed(struct xfr_in *x, const uint8_t *msg, size_t len)
 		return XFR_IN_MORE;
 	if (x->kind == XFR_IN_INCREMENTAL && write_have(x) < 0)
 		return XFR_IN_FAILED;
-	if (fflush(x->p.out) != 0)
+	if (x->p.out != NULL && fflush(x->p.out) != 0)
 		return fail(x, "cannot write the received zone");
 	return XFR_IN_DONE;
 }

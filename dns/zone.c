@@ -38,6 +38,25 @@ int zone_load(const char *origin, const char *path, zone_t **out, diag_t *diag)
 	return zone_load_services(origin, path, NULL, out, diag);
 }
 
+/* The service names as nodes of the zone (any time before zone_build()).
+ * SOV_OK, SOV_EINVAL (a name outside the zone), SOV_ENOMEM. */
+static int loader_services(loader_t *L, const struct zone_services *svcs)
+{
+	L->svcs = svcs;
+	if (svcs == NULL || svcs->count == 0)
+		return SOV_OK;
+	L->svc_node = calloc(svcs->count, sizeof(uint32_t));
+	if (L->svc_node == NULL)
+		return SOV_ENOMEM;
+	for (size_t i = 0; i < svcs->count; i++) {
+		if (!dname_is_subdomain(svcs->names[i], L->z->origin))
+			return SOV_EINVAL;
+		if (names_intern(&L->names, svcs->names[i], &L->svc_node[i]) != SOV_OK)
+			return SOV_ENOMEM;
+	}
+	return SOV_OK;
+}
+
 /*
  * The start every load shares: the zone (origin, path), the apex as name 0,
  * the service names, `source` as file 0 (what diagnostics name). SOV_OK,
@@ -54,7 +73,6 @@ static int loader_begin(loader_t *L, const char *origin, const char *path, const
 		return SOV_ENOMEM;
 	L->z = z;
 	L->default_ttl_s = ZONE_DEFAULT_TTL_S;
-	L->svcs = svcs;
 	atomic_init(&z->refs, 1);
 	z->mem = calloc(1, sizeof(zone_mem_t));
 	z->path = strdup(path);
@@ -77,18 +95,7 @@ static int loader_begin(loader_t *L, const char *origin, const char *path, const
 	if (names_intern(&L->names, z->origin, &apex_id) != SOV_OK)
 		return SOV_ENOMEM;
 	assert(apex_id == 0); /* nodes[0] is the apex */
-	if (svcs != NULL && svcs->count > 0) {
-		L->svc_node = calloc(svcs->count, sizeof(uint32_t));
-		if (L->svc_node == NULL)
-			return SOV_ENOMEM;
-		for (size_t i = 0; i < svcs->count; i++) {
-			if (!dname_is_subdomain(svcs->names[i], z->origin))
-				return SOV_EINVAL;
-			if (names_intern(&L->names, svcs->names[i], &L->svc_node[i]) != SOV_OK)
-				return SOV_ENOMEM;
-		}
-	}
-	return SOV_OK;
+	return loader_services(L, svcs);
 }
 
 /*
@@ -159,38 +166,21 @@ int zone_load_services(const char *origin, const char *path, const struct zone_s
 
 struct zone_builder {
 	loader_t L;
-	int ret;		   /* loader_begin()'s result */
-	char *origin;		   /* as given, for messages */
-	struct zone_services svcs; /* names NULL (interned at the start), ids owned */
-	uint32_t records;	   /* given so far (the number in diagnostics) */
+	char *origin;	  /* as given, for messages */
+	uint32_t records; /* given so far (the number in diagnostics) */
 };
 
-int zone_builder_new(const char *origin, const char *path, const char *source,
-		     const struct zone_services *svcs, zone_builder_t **out)
+int zone_builder_new(const char *origin, const char *path, const char *source, zone_builder_t **out)
 {
 	*out = NULL;
 	zone_builder_t *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return SOV_ENOMEM;
-	b->origin = strdup(origin);
-	size_t n = svcs != NULL ? svcs->count : 0;
-	uint32_t *ids = calloc(n + 1, sizeof(*ids));
-	if (b->origin == NULL || ids == NULL) {
-		free(ids);
-		b->ret = SOV_ENOMEM;
-		zone_builder_free(b);
-		return SOV_ENOMEM;
-	}
-	if (n > 0)
-		memcpy(ids, svcs->ids, n * sizeof(*ids));
-	b->svcs = (struct zone_services){NULL, ids, n};
 	b->L.wire = true;
-	b->ret = loader_begin(&b->L, origin, path, source, svcs, NULL);
-	/* zone_build() and zone_check() read only the count and ids from here on. */
-	b->L.svcs = &b->svcs;
+	b->origin = strdup(origin);
+	int r = b->origin ? loader_begin(&b->L, origin, path, source, NULL, NULL) : SOV_ENOMEM;
 	b->L.ttl_seen = true; /* every record carries its TTL */
-	if (b->ret != SOV_OK) {
-		int r = b->ret;
+	if (r != SOV_OK) {
 		zone_builder_free(b);
 		return r;
 	}
@@ -215,14 +205,16 @@ size_t zone_builder_errors(const zone_builder_t *b)
 	return b->L.nerrs + b->L.errs_dropped;
 }
 
-int zone_builder_finish(zone_builder_t *b, zone_t **out, diag_t *diag)
+int zone_builder_finish(zone_builder_t *b, const struct zone_services *svcs, zone_t **out,
+			diag_t *diag)
 {
 	*out = NULL;
-	char *origin = b->origin;
-	b->origin = NULL;
-	int r = loader_end(&b->L, b->ret, origin, out, diag);
+	int r = loader_services(&b->L, svcs);
+	if (r == SOV_EINVAL)
+		diag_add_where(diag, b->L.files[0], "a service name is outside the zone %s",
+			       b->origin);
+	r = loader_end(&b->L, r, b->origin, out, diag);
 	b->L = (loader_t){0};
-	free(origin);
 	zone_builder_free(b);
 	return r;
 }
@@ -234,7 +226,6 @@ void zone_builder_free(zone_builder_t *b)
 	if (b->L.z != NULL)
 		(void)loader_end(&b->L, SOV_EINVAL, b->origin ? b->origin : "", &(zone_t *){NULL},
 				 NULL);
-	free((void *)b->svcs.ids);
 	free(b->origin);
 	free(b);
 }

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/diag.h"
 #include "wire/dname.h"
@@ -192,13 +193,11 @@ typedef struct zone_builder zone_builder_t;
 /**
  * A builder for zone `origin` (presentation form). `path` becomes the
  * zone's path (the file the zone is kept in, zone_t.path); `source` names
- * where the records come from in diagnostics. svcs (NULL allowed) as for
- * zone_load_services(); it is copied. SOV_OK and *out, SOV_EINVAL (origin
- * not a domain name, or a service name outside it), SOV_ENOMEM.
+ * where the records come from in diagnostics. SOV_OK and *out, SOV_EINVAL
+ * (origin not a domain name), SOV_ENOMEM.
  */
-int zone_builder_new(const char *origin, const char *path, const char *source,
-		     const struct zone_services *svcs, zone_builder_t **out)
-    __attribute__((nonnull(1, 2, 3, 5), warn_unused_result));
+int zone_builder_new(const char *origin, const char *path, const char *source, zone_builder_t **out)
+    __attribute__((nonnull, warn_unused_result));
 
 /**
  * Adds one record: owner a wire name (uncompressed, any case, at most 255
@@ -218,15 +217,30 @@ int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t rclass, u
 size_t zone_builder_errors(const zone_builder_t *b) __attribute__((nonnull));
 
 /**
- * Builds and checks the zone; frees b in every case. SOV_OK and *out (refs
- * 1, zone_free() it), else NULL in *out and SOV_ESEMANTIC (every problem in
- * diag, which may be NULL) or SOV_ENOMEM.
+ * Builds and checks the zone with the service names svcs (NULL allowed; as
+ * for zone_load_services(), read during the call only: given at the end so
+ * that they are the configuration's when the zone is published, not when
+ * the transfer began); frees b in every case. SOV_OK and *out (refs 1,
+ * zone_free() it), else NULL in *out and SOV_ESEMANTIC (every problem in
+ * diag, which may be NULL), SOV_EINVAL (a service name outside the zone),
+ * SOV_ENOMEM.
  */
-int zone_builder_finish(zone_builder_t *b, zone_t **out, diag_t *diag)
-    __attribute__((nonnull(1, 2), warn_unused_result));
+int zone_builder_finish(zone_builder_t *b, const struct zone_services *svcs, zone_t **out,
+			diag_t *diag) __attribute__((nonnull(1, 3), warn_unused_result));
 
 /** Frees a builder that will not be finished (NULL allowed). */
 void zone_builder_free(zone_builder_t *b);
+
+/**
+ * Writes z as master file records to out (not flushed, not closed): the
+ * apex SOA first, then every RRset, one record per line, owner absolute,
+ * each with its RRset's TTL; what zone_load_services() reads back into the
+ * same zone (with the same service names). *records gets the records
+ * written. SOV_OK, SOV_EIO (a write failed: ferror(out)), SOV_EINVAL (z
+ * has no data, or a record ldns cannot print).
+ */
+int zone_print(const zone_t *z, FILE *out, uint64_t *records)
+    __attribute__((nonnull, warn_unused_result));
 
 /** Drops a reference; the last one frees the zone. NULL is allowed. */
 void zone_free(zone_t *z);
