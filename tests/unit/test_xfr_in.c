@@ -198,6 +198,81 @@ static void test_ixfr_up_to_date_and_axfr_style(void **state)
 }
 
 /* Each reply fails, with a reason naming what was wrong. */
+/* The same AXFR into a zone builder (params.build) and into a file read back
+ * with zone_load(): the same zone. Names in RDATA arrive compressed. */
+static void test_axfr_into_builder(void **state)
+{
+	(void)state;
+	const char *recs[] = {
+	    SOA(2),
+	    NS,
+	    NSA,
+	    "example.test. 300 IN MX 10 Mail.example.test.",
+	    "www.example.test. 300 IN CNAME ns.example.test.",
+	    "t.example.test. 300 IN TXT \"a b\" \"c\"",
+	    "_s._tcp.example.test. 300 IN SRV 0 1 80 ns.example.test.",
+	    "sig.example.test. 300 IN NAPTR 1 1 \"S\" \"x\" \"\" ns.example.test.",
+	    "p.example.test. 300 IN PTR ns.Example.test.",
+	    "geo.example.test. 60 IN A 192.0.2.9",
+	    "geo.example.test. 60 IN TXT \"kept\"",
+	    SOA(2)};
+	size_t n;
+	zone_t *zf = NULL, *zb = NULL;
+	for (int mode = 0; mode < 2; mode++) {
+		struct run r = start(DNS_TYPE_AXFR, 0);
+		zone_builder_t *b = NULL;
+		if (mode == 1) {
+			assert_int_equal(zone_builder_new("example.test", out_path, "AXFR", &b),
+					 SOV_OK);
+			struct xfr_in *x = r.x;
+			xfr_in_free(x);
+			static const uint8_t *skip[] = {geo};
+			struct xfr_in_params p = {.origin = origin,
+						  .qtype = DNS_TYPE_AXFR,
+						  .id = 0x1234,
+						  .skip_names = skip,
+						  .skip_count = 1,
+						  .build = b};
+			r.x = xfr_in_new(&p);
+		}
+		uint8_t *m = reply(0x1234, LDNS_RR_TYPE_AXFR, 0, &n, recs[0], recs[1], recs[2],
+				   recs[3], recs[4], recs[5], recs[6], recs[7], recs[8], recs[9],
+				   recs[10], recs[11], NULL);
+		assert_int_equal(feed(&r, m, n), XFR_IN_DONE);
+		assert_int_equal(xfr_in_kind(r.x), XFR_IN_FULL);
+		assert_int_equal(xfr_in_records(r.x), 10);
+		finish(&r);
+		if (mode == 0) {
+			zf = load_out();
+		} else {
+			diag_t *d = diag_new();
+			int rc = zone_builder_finish(b, NULL, &zb, d);
+			for (size_t i = 0; i < diag_count(d); i++)
+				print_error("%s\n", diag_get(d, i));
+			diag_free(d);
+			assert_int_equal(rc, SOV_OK);
+		}
+	}
+	assert_int_equal(zf->record_count, zb->record_count);
+	assert_int_equal(zf->node_count, zb->node_count);
+	assert_int_equal(zf->serial, zb->serial);
+	for (uint32_t i = 0; i < zf->node_count; i++) {
+		const znode_t *a = &zf->nodes[i], *c = zone_find(zb, a->owner);
+		assert_non_null(c);
+		assert_int_equal(a->rrset_count, c->rrset_count);
+		for (uint16_t k = 0; k < a->rrset_count; k++) {
+			assert_int_equal(a->rrsets[k].type, c->rrsets[k].type);
+			assert_int_equal(a->rrsets[k].ttl_s, c->rrsets[k].ttl_s);
+			assert_int_equal(a->rrsets[k].rdata_len, c->rrsets[k].rdata_len);
+			assert_memory_equal(a->rrsets[k].rdata, c->rrsets[k].rdata,
+					    a->rrsets[k].rdata_len);
+		}
+	}
+	assert_false(has_a(zb, "geo.example.test.", "192.0.2.9"));
+	zone_free(zf);
+	zone_free(zb);
+}
+
 static void test_bad_replies(void **state)
 {
 	(void)state;
@@ -277,6 +352,7 @@ int main(void)
 	    cmocka_unit_test(test_axfr_two_messages),
 	    cmocka_unit_test(test_ixfr_incremental),
 	    cmocka_unit_test(test_ixfr_up_to_date_and_axfr_style),
+	    cmocka_unit_test(test_axfr_into_builder),
 	    cmocka_unit_test(test_bad_replies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
