@@ -14,6 +14,9 @@
  *   zone_err.c    diagnostics collected in loader_t and flushed in file order
  *   zone_index.c  zone_find(), znode_rrset(), zone_free() (also used by the above)
  *
+ * Beside the loader, zone_print.c writes a loaded zone back as master file
+ * text (zone_print(), for a secondary's kept copy); it uses zone_index.c only.
+ *
  * Everything here runs at load time on one thread; nothing is shared with
  * the query path except the zone_t the orchestrator hands out.
  */
