@@ -626,10 +626,22 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 		snprintf(why, cap, "cannot start building the zone: %s", err_str(br));
 		return br;
 	}
+	/* IXFR: the differences apply to the zone we serve (a reference, so a
+	 * reload cannot free it meanwhile), else to the kept copy's text. */
+	zone_t *have = NULL;
+	if (ixfr) {
+		const snapshot_t *cur = NULL;
+		char w[128];
+		int idx = lock_current(e->d, z, &cur, w, sizeof(w));
+		const zone_t *zz = idx >= 0 ? zonedb_get(cur->zones, (size_t)idx) : NULL;
+		if (zz != NULL && zone_has_data(zz) && zz->serial == z->serial)
+			have = zone_ref(zz);
+		pthread_mutex_unlock(&e->d->reload_lock);
+	}
 	char *tmp = NULL;
 	FILE *out = NULL;
 	int fd = -1;
-	if (ixfr) {
+	if (ixfr && have == NULL) {
 		int r = open_temp(z, &tmp, &out, why, cap);
 		if (r != SOV_OK) {
 			zone_builder_free(b);
@@ -641,11 +653,12 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	    .origin = z->origin,
 	    .qtype = ixfr ? DNS_TYPE_IXFR : DNS_TYPE_AXFR,
 	    .have_serial = z->serial,
-	    .have_path = ixfr ? z->file : NULL,
+	    .have_path = ixfr && have == NULL ? z->file : NULL,
 	    .skip_names = z->skip_ptrs,
 	    .skip_count = z->nskip,
 	    .out = out,
 	    .build = b,
+	    .have_zone = have,
 	};
 	uint32_t max_s = z->max_time_s ? z->max_time_s : XFR_DEFAULT_MAX_TIME_S;
 	enum xfr_in_kind kind;
@@ -655,7 +668,7 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	int64_t t0 = clock_mono_ms();
 	int r = xfr_client_transfer(peer, &ip, (int64_t)max_s * 1000, &kind, &serial, &records,
 				    &rcode, why, cap);
-	bool incremental = r == SOV_OK && kind == XFR_IN_INCREMENTAL;
+	bool incremental = r == SOV_OK && kind == XFR_IN_INCREMENTAL && have == NULL;
 	if (incremental && (fflush(out) != 0 || fsync(fd) != 0)) {
 		snprintf(why, cap, "cannot write %s: %s", tmp, strerror(errno));
 		r = SOV_EIO;
@@ -669,7 +682,8 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 		zone_builder_free(b);
 		r = install(e, z, tmp, why, cap);
 	} else if (r == SOV_OK) {
-		struct received rx = {"AXFR", a, serial, records, t0};
+		struct received rx = {kind == XFR_IN_INCREMENTAL ? "IXFR" : "AXFR", a, serial,
+				      records, t0};
 		r = install_built(e, z, b, &rx, &copy_ok, why, cap);
 	} else {
 		zone_builder_free(b);
@@ -677,6 +691,7 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	if (tmp != NULL && !(incremental && r == SOV_OK))
 		unlink(tmp);
 	free(tmp);
+	zone_free(have);
 	if (r == SOV_OK && kind == XFR_IN_UPTODATE)
 		return SOV_OK;
 	if (r == SOV_OK)
@@ -702,7 +717,7 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 		atomic_fetch_add_explicit(&e->transfers, 1, memory_order_relaxed);
 		if (kind == XFR_IN_INCREMENTAL)
 			atomic_fetch_add_explicit(&e->ixfr, 1, memory_order_relaxed);
-		if (kind == XFR_IN_INCREMENTAL)
+		if (kind == XFR_IN_INCREMENTAL && have == NULL)
 			log_received(z, &(struct received){"IXFR", a, serial, records, t0});
 	} else {
 		atomic_fetch_add_explicit(&e->transfer_failures, 1, memory_order_relaxed);

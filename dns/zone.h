@@ -242,6 +242,16 @@ void zone_builder_free(zone_builder_t *b);
 int zone_print(const zone_t *z, FILE *out, uint64_t *records)
     __attribute__((nonnull, warn_unused_result));
 
+struct ldns_struct_rr;
+
+/**
+ * One record of a zone as a new ldns record (ldns_rr_free() it): owner a
+ * wire name, type, TTL in seconds, rd the record's [RDLENGTH][RDATA] as
+ * stored in a zrrset_t. NULL when out of memory or ldns cannot read it.
+ */
+struct ldns_struct_rr *zone_rr_ldns(const uint8_t *owner, uint16_t type, uint32_t ttl_s,
+				    const uint8_t *rd) __attribute__((nonnull));
+
 /** Drops a reference; the last one frees the zone. NULL is allowed. */
 void zone_free(zone_t *z);
 

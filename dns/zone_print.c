@@ -27,25 +27,34 @@ static int print_rr(FILE *out, const uint8_t *owner, const char *name, uint16_t 
 		fprintf(out, "%s\t%u\tIN\t%s\t%s\n", name, ttl_s, len == 4 ? "A" : "AAAA", addr);
 		return 0;
 	}
+	ldns_rr *rr = zone_rr_ldns(owner, type, ttl_s, rd);
+	if (rr == NULL)
+		return -1;
+	ldns_rr_print(out, rr);
+	ldns_rr_free(rr);
+	return 0;
+}
+
+ldns_rr *zone_rr_ldns(const uint8_t *owner, uint16_t type, uint32_t ttl_s, const uint8_t *rd)
+{
+	uint16_t len = (uint16_t)(rd[0] << 8 | rd[1]);
 	ldns_rr *rr = ldns_rr_new();
 	ldns_rdf *o = ldns_dname_new_frm_data((uint16_t)dname_len(owner), owner);
 	size_t pos = 0;
-	int ret = -1;
 	if (rr == NULL || o == NULL)
-		goto finish;
+		goto fail;
 	ldns_rr_set_owner(rr, o);
 	o = NULL;
 	ldns_rr_set_type(rr, (ldns_rr_type)type);
 	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
 	ldns_rr_set_ttl(rr, ttl_s);
 	if (ldns_wire2rdf(rr, rd, (size_t)len + 2, &pos) != LDNS_STATUS_OK)
-		goto finish;
-	ldns_rr_print(out, rr);
-	ret = 0;
-finish:
+		goto fail;
+	return rr;
+fail:
 	ldns_rdf_deep_free(o);
 	ldns_rr_free(rr);
-	return ret;
+	return NULL;
 }
 
 /* Every record of RRset rs at node n. */
