@@ -14,7 +14,7 @@ import requests
 
 from conftest import start_or_fail, stop_and_check
 from sovtest.paths import BOUND_S
-from sovtest.peers import TsigKey
+from sovtest.peers import PRIMARIES, TsigKey, zone_rrsets, zone_text_records
 from test_xfr_in import (ORIGIN, SERIAL, FakePrimary, SovdnsSecondary, message, metric, query,
                          serial_of, sovdns_axfr, wait_for, zone_rrsets_of, zone_text)
 
@@ -111,3 +111,35 @@ def test_served_and_kept_copy_are_what_was_sent(tmp_path):
         stop_and_check(sec)
         if not prim.stop.is_set():
             prim.close()
+
+
+def test_ixfr_applied_to_the_served_zone_is_kept(tmp_path):
+    """An IXFR from Knot is applied to the zone we serve; what is served then
+    is the primary's new zone, and so is what a restart without the primary
+    serves from the kept copy written after it."""
+    key = TsigKey.generate("xfr-key")
+    prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.0/8"],
+                             workdir=tmp_path / "knot")
+    start_or_fail(prim)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key, allow_key=key)
+    try:
+        start_or_fail(sec)
+        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
+        prim.set_secondaries([sec.target])
+        new = zone_text(SERIAL + 1, 'added 300 IN TXT "by ixfr"\n').replace(
+            "192.0.2.", "198.51.100.", 1)
+        prim.update_zone(new)
+        wait_for("the IXFR", lambda: serial_of(sec) == SERIAL + 1, log=sec.log_text)
+        assert "IXFR from" in sec.log_text()
+        want = zone_rrsets(zone_text_records(new, ORIGIN))
+        assert zone_rrsets(sovdns_axfr(sec, key)) == want
+        wait_for("the kept copy", lambda: str(SERIAL + 1) in sec.kept.read_text() and
+                 not list(sec.kept.parent.glob("*.xfr.*")), log=sec.log_text)
+        prim.stop()
+        sec.stop()
+        start_or_fail(sec)
+        assert serial_of(sec) == SERIAL + 1
+        assert zone_rrsets(sovdns_axfr(sec, key)) == want
+    finally:
+        stop_and_check(sec)
+        prim.stop()
