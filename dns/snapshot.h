@@ -26,10 +26,18 @@ struct xfr_conf;
 struct journal;
 
 typedef struct snapshot {
-	config_t *conf;		   /* owned */
-	zonedb_t *zones;	   /* owned */
-	uint16_t edns_payload;	   /* bytes, copied from conf */
-	bool minimal_responses;	   /* copied from conf */
+	config_t *conf;		/* owned */
+	zonedb_t *zones;	/* owned */
+	uint16_t edns_payload;	/* bytes, copied from conf */
+	bool minimal_responses; /* copied from conf */
+	/* Which server answered (conf "identity"; all off in snapshots tests
+	 * build by hand): NSID (RFC 5001) and the CH TXT names. The texts
+	 * point into conf (owned), identity_len/version_len bytes. */
+	const char *identity;
+	const char *version;
+	uint8_t identity_len, version_len;
+	bool nsid;
+	uint8_t chaos;		   /* CONFIG_CHAOS_* bits */
 	uint8_t cookie_secret[16]; /* RFC 9018 server cookie key: from the config, else
 				      one random key for the life of the process */
 	uint64_t generation;	   /* 1 for the first load, +1 per successful reload */

@@ -132,8 +132,11 @@ zone_t *zone_ref(const zone_t *z) __attribute__((nonnull, returns_nonnull));
  * apex; more than one SOA; SOA below the apex; a name outside the origin;
  * CNAME beside other data or two CNAMEs at a name (RFC 2181 §10.1);
  * records below a zone cut other than glue addresses (A/AAAA) named by an
- * NS target of that cut, and any data at a cut but NS/DS ("occluded data");
- * no NS at the apex; class other than IN; DNAME (not supported); query or
+ * NS target of that cut, and any data at a cut but NS/DS ("occluded data";
+ * A/AAAA at the cut are glue when one of its NS records names the cut
+ * itself, RFC 9471 §2.1);
+ * no NS at the apex; class other than IN; two DNAMEs at a name, or data
+ * below a DNAME (occluded, RFC 6672 §2.3-2.4); query or
  * meta types (ANY, OPT, ...); an $INCLUDE that cannot be opened or is not
  * a regular file, or nests deeper than 8 files. Differing TTLs within an
  * RRset are warned about (logged) and the first one kept; duplicate
@@ -169,15 +172,15 @@ int zone_load_services(const char *origin, const char *path, const struct zone_s
 /*
  * Building a zone from records given as wire data (a zone transfer, RFC
  * 5936), by exactly the rules zone_load_services() applies to a file: the
- * per-record checks (class IN, owner at or below the origin, no DNAME, no
- * meta or query type, SOA only at the apex, RDATA of at most 65535 bytes
+ * per-record checks (class IN, owner at or below the origin, no meta or
+ * query type, SOA only at the apex, RDATA of at most 65535 bytes
  * and well formed for A, AAAA, NS, CNAME, PTR, MX, SOA), TTLs of at most
  * 2147483647 s (what a file can say, RFC 2181 §8), duplicates dropped
  * (names in RDATA compared case-insensitively, RFC 2181 §5, RFC 4343),
  * differing TTLs in an RRset warned about and the first kept, and the
  * zone's rules (SOA and NS at the apex, CNAME alone, cuts and glue,
- * service names). The result is the same zone_t as loading a file holding
- * the same records in the same order.
+ * DNAME, service names: those of zone_load_services() above). The result is the same zone_t as
+ * loading a file holding the same records in the same order.
  *
  *   zone_builder_new → zone_builder_add × n → zone_builder_finish
  *

@@ -127,14 +127,6 @@ static void record_add_wire(loader_t *L, const uint8_t *owner, uint16_t rclass, 
 		zerr_add(L, seq, file, line, "%s is outside the zone %s", name, z->origin_str);
 		return;
 	}
-	if (type == LDNS_RR_TYPE_DNAME) {
-		zone_name_str(lname, name, sizeof(name));
-		zerr_add(
-		    L, seq, file, line,
-		    "DNAME at %s: DNAME records are not supported by sovdns (use CNAME records)",
-		    name);
-		return;
-	}
 	if (type_is_meta(type)) {
 		zone_name_str(lname, name, sizeof(name));
 		zerr_add(L, seq, file, line, "type %s at %s is a query or meta type, not data",

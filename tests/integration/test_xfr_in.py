@@ -737,8 +737,9 @@ def test_refresh_through_the_api(tmp_path, key):
         assert serial_of(sec) == SERIAL
         api = f"http://127.0.0.1:{sec.api_port}/v1/zones"
         auth = {"Authorization": "Bearer " + "t" * 40}
-        r = requests.post(api + "/example.test./refresh", timeout=BOUND_S, headers=auth)
-        assert r.status_code == 200 and r.json()["queued"] is True, r.text
+        r = requests.post(api + "/Example.TEST/refresh", timeout=BOUND_S, headers=auth)
+        assert r.status_code == 200 and r.json() == {"origin": "example.test.", "queued": True}, \
+            r.text  # the origin as GET /v1/zones spells it
         wait_for("the refreshed serial", lambda: serial_of(sec) == SERIAL + 1, log=sec.log_text)
         r = requests.post(api + "/ready.test/refresh", timeout=BOUND_S, headers=auth)
         assert r.status_code == 409 and r.json()["error"]["code"] == "not_secondary", r.text

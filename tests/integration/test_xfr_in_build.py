@@ -45,10 +45,11 @@ def refused_cases():
             [dns.rrset.from_text("cut.example.test.", 300, "IN", "NS", "ns.elsewhere.test."),
              dns.rrset.from_text("cut.example.test.", 300, "IN", "TXT", "hidden")],
             "TXT at cut.example.test. is occluded by the delegation"),
-        # not supported by sovdns
-        "dname": (
-            [dns.rrset.from_text("d.example.test.", 300, "IN", "DNAME", "other.test.")],
-            "DNAME records are not supported"),
+        # RFC 6672 §2.3: nothing below a DNAME
+        "below a dname": (
+            [dns.rrset.from_text("d.example.test.", 300, "IN", "DNAME", "other.test."),
+             dns.rrset.from_text("x.d.example.test.", 300, "IN", "A", "192.0.2.7")],
+            "A at x.d.example.test. is occluded by the DNAME at d.example.test."),
     }
 
 

@@ -196,7 +196,11 @@ static void test_refused_as_file(void **state)
 			"www.example.org. is outside the zone example.test.");
 	refused_as_file("bad-class.zone", NULL, "class CH");
 	refused_as_file("bad-nons.zone", NULL, "no NS records at the zone apex");
-	refused_as_file("bad-dname.zone", NULL, "DNAME records are not supported");
+	refused_as_file("bad-dname.zone", NULL,
+			"A at x.old.example.test. is occluded by the DNAME at old.example.test.");
+	refused_as_file("bad-dname.zone", NULL, "two DNAME records at two.example.test.");
+	refused_as_file("bad-dname.zone", NULL,
+			"CNAME at both.example.test. cannot coexist with other data (DNAME)");
 	refused_as_file("bad-cname-other.zone", NULL,
 			"CNAME at www.example.test. cannot coexist with other data (A)");
 	refused_as_file("bad-cname-two.zone", NULL, "two CNAME records at www.example.test.");
