@@ -648,13 +648,14 @@ def test_stop_during_an_endless_transfer(tmp_path):
     assert not list(sec.kept.parent.glob("*.xfr.*")), "a temporary file was left"
 
 
-def knot_and_secondary(tmp_path, key):
-    """A Knot primary of the suite zone and a sovdns secondary (with the API)
-    that has transferred it; stopped again if that fails."""
+def knot_and_secondary(tmp_path, key, allow_key: TsigKey | None = None):
+    """A Knot primary of the suite zone and a sovdns secondary (with the API;
+    transfers out allowed with allow_key) that has transferred it; stopped
+    again if that fails."""
     prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.0/8"],
                              workdir=tmp_path / "knot")
     start_or_fail(prim)
-    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key)
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key, allow_key=allow_key)
     try:
         start_or_fail(sec)
         wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)

@@ -14,9 +14,10 @@ import requests
 
 from conftest import start_or_fail, stop_and_check
 from sovtest.paths import BOUND_S
-from sovtest.peers import PRIMARIES, TsigKey, zone_rrsets, zone_text_records
-from test_xfr_in import (ORIGIN, SERIAL, FakePrimary, SovdnsSecondary, message, metric, query,
-                         serial_of, sovdns_axfr, wait_for, zone_rrsets_of, zone_text)
+from sovtest.peers import TsigKey, zone_rrsets, zone_text_records
+from test_xfr_in import (ORIGIN, SERIAL, FakePrimary, SovdnsSecondary, knot_and_secondary,
+                         message, metric, query, serial_of, sovdns_axfr, wait_for,
+                         zone_rrsets_of, zone_text)
 
 EXTRA = """
 mixed 300 IN TXT "a" "b c" "quote\\"d"
@@ -119,13 +120,8 @@ def test_ixfr_applied_to_the_served_zone_is_kept(tmp_path):
     is the primary's new zone, and so is what a restart without the primary
     serves from the kept copy written after it."""
     key = TsigKey.generate("xfr-key")
-    prim = PRIMARIES["knot"](ORIGIN, zone_text(SERIAL), key, allow=["127.0.0.0/8"],
-                             workdir=tmp_path / "knot")
-    start_or_fail(prim)
-    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], key, allow_key=key)
+    prim, sec = knot_and_secondary(tmp_path, key, allow_key=key)
     try:
-        start_or_fail(sec)
-        wait_for("the first transfer", lambda: serial_of(sec) == SERIAL, log=sec.log_text)
         prim.set_secondaries([sec.target])
         new = zone_text(SERIAL + 1, 'added 300 IN TXT "by ixfr"\n').replace(
             "192.0.2.", "198.51.100.", 1)

@@ -188,28 +188,28 @@ static void refused_as_file(const char *file, const struct zone_services *svcs, 
 static void test_refused_as_file(void **state)
 {
 	(void)state;
-	refused_as_file("bad-nosoa.zone", NULL, "no SOA record at the zone apex example.test.");
-	refused_as_file("bad-twosoa.zone", NULL, "more than one SOA record");
-	refused_as_file("bad-soa-below.zone", NULL,
-			"SOA at www.example.test. is not at the zone apex");
-	refused_as_file("bad-outside.zone", NULL,
-			"www.example.org. is outside the zone example.test.");
-	refused_as_file("bad-class.zone", NULL, "class CH");
-	refused_as_file("bad-nons.zone", NULL, "no NS records at the zone apex");
-	refused_as_file("bad-dname.zone", NULL,
-			"A at x.old.example.test. is occluded by the DNAME at old.example.test.");
-	refused_as_file("bad-dname.zone", NULL, "two DNAME records at two.example.test.");
-	refused_as_file("bad-dname.zone", NULL,
-			"CNAME at both.example.test. cannot coexist with other data (DNAME)");
-	refused_as_file("bad-cname-other.zone", NULL,
-			"CNAME at www.example.test. cannot coexist with other data (A)");
-	refused_as_file("bad-cname-two.zone", NULL, "two CNAME records at www.example.test.");
-	refused_as_file("bad-occluded.zone", NULL,
-			"A at sub.example.test. is occluded by the delegation");
-	refused_as_file("bad-notglue.zone", NULL,
-			"A at www.sub.example.test. is below the zone cut at sub.example.test.");
-	refused_as_file("bad-notglue.zone", NULL,
-			"TXT at ns1.sub.example.test. is below the zone cut");
+	static const char *const cases[][2] = {
+	    {"bad-nosoa.zone", "no SOA record at the zone apex example.test."},
+	    {"bad-twosoa.zone", "more than one SOA record"},
+	    {"bad-soa-below.zone", "SOA at www.example.test. is not at the zone apex"},
+	    {"bad-outside.zone", "www.example.org. is outside the zone example.test."},
+	    {"bad-class.zone", "class CH"},
+	    {"bad-nons.zone", "no NS records at the zone apex"},
+	    {"bad-dname.zone",
+	     "A at x.old.example.test. is occluded by the DNAME at old.example.test."},
+	    {"bad-dname.zone", "two DNAME records at two.example.test."},
+	    {"bad-dname.zone",
+	     "CNAME at both.example.test. cannot coexist with other data (DNAME)"},
+	    {"bad-cname-other.zone",
+	     "CNAME at www.example.test. cannot coexist with other data (A)"},
+	    {"bad-cname-two.zone", "two CNAME records at www.example.test."},
+	    {"bad-occluded.zone", "A at sub.example.test. is occluded by the delegation"},
+	    {"bad-notglue.zone",
+	     "A at www.sub.example.test. is below the zone cut at sub.example.test."},
+	    {"bad-notglue.zone", "TXT at ns1.sub.example.test. is below the zone cut"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		refused_as_file(cases[i][0], NULL, cases[i][1]);
 
 	/* Service rules: a static address at a service name, a service below a cut. */
 	uint8_t svc[DNAME_MAXLEN];
