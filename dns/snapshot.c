@@ -332,6 +332,25 @@ int snapshot_load_zone(const snapshot_t *s, size_t zone_idx, const char *path, z
 	return r;
 }
 
+int snapshot_finish_zone(const snapshot_t *s, size_t zone_idx, zone_builder_t *b, zone_t **out,
+			 diag_t *diag)
+{
+	*out = NULL;
+	if (zone_idx >= s->conf->zone_count) {
+		zone_builder_free(b);
+		return SOV_EINVAL;
+	}
+	struct zone_services zs = {NULL, NULL, 0};
+	int r = zone_services_of(s, s->conf, zone_idx, &zs);
+	if (r == SOV_OK)
+		r = zone_builder_finish(b, &zs, out, diag);
+	else
+		zone_builder_free(b);
+	free((void *)zs.names);
+	free((void *)zs.ids);
+	return r;
+}
+
 int snapshot_zone_service_names(const snapshot_t *s, size_t zone_idx, const uint8_t ***names,
 				size_t *count)
 {

@@ -110,6 +110,15 @@ int snapshot_load_zone(const snapshot_t *s, size_t zone_idx, const char *path, z
 		       diag_t *diag) __attribute__((nonnull, warn_unused_result));
 
 /**
+ * Finishes a builder of records received for configured zone number
+ * zone_idx of s (zone_builder_finish() with the service names s's geo
+ * configuration puts in that zone): the same rules as snapshot_load_zone().
+ * Frees b in every case. s must stay valid during the call.
+ */
+int snapshot_finish_zone(const snapshot_t *s, size_t zone_idx, zone_builder_t *b, zone_t **out,
+			 diag_t *diag) __attribute__((nonnull(1, 3, 4), warn_unused_result));
+
+/**
  * The geo service names inside configured zone zone_idx of s: *names gets
  * a heap array (free() it) of *count lowercased wire names borrowed from s.
  * SOV_OK or SOV_ENOMEM.
