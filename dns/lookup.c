@@ -44,7 +44,9 @@ static void queue_additional(struct answer *a, const uint8_t *target, bool requi
 	uint8_t lname[DNAME_MAXLEN];
 	dname_lower(lname, target);
 	const znode_t *n = zone_find(a->zone, lname);
-	if (n == NULL)
+	/* occluded data is the child's, not ours to give (RFC 2181 §5.4.1);
+	 * a referral's glue is named by the cut's NS and never flagged so */
+	if (n == NULL || (!glue && (n->flags & ZNODE_OCCLUDED)))
 		return;
 	for (unsigned i = 0; i < a->extra_n; i++) {
 		if (a->extra[i] == n) {

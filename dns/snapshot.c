@@ -103,6 +103,7 @@ static int zone_services_of(const snapshot_t *s, const config_t *conf, size_t zi
 	}
 	zs->names = names;
 	zs->ids = ids;
+	zs->keep_occluded = conf->zones[zi].secondary;
 	return SOV_OK;
 }
 
@@ -252,7 +253,7 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		zone_t *z = NULL;
 		size_t diag_before = diag_count(diag);
 		int64_t z0 = clock_mono_us();
-		struct zone_services zs = {NULL, NULL, 0};
+		struct zone_services zs = {NULL, NULL, 0, false};
 		int r = zone_services_of(s, conf, i, &zs);
 		char *catalog_path = NULL; /* the file a catalog zone is loaded from */
 		if (r == SOV_OK && zc->catalog)
@@ -323,7 +324,7 @@ int snapshot_load_zone(const snapshot_t *s, size_t zone_idx, const char *path, z
 	*out = NULL;
 	if (zone_idx >= s->conf->zone_count)
 		return SOV_EINVAL;
-	struct zone_services zs = {NULL, NULL, 0};
+	struct zone_services zs = {NULL, NULL, 0, false};
 	int r = zone_services_of(s, s->conf, zone_idx, &zs);
 	if (r == SOV_OK)
 		r = zone_load_services(s->conf->zones[zone_idx].origin, path, &zs, out, diag);
@@ -340,7 +341,7 @@ int snapshot_finish_zone(const snapshot_t *s, size_t zone_idx, zone_builder_t *b
 		zone_builder_free(b);
 		return SOV_EINVAL;
 	}
-	struct zone_services zs = {NULL, NULL, 0};
+	struct zone_services zs = {NULL, NULL, 0, false};
 	int r = zone_services_of(s, s->conf, zone_idx, &zs);
 	if (r == SOV_OK)
 		r = zone_builder_finish(b, &zs, out, diag);
@@ -358,7 +359,7 @@ int snapshot_zone_service_names(const snapshot_t *s, size_t zone_idx, const uint
 	*count = 0;
 	if (zone_idx >= s->conf->zone_count)
 		return SOV_EINVAL;
-	struct zone_services zs = {NULL, NULL, 0};
+	struct zone_services zs = {NULL, NULL, 0, false};
 	int r = zone_services_of(s, s->conf, zone_idx, &zs);
 	free((void *)zs.ids);
 	if (r != SOV_OK)

@@ -40,6 +40,10 @@
 		 not this node): not authoritative; the only data allowed                          \
 		 here is A/AAAA glue named by an NS target of the cut.                             \
 		 The cut node itself has ZNODE_DELEG, not ZNODE_GLUE. */
+#define ZNODE_OCCLUDED                                                                             \
+	0x10 /* at or below a zone cut, with data that is not the cut's                            \
+		 glue (only in zone_services.keep_occluded zones): sent in                         \
+		 transfers, never in an answer or additional section */
 
 /** One RRset: all records of one type at one owner. */
 typedef struct zrrset {
@@ -158,6 +162,12 @@ struct zone_services {
 	const uint8_t *const *names; /* lowercased wire names at or below the origin */
 	const uint32_t *ids;	     /* service index to store in the node */
 	size_t count;
+	bool keep_occluded; /* a secondary's zone (received, or its kept copy):
+			       data at or below a zone cut other than NS, DS and
+			       glue is kept, not refused, since RFC 5936 §3.5 has
+			       a transfer carry occluded names; it goes out in
+			       our transfers and is never answered from (nodes get
+			       ZNODE_OCCLUDED). Data below a DNAME stays refused. */
 };
 
 /**

@@ -9,6 +9,8 @@
 #include <ldns/ldns.h>
 #include <stdio.h>
 
+#include "common/log.h"
+
 #include "dns/zone_int.h"
 
 /** True if `lname` is the target of one of the NS records of `cut`. */
@@ -25,6 +27,20 @@ static bool is_ns_target(const znode_t *cut, const uint8_t *lname)
 		p += 2 + len;
 	}
 	return false;
+}
+
+/* Occluded data (at or below a cut, not NS/DS/glue): refused in a zone an
+ * operator writes; in a secondary's zone (RFC 5936 §3.5: a transfer carries
+ * occluded names, e.g. a delegation a dynamic update put over existing
+ * data) kept, counted and flagged so that no answer uses it. True: it was
+ * kept (no error to report). */
+static bool keep_occluded(loader_t *L, uint32_t idx)
+{
+	if (L->svcs == NULL || !L->svcs->keep_occluded)
+		return false;
+	L->z->nodes[idx].flags |= ZNODE_OCCLUDED;
+	L->occluded++;
+	return true;
 }
 
 /** Checks one node against the rules of zone.h; problems go to L's errors. */
@@ -103,6 +119,8 @@ static void validate_node(loader_t *L, const zone_t *z, uint32_t idx, const zrec
 				continue;
 			if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) && self_glue)
 				continue;
+			if (keep_occluded(L, idx))
+				continue;
 			zerr_rec(L, &recs[s[i].first],
 				 "%s at %s is occluded by the delegation (zone cut) at %s: only "
 				 "NS and DS records belong there (and A/AAAA when an NS "
@@ -116,6 +134,8 @@ static void validate_node(loader_t *L, const zone_t *z, uint32_t idx, const zrec
 		for (uint16_t i = 0; i < n->rrset_count; i++) {
 			uint16_t t = n->rrsets[i].type;
 			if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) && target)
+				continue;
+			if (keep_occluded(L, idx))
 				continue;
 			zerr_rec(L, &recs[s[i].first],
 				 "%s at %s is below the zone cut at %s and is not glue for it",
@@ -179,6 +199,12 @@ void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src)
 		base += z->nodes[id].rrset_count;
 	}
 	check_below_dname(L, z, recs, src);
+	if (L->occluded > 0)
+		log_warn("zone",
+			 "%s: %u RRsets at or below zone cuts are occluded (not the cut's NS, DS "
+			 "or glue): kept, as a transfer carries them (RFC 5936 §3.5), sent in our "
+			 "transfers, never answered",
+			 z->origin_str, L->occluded);
 	for (size_t i = 0; L->svcs != NULL && i < L->svcs->count; i++) {
 		const znode_t *n = &z->nodes[L->svc_node[i]];
 		zone_name_str(n->owner, name, sizeof(name));

@@ -97,6 +97,7 @@ typedef struct loader {
 		      and zrec_t.line is the record's number (1-based) in it */
 	const struct zone_services *svcs;
 	uint32_t *svc_node; /* node id of svcs->names[i] */
+	uint32_t occluded;  /* records kept though occluded (svcs->keep_occluded) */
 } loader_t;
 
 /** Where diagnostics about an RRset point: its first record in file order. */

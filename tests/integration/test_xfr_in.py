@@ -749,3 +749,39 @@ def test_refresh_through_the_api(tmp_path, key):
     finally:
         stop_and_check(sec)
         prim.stop()
+
+
+def test_occluded_data_is_kept_sent_and_never_answered(tmp_path, key):
+    """RFC 5936 §3.5: occluded names (data at or below a zone cut that is not its
+    NS, DS or glue: e.g. a delegation added over data by a dynamic update) are
+    part of the zone: a received transfer holding them is taken, they go out
+    in our AXFR, and no query is answered from them (a referral instead)."""
+    extra = ("sub 300 IN NS ns.other.example.\n"
+             "sub 300 IN A 192.0.2.98\n"            # at the cut: occluded
+             "x.sub 300 IN A 192.0.2.99\n"          # below it, not glue: occluded
+             "*.sub 300 IN TXT \"occluded wildcard\"\n"
+             "mx 300 IN MX 10 x.sub.example.test.\n")
+    soa, rest = zone_rrsets_of(zone_text(SERIAL, extra))
+    prim = FakePrimary(SERIAL, lambda q: [message(q, [soa] + rest + [soa])])
+    sec = SovdnsSecondary(tmp_path / "sec", [prim.target], None, allow_key=key)
+    try:
+        start_or_fail(sec)
+        wait_for("the zone with occluded data taken", lambda: serial_of(sec) == SERIAL,
+                 log=sec.log_text)
+        assert "occluded" in sec.log_text()  # said, as a warning
+        for name, rdtype in (("x.sub.example.test.", "A"), ("sub.example.test.", "A"),
+                             ("y.sub.example.test.", "TXT"), ("sub.example.test.", "ANY")):
+            r = query(sec, name, rdtype)
+            assert r.rcode() == dns.rcode.NOERROR and not r.answer, (name, rdtype, r)
+            assert not r.flags & dns.flags.AA, "a referral is not authoritative"
+            assert [rr.rdtype for rr in r.authority] == [dns.rdatatype.NS], r
+        # an MX naming an occluded name gets no address from it
+        r = query(sec, "mx.example.test.", "MX")
+        assert r.answer and not [rr for rr in r.additional
+                                 if rr.name.to_text() == "x.sub.example.test."], r
+        got = sovdns_axfr(sec, key)
+        assert ("x.sub.example.test.", 300, "A", "192.0.2.99") in got
+        assert ("sub.example.test.", 300, "A", "192.0.2.98") in got
+    finally:
+        stop_and_check(sec)
+        prim.close()

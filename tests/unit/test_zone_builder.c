@@ -153,7 +153,7 @@ static void test_services_same_as_file(void **state)
 	assert_true(dname_from_str("geo.example.test", svc) > 0);
 	const uint8_t *names[] = {svc};
 	const uint32_t ids[] = {7};
-	struct zone_services s = {names, ids, 1};
+	struct zone_services s = {names, ids, 1, false};
 	same_as_file("example.test", "builder-mix.zone", &s);
 }
 
@@ -215,7 +215,7 @@ static void test_refused_as_file(void **state)
 	uint8_t svc[DNAME_MAXLEN];
 	const uint8_t *names[] = {svc};
 	const uint32_t ids[] = {0};
-	struct zone_services s = {names, ids, 1};
+	struct zone_services s = {names, ids, 1, false};
 	assert_true(dname_from_str("web.example.test", svc) > 0);
 	refused_as_file("builder-mix.zone", &s,
 			"web.example.test. is a service in the configuration");
@@ -223,6 +223,41 @@ static void test_refused_as_file(void **state)
 	refused_as_file(
 	    "builder-mix.zone", &s,
 	    "service x.sub.example.test. is at or below the zone cut at sub.example.test.");
+}
+
+/* A secondary's zone (keep_occluded): data occluded by a cut is kept and
+ * flagged, glue stays glue; below a DNAME stays refused (RFC 5936 §3.5). */
+static void test_occluded_kept_for_secondaries(void **state)
+{
+	(void)state;
+	struct zone_services keep = {NULL, NULL, 0, true};
+	static const char *const files[] = {"bad-occluded.zone", "bad-notglue.zone"};
+	for (size_t i = 0; i < 2; i++) {
+		char path[512];
+		snprintf(path, sizeof(path), ZONES "%s", files[i]);
+		diag_t *d = diag_new(), *e = diag_new();
+		zone_t *z = NULL, *w = NULL;
+		assert_int_equal(zone_load_services("example.test", path, &keep, &z, d), SOV_OK);
+		assert_int_equal(build_file("example.test", path, &keep, &w, e), SOV_OK);
+		assert_int_equal(z->record_count, w->record_count);
+		uint8_t name[DNAME_MAXLEN];
+		const char *occ = i == 0 ? "sub.example.test" : "www.sub.example.test";
+		assert_true(dname_from_str(occ, name) > 0);
+		const znode_t *n = zone_find(z, name);
+		assert_non_null(n);
+		assert_true(n->flags & ZNODE_OCCLUDED);
+		zone_free(z);
+		zone_free(w);
+		diag_free(d);
+		diag_free(e);
+	}
+	char path[512];
+	snprintf(path, sizeof(path), ZONES "bad-dname.zone");
+	diag_t *d = diag_new();
+	zone_t *z = NULL;
+	assert_int_not_equal(zone_load_services("example.test", path, &keep, &z, d), SOV_OK);
+	assert_null(z);
+	diag_free(d);
 }
 
 /* What a file cannot say and wire data can: refused all the same. */
@@ -318,8 +353,11 @@ static void test_print_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_same_as_file),     cmocka_unit_test(test_services_same_as_file),
-	    cmocka_unit_test(test_refused_as_file),  cmocka_unit_test(test_refused_wire_only),
+	    cmocka_unit_test(test_same_as_file),
+	    cmocka_unit_test(test_services_same_as_file),
+	    cmocka_unit_test(test_refused_as_file),
+	    cmocka_unit_test(test_occluded_kept_for_secondaries),
+	    cmocka_unit_test(test_refused_wire_only),
 	    cmocka_unit_test(test_print_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
