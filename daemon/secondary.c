@@ -611,6 +611,22 @@ static void expire_zone(secondary_t *e, struct sec_zone *z)
  * kept copy is written; an incremental one (IXFR) is applied to the kept
  * copy into a temporary file, which is then checked and renamed over it.
  */
+/* A failed transfer: said in the log, in the API's last_error and the
+ * failure counters, whatever step failed (a temporary file that cannot be
+ * made, the transfer, the checks). */
+static void transfer_failed(secondary_t *e, struct sec_zone *z, bool ixfr, const char *a,
+			    const char *why)
+{
+	pthread_mutex_lock(&e->mu);
+	z->st.error_unix_ms = clock_unix_ms();
+	snprintf(z->st.error, sizeof(z->st.error), "%s from %s: %s", ixfr ? "IXFR" : "AXFR", a,
+		 why);
+	z->st.failures++;
+	pthread_mutex_unlock(&e->mu);
+	atomic_fetch_add_explicit(&e->transfer_failures, 1, memory_order_relaxed);
+	log_warn("xfr", "%s: %s from %s failed: %s", z->origin_str, ixfr ? "IXFR" : "AXFR", a, why);
+}
+
 static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *peer, bool ixfr,
 		    char *why, size_t cap, bool *ixfr_refused)
 {
@@ -624,6 +640,7 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	int br = zone_builder_new(z->origin_str, z->file, source, &b);
 	if (br != SOV_OK) {
 		snprintf(why, cap, "cannot start building the zone: %s", err_str(br));
+		transfer_failed(e, z, ixfr, a, why);
 		return br;
 	}
 	/* IXFR: the differences apply to the zone we serve (a reference, so a
@@ -644,7 +661,10 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	if (ixfr && have == NULL) {
 		int r = open_temp(z, &tmp, &out, why, cap);
 		if (r != SOV_OK) {
+			/* AXFR needs no temporary file before serving: try it */
 			zone_builder_free(b);
+			transfer_failed(e, z, ixfr, a, why);
+			*ixfr_refused = true;
 			return r;
 		}
 		fd = fileno(out);
@@ -696,39 +716,30 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 		return SOV_OK;
 	if (r == SOV_OK)
 		z->copy_stale = !copy_ok;
-	pthread_mutex_lock(&e->mu);
-	if (r == SOV_OK) {
-		z->st.transfer_unix_ms = clock_unix_ms();
-		snprintf(z->st.transfer_kind, sizeof(z->st.transfer_kind), "%s",
-			 kind == XFR_IN_INCREMENTAL ? "IXFR" : "AXFR");
-		snprintf(z->st.transfer_from, sizeof(z->st.transfer_from), "%s", a);
-		z->st.transfer_serial = serial;
-		z->st.transfer_records = records;
-		z->st.transfer_ms = clock_mono_ms() - t0;
-		z->st.transfers++;
-	} else {
-		z->st.error_unix_ms = clock_unix_ms();
-		snprintf(z->st.error, sizeof(z->st.error), "%s from %s: %s", ixfr ? "IXFR" : "AXFR",
-			 a, why);
-		z->st.failures++;
-	}
-	pthread_mutex_unlock(&e->mu);
-	if (r == SOV_OK) {
-		atomic_fetch_add_explicit(&e->transfers, 1, memory_order_relaxed);
-		if (kind == XFR_IN_INCREMENTAL)
-			atomic_fetch_add_explicit(&e->ixfr, 1, memory_order_relaxed);
-		if (kind == XFR_IN_INCREMENTAL && have == NULL)
-			log_received(z, &(struct received){"IXFR", a, serial, records, t0});
-	} else {
-		atomic_fetch_add_explicit(&e->transfer_failures, 1, memory_order_relaxed);
+	if (r != SOV_OK) {
+		transfer_failed(e, z, ixfr, a, why);
 		/* An IXFR the primary refused (FORMERR, NOTIMP...), whose
 		 * differences do not apply or do not check, or cut short: the
 		 * caller tries AXFR. Not after the time cap: AXFR would fare no
 		 * better. */
 		*ixfr_refused = ixfr && clock_mono_ms() - t0 < (int64_t)max_s * 1000;
-		log_warn("xfr", "%s: %s from %s failed: %s", z->origin_str, ixfr ? "IXFR" : "AXFR",
-			 a, why);
+		return r;
 	}
+	pthread_mutex_lock(&e->mu);
+	z->st.transfer_unix_ms = clock_unix_ms();
+	snprintf(z->st.transfer_kind, sizeof(z->st.transfer_kind), "%s",
+		 kind == XFR_IN_INCREMENTAL ? "IXFR" : "AXFR");
+	snprintf(z->st.transfer_from, sizeof(z->st.transfer_from), "%s", a);
+	z->st.transfer_serial = serial;
+	z->st.transfer_records = records;
+	z->st.transfer_ms = clock_mono_ms() - t0;
+	z->st.transfers++;
+	pthread_mutex_unlock(&e->mu);
+	atomic_fetch_add_explicit(&e->transfers, 1, memory_order_relaxed);
+	if (kind == XFR_IN_INCREMENTAL)
+		atomic_fetch_add_explicit(&e->ixfr, 1, memory_order_relaxed);
+	if (kind == XFR_IN_INCREMENTAL && have == NULL)
+		log_received(z, &(struct received){"IXFR", a, serial, records, t0});
 	return r;
 }
 
@@ -829,11 +840,25 @@ static void refresh_once(secondary_t *e, struct sec_zone *z)
 			pthread_mutex_unlock(&e->mu);
 			continue;
 		}
-		if (z->has_data && !dns_serial_lt(z->serial, theirs)) {
-			if (z->serial != theirs)
-				log_warn("xfr",
-					 "%s: %s has serial %u, older than ours (%u): keeping ours",
-					 z->origin_str, a, theirs, z->serial);
+		if (z->has_data && z->serial != theirs && !dns_serial_lt(z->serial, theirs)) {
+			/* An older serial (RFC 1982) confirms nothing: our copy is
+			 * kept and served, but not refreshed by it, so it expires
+			 * unless a primary has our version or a newer one (as Knot
+			 * and BIND do). */
+			snprintf(
+			    why, sizeof(why),
+			    "%s has serial %u, older than ours (%u): not a confirmation of our "
+			    "copy",
+			    a, theirs, z->serial);
+			log_warn("xfr", "%s: %s", z->origin_str, why);
+			pthread_mutex_lock(&e->mu);
+			z->st.error_unix_ms = clock_unix_ms();
+			snprintf(z->st.error, sizeof(z->st.error), "SOA check: %s", why);
+			z->st.failures++;
+			pthread_mutex_unlock(&e->mu);
+			continue;
+		}
+		if (z->has_data && z->serial == theirs) {
 			log_debug("xfr", "%s: up to date with %s (serial %u)", z->origin_str, a,
 				  theirs);
 			confirmed(e, z, their_expire);
@@ -860,8 +885,8 @@ static void refresh_once(secondary_t *e, struct sec_zone *z)
 		z->bootstrap_fails++;
 	}
 	z->next_ms = clock_mono_ms() + (int64_t)wait_s * 1000;
-	log_warn("xfr", "%s: no primary could be reached or transferred from; next try in %u s",
-		 z->origin_str, wait_s);
+	log_warn("xfr", "%s: no primary confirmed or updated our copy (last: %s); next try in %u s",
+		 z->origin_str, why[0] ? why : "no primary", wait_s);
 }
 
 static void *engine_main(void *arg)
