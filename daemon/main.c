@@ -433,9 +433,12 @@ static void print_zone_check(const snapshot_t *s, size_t i)
 		printf("; transfer allowed by %zu rule%s", xz->allow_count,
 		       xz->allow_count == 1 ? "" : "s");
 	if (xz && xz->notify_ns)
-		printf("; NOTIFY: the NS addresses");
-	if (xz && xz->notify_count > 0)
-		printf("%s%zu more", xz->notify_ns ? " and " : "; NOTIFY: ", xz->notify_count);
+		printf("; NOTIFY: the NS addresses (but ours)");
+	for (size_t k = 0; xz && k < xz->notify_count; k++) {
+		char a[ADDR_STR_MAX];
+		addr_format((const struct sockaddr *)&xz->notify[k].addr.ss, a, sizeof(a));
+		printf("%s%s", k > 0 ? ", " : xz->notify_ns ? " and " : "; NOTIFY: ", a);
+	}
 	printf("\n");
 }
 

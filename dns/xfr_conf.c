@@ -84,9 +84,14 @@ static void xc_uint(struct xc *c, const json_t *obj, const char *where, const ch
 	const json_t *v = json_object_get(obj, key);
 	if (v == NULL)
 		return;
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+	if (!json_is_integer(v)) {
 		xc_err(c, v, "%s.%s must be an integer from %lld to %lld, not %s", where, key, min,
-		       max, json_is_integer(v) ? "out of range" : json_kind(v));
+		       max, json_kind(v));
+		return;
+	}
+	if (json_integer_value(v) < min || json_integer_value(v) > max) {
+		xc_err(c, v, "%s.%s is %lld, out of range: must be from %lld to %lld", where, key,
+		       (long long)json_integer_value(v), min, max);
 		return;
 	}
 	*out = (uint32_t)json_integer_value(v);

@@ -528,7 +528,19 @@ def test_check_config_summarises_transfers(tmp_path, key):
     path.write_text(json.dumps(conf))
     r = subprocess.run([default_sovdns_bin(), "--check-config", path], capture_output=True,
                        text=True, timeout=BOUND_S)
-    assert "NOTIFY: the NS addresses" in r.stdout, r.stdout
+    assert "NOTIFY: the NS addresses (but ours)" in r.stdout, r.stdout
+    conf["zones"][0]["notify"] = {"ns": False, "also": [{"address": "192.0.2.7"},
+                                                        {"address": "192.0.2.8:5300"}]}
+    conf["transfers"] = {"max_concurrent": 0}
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([default_sovdns_bin(), "--check-config", path], capture_output=True,
+                       text=True, timeout=BOUND_S)
+    assert "max_concurrent is 0, out of range: must be from 1 to" in r.stderr, r.stderr
+    del conf["transfers"]
+    path.write_text(json.dumps(conf))
+    r = subprocess.run([default_sovdns_bin(), "--check-config", path], capture_output=True,
+                       text=True, timeout=BOUND_S)
+    assert "NOTIFY: 192.0.2.7:53, 192.0.2.8:5300" in r.stdout, r.stdout  # where, not how many
     conf["zones"][0]["primaries"] = [{"address": "192.0.2.1:99999"}, {"address": "x",
                                                                       "key": "nokey"}]
     path.write_text(json.dumps(conf))
