@@ -30,6 +30,8 @@ void api_config_init(struct api_config *c)
 	c->threads = API_DEFAULT_THREADS;
 	c->max_connections = API_DEFAULT_MAX_CONNECTIONS;
 	c->timeout_s = API_DEFAULT_TIMEOUT_S;
+	c->header_timeout_s = API_DEFAULT_HEADER_TIMEOUT_S;
+	c->max_connections_per_client = API_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
 	c->body_max_bytes = API_DEFAULT_BODY_MAX;
 	c->drain_margin_s = ADMIN_DEFAULT_MARGIN_S;
 	c->events_max = EVENTS_DEFAULT_CAPACITY;
@@ -283,7 +285,9 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 					   "read_without_token",
 					   "threads",
 					   "max_connections",
+					   "max_connections_per_client",
 					   "timeout_s",
+					   "header_timeout_s",
 					   "body_max_bytes",
 					   "drain_margin_s",
 					   "audit_log",
@@ -350,8 +354,12 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 		out->threads = (unsigned)v;
 	if (get_uint(&p, api, "max_connections", "api", 1, 10000, &v))
 		out->max_connections = (unsigned)v;
+	if (get_uint(&p, api, "max_connections_per_client", "api", 1, 10000, &v))
+		out->max_connections_per_client = (unsigned)v;
 	if (get_uint(&p, api, "timeout_s", "api", 1, 3600, &v))
 		out->timeout_s = (unsigned)v;
+	if (get_uint(&p, api, "header_timeout_s", "api", 1, 300, &v))
+		out->header_timeout_s = (unsigned)v;
 	if (get_uint(&p, api, "body_max_bytes", "api", 1024, 16u << 20, &v))
 		out->body_max_bytes = (size_t)v;
 	if (get_uint(&p, api, "drain_margin_s", "api", 0, 3600, &v))

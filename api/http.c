@@ -10,10 +10,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/guard.h"
 #include "common/atomicfile.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
+#define EVICT_HEADROOM 32 /* connections per API thread, above max_connections: see http_start */
 #define PEM_MAX (1024 * 1024) /* a certificate chain is a few KiB; this only guards memory */
 
 /* Status buckets for the request counters: the ones this API answers, plus "other". */
@@ -31,6 +34,7 @@ struct http_server {
 	size_t pem_key_len;
 	_Atomic uint64_t (*counts)[NBUCKETS]; /* route_count + 1 rows; the last is "no route" */
 	_Atomic uint64_t auth_failures;
+	guard_t *guard; /* header deadlines and eviction of pending connections */
 };
 
 /* Per-request state, from the headers to the response. */
@@ -375,6 +379,10 @@ static bool prepare(struct http_server *s, struct req_state *st, struct MHD_Conn
 			return false;
 		}
 		req->who = auth_token_name(req->token);
+		const union MHD_ConnectionInfo *sc =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (sc != NULL)
+			guard_trust(s->guard, sc->socket_context);
 	} else if (!(route->access == HTTP_READ && s->conf.read_without_token)) {
 		http_error(&st->resp, 401, "unauthorized",
 			   "this route needs a token: send \"Authorization: Bearer <token>\"");
@@ -520,9 +528,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)c;
+	struct http_server *s = cls;
 	(void)toe;
+	const union MHD_ConnectionInfo *sc =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (sc != NULL)
+		guard_rearm(s->guard, sc->socket_context, clock_mono_ms());
 	struct req_state *st = *con_cls;
 	if (st == NULL)
 		return;
@@ -533,6 +544,25 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(st->pathbuf);
 	free(st);
 	*con_cls = NULL;
+}
+
+/* Every connection is known to the guard from accept to close (MHD tells
+ * CLOSED before it closes the descriptor: see api/guard.h). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		guard_close(s->guard, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	const union MHD_ConnectionInfo *fd =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ca =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	*socket_context = guard_open(s->guard, ca ? ca->client_addr : NULL,
+				     fd ? fd->connect_fd : -1, clock_mono_ms());
 }
 
 /* libmicrohttpd's own format strings: the format attribute tells the compiler so. */
@@ -570,6 +600,17 @@ int http_start(const struct http_config *conf, const struct http_route *routes, 
 	s->counts = calloc(n + 1, sizeof(*s->counts));
 	if (s->counts == NULL)
 		goto finish;
+	/* Half the slots at most for connections that have not shown a valid
+	 * token: the other half stays free for operators. */
+	unsigned pending_max = conf->max_connections / 2 ? conf->max_connections / 2 : 1;
+	s->guard = guard_new(pending_max, (int64_t)conf->header_timeout_s * 1000, NULL, NULL);
+	if (s->guard == NULL)
+		goto finish;
+	if (!guard_start_reaper(s->guard)) {
+		snprintf(why, cap, "cannot start the connection guard thread");
+		rc = SOV_ESYS;
+		goto finish;
+	}
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	if (conf->listen->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -593,14 +634,23 @@ int http_start(const struct http_config *conf, const struct http_route *routes, 
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
+	/* libmicrohttpd closes a connection at accept when a worker is at its
+	 * share of the limit, and an evicted connection holds its slot until
+	 * the worker sees the shutdown on a later turn. A worker accepts at
+	 * most 11 connections per turn (0.9.75, daemon.c), so two turns of
+	 * evictions fit in EVICT_HEADROOM per thread: evictions never make it
+	 * refuse the operator's connection. */
+	unsigned threads = conf->threads ? conf->threads : 1;
+	unsigned mhd_limit = conf->max_connections + EVICT_HEADROOM * threads;
 	s->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, s,
 	    /* first, so that every message of libmicrohttpd goes to our log */
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, conf->listen,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads ? conf->threads : 1),
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)conf->max_connections_per_client,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, s, MHD_OPTION_ARRAY, conf->tls_cert ? tls_opts : no_opts, MHD_OPTION_END);
+	    on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY,
+	    conf->tls_cert ? tls_opts : no_opts, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		char addr[INET6_ADDRSTRLEN] = "?";
 		unsigned port = 0;
@@ -636,6 +686,7 @@ void http_stop(http_server_t *s)
 		return;
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
+	guard_free(s->guard);
 	if (s->pem_key != NULL)
 		explicit_bzero(s->pem_key, s->pem_key_len);
 	free(s->pem_key);
@@ -679,4 +730,14 @@ void http_metrics_write(http_server_t *s, FILE *out)
 		"# TYPE sovdns_api_auth_failures_total counter\n"
 		"sovdns_api_auth_failures_total %llu\n",
 		(unsigned long long)atomic_load(&s->auth_failures));
+	fprintf(out,
+		"# HELP sovdns_api_connections_dropped_total HTTP API connections shut down by "
+		"the server before a request with a valid token: header_timeout (no complete "
+		"header in api.header_timeout_s), evicted (too many pending connections; the "
+		"busiest client's oldest went).\n"
+		"# TYPE sovdns_api_connections_dropped_total counter\n"
+		"sovdns_api_connections_dropped_total{reason=\"header_timeout\"} %llu\n"
+		"sovdns_api_connections_dropped_total{reason=\"evicted\"} %llu\n",
+		(unsigned long long)guard_dropped(s->guard, GUARD_HEADER_TIMEOUT),
+		(unsigned long long)guard_dropped(s->guard, GUARD_EVICTED));
 }

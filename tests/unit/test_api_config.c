@@ -63,6 +63,7 @@ static void test_full(void **state)
 	    "             {\"name\": \"east\", \"file\": \"/t/e\", \"scope\": \"drain:dc-east\"}],"
 	    "\"read_without_token\": true, \"threads\": 4, \"max_connections\": 10,"
 	    "\"timeout_s\": 3, \"body_max_bytes\": 2048, \"drain_margin_s\": 0,"
+	    "\"header_timeout_s\": 2, \"max_connections_per_client\": 3,"
 	    "\"audit_log\": \"/var/log/sovdns-audit.log\", \"events_max\": 10,"
 	    "\"operations_keep\": 5, \"notify\": {\"command\": [\"/bin/alert\", \"-x\"], "
 	    "\"timeout_ms\": 500}}}";
@@ -80,6 +81,8 @@ static void test_full(void **state)
 	assert_string_equal(c.tokens[1].scope, "drain:dc-east");
 	assert_true(c.read_without_token);
 	assert_int_equal(c.threads, 4);
+	assert_int_equal(c.header_timeout_s, 2);
+	assert_int_equal(c.max_connections_per_client, 3);
 	assert_int_equal(c.body_max_bytes, 2048);
 	assert_int_equal(c.drain_margin_s, 0);
 	assert_int_equal(c.operations_keep, 5);
