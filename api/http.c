@@ -1,6 +1,7 @@
 #include "api/http.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -236,6 +237,102 @@ static unsigned bucket_of(unsigned status)
 	return NBUCKETS - 1;
 }
 
+/* ---- libmicrohttpd's own error replies ----
+ *
+ * libmicrohttpd answers some requests itself, before any handler sees them,
+ * with a fixed HTML page (0.9.75, connection.c transmit_error_response_len;
+ * it has no option to change it): 400 (bad request line or header, no Host
+ * in HTTP/1.1, bad Content-Length or chunked encoding), 413 (a
+ * Content-Length or chunk it cannot hold), 414 (request line over its
+ * buffer), 431 (header over its buffer), 500 (no memory for the request)
+ * and 505 (HTTP version). Every error of this API is the JSON error body,
+ * so this file defines MHD_queue_response: the library's calls to its own
+ * exported function go through the PLT and reach this one (the linker
+ * exports it from the executable because libmicrohttpd refers to it), which
+ * passes the API's replies through and swaps the library's error pages for
+ * JSON. test_api_errors.py checks every status above: a libmicrohttpd
+ * built to bind its own calls (-Bsymbolic) would fail it, not pass HTML. */
+
+typedef enum MHD_Result (*mhd_queue_fn)(struct MHD_Connection *, unsigned int,
+					struct MHD_Response *);
+
+/* set while send_response queues the API's own reply, on that thread */
+static _Thread_local bool queueing_own_reply;
+
+static mhd_queue_fn real_queue(void)
+{
+	static _Atomic(mhd_queue_fn) fn;
+	mhd_queue_fn f = atomic_load_explicit(&fn, memory_order_acquire);
+	if (f == NULL) {
+		void *sym = dlsym(RTLD_NEXT, "MHD_queue_response");
+		memcpy(&f, &sym, sizeof(f));
+		atomic_store_explicit(&fn, f, memory_order_release);
+	}
+	return f;
+}
+
+/* The code and message of a reply libmicrohttpd makes by itself. */
+static void mhd_error_words(unsigned status, const char **code, const char **msg)
+{
+	switch (status) {
+	case MHD_HTTP_BAD_REQUEST:
+		*code = "bad_request";
+		*msg = "the request is not valid HTTP/1.1 (request line, header syntax, a missing "
+		       "Host header, Content-Length or chunked encoding)";
+		return;
+	case MHD_HTTP_CONTENT_TOO_LARGE:
+		*code = "payload_too_large";
+		*msg = "the request's Content-Length or a chunk is larger than the server accepts";
+		return;
+	case MHD_HTTP_URI_TOO_LONG:
+		*code = "uri_too_long";
+		*msg = "the request line does not fit the server's request buffer";
+		return;
+	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
+		*code = "header_too_large";
+		*msg = "the request header does not fit the server's request buffer";
+		return;
+	case MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED:
+		*code = "http_version_not_supported";
+		*msg = "only HTTP/1.0 and HTTP/1.1 are served";
+		return;
+	case MHD_HTTP_INTERNAL_SERVER_ERROR:
+		*code = "internal";
+		*msg = "the server could not take the request (out of memory)";
+		return;
+	default:
+		*code = "http_error";
+		*msg = "the request could not be processed";
+		return;
+	}
+}
+
+enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status,
+				   struct MHD_Response *response)
+{
+	mhd_queue_fn queue = real_queue();
+	if (queue == NULL)
+		return MHD_NO; /* cannot happen: this file links against libmicrohttpd */
+	if (queueing_own_reply || status < 400)
+		return queue(c, status, response);
+	const char *code, *msg;
+	mhd_error_words(status, &code, &msg);
+	char body[512];
+	int n =
+	    snprintf(body, sizeof(body),
+		     "{\n  \"error\": {\n    \"code\": \"%s\",\n    \"message\": \"%s\"\n  }\n}\n",
+		     code, msg);
+	struct MHD_Response *json =
+	    MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (json == NULL)
+		return queue(c, status, response); /* no memory: the library's page */
+	MHD_add_response_header(json, "Content-Type", "application/json");
+	MHD_add_response_header(json, "Cache-Control", "no-store");
+	enum MHD_Result ret = queue(c, status, json);
+	MHD_destroy_response(json);
+	return ret;
+}
+
 static enum MHD_Result send_response(struct http_server *s, struct MHD_Connection *c,
 				     struct req_state *st)
 {
@@ -285,7 +382,9 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sovdns\"");
 	if (r->location[0] != '\0')
 		MHD_add_response_header(resp, "Location", r->location);
+	queueing_own_reply = true;
 	enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
+	queueing_own_reply = false;
 	MHD_destroy_response(resp);
 
 	size_t row = st->route >= 0 ? (size_t)st->route : s->route_count;
