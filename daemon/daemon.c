@@ -14,6 +14,7 @@
 
 #include "api/admin.h"
 #include "api/api.h"
+#include "api/store.h"
 #include "common/addr.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -164,6 +165,12 @@ static int api_setup(daemon_t *d, snapshot_t *s, diag_t *diag)
 	daemon_backend_init(d, &be);
 	be.reload = reload_from_api;
 	r = api_new(&acfg, ids, n, &be, &d->api, diag);
+	if (r != SOV_OK)
+		goto finish;
+	/* the directory exists now (api_new creates it); the daemon writes it
+	 * as "user" after dropping root, so a drain's first write must not be
+	 * where a wrong owner shows */
+	r = store_check_dir(acfg.state_dir, s->conf->user, diag);
 	if (r != SOV_OK)
 		goto finish;
 	s->admin = api_admin_words(d->api);

@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/store.h"
 #include "common/addr.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -381,22 +382,44 @@ static int run_check_zones(const struct opts *o)
 }
 
 /* The "api" and "state_dir" sections as a start would check them: the
- * values, and every token file (present, long enough, not readable by
- * others). The state directory itself is only opened by a real start. */
-static int check_api(const config_t *c, diag_t *diag)
+ * values, every token file (present, long enough, not readable by others),
+ * the state directory (not writable by others, writable by "user") and the
+ * state files in it, read by the same code as a start. Nothing is created
+ * or locked. Every part runs, so one run shows every problem. */
+static int check_api(const snapshot_t *s, diag_t *diag)
 {
 	int ret = SOV_OK;
+	const config_t *c = s->conf;
 	if (!daemon_conf_wants_api(c))
 		return SOV_OK;
 	struct api_config ac;
 	api_config_init(&ac);
 	ret = api_config_parse(c->json, c->path, &ac, diag);
-	auth_t *auth = ret == SOV_OK ? auth_new() : NULL;
-	if (auth != NULL)
-		ret = api_tokens_load(&ac, auth, diag);
-	else if (ret == SOV_OK)
+	if (ret != SOV_OK)
+		goto finish;
+	auth_t *auth = auth_new();
+	if (auth == NULL) {
 		ret = SOV_ENOMEM;
+		goto finish;
+	}
+	ret = api_tokens_load(&ac, auth, diag);
 	auth_free(auth);
+	int r = store_check_dir(ac.state_dir, c->user, diag);
+	if (ret == SOV_OK)
+		ret = r;
+	size_t n = s->geo ? geo_dc_count(s->geo) : 0;
+	const char **ids = calloc(n + 1, sizeof(*ids));
+	if (ids == NULL) {
+		ret = SOV_ENOMEM;
+		goto finish;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = geo_dc_id(s->geo, i);
+	r = store_check_files(ac.state_dir, ids, n, ac.operations_keep, diag);
+	free(ids);
+	if (ret == SOV_OK)
+		ret = r;
+finish:
 	api_config_clear(&ac);
 	return ret;
 }
@@ -458,7 +481,7 @@ static int run_check_config(const struct opts *o)
 			goto finish;
 		monitor_free(m);
 	}
-	if (check_api(s->conf, diag) != SOV_OK)
+	if (check_api(s, diag) != SOV_OK)
 		goto finish;
 	for (size_t i = 0; i < zonedb_count(s->zones); i++)
 		print_zone_check(s, i);
