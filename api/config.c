@@ -178,7 +178,39 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t
 	return SOV_OK;
 }
 
-static void parse_tokens(struct pctx *p, const json_t *arr, struct api_config *out)
+/* Is id one of the configured datacenters (root's "datacenters"[].id)? */
+static bool dc_configured(const json_t *root, const char *id)
+{
+	size_t i;
+	const json_t *d;
+	json_array_foreach(json_object_get(root, "datacenters"), i, d)
+	{
+		const json_t *v = json_object_get(d, "id");
+		if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The configured datacenter ids, "a, b" (for a message). */
+static void dc_list(const json_t *root, char *buf, size_t cap)
+{
+	size_t i, used = 0;
+	const json_t *d;
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(root, "datacenters"), i, d)
+	{
+		const json_t *v = json_object_get(d, "id");
+		if (json_is_string(v) && used < cap)
+			used += (size_t)snprintf(buf + used, cap - used, "%s%s", used ? ", " : "",
+						 json_string_value(v));
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, cap, "none");
+}
+
+static void parse_tokens(struct pctx *p, const json_t *root, const json_t *arr,
+			 struct api_config *out)
 {
 	static const char *const keys[] = {"name", "file", "scope", NULL};
 	if (!json_is_array(arr)) {
@@ -224,6 +256,17 @@ static void parse_tokens(struct pctx *p, const json_t *arr, struct api_config *o
 		if (auth_scope_parse(scope, &lvl, &dcs, why, sizeof(why)) != SOV_OK) {
 			perr(p, json_object_get(t, "scope"), "%s.scope: %s", where, why);
 			continue;
+		}
+		/* a scope for a datacenter that does not exist grants nothing: a
+		 * typo here would surface only when a deploy's drain gets 404 */
+		for (size_t k = 0; dcs != NULL && dcs[k] != NULL; k++) {
+			if (dc_configured(root, dcs[k]))
+				continue;
+			char known[256];
+			dc_list(root, known, sizeof(known));
+			perr(p, json_object_get(t, "scope"),
+			     "%s.scope: datacenter \"%s\" is not configured (datacenters: %s)",
+			     where, dcs[k], known);
 		}
 		auth_dcs_free(dcs);
 		struct api_token_conf *tc = &out->tokens[out->token_count];
@@ -347,7 +390,7 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 	}
 	const json_t *tokens = json_object_get(api, "tokens");
 	if (tokens != NULL)
-		parse_tokens(&p, tokens, out);
+		parse_tokens(&p, root, tokens, out);
 	(void)get_bool(&p, api, "read_without_token", "api", &out->read_without_token);
 	unsigned long long v;
 	if (get_uint(&p, api, "threads", "api", 1, 64, &v))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sovtest.apiserver import ApiServer
+from sovtest.apiserver import TOKENS, ApiServer
 from sovtest.paths import BOUND_S, default_sovdns_bin
 
 
@@ -99,3 +99,10 @@ def test_state_dir_the_user_cannot_write_is_refused(tmp_path):
         srv.stop()
     finally:
         shutil.rmtree(top)
+
+
+def test_scope_for_a_datacenter_that_does_not_exist(tmp_path):
+    tokens = {**TOKENS, "typo": ("drain:dc-esat", "typo-secret-0123456789abcdef0123")}
+    srv = ApiServer(tmp_path / "api", tokens=tokens)
+    refused_both_ways(srv, 'datacenter "dc-esat" is not configured (datacenters: dc-east, dc-west)',
+                      str(srv.config_path) + ":")

@@ -57,7 +57,7 @@ static void test_full(void **state)
 	struct api_config c;
 	diag_t *d = diag_new();
 	const char *text =
-	    "{\"state_dir\": \"state\", \"api\": {"
+	    "{\"state_dir\": \"state\", \"datacenters\": [{\"id\": \"dc-east\"}], \"api\": {"
 	    "\"listen\": \"[::1]:9053\", \"tls\": {\"cert\": \"tls/c.pem\", \"key\": \"/k.pem\"},"
 	    "\"tokens\": [{\"name\": \"ops\", \"file\": \"tokens/ops\", \"scope\": \"admin\"},"
 	    "             {\"name\": \"east\", \"file\": \"/t/e\", \"scope\": \"drain:dc-east\"}],"
@@ -167,6 +167,23 @@ static void test_errors_are_all_reported(void **state)
 	diag_free(d);
 }
 
+static void test_scope_names_a_configured_datacenter(void **state)
+{
+	(void)state;
+	struct api_config c;
+	diag_t *d = diag_new();
+	const char *text = "{\"state_dir\": \"s\",\n"
+			   " \"datacenters\": [{\"id\": \"dc-east\"}, {\"id\": \"dc-west\"}],\n"
+			   " \"api\": {\"tokens\": [{\"name\": \"d\", \"file\": \"f\",\n"
+			   "   \"scope\": \"drain:dc-east,dc-wets\"}]}}";
+	assert_int_equal(parse(text, &c, d), SOV_ESEMANTIC);
+	diag_print(d, stderr);
+	assert_true(has(d, "api.tokens[0].scope: datacenter \"dc-wets\" is not configured "
+			   "(datacenters: dc-east, dc-west)"));
+	assert_int_equal(diag_count(d), 1); /* dc-east is fine */
+	diag_free(d);
+}
+
 static void test_nobody_could_use_it(void **state)
 {
 	(void)state;
@@ -191,6 +208,7 @@ int main(void)
 	    cmocka_unit_test(test_listen_forms),
 	    cmocka_unit_test(test_errors_are_all_reported),
 	    cmocka_unit_test(test_nobody_could_use_it),
+	    cmocka_unit_test(test_scope_names_a_configured_datacenter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
