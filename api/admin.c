@@ -71,9 +71,11 @@ int admin_record_drain(struct admin_record *r, int64_t now_ms, uint32_t ttl_s, u
 	case ADMIN_ACTIVE:
 		enter(r, ADMIN_DRAINING, now_ms, reason, who);
 		r->ttl_s = ttl_s;
-		r->margin_s = margin_s;
-		r->safe_at_ms =
-		    ceil_second_ms(now_ms + (int64_t)admin_drain_wait_s(ttl_s, margin_s) * 1000);
+		/* the margin applied, which 10 % of the TTL may raise above the
+		 * configured one: ttl_s + margin_s is the wait, as shown */
+		uint32_t wait_s = admin_drain_wait_s(ttl_s, margin_s);
+		r->margin_s = wait_s - (wait_s < ttl_s ? wait_s : ttl_s);
+		r->safe_at_ms = ceil_second_ms(now_ms + (int64_t)wait_s * 1000);
 		rc = ADMIN_CHANGED;
 		break;
 	default:

@@ -66,7 +66,8 @@ struct admin_record {
 	int64_t safe_at_ms;	       /* draining/drained: when it is (was) safe to stop */
 	int64_t lease_expires_ms;      /* draining/drained: automatic undrain time; 0 = no lease */
 	uint32_t ttl_s;		       /* draining/drained: the TTL the wait was computed from */
-	uint32_t margin_s;	       /* draining/drained: the margin added to it */
+	uint32_t
+	    margin_s; /* draining/drained: the margin applied, max(configured, ceil(ttl_s / 10)) */
 };
 
 /** An active record with no history. */

@@ -263,6 +263,14 @@ static void h_drain(void *ctx, const struct http_request *req, struct http_respo
 		return;
 	const json_t *lease = json_object_get(req->body, "lease_s");
 	json_int_t lease_s = lease ? json_integer_value(lease) : 0;
+	if (lease != NULL && lease_s == 0) {
+		/* 0 reads as "expires at once" as much as "no lease": say which */
+		http_error(resp, 400, "invalid_value",
+			   "\"lease_s\": 0 is not a lease; omit \"lease_s\" for a drain that lasts "
+			   "until undrained, or give 1..%d seconds",
+			   LEASE_MAX_S);
+		return;
+	}
 	if (lease_s > LEASE_MAX_S) {
 		http_error(
 		    resp, 400, "invalid_value",

@@ -26,7 +26,7 @@ def test_full_drain_cycle(api):
     # TTL 1 s, margin 0 → wait 1 + max(0, ceil(0.1)) = 2 s, safe_at rounded up to a second
     since, safe_at = parse_time(body["since"]), parse_time(body["safe_at"])
     assert 2 <= safe_at - since <= 3, body
-    assert body["ttl_s"] == 1 and body["margin_s"] == 0
+    assert body["ttl_s"] == 1 and body["margin_s"] == 1  # the margin applied
 
     # out of answers at once
     assert api.answer()["datacenters"] == ["dc-west"]
@@ -127,6 +127,16 @@ def test_maintenance_needs_a_reason_to_start(api):
                  "invalid_value")
     assert_error(api.post("/v1/datacenters/dc-east/maintenance", {"reason": "x"}), 400,
                  "missing_field")
+
+
+def test_drain_reply_shows_the_margin_applied_and_refuses_lease_0(api):
+    # TTL 1 s, drain_margin_s 0: 10 % of the TTL (rounded up to 1 s) is applied
+    assert_error(api.drain("dc-east", lease_s=0), 400, "invalid_value")
+    assert api.admin_state("dc-east") == "active"
+    body = api.drain("dc-east").json()
+    assert body["ttl_s"] == 1 and body["margin_s"] == 1, body
+    wait = parse_time(body["safe_at"]) - parse_time(body["since"])
+    assert body["ttl_s"] + body["margin_s"] <= wait <= body["ttl_s"] + body["margin_s"] + 1
 
 
 def test_lease_expiry_ends_the_drain(api):

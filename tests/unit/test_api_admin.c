@@ -50,7 +50,7 @@ static void test_drain_cycle(void **state)
 	/* 60 + max(5, 6) = 66 s after the drain, rounded up to a whole second */
 	assert_int_equal(r.safe_at_ms, T0 + 67000);
 	assert_int_equal(r.ttl_s, 60);
-	assert_int_equal(r.margin_s, 5);
+	assert_int_equal(r.margin_s, 6); /* the margin applied: 10 % of 60 beats 5 */
 	assert_int_equal(r.lease_expires_ms, 0);
 
 	int64_t next = INT64_MAX;
