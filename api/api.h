@@ -257,6 +257,13 @@ const char *api_dc_id(const api_t *api, size_t dc) __attribute__((nonnull));
 uint16_t api_port(const api_t *api) __attribute__((nonnull));
 
 /**
+ * The address the HTTP server listens on, with the bound port, as
+ * "127.0.0.1:8053" / "[::1]:8053" into buf (ADDR_STR_MAX bytes), for logs.
+ * Returns buf.
+ */
+const char *api_listen_format(const api_t *api, char *buf, size_t cap) __attribute__((nonnull));
+
+/**
  * Tells the API that datacenter dc's health changed (from the probe
  * thread; never blocks on I/O): records an event and queues a notification.
  * reason may be NULL.

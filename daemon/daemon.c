@@ -383,9 +383,10 @@ void daemon_ready(daemon_t *d)
 	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned workers = d->fixed.threads ? d->fixed.threads : (ncpu > 0 ? (unsigned)ncpu : 1);
-	char api[80] = "";
+	char api[80] = "", where[ADDR_STR_MAX];
 	if (d->api != NULL && api_port(d->api) != 0)
-		snprintf(api, sizeof(api), ", HTTP API on port %u", api_port(d->api));
+		snprintf(api, sizeof(api), ", HTTP API on %s",
+			 api_listen_format(d->api, where, sizeof(where)));
 	pthread_mutex_lock(&d->reload_lock); /* the snapshot and monitor stay put */
 	const snapshot_t *s = snapshot_current();
 	log_info("main",

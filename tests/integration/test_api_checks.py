@@ -106,3 +106,16 @@ def test_scope_for_a_datacenter_that_does_not_exist(tmp_path):
     srv = ApiServer(tmp_path / "api", tokens=tokens)
     refused_both_ways(srv, 'datacenter "dc-esat" is not configured (datacenters: dc-east, dc-west)',
                       str(srv.config_path) + ":")
+
+
+def test_check_summary_and_start_log_name_the_api(tmp_path):
+    srv = ApiServer(tmp_path / "api")
+    r = check_config(srv)
+    assert r.returncode == 0, r.stderr
+    summary = r.stdout.splitlines()[-1]
+    for text in ("configuration ok", "2 datacenters", "2 services", "1 checks (2 probes)",
+                 "HTTP API on 127.0.0.1:0 with 3 token(s)", f"state in {srv.state_dir}"):
+        assert text in summary, summary
+    srv.start()
+    assert f"HTTP API listening on 127.0.0.1:{srv.port} with 3 token(s)" in srv.log()
+    assert f"HTTP API on 127.0.0.1:{srv.port}" in srv.log()  # the "ready" line
