@@ -80,6 +80,8 @@ static int monitor_attach(daemon_t *d, snapshot_t *s, monitor_t *cur, monitor_t 
 	if (r != SOV_OK)
 		return r;
 	monitor_set_listener(m, on_transition, d);
+	if (cur != NULL)
+		monitor_inherit(m, cur);
 	r = monitor_start(m);
 	if (r != SOV_OK) {
 		diag_add(diag, s->conf->path, 0, 0, "cannot start the probe thread: %s",

@@ -365,3 +365,24 @@ def test_every_documented_route_answers(api):
         assert r.status_code not in (404, 405) or "no such route" not in r.text, (method, path, r.text)
         assert r.status_code != 405, (method, path, r.text)
         assert r.status_code < 500, (method, path, r.text)
+
+
+def test_reload_that_brings_a_service_back_logs_healthy_again(tmp_path):
+    # "no datacenter is healthy" and "a datacenter is healthy again" come in
+    # pairs (alerts key on them), also when a reload, not a probe, ends it
+    srv = ApiServer(tmp_path / "api").start()
+    srv.set_health("dc-east", "down")
+    srv.set_health("dc-west", "down")
+    wait_until(lambda: "service www.example.com.: no datacenter is healthy" in srv.log(),
+               what="the all-down warning")
+    offset = len(srv.log())
+    # the sites still answer 503; the reloaded check accepts it
+    srv.conf["probes"]["checks"][0]["expect_status"] = [503]
+    del srv.conf["probes"]["checks"][0]["body_contains"]
+    srv.write_config()
+    r = srv.post("/v1/reload")
+    assert r.status_code == 200, r.text
+    wait_until(lambda: srv.dc("dc-east")["health"] == "up", what="dc-east up after the reload")
+    wait_until(lambda: "service www.example.com.: a datacenter is healthy again"
+               in srv.log()[offset:], what="the healthy-again line")
+    assert "no datacenter is healthy" not in srv.log()[offset:]

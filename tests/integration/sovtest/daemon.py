@@ -29,7 +29,7 @@ from .servers import soa_answers
 from .wait import wait_until
 
 START_ATTEMPTS = 5
-API_PORT_RE = r"API listening on \S+:(\d+) "
+API_PORT_RE = r"API listening on (?:port |\S+:)(\d+) "  # ADDR:N (older builds: port N)
 
 
 class StartRefused(Exception):
