@@ -184,7 +184,8 @@ static void admin_change(api_t *api, const struct http_request *req, struct http
 			 uint32_t lease_s)
 {
 	/* outside the lock: the backend may take its own locks to answer */
-	uint32_t ttl_s = act == ACT_DRAIN ? api->be.dc_max_ttl_s(api->be.ctx, dc) : 0;
+	uint32_t ttl_s =
+	    act == ACT_DRAIN || act == ACT_MAINT_ON ? api->be.dc_max_ttl_s(api->be.ctx, dc) : 0;
 	struct admin_record *cand = calloc(api->dc_count, sizeof(*cand));
 	if (cand == NULL) {
 		http_error(resp, 500, "internal", "out of memory");
@@ -204,8 +205,8 @@ static void admin_change(api_t *api, const struct http_request *req, struct http
 		break;
 	case ACT_MAINT_ON:
 	case ACT_MAINT_OFF:
-		rc =
-		    admin_record_maintenance(&cand[dc], act == ACT_MAINT_ON, now, reason, req->who);
+		rc = admin_record_maintenance(&cand[dc], act == ACT_MAINT_ON, now, ttl_s,
+					      api->conf.drain_margin_s, reason, req->who);
 		break;
 	}
 	if (rc == SOV_ESEMANTIC) {

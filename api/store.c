@@ -122,13 +122,21 @@ json_t *admin_record_to_json(const struct admin_record *r)
 {
 	bool timed = r->state == ADMIN_DRAINING || r->state == ADMIN_DRAINED ||
 		     (r->state == ADMIN_MAINTENANCE && r->safe_at_ms != 0);
-	return json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "state",
-			 admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL,
-			 "by", r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms),
-			 "safe_at", time_or_null(timed ? r->safe_at_ms : 0), "lease_expires_at",
-			 time_or_null(timed ? r->lease_expires_ms : 0), "ttl_s",
-			 timed ? json_integer(r->ttl_s) : json_null(), "margin_s",
-			 timed ? json_integer(r->margin_s) : json_null());
+	json_t *o = json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "state",
+			      admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL,
+			      "by", r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms),
+			      "safe_at", time_or_null(timed ? r->safe_at_ms : 0),
+			      "lease_expires_at", time_or_null(timed ? r->lease_expires_ms : 0),
+			      "ttl_s", timed ? json_integer(r->ttl_s) : json_null(), "margin_s",
+			      timed ? json_integer(r->margin_s) : json_null());
+	/* what ending the maintenance returns to: the drain under it, or active */
+	if (o != NULL && r->state == ADMIN_MAINTENANCE &&
+	    json_object_set_new(o, "after", json_string(r->drain_under ? "drain" : "active")) !=
+		0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 /* An optional string member ("" when null or absent). */
@@ -196,6 +204,24 @@ int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, s
 	    opt_u32(o, "ttl_s", &r->ttl_s, why, cap) ||
 	    opt_u32(o, "margin_s", &r->margin_s, why, cap))
 		return SOV_EPARSE;
+	if (r->state == ADMIN_MAINTENANCE) {
+		/* files written before "after" existed: a safe_at meant a drain under it */
+		const json_t *after = json_object_get(o, "after");
+		if (after == NULL) {
+			r->drain_under = r->safe_at_ms != 0;
+		} else if (json_is_string(after) &&
+			   (strcmp(json_string_value(after), "drain") == 0 ||
+			    strcmp(json_string_value(after), "active") == 0)) {
+			r->drain_under = strcmp(json_string_value(after), "drain") == 0;
+		} else {
+			snprintf(why, cap, "\"after\" must be \"drain\" or \"active\"");
+			return SOV_EPARSE;
+		}
+		if (r->drain_under && r->safe_at_ms == 0) {
+			snprintf(why, cap, "a maintenance over a drain needs \"safe_at\"");
+			return SOV_EPARSE;
+		}
+	}
 	if (r->state == ADMIN_DRAINING && r->safe_at_ms == 0) {
 		snprintf(why, cap, "a draining datacenter needs \"safe_at\"");
 		return SOV_EPARSE;

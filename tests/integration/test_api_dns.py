@@ -212,7 +212,8 @@ def test_maintenance_overrides_a_healthy_probe(e2e):
     assert d.answer_dcs(client=CLIENT["dc-b"]) == {"dc-b"}
     r = d.maintenance("dc-b", True, reason="restore after disk loss")
     assert r.status_code == 200 and r.json()["state"] == "maintenance", r.text
-    assert r.json()["safe_at"] is None
+    # from active: withdrawn like a drain, with the same wait (it was null)
+    assert r.json()["safe_at"] is not None and r.json()["after"] == "active"
     checks = d.dc("dc-b")["probes"]["checks_total"]
     # a few probe rounds later the probe still says up, and it stays out
     wait_until(lambda: d.dc("dc-b")["probes"]["checks_total"] >= checks + 3, timeout=5,

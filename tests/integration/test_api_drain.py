@@ -100,7 +100,8 @@ def test_fail_open_never_names_a_draining_datacenter(tmp_path):
 def test_maintenance_overrides_a_healthy_probe(api):
     r = api.post("/v1/datacenters/dc-east/maintenance", {"on": True, "reason": "restore"})
     assert r.status_code == 200, r.text
-    assert r.json()["state"] == "maintenance" and r.json()["safe_at"] is None
+    # from active: withdrawn like a drain, with the same wait (issue 16: it was null)
+    assert r.json()["state"] == "maintenance" and r.json()["safe_at"] is not None
     dc = api.dc("dc-east")
     assert dc["health"] == "up" and dc["in_answers"] is False
     assert api.answer()["datacenters"] == ["dc-west"]
@@ -137,6 +138,25 @@ def test_drain_reply_shows_the_margin_applied_and_refuses_lease_0(api):
     assert body["ttl_s"] == 1 and body["margin_s"] == 1, body
     wait = parse_time(body["safe_at"]) - parse_time(body["since"])
     assert body["ttl_s"] + body["margin_s"] <= wait <= body["ttl_s"] + body["margin_s"] + 1
+
+
+def test_maintenance_from_active_says_when_it_is_safe(api):
+    # maintenance withdraws the datacenter like a drain: the same wait
+    r = api.maintenance("dc-east", True)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["state"] == "maintenance" and body["after"] == "active", body
+    assert body["safe_at"] is not None and body["ttl_s"] == 1 and body["margin_s"] == 1, body
+    wait = parse_time(body["safe_at"]) - parse_time(body["since"])
+    assert 2 <= wait <= 3, body
+    assert api.answer()["datacenters"] == ["dc-west"]
+    r = api.maintenance("dc-east", False)
+    assert r.status_code == 200 and r.json()["state"] == "active", r.text
+    # over a drain: ending it returns to the drain, whose safe_at it shows
+    drain = api.drain("dc-east").json()
+    body = api.maintenance("dc-east", True).json()
+    assert body["after"] == "drain" and body["safe_at"] == drain["safe_at"], body
+    assert api.maintenance("dc-east", False).json()["state"] in ("draining", "drained")
 
 
 def test_lease_expiry_ends_the_drain(api):
