@@ -5,6 +5,7 @@
  * makes it the current state: a request either applies whole or not at all.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -703,8 +704,16 @@ static void h_zone_refresh(void *ctx, const struct http_request *req, struct htt
 			   req->params[0]);
 		return;
 	}
-	log_info("api", "refresh of %s asked by %s", req->params[0], req->who);
-	http_reply(resp, 200, json_pack("{s:s, s:b}", "origin", req->params[0], "queued", 1));
+	/* the origin as GET /v1/zones spells it: lowercase, with the final dot */
+	char origin[256]; /* a name in text is at most 254 bytes */
+	size_t n = 0;
+	for (const char *c = req->params[0]; *c != 0 && n < sizeof(origin) - 2; c++)
+		origin[n++] = (char)tolower((unsigned char)*c);
+	if (n == 0 || origin[n - 1] != '.')
+		origin[n++] = '.';
+	origin[n] = 0;
+	log_info("api", "refresh of %s asked by %s", origin, req->who);
+	http_reply(resp, 200, json_pack("{s:s, s:b}", "origin", origin, "queued", 1));
 }
 
 static void h_status(void *ctx, const struct http_request *req, struct http_response *resp)

@@ -77,6 +77,24 @@ void diag_addv(diag_t *d, const char *file, unsigned line, unsigned col, const c
 	diag_push(d, msg, (struct diag_pos){strlen(f), line ? line : 1, col ? col : 1});
 }
 
+void diag_add_where(diag_t *d, const char *where, const char *fmt, ...)
+{
+	if (d == NULL)
+		return;
+	char body[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	size_t len = strlen(where) + strlen(body) + 3;
+	char *msg = malloc(len);
+	if (msg == NULL)
+		return;
+	snprintf(msg, len, "%s: %s", where, body);
+	/* No file: every such message ranks with the others, in insertion order. */
+	diag_push(d, msg, (struct diag_pos){0, 0, 0});
+}
+
 size_t diag_count(const diag_t *d)
 {
 	return d ? d->count : 0;

@@ -24,6 +24,15 @@ void diag_free(diag_t *d);
 void diag_add(diag_t *d, const char *file, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/**
+ * Appends "where: message", for problems in data that has no file and line
+ * (a zone received by transfer: where = "AXFR of example.test. from
+ * 192.0.2.1, record 12"). Kept in the order added, before nothing and after
+ * nothing in particular: diag_print() puts such messages in insertion order.
+ */
+void diag_add_where(diag_t *d, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), nonnull(2, 3)));
+
 /** diag_add() with the arguments as a va_list, for parsers' own error helpers. */
 void diag_addv(diag_t *d, const char *file, unsigned line, unsigned col, const char *fmt,
 	       va_list ap) __attribute__((format(printf, 5, 0)));

@@ -54,8 +54,11 @@ int secretfile_read(const char *path, const char *what, size_t min_len, size_t m
 			 what, path, (unsigned)(st.st_mode & 07777));
 		goto finish;
 	}
-	size_t want = max_len + 2; /* the secret, a line end, one more */
+	/* the whole file: the secret's line and what follows it (only blank
+	 * lines may; a wrapped base64 secret would otherwise be cut silently) */
+	size_t want = SECRETFILE_READ_MAX + 1;
 	size_t got = 0;
+	bool eof = false;
 	while (got < want) {
 		n = read(fd, buf + got, want - got);
 		if (n < 0 && errno == EINTR)
@@ -66,11 +69,11 @@ int secretfile_read(const char *path, const char *what, size_t min_len, size_t m
 			rc = SOV_EIO;
 			goto finish;
 		}
-		if (n == 0)
+		if (n == 0) {
+			eof = true;
 			break;
+		}
 		got += (size_t)n;
-		if (memchr(buf + got - (size_t)n, '\n', (size_t)n) != NULL)
-			break;
 	}
 	buf[got] = '\0';
 	char *nl = memchr(buf, '\n', got);
@@ -82,7 +85,17 @@ int secretfile_read(const char *path, const char *what, size_t min_len, size_t m
 	while (end > start && blank(buf[end - 1]))
 		end--;
 	size_t len = end - start;
-	if (nl == NULL && got == want) {
+	bool more = nl != NULL && !eof; /* a rest too long to look at */
+	for (size_t i = nl != NULL ? line + 1 : got; i < got && !more; i++)
+		more = !blank(buf[i]) && buf[i] != '\n';
+	if (more && len <= max_len) {
+		snprintf(why, why_cap,
+			 "the %s in %s goes on after its first line; a secret is one line (a "
+			 "wrapped base64 secret: join its lines, e.g. with tr -d '\\n')",
+			 what, path);
+		goto finish;
+	}
+	if (nl == NULL && !eof) {
 		len = max_len + 1; /* the line goes on: too long, whatever its end */
 	} else {
 		for (size_t i = start; i < end; i++) {

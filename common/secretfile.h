@@ -19,6 +19,9 @@
  *   - a file "other" users may read or write (mode & 006): a secret others
  *     can read is not one (the message says to run chmod o-rwx);
  *   - a secret with spaces or control characters inside;
+ *   - anything but blank lines after the first line (a base64 secret
+ *     wrapped over lines, as `openssl rand -base64 64` writes it, would
+ *     otherwise be cut to its first line);
  *   - a secret shorter than min_len or longer than max_len bytes (the
  *     message adds hint, e.g. "openssl rand -hex 32", when not NULL).
  * `what` names the secret in messages ("token", "TSIG secret").

@@ -36,8 +36,8 @@ const char *const config_reserved_keys[] = {
 };
 
 static const char *const top_keys[] = {
-    "listen", "threads", "edns_payload", "minimal_responses", "tcp", "log", "zones", "cookies",
-    "rrl",    "user",	 NULL,
+    "listen",  "threads", "edns_payload", "minimal_responses", "tcp", "log", "zones",
+    "cookies", "rrl",	  "user",	  "identity",	       NULL,
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
@@ -336,6 +336,78 @@ static void cfg_cookies(struct cfg_ctx *cx, config_t *c, json_t *v)
 		cfg_error(cx, "\"secret\" must be a string of 32 hexadecimal digits (128 bits), "
 			      "the same on every server of the zone");
 	jsonpos_pop(cx->ptr);
+}
+
+/* One "identity" text: a string of 1..CONFIG_IDENTITY_MAX bytes, copied
+ * into out (CONFIG_IDENTITY_MAX + 1 bytes). */
+static void cfg_identity_text(struct cfg_ctx *cx, const char *key, json_t *m, char *out)
+{
+	cfg_push_key(cx, key);
+	size_t n = json_is_string(m) ? json_string_length(m) : 0;
+	const char *t = json_is_string(m) ? json_string_value(m) : "";
+	if (!json_is_string(m))
+		cfg_error(cx, "\"%s\" must be a string, not %s", key, json_kind(m));
+	else if (n == 0 || n > CONFIG_IDENTITY_MAX || strlen(t) != n)
+		cfg_error(cx, "\"%s\" must be 1 to %d bytes long (no NUL), not %zu", key,
+			  CONFIG_IDENTITY_MAX, n);
+	else
+		memcpy(out, t, n + 1);
+	jsonpos_pop(cx->ptr);
+}
+
+/* "identity": {"name", "version", "nsid", "chaos"}: how a client learns
+ * which server answered (RFC 5001 NSID, the CH TXT names). */
+static void cfg_identity(struct cfg_ctx *cx, config_t *c, json_t *v)
+{
+	static const char *const keys[] = {"name", "version", "nsid", "chaos", NULL};
+	static const struct {
+		const char *name;
+		uint8_t bit;
+	} names[] = {{"id.server", CONFIG_CHAOS_ID_SERVER},
+		     {"hostname.bind", CONFIG_CHAOS_HOSTNAME_BIND},
+		     {"version.bind", CONFIG_CHAOS_VERSION_BIND}};
+	if (!cfg_object(cx, "identity", v))
+		return;
+	cfg_check_keys(cx, v, keys, NULL);
+	json_t *m;
+	if ((m = json_object_get(v, "name")) != NULL)
+		cfg_identity_text(cx, "name", m, c->identity);
+	if ((m = json_object_get(v, "version")) != NULL)
+		cfg_identity_text(cx, "version", m, c->version);
+	if ((m = json_object_get(v, "nsid")) != NULL) {
+		cfg_push_key(cx, "nsid");
+		if (!json_is_boolean(m))
+			cfg_error(cx, "\"nsid\" must be true or false, not %s", json_kind(m));
+		else
+			c->nsid = json_is_true(m);
+		jsonpos_pop(cx->ptr);
+	}
+	if ((m = json_object_get(v, "chaos")) != NULL) {
+		cfg_push_key(cx, "chaos");
+		if (!json_is_array(m)) {
+			cfg_error(cx,
+				  "\"chaos\" must be a list of names (\"id.server\", "
+				  "\"hostname.bind\", \"version.bind\"), not %s",
+				  json_kind(m));
+		} else {
+			c->chaos = 0;
+			for (size_t i = 0; i < json_array_size(m); i++) {
+				json_t *e = json_array_get(m, i);
+				const char *t = json_is_string(e) ? json_string_value(e) : "";
+				size_t k = 0;
+				while (k < 3 && strcmp(t, names[k].name) != 0)
+					k++;
+				cfg_push_index(cx, i);
+				if (k == 3)
+					cfg_error(cx, "\"chaos\" names are \"id.server\", "
+						      "\"hostname.bind\" and \"version.bind\"");
+				else
+					c->chaos |= names[k].bit;
+				jsonpos_pop(cx->ptr);
+			}
+		}
+		jsonpos_pop(cx->ptr);
+	}
 }
 
 /* "rrl": response rate limiting on UDP (as in BIND, Knot, NSD). */
@@ -722,6 +794,11 @@ static void cfg_root(struct cfg_ctx *cx, config_t *c, json_t *root)
 		cfg_cookies(cx, c, v);
 		jsonpos_pop(cx->ptr);
 	}
+	if ((v = json_object_get(root, "identity")) != NULL) {
+		cfg_push_key(cx, "identity");
+		cfg_identity(cx, c, v);
+		jsonpos_pop(cx->ptr);
+	}
 	if ((v = json_object_get(root, "rrl")) != NULL) {
 		cfg_push_key(cx, "rrl");
 		cfg_rrl(cx, c, v);
@@ -781,6 +858,14 @@ config_t *config_new_defaults(void)
 	c->tcp_max_connections = CONFIG_DEFAULT_TCP_MAX_CONN;
 	c->log_level = LOG_LVL_INFO;
 	c->log_syslog = false;
+	/* Identity: the host name, as NSD, Knot and BIND default to (an
+	 * operator who keeps it private sets "name" or turns the answers off). */
+	if (gethostname(c->identity, sizeof(c->identity) - 1) != 0 || c->identity[0] == 0)
+		snprintf(c->identity, sizeof(c->identity), "sovdns");
+	c->identity[sizeof(c->identity) - 1] = 0;
+	snprintf(c->version, sizeof(c->version), "sovdns %s", SOVDNS_VERSION);
+	c->nsid = true;
+	c->chaos = CONFIG_CHAOS_ID_SERVER | CONFIG_CHAOS_HOSTNAME_BIND | CONFIG_CHAOS_VERSION_BIND;
 	return c;
 }
 

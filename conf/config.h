@@ -23,6 +23,12 @@
 #define CONFIG_DEFAULT_RRL_SLIP 2 /* BIND, Knot, NSD: every other limited reply is TC */
 #define CONFIG_DEFAULT_RRL_V4_PREFIX 24
 #define CONFIG_DEFAULT_RRL_V6_PREFIX 56
+/* "identity": the longest name and version text (one TXT string, RFC 1035 §3.3). */
+#define CONFIG_IDENTITY_MAX 255
+/* "identity.chaos": which CH TXT names are answered (bits of config.chaos). */
+#define CONFIG_CHAOS_ID_SERVER 1u     /* id.server (RFC 4892 §2) */
+#define CONFIG_CHAOS_HOSTNAME_BIND 2u /* hostname.bind (BIND's convention) */
+#define CONFIG_CHAOS_VERSION_BIND 4u  /* version.bind (BIND's convention) */
 
 /** One zone to serve. */
 struct zone_conf {
@@ -50,6 +56,9 @@ typedef struct config {
 	uint32_t tcp_max_connections; /* across all workers */
 	int log_level;		      /* enum log_level */
 	bool log_syslog;
+	bool check_only; /* set by --check-config and --explain, never by the file:
+			    building the snapshot writes nothing to disk (a
+			    catalog zone is rendered to a temporary file) */
 	struct zone_conf *zones;
 	size_t zone_count;
 	char *user;		   /* "user": drop root to this account after binding; NULL: stay */
@@ -59,12 +68,21 @@ typedef struct config {
 	uint32_t rrl_slip;	   /* every Nth limited reply is sent truncated (TC=1); 0 = none */
 	uint8_t rrl_ipv4_prefix;   /* client network size for IPv4 (default 24) */
 	uint8_t rrl_ipv6_prefix;   /* for IPv6 (default 56) */
-	void *json;		   /* the parsed document (json_t *, owned) for sections read by
-				      other modules (datacenters, services, ...); NULL from the
-				      command line */
-	char *text;		   /* the file's bytes (owned, NUL-terminated), so those modules
-				      can report positions with config_locate(); NULL from the
-				      command line */
+	/* "identity" (docs/configuration.md): which server answered. */
+	char identity[CONFIG_IDENTITY_MAX + 1]; /* "name": NUL-terminated, 1..255 bytes;
+						   default: the host name */
+	char version[CONFIG_IDENTITY_MAX + 1];	/* "version": version.bind's text;
+						   default "sovdns <version>" */
+	bool nsid;				/* "nsid": answer NSID (RFC 5001) with
+						   identity; default true */
+	uint8_t chaos;				/* "chaos": CONFIG_CHAOS_* bits of the
+						   CH TXT names answered; default all */
+	void *json; /* the parsed document (json_t *, owned) for sections read by
+		       other modules (datacenters, services, ...); NULL from the
+		       command line */
+	char *text; /* the file's bytes (owned, NUL-terminated), so those modules
+		       can report positions with config_locate(); NULL from the
+		       command line */
 	size_t text_len;
 } config_t;
 

@@ -483,6 +483,7 @@ static int run_check_config(const struct opts *o)
 	if (conf_build(o, o->check_config, &c, diag) != SOV_OK)
 		goto finish;
 	size_t nlisten = c->listen_count;
+	c->check_only = true;
 	if (snapshot_build(c, &s, diag) != SOV_OK) /* takes c */
 		goto finish;
 	size_t nchecks = 0, nprobes = 0;
@@ -604,8 +605,9 @@ static int run_explain(const struct opts *o)
 		code = usage_error("--explain: '%s' is not a domain name", o->explain[0]);
 		goto finish;
 	}
-	if (conf_build(o, o->config_path, &c, diag) != SOV_OK ||
-	    snapshot_build(c, &s, diag) != SOV_OK) { /* takes c */
+	if (conf_build(o, o->config_path, &c, diag) == SOV_OK)
+		c->check_only = true; /* --explain reads, writes nothing */
+	if (c == NULL || snapshot_build(c, &s, diag) != SOV_OK) { /* takes c */
 		diag_print(diag, stderr);
 		goto finish;
 	}

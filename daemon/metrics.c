@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "daemon/daemon_int.h"
 #include "dns/answer.h"
+#include "dns/xfr_history.h"
 #include "probe/health.h"
 
 static void metric_line(FILE *out, const char *name, const char *help, const char *type)
@@ -60,6 +61,26 @@ static void metrics_queries(const daemon_t *d, FILE *out)
 	metric_line(out, "sovdns_rrl_slipped_total",
 		    "UDP replies sent truncated (TC=1) by response rate limiting.", "counter");
 	fprintf(out, "sovdns_rrl_slipped_total %llu\n", (unsigned long long)st.rrl_slipped);
+
+	uint64_t ended = 0, failed = 0;
+	xfr_history_totals(&ended, &failed);
+	metric_line(out, "sovdns_xfr_out_total",
+		    "Zone transfers out (AXFR, IXFR over TCP) ended, by result (failed: cut short "
+		    "by the time cap, the client or shutdown).",
+		    "counter");
+	fprintf(out, "sovdns_xfr_out_total{result=\"ok\"} %llu\n",
+		(unsigned long long)(ended - failed));
+	fprintf(out, "sovdns_xfr_out_total{result=\"failed\"} %llu\n", (unsigned long long)failed);
+	metric_line(out, "sovdns_xfr_out_refused_total",
+		    "AXFR/IXFR requests turned away: by transfer.allow (REFUSED) or at "
+		    "transfers.max_concurrent (SERVFAIL).",
+		    "counter");
+	fprintf(out, "sovdns_xfr_out_refused_total{reason=\"acl\"} %llu\n",
+		(unsigned long long)st.xfr_refused);
+	fprintf(out, "sovdns_xfr_out_refused_total{reason=\"busy\"} %llu\n",
+		(unsigned long long)st.xfr_busy);
+	metric_line(out, "sovdns_xfr_out_active", "Zone transfers out running now.", "gauge");
+	fprintf(out, "sovdns_xfr_out_active %u\n", d->srv != NULL ? server_xfr_active(d->srv) : 0);
 }
 
 /* The generation and zone serials of snapshot s. */

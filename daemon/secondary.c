@@ -68,6 +68,7 @@ struct sec_zone {
 	int64_t last_check_ms;	  /* monotonic: the last SOA check began (NOTIFY rate) */
 	int64_t confirmed_unix_s; /* last success (the file's mtime) */
 	bool notified;
+	bool copy_stale;      /* the kept copy is older than the zone served (a failed write) */
 	bool busy;	      /* a thread is refreshing it (guarded by secondary.mu) */
 	struct sec_status st; /* guarded by secondary.mu */
 };
@@ -356,19 +357,27 @@ static void fsync_dir_of(const char *path)
 	free(copy);
 }
 
+/* Takes the daemon's reload lock; the current snapshot in *cur and z's index
+ * in it, or -1 with why set (a reload removed the zone). */
+static int lock_current(struct daemon *d, const struct sec_zone *z, const snapshot_t **cur,
+			char *why, size_t cap)
+{
+	pthread_mutex_lock(&d->reload_lock);
+	*cur = snapshot_current();
+	int idx = current_index(*cur, z);
+	if (idx < 0)
+		snprintf(why, cap, "the zone is no longer a secondary of this configuration");
+	return idx;
+}
+
 /* Validates the received file tmp, renames it over z->file and publishes it. */
 static int install(secondary_t *e, struct sec_zone *z, const char *tmp, char *why, size_t cap)
 {
 	struct daemon *d = e->d;
-	pthread_mutex_lock(&d->reload_lock);
-	const snapshot_t *cur = snapshot_current();
-	int idx = current_index(cur, z);
+	const snapshot_t *cur = NULL;
+	int idx = lock_current(d, z, &cur, why, cap);
 	zone_t *nz = NULL;
-	int r = SOV_OK;
-	if (idx < 0) {
-		snprintf(why, cap, "the zone is no longer a secondary of this configuration");
-		r = SOV_ENOENT;
-	}
+	int r = idx < 0 ? SOV_ENOENT : SOV_OK;
 	diag_t *diag = r == SOV_OK ? diag_new() : NULL;
 	if (r == SOV_OK) {
 		r = diag ? snapshot_load_zone(cur, (size_t)idx, tmp, &nz, diag) : SOV_ENOMEM;
@@ -414,6 +423,166 @@ static int install(secondary_t *e, struct sec_zone *z, const char *tmp, char *wh
 	return r;
 }
 
+/*
+ * A new temporary file beside z's kept copy (<file>.xfr.XXXXXX, mode 0640,
+ * what remove_stale_temps() cleans up after a crash): SOV_OK with *tmp (a
+ * new string) and *out open for writing; else why is set and nothing is
+ * left behind.
+ */
+static int open_temp(const struct sec_zone *z, char **tmp, FILE **out, char *why, size_t cap)
+{
+	*out = NULL;
+	(void)path_make_parents(z->file, 0750); /* state_dir/zones/: mkstemp says if not */
+	size_t tl = strlen(z->file) + 16;
+	*tmp = malloc(tl);
+	if (*tmp == NULL) {
+		snprintf(why, cap, "out of memory");
+		return SOV_ENOMEM;
+	}
+	snprintf(*tmp, tl, "%s.xfr.XXXXXX", z->file);
+	int fd = mkstemp(*tmp);
+	if (fd < 0) {
+		snprintf(why, cap, "cannot create a file beside %s: %s", z->file, strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
+		return SOV_EIO;
+	}
+	(void)fchmod(fd, 0640);
+	*out = fdopen(fd, "w");
+	if (*out == NULL) {
+		snprintf(why, cap, "cannot write %s: %s", *tmp, strerror(errno));
+		close(fd);
+		unlink(*tmp);
+		free(*tmp);
+		*tmp = NULL;
+		return SOV_ENOMEM;
+	}
+	return SOV_OK;
+}
+
+/*
+ * Writes nz as z's kept copy: a temporary file beside it, fsync, rename
+ * over it, fsync of the directory. SOV_OK, or SOV_EIO with why set (the
+ * temporary file removed; the old copy stays).
+ */
+static int keep_copy(const struct sec_zone *z, const zone_t *nz, char *why, size_t cap)
+{
+	char *tmp = NULL;
+	FILE *out = NULL;
+	uint64_t n = 0;
+	int r = open_temp(z, &tmp, &out, why, cap);
+	if (r != SOV_OK)
+		return r;
+	int fd = fileno(out);
+	/* Every record has its TTL; $TTL only keeps the loader from warning. */
+	fputs("; received by zone transfer (sovdns); rewritten at every transfer\n$TTL 3600\n",
+	      out);
+	r = zone_print(nz, out, &n);
+	if (r == SOV_OK && (fflush(out) != 0 || fsync(fd) != 0))
+		r = SOV_EIO;
+	if (fclose(out) != 0 && r == SOV_OK)
+		r = SOV_EIO;
+	if (r != SOV_OK) {
+		snprintf(why, cap, "cannot write %s: %s", tmp,
+			 r == SOV_EIO ? strerror(errno) : err_str(r));
+		goto finish;
+	}
+	if (rename(tmp, z->file) != 0) {
+		snprintf(why, cap, "cannot rename %s to %s: %s", tmp, z->file, strerror(errno));
+		r = SOV_EIO;
+		goto finish;
+	}
+	fsync_dir_of(z->file);
+finish:
+	if (r != SOV_OK)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* What the log line of a transfer says. */
+struct received {
+	const char *kind, *from;
+	uint32_t serial;
+	uint64_t records;
+	int64_t t0_ms; /* monotonic: when the transfer began */
+};
+
+static void log_received(const struct sec_zone *z, const struct received *rx)
+{
+	log_info("xfr", "%s: %s from %s: serial %u, %llu records in %lld ms", z->origin_str,
+		 rx->kind, rx->from, rx->serial, (unsigned long long)rx->records,
+		 (long long)(clock_mono_ms() - rx->t0_ms));
+}
+
+/*
+ * Finishes the builder b of a full transfer (the checks of a zone file),
+ * publishes the zone, then writes the kept copy (docs/transfers.md, "The
+ * kept copy": serving does not wait for the file). All under reload_lock,
+ * so a reload never reads an older copy than what is served. SOV_OK (with
+ * *copy_ok telling whether the copy was written), or the zone is refused
+ * and the old data keeps serving.
+ */
+static int install_built(secondary_t *e, struct sec_zone *z, zone_builder_t *b,
+			 const struct received *rx, bool *copy_ok, char *why, size_t cap)
+{
+	struct daemon *d = e->d;
+	*copy_ok = false;
+	const snapshot_t *cur = NULL;
+	int idx = lock_current(d, z, &cur, why, cap);
+	zone_t *nz = NULL;
+	int r = SOV_OK;
+	diag_t *diag = NULL;
+	if (idx < 0) {
+		zone_builder_free(b);
+		r = SOV_ENOENT;
+		goto finish;
+	}
+	diag = diag_new();
+	r = diag ? snapshot_finish_zone(cur, (size_t)idx, b, &nz, diag)
+		 : (zone_builder_free(b), SOV_ENOMEM);
+	if (r != SOV_OK) {
+		const char *m = diag && diag_count(diag) > 0 ? diag_get(diag, 0) : NULL;
+		if (m != NULL)
+			snprintf(why, cap, "the received zone fails the checks of a zone file: %s",
+				 m);
+		else
+			snprintf(why, cap, "the received zone does not load: %s", err_str(r));
+		atomic_fetch_add_explicit(&e->rejected, 1, memory_order_relaxed);
+		goto finish;
+	}
+	pthread_mutex_lock(&e->mu); /* secondary_zone_json reads it */
+	take_zone_state(z, nz);
+	pthread_mutex_unlock(&e->mu);
+	/* nz stays valid: the published snapshot holds it until the next respin,
+	 * which only this thread (holding reload_lock) or a reload can make. */
+	const zone_t *served = nz;
+	r = publish_zone(d, cur, (size_t)idx, nz);
+	nz = NULL;
+	if (r != SOV_OK) {
+		snprintf(why, cap, "out of memory publishing the zone");
+		goto finish;
+	}
+	log_received(z, rx); /* served from now on; the copy follows */
+	char cwhy[400] = "";
+	*copy_ok = keep_copy(z, served, cwhy, sizeof(cwhy)) == SOV_OK;
+	if (!*copy_ok) {
+		log_err("xfr",
+			"%s: serving serial %u, but its kept copy could not be written (%s): a "
+			"restart serves the older copy until the next transfer",
+			z->origin_str, z->serial, cwhy);
+		pthread_mutex_lock(&e->mu);
+		z->st.error_unix_ms = clock_unix_ms();
+		snprintf(z->st.error, sizeof(z->st.error), "kept copy: %s", cwhy);
+		pthread_mutex_unlock(&e->mu);
+	}
+finish:
+	diag_free(diag);
+	zone_free(nz);
+	pthread_mutex_unlock(&d->reload_lock);
+	return r;
+}
+
 static void expire_zone(secondary_t *e, struct sec_zone *z)
 {
 	struct daemon *d = e->d;
@@ -436,39 +605,60 @@ static void expire_zone(secondary_t *e, struct sec_zone *z)
 	pthread_mutex_unlock(&d->reload_lock);
 }
 
-/* One transfer from primary p into a temporary file, then install. */
+/*
+ * One transfer from primary p, then install. A full zone goes into a zone
+ * builder as it arrives (no text in between) and is served before its
+ * kept copy is written; an incremental one (IXFR) is applied to the kept
+ * copy into a temporary file, which is then checked and renamed over it.
+ */
 static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *peer, bool ixfr,
 		    char *why, size_t cap, bool *ixfr_refused)
 {
 	*ixfr_refused = false;
-	(void)path_make_parents(z->file, 0750); /* state_dir/zones/: mkstemp says if not */
-	size_t tl = strlen(z->file) + 16;
-	char *tmp = malloc(tl);
-	if (tmp == NULL)
-		return SOV_ENOMEM;
-	snprintf(tmp, tl, "%s.xfr.XXXXXX", z->file);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(why, cap, "cannot create a file beside %s: %s", z->file, strerror(errno));
-		free(tmp);
-		return SOV_EIO;
+	char a[ADDR_STR_MAX];
+	addr_format((const struct sockaddr *)&peer->addr.ss, a, sizeof(a));
+	char source[DNAME_STR_MAX + ADDR_STR_MAX + 32];
+	snprintf(source, sizeof(source), "%s of %s from %s", ixfr ? "IXFR" : "AXFR", z->origin_str,
+		 a);
+	zone_builder_t *b = NULL;
+	int br = zone_builder_new(z->origin_str, z->file, source, &b);
+	if (br != SOV_OK) {
+		snprintf(why, cap, "cannot start building the zone: %s", err_str(br));
+		return br;
 	}
-	(void)fchmod(fd, 0640);
-	FILE *out = fdopen(fd, "w");
-	if (out == NULL) {
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-		return SOV_ENOMEM;
+	/* IXFR: the differences apply to the zone we serve (a reference, so a
+	 * reload cannot free it meanwhile), else to the kept copy's text. */
+	zone_t *have = NULL;
+	if (ixfr) {
+		const snapshot_t *cur = NULL;
+		char w[128];
+		int idx = lock_current(e->d, z, &cur, w, sizeof(w));
+		const zone_t *zz = idx >= 0 ? zonedb_get(cur->zones, (size_t)idx) : NULL;
+		if (zz != NULL && zone_has_data(zz) && zz->serial == z->serial)
+			have = zone_ref(zz);
+		pthread_mutex_unlock(&e->d->reload_lock);
+	}
+	char *tmp = NULL;
+	FILE *out = NULL;
+	int fd = -1;
+	if (ixfr && have == NULL) {
+		int r = open_temp(z, &tmp, &out, why, cap);
+		if (r != SOV_OK) {
+			zone_builder_free(b);
+			return r;
+		}
+		fd = fileno(out);
 	}
 	struct xfr_in_params ip = {
 	    .origin = z->origin,
 	    .qtype = ixfr ? DNS_TYPE_IXFR : DNS_TYPE_AXFR,
 	    .have_serial = z->serial,
-	    .have_path = ixfr ? z->file : NULL,
+	    .have_path = ixfr && have == NULL ? z->file : NULL,
 	    .skip_names = z->skip_ptrs,
 	    .skip_count = z->nskip,
 	    .out = out,
+	    .build = b,
+	    .have_zone = have,
 	};
 	uint32_t max_s = z->max_time_s ? z->max_time_s : XFR_DEFAULT_MAX_TIME_S;
 	enum xfr_in_kind kind;
@@ -478,20 +668,34 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 	int64_t t0 = clock_mono_ms();
 	int r = xfr_client_transfer(peer, &ip, (int64_t)max_s * 1000, &kind, &serial, &records,
 				    &rcode, why, cap);
-	if (r == SOV_OK && (fflush(out) != 0 || fsync(fd) != 0)) {
+	bool incremental = r == SOV_OK && kind == XFR_IN_INCREMENTAL && have == NULL;
+	if (incremental && (fflush(out) != 0 || fsync(fd) != 0)) {
 		snprintf(why, cap, "cannot write %s: %s", tmp, strerror(errno));
 		r = SOV_EIO;
 	}
-	fclose(out);
-	char a[ADDR_STR_MAX];
-	addr_format((const struct sockaddr *)&peer->addr.ss, a, sizeof(a));
+	if (out != NULL)
+		fclose(out);
+	bool copy_ok = true;
 	if (r == SOV_OK && kind == XFR_IN_UPTODATE) {
-		unlink(tmp);
-		free(tmp);
-		return SOV_OK;
-	}
-	if (r == SOV_OK)
+		zone_builder_free(b);
+	} else if (incremental) {
+		zone_builder_free(b);
 		r = install(e, z, tmp, why, cap);
+	} else if (r == SOV_OK) {
+		struct received rx = {kind == XFR_IN_INCREMENTAL ? "IXFR" : "AXFR", a, serial,
+				      records, t0};
+		r = install_built(e, z, b, &rx, &copy_ok, why, cap);
+	} else {
+		zone_builder_free(b);
+	}
+	if (tmp != NULL && !(incremental && r == SOV_OK))
+		unlink(tmp);
+	free(tmp);
+	zone_free(have);
+	if (r == SOV_OK && kind == XFR_IN_UPTODATE)
+		return SOV_OK;
+	if (r == SOV_OK)
+		z->copy_stale = !copy_ok;
 	pthread_mutex_lock(&e->mu);
 	if (r == SOV_OK) {
 		z->st.transfer_unix_ms = clock_unix_ms();
@@ -513,11 +717,9 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 		atomic_fetch_add_explicit(&e->transfers, 1, memory_order_relaxed);
 		if (kind == XFR_IN_INCREMENTAL)
 			atomic_fetch_add_explicit(&e->ixfr, 1, memory_order_relaxed);
-		log_info("xfr", "%s: %s from %s: serial %u, %llu records in %lld ms", z->origin_str,
-			 kind == XFR_IN_INCREMENTAL ? "IXFR" : "AXFR", a, serial,
-			 (unsigned long long)records, (long long)(clock_mono_ms() - t0));
+		if (kind == XFR_IN_INCREMENTAL && have == NULL)
+			log_received(z, &(struct received){"IXFR", a, serial, records, t0});
 	} else {
-		unlink(tmp);
 		atomic_fetch_add_explicit(&e->transfer_failures, 1, memory_order_relaxed);
 		/* An IXFR the primary refused (FORMERR, NOTIMP...), whose
 		 * differences do not apply or do not check, or cut short: the
@@ -527,7 +729,6 @@ static int transfer(secondary_t *e, struct sec_zone *z, const struct xfr_peer *p
 		log_warn("xfr", "%s: %s from %s failed: %s", z->origin_str, ixfr ? "IXFR" : "AXFR",
 			 a, why);
 	}
-	free(tmp);
 	return r;
 }
 
@@ -565,8 +766,11 @@ static void confirmed(secondary_t *e, struct sec_zone *z, int64_t their_expire)
 	pthread_mutex_unlock(&e->mu);
 	if (!z->has_data)
 		return;
+	/* A copy older than what we serve (it could not be written) keeps its
+	 * own time: a restart then expires it by when it was confirmed. */
 	struct timespec ts[2] = {{z->confirmed_unix_s, 0}, {z->confirmed_unix_s, 0}};
-	(void)utimensat(AT_FDCWD, z->file, ts, 0);
+	if (!z->copy_stale)
+		(void)utimensat(AT_FDCWD, z->file, ts, 0);
 	publish_expiry(e, z, now + left);
 }
 

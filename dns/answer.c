@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "conf/config.h"
 #include "dns/answer_int.h"
 #include "dns/cookie.h"
 #include "dns/opt.h"
@@ -51,34 +52,84 @@ static size_t reply_limit(const snapshot_t *snap, const struct dns_query *pq,
 	return limit;
 }
 
+/* The CH TXT names that say which server answered: id.server (RFC 4892
+ * §2) and hostname.bind give the identity, version.bind the version; each
+ * on unless the configuration leaves it out ("identity.chaos"). Returns
+ * false for any other CH query (REFUSED, as before), else answers it: the
+ * TXT record (TTL 0: it is about this server, not cacheable data) for TXT
+ * or ANY, an empty NOERROR for other types; AA set. No allocation. */
+static bool answer_chaos(struct answer *a)
+{
+	static const struct {
+		uint8_t name[16];
+		uint8_t bit;
+	} names[] = {{"\2id\6server", CONFIG_CHAOS_ID_SERVER},
+		     {"\10hostname\4bind", CONFIG_CHAOS_HOSTNAME_BIND},
+		     {"\7version\4bind", CONFIG_CHAOS_VERSION_BIND}};
+	const snapshot_t *s = a->snap;
+	const struct dns_query *pq = a->q;
+	size_t k = 0;
+	while (k < 3 && !dname_equal(names[k].name, pq->qname_lower))
+		k++;
+	if (k == 3 || !(s->chaos & names[k].bit))
+		return false;
+	const char *text = names[k].bit == CONFIG_CHAOS_VERSION_BIND ? s->version : s->identity;
+	uint8_t tlen = names[k].bit == CONFIG_CHAOS_VERSION_BIND ? s->version_len : s->identity_len;
+	a->aa = true;
+	if (pq->qtype != DNS_TYPE_TXT && pq->qtype != DNS_TYPE_ANY)
+		return true;
+	struct reply *r = &a->r;
+	if (!put_rr_head(r, pq->qname, DNS_HEADER_LEN, DNS_TYPE_TXT, 0) ||
+	    r->len + 3 + tlen > r->limit) {
+		a->tc = true;
+		return true;
+	}
+	wire_write_u16(r->buf + r->len - 6, DNS_CLASS_CH); /* put_rr_head wrote IN */
+	wire_write_u16(r->buf + r->len, (uint16_t)(1 + tlen));
+	r->buf[r->len + 2] = tlen;
+	memcpy(r->buf + r->len + 3, text, tlen);
+	r->len += 3 + (size_t)tlen;
+	r->count[SEC_ANSWER]++;
+	return true;
+}
+
 /* Decides the rcode of a query that parsed as `pr` (sets *ext_rcode for
  * BADVERS) and, for a query we answer, picks the zone and builds the
- * answer (lookup.c). */
+ * answer (lookup.c). The opcode is decided before the question: what a
+ * message of an opcode we do not implement should hold is unknown to us,
+ * so its question (or the lack of one, QDCOUNT 0) cannot make it a
+ * FORMERR — NOTIMP, as NSD, Knot and BIND answer (RFC 8906's
+ * unknown-opcode test). Only the message-level verdicts come before it:
+ * TSIG (reached only for queries that parsed) and the EDNS version
+ * (BADVERS, which BIND also decides before the opcode). */
 static void answer_query(struct answer *a, struct query_ctx *ctx, enum dns_parse_result pr,
 			 uint8_t *ext_rcode)
 {
 	const snapshot_t *snap = a->snap;
 	const struct dns_query *pq = a->q;
-	if (pr == DNS_PARSE_FORMERR) {
-		a->rcode = DNS_RCODE_FORMERR;
+	unsigned opcode = DNS_OPCODE(pq->flags);
+	if (a->tsig_rcode != 0) {
+		a->rcode = a->tsig_rcode; /* RFC 8945 §5.2: BADKEY, BADSIG, BADTIME, BADTRUNC */
 	} else if (pr == DNS_PARSE_BADVERS) {
 		a->rcode = 0;
 		*ext_rcode = DNS_RCODE_BADVERS >> 4;
-	} else if (a->tsig_rcode != 0) {
-		a->rcode = a->tsig_rcode; /* RFC 8945 §5.2: BADKEY, BADSIG, BADTIME, BADTRUNC */
-	} else if (DNS_OPCODE(pq->flags) == DNS_OPCODE_NOTIFY) {
+	} else if (opcode != DNS_OPCODE_QUERY && opcode != DNS_OPCODE_NOTIFY) {
+		a->rcode = DNS_RCODE_NOTIMP;
+	} else if (pr == DNS_PARSE_FORMERR) {
+		a->rcode = DNS_RCODE_FORMERR;
+	} else if (opcode == DNS_OPCODE_NOTIFY) {
 		if (pq->qclass != DNS_CLASS_IN)
 			a->rcode = DNS_RCODE_REFUSED;
 		else
 			answer_notify(a);
-	} else if (DNS_OPCODE(pq->flags) != DNS_OPCODE_QUERY) {
-		a->rcode = DNS_RCODE_NOTIMP;
 	} else if (pq->qtype == DNS_TYPE_OPT || pq->qtype == DNS_TYPE_TSIG ||
 		   pq->qtype == DNS_TYPE_TKEY) {
 		/* Meta-types that only live in the additional section (RFC 6895 §3.1). */
 		a->rcode = DNS_RCODE_FORMERR;
 	} else if (pq->qtype == DNS_TYPE_MAILA || pq->qtype == DNS_TYPE_MAILB) {
 		a->rcode = DNS_RCODE_NOTIMP;
+	} else if (pq->qclass == DNS_CLASS_CH && answer_chaos(a)) {
+		/* id.server, hostname.bind, version.bind: answered */
 	} else if (pq->qclass != DNS_CLASS_IN) {
 		a->rcode = DNS_RCODE_REFUSED; /* only class IN is served */
 	} else if (pq->qtype == DNS_TYPE_AXFR || pq->qtype == DNS_TYPE_IXFR) {
@@ -212,7 +263,8 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	}
 
 	size_t limit = reply_limit(snap, &pq, transport, cap);
-	size_t opt_len = pq.has_edns ? opt_size(&pq) : 0;
+	size_t nsid_len = pq.has_edns ? opt_nsid_size(snap, &pq) : 0;
+	size_t opt_len = pq.has_edns ? opt_size(&pq) + nsid_len : 0;
 
 	ctx->last.xfr_pending = false;
 	a.tsig_key = NULL;
@@ -248,6 +300,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	a.aa = false;
 	a.tc = false;
 	a.extra_n = 0;
+	a.svcb_node = NULL;
 
 	/* The question, echoed with the client's letter case. */
 	uint16_t qdcount = 0;
@@ -277,7 +330,10 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 		    (pq.qtype == DNS_TYPE_SOA || pq.qtype == DNS_TYPE_IXFR) &&
 		    dname_equal(a.zone->origin, pq.qname_lower))
 			expire = zone_expire_remaining(a.zone, time(NULL));
+		size_t opt_at = len;
 		len = opt_put(reply, len, snap, &pq, ext_rcode, a.ecs_scope, a.cookie, expire);
+		if (nsid_len > 0)
+			len = opt_add_nsid(reply, opt_at, len, snap);
 		arcount++;
 	}
 

@@ -6,7 +6,9 @@
  *
  * Implements RFC 1034 §4.3.2 (lookup, CNAME, referral), RFC 2181 (§5.2
  * RRset TTLs, §9 TC), RFC 2308 (negative answers), RFC 4592 (wildcards),
- * RFC 6891 (EDNS0), RFC 8482 (minimal ANY), RFC 1035 §4.1.4 (compression).
+ * RFC 6891 (EDNS0), RFC 8482 (minimal ANY), RFC 1035 §4.1.4 (compression),
+ * RFC 6672 (DNAME), RFC 9460 §4.1 (SVCB/HTTPS additional data), RFC 5001
+ * (NSID).
  */
 #ifndef SOV_DNS_ANSWER_H
 #define SOV_DNS_ANSWER_H
@@ -34,6 +36,8 @@ struct query_stats {
 	uint64_t fail_open;	  /* of which: no usable datacenter, on_all_down applied */
 	uint64_t rrl_dropped;	  /* UDP replies withheld by rate limiting */
 	uint64_t rrl_slipped;	  /* UDP replies sent truncated by rate limiting */
+	uint64_t xfr_refused;	  /* AXFR/IXFR refused by transfer.allow (REFUSED) */
+	uint64_t xfr_busy;	  /* AXFR/IXFR turned away at transfers.max_concurrent */
 };
 
 /** What the transport needs to know about the reply just built. */

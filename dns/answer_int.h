@@ -49,6 +49,11 @@ struct answer {
 	const znode_t *extra[ADDITIONAL_MAX]; /* nodes whose addresses go to additional */
 	unsigned extra_n;
 	bool extra_required[ADDITIONAL_MAX]; /* referral glue (RFC 9471) */
+	/* SVCB or HTTPS: the node is the target of an AliasMode record of that
+	 * type, whose RRset there goes to additional too (RFC 9460 §4.1); 0: none */
+	uint16_t extra_follow[ADDITIONAL_MAX];
+	const znode_t *svcb_node; /* the node whose SVCB/HTTPS is the answer: an
+				     AliasMode loop back to it adds nothing */
 };
 
 /**

@@ -96,7 +96,13 @@ unsigned answer_service(struct answer *a, uint32_t svc, const uint8_t *owner, ui
 	a->svc_outcome = res.outcome;
 	if (res.outcome >= GEO_OUT_DOWN_ALL)
 		a->stats->fail_open++;
-	a->ecs_scope = res.ecs_scope;
+	/* RFC 7871 §7.4: an empty answer (no datacenter of the service has the
+	 * family, or on_all_down "empty") is the same for every client: it
+	 * leaves the scope alone (0 unless another service of this reply, e.g.
+	 * the A half of a TCP ANY, was chosen by location). Of two choices in
+	 * one reply the narrower network wins. */
+	if (res.count > 0 && res.ecs_scope > a->ecs_scope)
+		a->ecs_scope = res.ecs_scope;
 	if (s->svc_dc_answers != NULL) {
 		size_t ndc = geo_dc_count(s->geo);
 		for (size_t k = 0; k < res.count; k++)

@@ -122,6 +122,7 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx)
 				       : "unsigned, or the address matches no rule of its "
 					 "transfer.allow");
 		a->rcode = DNS_RCODE_REFUSED;
+		ctx->stats.xfr_refused++;
 		return;
 	}
 	uint32_t client_serial = 0;
@@ -148,6 +149,7 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx)
 		refused(a,
 			"transfers.max_concurrent transfers are running (SERVFAIL: retry later)");
 		a->rcode = DNS_RCODE_SERVFAIL;
+		ctx->stats.xfr_busy++;
 		return;
 	}
 	struct xfr_start *st = &ctx->last.xfr;

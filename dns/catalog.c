@@ -2,12 +2,14 @@
 #include "dns/catalog.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/atomicfile.h"
 #include "common/err.h"
@@ -74,9 +76,42 @@ static bool previous(const char *path, char *digest, size_t cap, uint32_t *seria
 	return ok;
 }
 
-int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
+/* Writes text to a new file under $TMPDIR (or /tmp); its path in *path_out (heap). */
+static int write_temp(const char *text, size_t len, char **path_out)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = NULL;
+	if (dir == NULL || *dir == 0)
+		dir = "/tmp";
+	if (asprintf(&path, "%s/sovdns-catalog.XXXXXX", dir) < 0)
+		return SOV_ENOMEM;
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return SOV_EIO;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (close(fd) != 0 || off != len) {
+		unlink(path);
+		free(path);
+		return SOV_EIO;
+	}
+	*path_out = path;
+	return SOV_OK;
+}
+
+int catalog_write(const config_t *conf, size_t idx, bool dry_run, char **load_path, diag_t *diag)
 {
 	const struct zone_conf *cz = &conf->zones[idx];
+	*load_path = NULL;
 	char **members = calloc(conf->zone_count + 1, sizeof(*members));
 	size_t n = 0, all = 0;
 	int r = members ? SOV_OK : SOV_ENOMEM;
@@ -138,6 +173,14 @@ int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
 			goto finish;
 		}
 		f = NULL;
+		if (dry_run) {
+			r = write_temp(text, tlen, load_path);
+			if (r != SOV_OK)
+				diag_add(diag, cz->file, 0, 0,
+					 "cannot write the catalog zone %s to a temporary file: %s",
+					 origin, err_str(r));
+			goto finish;
+		}
 		(void)path_make_parents(cz->file, 0750); /* state_dir/zones/ */
 		r = atomicfile_write(cz->file, text, tlen, 0640, 0);
 		if (r != SOV_OK)
@@ -156,5 +199,7 @@ finish:
 	free(text);
 	if (r == SOV_ENOMEM)
 		diag_add(diag, cz->file, 0, 0, "out of memory writing the catalog zone");
+	if (r == SOV_OK && *load_path == NULL && (*load_path = strdup(cz->file)) == NULL)
+		r = SOV_ENOMEM;
 	return r;
 }

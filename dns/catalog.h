@@ -23,6 +23,7 @@
 #ifndef SOV_DNS_CATALOG_H
 #define SOV_DNS_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/diag.h"
@@ -30,9 +31,15 @@
 
 /**
  * Brings the file of catalog zone number idx of conf up to date (see
- * above). SOV_OK, or SOV_EIO with the reason in diag (the file named).
+ * above) and gives in *load_path (heap, free() it) the file to load the
+ * catalog from: the zone's own file. With dry_run (--check-config,
+ * --explain: a check writes nothing in state_dir) the zone's file is only
+ * read; when it would change, the new text goes to a temporary file under
+ * $TMPDIR (or /tmp) whose path is *load_path, which the caller loads and
+ * unlinks. SOV_OK, or SOV_EIO / SOV_ENOMEM with the reason in diag (the
+ * file named) and *load_path NULL.
  */
-int catalog_write(const config_t *conf, size_t idx, diag_t *diag)
+int catalog_write(const config_t *conf, size_t idx, bool dry_run, char **load_path, diag_t *diag)
     __attribute__((nonnull, warn_unused_result));
 
 #endif

@@ -1,9 +1,10 @@
 /* lookup.c — RFC 1034 §4.3.2 inside one zone (contract in answer_int.h).
  *
  * Walks the zone index: exact match, zone cut (referral), CNAME (restart
- * at the target, same zone), wildcard (RFC 4592 closest encloser), or name
- * error; then the additional section. Geo service names hand over to
- * answer_service(). Nothing here allocates or locks.
+ * at the target, same zone), DNAME (RFC 6672: a synthesised CNAME, then as
+ * for a CNAME), wildcard (RFC 4592 closest encloser), or name error; then
+ * the additional section (RFC 9460 §4.1 for SVCB/HTTPS). Geo service names
+ * hand over to answer_service(). Nothing here allocates or locks.
  */
 #include <string.h>
 
@@ -28,8 +29,10 @@ static void add_rrset(struct answer *a, enum section sec, const uint8_t *owner, 
 }
 
 /* Queues the A/AAAA of `target` (uncompressed, any case) for the additional
- * section if it is a name in this zone. */
-static void queue_additional(struct answer *a, const uint8_t *target, bool required, bool glue)
+ * section if it is a name in this zone; `follow` (SVCB or HTTPS, else 0):
+ * its RRset of that type goes there too (an AliasMode chain). */
+static void queue_additional(struct answer *a, const uint8_t *target, bool required, bool glue,
+			     uint16_t follow)
 {
 	/* minimal_responses: only what the resolver cannot do without (the
 	 * glue of a delegation, also one reached through a CNAME); the
@@ -46,11 +49,37 @@ static void queue_additional(struct answer *a, const uint8_t *target, bool requi
 	for (unsigned i = 0; i < a->extra_n; i++) {
 		if (a->extra[i] == n) {
 			a->extra_required[i] |= required;
+			if (a->extra_follow[i] == 0)
+				a->extra_follow[i] = follow;
 			return;
 		}
 	}
 	a->extra_required[a->extra_n] = required;
+	a->extra_follow[a->extra_n] = follow;
 	a->extra[a->extra_n++] = n;
+}
+
+/* SVCB and HTTPS (RFC 9460 §4.1, as Knot does): the addresses of each
+ * record's TargetName in the zone — of the owner itself for a ServiceMode
+ * record whose target is "." — and, for an AliasMode record (priority 0),
+ * the target's own RRset of the type, whose targets are then queued in
+ * turn (answer_additionals). AliasMode to "." means "no service": nothing.
+ * Names are queued once, so a chain that loops ends. */
+static void queue_svcb_targets(struct answer *a, const zrrset_t *rs, const uint8_t *owner)
+{
+	const uint8_t *rd = rs->rdata;
+	for (uint16_t i = 0; i < rs->count; i++) {
+		uint16_t rdlen = wire_read_u16(rd);
+		if (rdlen > 2) {
+			bool alias = wire_read_u16(rd + 2) == 0;
+			const uint8_t *target = rd + 4;
+			if (target[0] != 0)
+				queue_additional(a, target, false, false, alias ? rs->type : 0);
+			else if (!alias && owner != NULL)
+				queue_additional(a, owner, false, false, 0);
+		}
+		rd += 2 + rdlen;
+	}
 }
 
 /* Queues additional-section processing for an RRset with target names
@@ -76,7 +105,7 @@ static void queue_targets(struct answer *a, const zrrset_t *rs, bool required, b
 	for (uint16_t i = 0; i < rs->count; i++) {
 		uint16_t rdlen = wire_read_u16(rd);
 		if (rdlen > skip)
-			queue_additional(a, rd + 2 + skip, required, glue);
+			queue_additional(a, rd + 2 + skip, required, glue, 0);
 		rd += 2 + rdlen;
 	}
 }
@@ -111,7 +140,7 @@ static void add_referral(struct answer *a, const znode_t *cut)
 }
 
 /* Result of looking up one name inside the zone. */
-enum lookup_kind { LK_FOUND, LK_WILDCARD, LK_REFERRAL, LK_NXDOMAIN };
+enum lookup_kind { LK_FOUND, LK_WILDCARD, LK_REFERRAL, LK_DNAME, LK_NXDOMAIN };
 
 struct lookup {
 	enum lookup_kind kind;
@@ -156,6 +185,15 @@ static struct lookup zone_lookup(const zone_t *z, const uint8_t *lname)
 		lk.node = zone_node(z, enc->cut);
 		return lk;
 	}
+	/* RFC 6672 §3.2: a DNAME at the closest encloser redirects every name
+	 * below it (none exists there: the loader refuses data below a DNAME,
+	 * so the closest encloser is the DNAME's owner). Only on this miss path:
+	 * exact hits pay nothing. */
+	if (znode_rrset(enc, DNS_TYPE_DNAME) != NULL) {
+		lk.kind = LK_DNAME;
+		lk.node = enc;
+		return lk;
+	}
 	if (enc->flags & ZNODE_WILDCARD) {
 		uint8_t wname[DNAME_MAXLEN];
 		size_t elen = dname_len(enc->owner);
@@ -193,6 +231,9 @@ void answer_zone(struct answer *a, uint16_t qtype)
 	const zone_t *z = a->zone;
 	/* Lowercased owner names of the chain so far, for the loop guard. */
 	uint8_t chain_names[CNAME_CHAIN_MAX + 1][DNAME_MAXLEN];
+	/* Names made by DNAME substitution, in the client's case: the owners of
+	 * the next steps (the records written under them live until the end). */
+	uint8_t synth[CNAME_CHAIN_MAX + 1][DNAME_MAXLEN];
 	const uint8_t *lname = a->q->qname_lower;
 	const uint8_t *owner = a->q->qname;  /* the name the records are written under */
 	uint16_t owner_ptr = DNS_HEADER_LEN; /* first owner is the question's name */
@@ -222,6 +263,37 @@ void answer_zone(struct answer *a, uint16_t qtype)
 				}
 			}
 			return;
+		}
+
+		const uint8_t *target;
+		if (lk.kind == LK_DNAME) {
+			/* RFC 6672 §3.1: the DNAME, then a CNAME from `owner` to
+			 * the substituted name (TTL of the DNAME; never signed,
+			 * §5.3.1), then on at that name as for a CNAME. */
+			const zrrset_t *dn = znode_rrset(n, DNS_TYPE_DNAME);
+			add_rrset(a, SEC_ANSWER, n->owner, 0, dn, dn->ttl_s);
+			if (a->tc)
+				return;
+			size_t olen = dname_len(owner), dlen = dname_len(n->owner);
+			const uint8_t *dtarget = dn->rdata + 2;
+			size_t tlen = dname_len(dtarget);
+			if (olen - dlen + tlen > DNAME_MAXLEN) {
+				a->rcode = DNS_RCODE_YXDOMAIN; /* §2.2 */
+				return;
+			}
+			uint8_t *next_owner = synth[chain];
+			memcpy(next_owner, owner, olen - dlen);
+			memcpy(next_owner + olen - dlen, dtarget, tlen);
+			uint8_t rd[2 + DNAME_MAXLEN];
+			wire_write_u16(rd, (uint16_t)(olen - dlen + tlen));
+			memcpy(rd + 2, next_owner, olen - dlen + tlen);
+			zrrset_t cname = {DNS_TYPE_CNAME, 1, dn->ttl_s,
+					  (uint32_t)(2 + olen - dlen + tlen), rd};
+			add_rrset(a, SEC_ANSWER, owner, owner_ptr, &cname, dn->ttl_s);
+			if (a->tc || qtype == DNS_TYPE_CNAME)
+				return; /* a CNAME query: the synthesised CNAME is the answer */
+			target = next_owner;
+			goto follow;
 		}
 
 		/* LK_FOUND or LK_WILDCARD: n holds the data for `owner`. */
@@ -273,7 +345,12 @@ void answer_zone(struct answer *a, uint16_t qtype)
 		const zrrset_t *rs = znode_rrset(n, qtype);
 		if (rs != NULL) {
 			add_rrset(a, SEC_ANSWER, owner, owner_ptr, rs, rs->ttl_s);
-			queue_targets(a, rs, false, false);
+			if (qtype == DNS_TYPE_SVCB || qtype == DNS_TYPE_HTTPS) {
+				a->svcb_node = n;
+				queue_svcb_targets(a, rs, owner);
+			} else {
+				queue_targets(a, rs, false, false);
+			}
 			return;
 		}
 		const zrrset_t *cname = znode_rrset(n, DNS_TYPE_CNAME);
@@ -287,7 +364,8 @@ void answer_zone(struct answer *a, uint16_t qtype)
 		add_rrset(a, SEC_ANSWER, owner, owner_ptr, cname, cname->ttl_s);
 		if (a->tc)
 			return;
-		const uint8_t *target = cname->rdata + 2;
+		target = cname->rdata + 2;
+	follow:
 		if (chain >= CNAME_CHAIN_MAX || !dname_is_subdomain(target, z->origin))
 			return;
 		if (chain == 0)
@@ -308,8 +386,18 @@ void answer_zone(struct answer *a, uint16_t qtype)
  * glue is required and sets TC (RFC 9471). */
 void answer_additionals(struct answer *a)
 {
+	/* extra_n may grow in the loop: an AliasMode chain queues its next
+	 * targets (bounded by ADDITIONAL_MAX, each name once). */
 	for (unsigned i = 0; i < a->extra_n && !a->tc; i++) {
 		const znode_t *n = a->extra[i];
+		if (a->extra_follow[i] != 0 && n != a->svcb_node) {
+			const zrrset_t *rs = znode_rrset(n, a->extra_follow[i]);
+			if (rs != NULL) {
+				if (!put_rrset(&a->r, SEC_ADDITIONAL, n->owner, 0, rs, rs->ttl_s))
+					return;
+				queue_svcb_targets(a, rs, n->owner);
+			}
+		}
 		static const uint16_t types[2] = {DNS_TYPE_A, DNS_TYPE_AAAA};
 		for (int t = 0; t < 2; t++) {
 			const zrrset_t *rs = znode_rrset(n, types[t]);

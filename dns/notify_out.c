@@ -553,6 +553,15 @@ static void job_end(notifier_t *n, struct nt_zone *z, struct nt_job *j, bool ack
 	tsig_ctx_clear(&j->tsig);
 }
 
+/* A sendto() error no retry can cure: the destination is not reachable
+ * from the socket's address at all (EINVAL: from a loopback address to
+ * another network), or not of its family. Unreachable networks and hosts
+ * (routes come and go) and full buffers are retried. */
+static bool send_error_is_permanent(int e)
+{
+	return e == EINVAL || e == EAFNOSUPPORT || e == EADDRNOTAVAIL || e == EDESTADDRREQ;
+}
+
 /* Under lock: sends job j (its first try or a retry), or gives it up
  * when its tries are used up. */
 static void job_send(notifier_t *n, struct nt_zone *z, struct nt_job *j, int64_t now)
@@ -596,13 +605,26 @@ static void job_send(notifier_t *n, struct nt_zone *z, struct nt_job *j, int64_t
 	if (j->tries++ == 0)
 		j->first_ms = now;
 	if (sendto(fd, j->msg, j->msg_len, 0, (const struct sockaddr *)&j->t.addr.ss,
-		   j->t.addr.len) < 0)
+		   j->t.addr.len) < 0) {
+		int e = errno;
+		if (send_error_is_permanent(e)) {
+			/* e.g. a socket bound to 127.0.0.1 cannot reach another
+			 * network: no try would ever leave, so none is made again */
+			LOG_RATELIMITED(
+			    1, log_warn("notify",
+					"%s: NOTIFY to %s%s%s cannot be sent: %s; not retried",
+					z->name, j->addr, n->src[k][0] ? " from " : "", n->src[k],
+					strerror(e)));
+			job_end(n, z, j, false);
+			return;
+		}
 		LOG_RATELIMITED(1,
 				log_warn("notify", "%s: NOTIFY to %s%s%s: send failed: %s (try %u)",
 					 z->name, j->addr, n->src[k][0] ? " from " : "", n->src[k],
-					 strerror(errno), j->tries));
-	else
+					 strerror(e), j->tries));
+	} else {
 		atomic_fetch_add_explicit(&n->sent, 1, memory_order_relaxed);
+	}
 	log_debug("notify", "%s: NOTIFY of serial %u to %s%s, id %u, try %u", z->name, z->serial,
 		  j->addr, j->t.has_key ? " (signed)" : "", j->id, j->tries);
 	/* After the last try, due_ms is when it is given up. */

@@ -65,3 +65,19 @@ size_t opt_put(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dn
 	wire_write_u16(p + 9, (uint16_t)rdlen);
 	return len + OPT_FIXED_LEN + rdlen;
 }
+
+size_t opt_nsid_size(const snapshot_t *snap, const struct dns_query *q)
+{
+	return q->has_nsid && snap->nsid ? 4 + (size_t)snap->identity_len : 0;
+}
+
+size_t opt_add_nsid(uint8_t *buf, size_t opt_at, size_t len, const snapshot_t *snap)
+{
+	uint8_t *o = buf + len;
+	wire_write_u16(o, EDNS_OPT_NSID);
+	wire_write_u16(o + 2, snap->identity_len);
+	memcpy(o + 4, snap->identity, snap->identity_len);
+	uint16_t rdlen = wire_read_u16(buf + opt_at + 9);
+	wire_write_u16(buf + opt_at + 9, (uint16_t)(rdlen + 4 + snap->identity_len));
+	return len + 4 + snap->identity_len;
+}

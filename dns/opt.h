@@ -1,4 +1,5 @@
-/* opt.h — our OPT record (EDNS(0), RFC 6891 §6.1.2) with ECS and COOKIE options.
+/* opt.h — our OPT record (EDNS(0), RFC 6891 §6.1.2) with ECS, COOKIE, EXPIRE
+ * and NSID options.
  *
  * query_process() reserves opt_size() bytes below the reply limit before
  * writing any record, so that opt_put() always fits.
@@ -26,6 +27,24 @@ size_t opt_size(const struct dns_query *q) __attribute__((nonnull, pure));
  */
 size_t opt_put(uint8_t *buf, size_t len, const snapshot_t *snap, const struct dns_query *q,
 	       uint8_t ext_rcode, uint8_t ecs_scope, const uint8_t *server_cookie, int64_t expire_s)
+    __attribute__((nonnull));
+
+/**
+ * Bytes the NSID option (RFC 5001 §2.3) adds to our OPT for query q: 4 +
+ * the identity when q asked (an NSID option, its data ignored) and
+ * snap->nsid is on; else 0. Kept apart from opt_size() so that transfers
+ * (xfr_out.c) do not carry it.
+ */
+size_t opt_nsid_size(const snapshot_t *snap, const struct dns_query *q)
+    __attribute__((nonnull, pure));
+
+/**
+ * Appends the NSID option with snap->identity to the OPT record that
+ * opt_put() wrote at buf[opt_at] and that ends at buf[len] (the last thing
+ * in the message), adding to its RDLENGTH; returns the new length. The
+ * caller reserved opt_nsid_size() bytes.
+ */
+size_t opt_add_nsid(uint8_t *buf, size_t opt_at, size_t len, const snapshot_t *snap)
     __attribute__((nonnull));
 
 #endif

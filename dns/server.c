@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,6 +38,9 @@ static void worker_on_stop(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "sov-tcp%u", w->id % 10000);
+	(void)pthread_setname_np(pthread_self(), name); /* for top -H, perf, ps -L */
 	snapshot_thread_register();
 	log_debug("dns", "worker %u running", w->id);
 	if (event_base_dispatch(w->base) < 0)
@@ -257,6 +261,13 @@ static void stats_add(struct query_stats *out, const struct query_stats *s)
 	out->fail_open += s->fail_open;
 	out->rrl_dropped += s->rrl_dropped;
 	out->rrl_slipped += s->rrl_slipped;
+	out->xfr_refused += s->xfr_refused;
+	out->xfr_busy += s->xfr_busy;
+}
+
+uint32_t server_xfr_active(const server_t *srv)
+{
+	return srv != NULL ? atomic_load_explicit(&srv->xfr_active, memory_order_relaxed) : 0;
 }
 
 void server_stats(const server_t *srv, struct query_stats *out)

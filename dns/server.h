@@ -7,9 +7,12 @@
  *     no event loop between the kernel and the answer path;
  *   - TCP runs on the worker's own libevent base and thread (dns/tcp.c):
  *     length-prefixed framing (RFC 1035 §4.2.2), pipelining, an idle
- *     timeout and a connection limit (RFC 7766).
- * So a server runs threads × (1 + listen addresses) threads, all with
- * signals blocked. Each reads the current snapshot under RCU, one
+ *     timeout and a connection limit (RFC 7766);
+ *   - a zone transfer out runs on a thread of its own at nice 19, the
+ *     connection handed over by its worker and back (dns/tcp.c).
+ * So a server runs threads × (1 + listen addresses) threads, plus one per
+ * transfer out (at most transfers.max_concurrent), all with signals
+ * blocked and named (sov-tcpN, sov-udpN, sov-xfr). Each reads the current snapshot under RCU, one
  * read-side section per UDP batch or TCP read.
  */
 #ifndef SOV_DNS_SERVER_H
@@ -33,5 +36,8 @@ void server_stop(server_t *srv);
 
 /** Sums every worker's counters into *out (approximate while running). */
 void server_stats(const server_t *srv, struct query_stats *out);
+
+/** Zone transfers out running now, across all workers (0 for NULL). */
+uint32_t server_xfr_active(const server_t *srv);
 
 #endif

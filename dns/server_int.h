@@ -90,14 +90,39 @@ struct udp_sock {
 	uint8_t tx_buf[UDP_BATCH][UDP_REPLY_MAX];
 };
 
+/*
+ * A zone transfer out runs on a thread of its own (tcp.c, "transfer
+ * threads"), at a lower CPU priority than the UDP and worker threads
+ * (XFR_NICE): queries come before transfers. The worker hands the
+ * connection's socket over once every earlier reply has been written and
+ * takes it back when the thread is done; while the thread runs, the
+ * worker does not touch the connection (its bufferevent is disabled).
+ * The thread writes the messages itself with blocking-with-timeout send(),
+ * so no output buffer grows. At most transfers.max_concurrent run at once
+ * (the slot each holds), all workers together.
+ */
+#define XFR_NICE 19
+
+/* The transfer thread's send buffer: messages are gathered into it and
+ * sent XFR_SEND_CHUNK bytes or more at a time (fewer system calls than
+ * one per message); it holds a chunk plus one largest message. */
+#define XFR_SEND_CHUNK (128 * 1024)
+#define XFR_SEND_BUF (XFR_SEND_CHUNK + 2 + 65535)
+
 struct tcp_conn {
 	struct tcp_conn *prev, *next; /* the worker's list of open connections */
 	struct worker *w;
 	struct bufferevent *bev;
 	struct sockaddr_storage peer;
+	uint32_t idle_ms;    /* the idle timeout it was accepted with */
 	bool closing;	     /* the client has shut down its side: flush, then close */
 	bool paused;	     /* reading stopped until the output drains */
 	struct xfr_out *xfr; /* a zone transfer being sent: later queries wait */
+	/* The transfer thread, while xfr_running: it owns the socket and xfr. */
+	bool xfr_running;
+	pthread_t xfr_thread;
+	int xfr_fd; /* the socket, for the thread (the bufferevent is the worker's) */
+	struct event *xfr_done_ev; /* activated by the thread when it is done */
 };
 
 struct worker {

@@ -195,6 +195,12 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 	s->conf = conf;
 	s->edns_payload = conf->edns_payload;
 	s->minimal_responses = conf->minimal_responses;
+	s->identity = conf->identity;
+	s->identity_len = (uint8_t)strlen(conf->identity);
+	s->version = conf->version;
+	s->version_len = (uint8_t)strlen(conf->version);
+	s->nsid = conf->nsid && s->identity_len > 0;
+	s->chaos = conf->chaos;
 	if (conf->rrl_rate > 0) {
 		s->rrl = rrl_new(conf->rrl_rate, conf->rrl_slip, conf->rrl_ipv4_prefix,
 				 conf->rrl_ipv6_prefix);
@@ -248,12 +254,17 @@ int snapshot_build(config_t *conf, snapshot_t **out, diag_t *diag)
 		int64_t z0 = clock_mono_us();
 		struct zone_services zs = {NULL, NULL, 0};
 		int r = zone_services_of(s, conf, i, &zs);
+		char *catalog_path = NULL; /* the file a catalog zone is loaded from */
 		if (r == SOV_OK && zc->catalog)
-			r = catalog_write(conf, i, diag); /* then loaded as any zone */
+			r = catalog_write(conf, i, conf->check_only, &catalog_path, diag);
 		if (r == SOV_OK && zc->secondary)
 			r = secondary_load(zc, &zs, &z);
 		else if (r == SOV_OK)
-			r = zone_load_services(zc->origin, zc->file, &zs, &z, diag);
+			r = zone_load_services(zc->origin, catalog_path ? catalog_path : zc->file,
+					       &zs, &z, diag);
+		if (catalog_path != NULL && strcmp(catalog_path, zc->file) != 0)
+			unlink(catalog_path); /* a check's rendering */
+		free(catalog_path);
 		free((void *)zs.names);
 		free((void *)zs.ids);
 		double zone_ms = (double)(clock_mono_us() - z0) / 1000.0;
@@ -316,6 +327,25 @@ int snapshot_load_zone(const snapshot_t *s, size_t zone_idx, const char *path, z
 	int r = zone_services_of(s, s->conf, zone_idx, &zs);
 	if (r == SOV_OK)
 		r = zone_load_services(s->conf->zones[zone_idx].origin, path, &zs, out, diag);
+	free((void *)zs.names);
+	free((void *)zs.ids);
+	return r;
+}
+
+int snapshot_finish_zone(const snapshot_t *s, size_t zone_idx, zone_builder_t *b, zone_t **out,
+			 diag_t *diag)
+{
+	*out = NULL;
+	if (zone_idx >= s->conf->zone_count) {
+		zone_builder_free(b);
+		return SOV_EINVAL;
+	}
+	struct zone_services zs = {NULL, NULL, 0};
+	int r = zone_services_of(s, s->conf, zone_idx, &zs);
+	if (r == SOV_OK)
+		r = zone_builder_finish(b, &zs, out, diag);
+	else
+		zone_builder_free(b);
 	free((void *)zs.names);
 	free((void *)zs.ids);
 	return r;

@@ -26,10 +26,18 @@ struct xfr_conf;
 struct journal;
 
 typedef struct snapshot {
-	config_t *conf;		   /* owned */
-	zonedb_t *zones;	   /* owned */
-	uint16_t edns_payload;	   /* bytes, copied from conf */
-	bool minimal_responses;	   /* copied from conf */
+	config_t *conf;		/* owned */
+	zonedb_t *zones;	/* owned */
+	uint16_t edns_payload;	/* bytes, copied from conf */
+	bool minimal_responses; /* copied from conf */
+	/* Which server answered (conf "identity"; all off in snapshots tests
+	 * build by hand): NSID (RFC 5001) and the CH TXT names. The texts
+	 * point into conf (owned), identity_len/version_len bytes. */
+	const char *identity;
+	const char *version;
+	uint8_t identity_len, version_len;
+	bool nsid;
+	uint8_t chaos;		   /* CONFIG_CHAOS_* bits */
 	uint8_t cookie_secret[16]; /* RFC 9018 server cookie key: from the config, else
 				      one random key for the life of the process */
 	uint64_t generation;	   /* 1 for the first load, +1 per successful reload */
@@ -100,6 +108,15 @@ int snapshot_respin(const snapshot_t *cur, size_t zone_idx, zone_t *z, snapshot_
  */
 int snapshot_load_zone(const snapshot_t *s, size_t zone_idx, const char *path, zone_t **out,
 		       diag_t *diag) __attribute__((nonnull, warn_unused_result));
+
+/**
+ * Finishes a builder of records received for configured zone number
+ * zone_idx of s (zone_builder_finish() with the service names s's geo
+ * configuration puts in that zone): the same rules as snapshot_load_zone().
+ * Frees b in every case. s must stay valid during the call.
+ */
+int snapshot_finish_zone(const snapshot_t *s, size_t zone_idx, zone_builder_t *b, zone_t **out,
+			 diag_t *diag) __attribute__((nonnull(1, 3, 4), warn_unused_result));
 
 /**
  * The geo service names inside configured zone zone_idx of s: *names gets

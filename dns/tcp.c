@@ -3,18 +3,22 @@
  * Length-prefixed framing (RFC 1035 §4.2.2), pipelined queries answered in
  * order (RFC 7766 §6.2.1.1), half-close, idle timeout and a connection
  * limit taken from the live snapshot, back-pressure on clients that do not
- * read their replies. A zone transfer (xfr_out.c) is written a few
- * messages at a time whenever the output drains, so it never holds the
- * worker's loop and never buffers more than TCP_OUTBUF_MAX; queries that
- * arrive behind it wait until it is over (RFC 5936 §4.1 allows serial
- * processing).
+ * read their replies. A zone transfer (xfr_out.c) runs on a thread of
+ * its own at a lower CPU priority (server_int.h, XFR_NICE): once the
+ * replies before it have been written, the worker hands the socket over
+ * and takes it back when the last message is sent; queries that arrive
+ * behind it wait until then (RFC 5936 §4.1 allows serial processing) and
+ * are answered on the same connection (RFC 7766 §6.2.1).
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,10 +47,21 @@
  * for this long instead of spinning on a listener that stays readable. */
 #define TCP_ACCEPT_PAUSE_MS 100
 
+/*
+ * Closes and frees c. A transfer thread still running is joined first: that
+ * happens only at shutdown (tcp_close_all, srv->stopping set), when the
+ * thread ends within UDP_STOP_POLL_MS.
+ */
 static void tcp_close(struct tcp_conn *c)
 {
 	struct worker *w = c->w;
+	if (c->xfr_running) {
+		pthread_join(c->xfr_thread, NULL);
+		c->xfr_running = false;
+	}
 	xfr_out_free(c->xfr);
+	if (c->xfr_done_ev != NULL)
+		event_free(c->xfr_done_ev);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -58,44 +73,130 @@ static void tcp_close(struct tcp_conn *c)
 	free(c);
 }
 
+/* ------------------------------------------------- transfer threads -- */
+
+static bool tcp_process(struct tcp_conn *c);
+
 /*
- * Writes messages of c's transfer until the output holds TCP_OUTBUF_MAX
- * bytes or the last one is written. False if the transfer failed or memory
- * ran out: the caller closes the connection.
+ * Sends buf[0..len) on the transfer's socket fd (non-blocking), waiting in
+ * poll() for room: at most c->idle_ms without progress (tcp.idle_timeout_ms:
+ * a client that stops reading is dropped as an idle one is), in slices of
+ * UDP_STOP_POLL_MS so that a shutdown is seen. NULL when all of it is sent,
+ * else why not (a static string for the log).
  */
-static bool tcp_xfr_pump(struct tcp_conn *c)
+static const char *xfr_send(const struct tcp_conn *c, int fd, const uint8_t *buf, size_t len)
 {
-	struct worker *w = c->w;
-	struct evbuffer *outb = bufferevent_get_output(c->bev);
-	int64_t now_s = clock_unix_ms() / 1000, mono = clock_mono_ms();
-	while (evbuffer_get_length(outb) < TCP_OUTBUF_MAX) {
-		size_t len = xfr_out_next(c->xfr, w->tcp_reply + 2, DNS_REPLY_MAX, now_s, mono);
-		if (len == 0)
-			return !xfr_out_failed(c->xfr);
-		w->tcp_reply[0] = (uint8_t)(len >> 8);
-		w->tcp_reply[1] = (uint8_t)len;
-		if (evbuffer_add(outb, w->tcp_reply, len + 2) != 0)
-			return false;
+	size_t off = 0;
+	int64_t waited = 0;
+	while (off < len) {
+		if (atomic_load_explicit(&c->w->srv->stopping, memory_order_relaxed))
+			return "the server is shutting down";
+		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			off += (size_t)n;
+			waited = 0;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return "the client went away";
+		if (waited >= (int64_t)c->idle_ms)
+			return "the client stopped reading for tcp.idle_timeout_ms";
+		int64_t left = (int64_t)c->idle_ms - waited;
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int64_t t0 = clock_mono_ms();
+		int r = poll(&pfd, 1, (int)(left < UDP_STOP_POLL_MS ? left : UDP_STOP_POLL_MS));
+		if (r < 0 && errno != EINTR)
+			return "waiting for the client failed";
+		waited += clock_mono_ms() - t0;
 	}
-	return true;
+	return NULL;
 }
 
 /*
- * Moves c's transfer on: more messages, or, once the last one has left our
- * buffer, the end (the transfer's slot is held until then, so
- * transfers.max_concurrent counts transfers still being delivered). False
- * to close the connection. c->xfr is NULL afterwards when it is over.
+ * Body of a transfer thread (arg: the connection, whose socket and xfr it
+ * owns until it activates c->xfr_done_ev, its last touch of c). Runs at
+ * nice XFR_NICE: every UDP and worker thread comes first (docs/transfers.md,
+ * "Transfers and queries"). Messages are gathered XFR_SEND_CHUNK bytes at a
+ * time into a buffer of its own (allocated here: never on the query path).
  */
-static bool tcp_xfr_step(struct tcp_conn *c)
+static void *xfr_thread_main(void *arg)
 {
-	if (!xfr_out_over(c->xfr) && !tcp_xfr_pump(c))
-		return false;
-	if (!xfr_out_over(c->xfr) || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-		return true; /* more when the output has drained */
+	struct tcp_conn *c = arg;
+	(void)pthread_setname_np(pthread_self(), "sov-xfr");
+	/* PRIO_PROCESS with a thread id sets that thread's nice alone (Linux). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), XFR_NICE) != 0)
+		LOG_RATELIMITED(60,
+				log_debug("xfr", "cannot lower a transfer thread's priority: %s",
+					  strerror(errno)));
+	int fd = c->xfr_fd;
+	uint8_t *buf = malloc(XFR_SEND_BUF);
+	const char *why = buf == NULL ? "out of memory" : NULL;
+	while (why == NULL && !xfr_out_over(c->xfr)) {
+		int64_t now_s = clock_unix_ms() / 1000, mono = clock_mono_ms();
+		size_t len = 0;
+		while (len < XFR_SEND_CHUNK) {
+			size_t m = xfr_out_next(c->xfr, buf + len + 2, XFR_SEND_BUF - len - 2,
+						now_s, mono);
+			if (m == 0)
+				break;
+			buf[len] = (uint8_t)(m >> 8);
+			buf[len + 1] = (uint8_t)m;
+			len += 2 + m;
+		}
+		if (len > 0)
+			why = xfr_send(c, fd, buf, len);
+	}
+	if (why != NULL)
+		xfr_out_stop(c->xfr, why);
+	free(buf);
+	event_active(c->xfr_done_ev, EV_READ, 1);
+	return NULL;
+}
+
+/* On the worker, when c's transfer thread is done: the connection is the
+ * worker's again. The transfer's slot is released here (xfr_out_free), so
+ * transfers.max_concurrent counts transfers until their last byte is sent. */
+static void tcp_xfr_on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+	(void)fd;
+	(void)what;
+	pthread_join(c->xfr_thread, NULL);
+	c->xfr_running = false;
 	bool ok = !xfr_out_failed(c->xfr);
 	xfr_out_free(c->xfr);
 	c->xfr = NULL;
-	return ok;
+	if (!ok || c->closing || bufferevent_enable(c->bev, EV_READ | EV_WRITE) != 0) {
+		tcp_close(c);
+		return;
+	}
+	tcp_process(c); /* the queries that waited behind it */
+}
+
+/*
+ * Hands c's socket to a transfer thread for c->xfr; every earlier reply has
+ * been written (the output is empty). False if the thread cannot be
+ * started: the caller closes the connection.
+ */
+static bool tcp_xfr_handover(struct tcp_conn *c)
+{
+	if (c->xfr_done_ev == NULL)
+		c->xfr_done_ev = event_new(c->w->base, -1, 0, tcp_xfr_on_done, c);
+	if (c->xfr_done_ev == NULL)
+		return false;
+	/* Neither reads nor timeouts while the thread owns the socket. */
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->xfr_fd = bufferevent_getfd(c->bev);
+	int e = pthread_create(&c->xfr_thread, NULL, xfr_thread_main, c);
+	if (e != 0) {
+		LOG_RATELIMITED(1,
+				log_warn("xfr", "cannot start a transfer thread: %s", strerror(e)));
+		return false;
+	}
+	c->xfr_running = true;
+	return true;
 }
 
 /*
@@ -154,11 +255,11 @@ static bool tcp_process(struct tcp_conn *c)
 		if (snap != NULL && w->ctx.last.xfr_pending) {
 			c->xfr = xfr_out_new(snap, &w->ctx.last.xfr,
 					     (const struct sockaddr *)&c->peer, w->tcp_query, flen);
-			/* While it runs, only the write timeout applies: a client
-			 * that stops reading is dropped after the idle timeout,
-			 * one that reads is not cut for sending nothing. */
+			/* Nothing more is read until it is over. It starts once
+			 * the replies before it are out (tcp_on_write). */
 			bufferevent_disable(c->bev, EV_READ);
-			if (c->xfr == NULL || !tcp_xfr_step(c)) {
+			if (c->xfr == NULL ||
+			    (evbuffer_get_length(outb) == 0 && !tcp_xfr_handover(c))) {
 				bad = true;
 				break;
 			}
@@ -194,15 +295,9 @@ static void tcp_on_write(struct bufferevent *bev, void *arg)
 	struct tcp_conn *c = arg;
 	(void)bev;
 	if (c->xfr != NULL) {
-		if (!tcp_xfr_step(c) || (c->xfr == NULL && c->closing)) {
+		/* The replies before a transfer are out: it starts. */
+		if (!c->xfr_running && !tcp_xfr_handover(c))
 			tcp_close(c);
-			return;
-		}
-		if (c->xfr != NULL)
-			return;
-		/* Over: read again, and answer the queries that waited behind it. */
-		bufferevent_enable(c->bev, EV_READ);
-		tcp_process(c);
 		return;
 	}
 	if (c->closing) {
@@ -275,6 +370,7 @@ static void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 	if (c == NULL)
 		goto fail;
 	c->w = w;
+	c->idle_ms = idle_ms;
 	if (peerlen > 0 && (size_t)peerlen <= sizeof(c->peer))
 		memcpy(&c->peer, peer, (size_t)peerlen);
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -170,6 +171,9 @@ void *udp_main(void *arg)
 {
 	struct udp_sock *us = arg;
 	unsigned used = UDP_BATCH;
+	char name[16];
+	snprintf(name, sizeof(name), "sov-udp%u", us->id % 10000);
+	(void)pthread_setname_np(pthread_self(), name); /* for top -H, perf, ps -L */
 	snapshot_thread_register();
 	while (!atomic_load_explicit(&us->srv->stopping, memory_order_relaxed)) {
 		udp_rx_reset(us, used);

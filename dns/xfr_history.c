@@ -63,6 +63,17 @@ void xfr_history_add(const uint8_t *origin, const char *kind, uint32_t serial, c
 	pthread_mutex_unlock(&lock);
 }
 
+void xfr_history_totals(uint64_t *ended, uint64_t *failed)
+{
+	*ended = *failed = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < count; i++) {
+		*ended += table[i].h.count;
+		*failed += table[i].h.failures;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 void xfr_history_get(const uint8_t *origin, struct xfr_history *out)
 {
 	memset(out, 0, sizeof(*out));

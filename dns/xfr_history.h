@@ -30,6 +30,10 @@ struct xfr_history {
 void xfr_history_add(const uint8_t *origin, const char *kind, uint32_t serial, const char *client,
 		     uint64_t records, int64_t ms, bool ok) __attribute__((nonnull));
 
+/** Transfers out of every zone since start: *ended in all, *failed of them
+ *  cut short. Any thread. */
+void xfr_history_totals(uint64_t *ended, uint64_t *failed) __attribute__((nonnull));
+
 /** The last transfer of origin into *out (known false: none). Any thread. */
 void xfr_history_get(const uint8_t *origin, struct xfr_history *out) __attribute__((nonnull));
 

@@ -16,11 +16,18 @@
  * A difference that deletes a record we do not have, or adds one we have,
  * fails the transfer (the caller retries with AXFR, as BIND does).
  *
- * The result is a master file written to `out`, one record per line in
+ * The result of a full zone (AXFR, or IXFR answered AXFR-style) goes, as
+ * each record is received, into the zone builder `build` when one is given
+ * (dns/zone.h: the file's rules, no text in between; `out` is not written
+ * then), else to the master file `out`. The result of an incremental reply
+ * is the master file `out`, or, with `build` and `have_zone`, the records of
+ * have_zone minus the deletions plus the additions, into `build` (only the
+ * differences are held in memory). The file has one record per line in
  * ldns presentation form, SOA first, ready for zone_load(): the caller
- * validates it by the same rules as an operator's file before serving it.
- * A full transfer is streamed (memory does not grow with the zone); an
- * incremental one holds our copy in memory while applying.
+ * validates it (or finishes the builder) by the same rules as an
+ * operator's file before serving it. A full transfer into `out` is
+ * streamed (memory does not grow with the zone); an incremental one holds
+ * our copy in memory while applying.
  *
  * Records of type A and AAAA whose owner is one of skip_names (the geo
  * service names of this zone: a sovdns primary sends them as static sets,
@@ -40,6 +47,8 @@
  * times the largest zone we benchmark. */
 #define XFR_IN_DEFAULT_MAX_RECORDS 10000000u
 
+struct zone_builder;
+
 struct xfr_in_params {
 	const uint8_t *origin;		  /* lowercased wire name of the zone */
 	uint16_t qtype;			  /* DNS_TYPE_AXFR or DNS_TYPE_IXFR */
@@ -48,8 +57,16 @@ struct xfr_in_params {
 	const char *have_path;		  /* IXFR: the master file of that version */
 	const uint8_t *const *skip_names; /* lowercased wire names (may be NULL) */
 	size_t skip_count;
-	uint64_t max_records; /* 0: XFR_IN_DEFAULT_MAX_RECORDS */
-	FILE *out;	      /* where the zone is written; not closed */
+	uint64_t max_records;	      /* 0: XFR_IN_DEFAULT_MAX_RECORDS */
+	FILE *out;		      /* where the zone is written; not closed. NULL allowed
+					 with `build` and no have_path (AXFR) */
+	struct zone_builder *build;   /* full zones go here (NULL: to out); the
+					 caller finishes or frees it */
+	const struct zone *have_zone; /* IXFR with build: the zone we serve at
+					 have_serial (must outlive x); the
+					 differences are applied to its records
+					 into build instead of to have_path into
+					 out (NULL: the file way) */
 };
 
 enum xfr_in_status {

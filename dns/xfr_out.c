@@ -87,6 +87,11 @@ static void xo_fail(struct xfr_out *x, const char *why)
 	x->phase = XO_DONE;
 }
 
+void xfr_out_stop(struct xfr_out *x, const char *why)
+{
+	xo_fail(x, why);
+}
+
 /* One record of rs, the one at byte offset off of its RDATA, as an RRset of one. */
 static zrrset_t one_record(const zrrset_t *rs, uint32_t off)
 {

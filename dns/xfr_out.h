@@ -27,8 +27,9 @@
  * version whose serial it saw first. It reads only the zone, the keys and
  * the configuration, never the live health or admin tables.
  *
- * Not thread-safe: one transfer is driven by the one worker thread that
- * owns its TCP connection.
+ * Not thread-safe: one transfer is driven by one thread at a time (the
+ * transfer thread of its TCP connection, dns/tcp.c; the worker that owns the
+ * connection frees it once that thread has ended).
  */
 #ifndef SOV_DNS_XFR_OUT_H
 #define SOV_DNS_XFR_OUT_H
@@ -91,6 +92,10 @@ bool xfr_out_over(const struct xfr_out *x) __attribute__((nonnull));
 /** True once the transfer stopped before its last SOA (time cap, a record that
  * cannot be written, signing failed): the connection should be closed. */
 bool xfr_out_failed(const struct xfr_out *x) __attribute__((nonnull));
+
+/** Stops x before its end for a reason of the connection's (why: a static
+ * string for the log and xfr_out_failed(), e.g. the client stopped reading). */
+void xfr_out_stop(struct xfr_out *x, const char *why) __attribute__((nonnull));
 
 /** Frees x (NULL allowed): releases the slot and the snapshot reference, logs the outcome. */
 void xfr_out_free(struct xfr_out *x);

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/diag.h"
 #include "wire/dname.h"
@@ -131,8 +132,11 @@ zone_t *zone_ref(const zone_t *z) __attribute__((nonnull, returns_nonnull));
  * apex; more than one SOA; SOA below the apex; a name outside the origin;
  * CNAME beside other data or two CNAMEs at a name (RFC 2181 §10.1);
  * records below a zone cut other than glue addresses (A/AAAA) named by an
- * NS target of that cut, and any data at a cut but NS/DS ("occluded data");
- * no NS at the apex; class other than IN; DNAME (not supported); query or
+ * NS target of that cut, and any data at a cut but NS/DS ("occluded data";
+ * A/AAAA at the cut are glue when one of its NS records names the cut
+ * itself, RFC 9471 §2.1);
+ * no NS at the apex; class other than IN; two DNAMEs at a name, or data
+ * below a DNAME (occluded, RFC 6672 §2.3-2.4); query or
  * meta types (ANY, OPT, ...); an $INCLUDE that cannot be opened or is not
  * a regular file, or nests deeper than 8 files. Differing TTLs within an
  * RRset are warned about (logged) and the first one kept; duplicate
@@ -164,6 +168,92 @@ struct zone_services {
  */
 int zone_load_services(const char *origin, const char *path, const struct zone_services *svcs,
 		       zone_t **out, diag_t *diag) __attribute__((warn_unused_result));
+
+/*
+ * Building a zone from records given as wire data (a zone transfer, RFC
+ * 5936), by exactly the rules zone_load_services() applies to a file: the
+ * per-record checks (class IN, owner at or below the origin, no meta or
+ * query type, SOA only at the apex, RDATA of at most 65535 bytes
+ * and well formed for A, AAAA, NS, CNAME, PTR, MX, SOA), TTLs of at most
+ * 2147483647 s (what a file can say, RFC 2181 §8), duplicates dropped
+ * (names in RDATA compared case-insensitively, RFC 2181 §5, RFC 4343),
+ * differing TTLs in an RRset warned about and the first kept, and the
+ * zone's rules (SOA and NS at the apex, CNAME alone, cuts and glue,
+ * DNAME, service names: those of zone_load_services() above). The result is the same zone_t as
+ * loading a file holding the same records in the same order.
+ *
+ *   zone_builder_new → zone_builder_add × n → zone_builder_finish
+ *
+ * Diagnostics name the source and the record's number in the order given
+ * (1-based), then the problem (which names the owner and type): "AXFR of
+ * example.test. from 192.0.2.1, record 7: CNAME at www.example.test.
+ * cannot coexist with other data (A) (RFC 2181 §10.1)"; zone-wide ones
+ * the source alone. Memory while building: about 2 × 32 bytes per record
+ * plus the RDATA, as for a file. One thread at a time per builder.
+ */
+typedef struct zone_builder zone_builder_t;
+
+/**
+ * A builder for zone `origin` (presentation form). `path` becomes the
+ * zone's path (the file the zone is kept in, zone_t.path); `source` names
+ * where the records come from in diagnostics. SOV_OK and *out, SOV_EINVAL
+ * (origin not a domain name), SOV_ENOMEM.
+ */
+int zone_builder_new(const char *origin, const char *path, const char *source, zone_builder_t **out)
+    __attribute__((nonnull, warn_unused_result));
+
+/**
+ * Adds one record: owner a wire name (uncompressed, any case, at most 255
+ * bytes), class and type in host order, TTL in seconds, rdata[0..rdlen)
+ * its RDATA uncompressed (the names in it in the case to serve; rdata may
+ * be NULL when rdlen is 0). Copies everything. SOV_OK; SOV_ESEMANTIC when
+ * this record breaks a per-record rule (noted; zone_builder_finish()
+ * reports it and fails); SOV_ENOMEM (the builder is then only good for
+ * zone_builder_free()). Rules that involve several records are checked
+ * at the end.
+ */
+int zone_builder_add(zone_builder_t *b, const uint8_t *owner, uint16_t rclass, uint16_t type,
+		     uint32_t ttl_s, const uint8_t *rdata, size_t rdlen)
+    __attribute__((nonnull(1, 2), warn_unused_result));
+
+/** Problems noted so far (per-record rules; at least 1 after SOV_ESEMANTIC). */
+size_t zone_builder_errors(const zone_builder_t *b) __attribute__((nonnull));
+
+/**
+ * Builds and checks the zone with the service names svcs (NULL allowed; as
+ * for zone_load_services(), read during the call only: given at the end so
+ * that they are the configuration's when the zone is published, not when
+ * the transfer began); frees b in every case. SOV_OK and *out (refs 1,
+ * zone_free() it), else NULL in *out and SOV_ESEMANTIC (every problem in
+ * diag, which may be NULL), SOV_EINVAL (a service name outside the zone),
+ * SOV_ENOMEM.
+ */
+int zone_builder_finish(zone_builder_t *b, const struct zone_services *svcs, zone_t **out,
+			diag_t *diag) __attribute__((nonnull(1, 3), warn_unused_result));
+
+/** Frees a builder that will not be finished (NULL allowed). */
+void zone_builder_free(zone_builder_t *b);
+
+/**
+ * Writes z as master file records to out (not flushed, not closed): the
+ * apex SOA first, then every RRset, one record per line, owner absolute,
+ * each with its RRset's TTL; what zone_load_services() reads back into the
+ * same zone (with the same service names). *records gets the records
+ * written. SOV_OK, SOV_EIO (a write failed: ferror(out)), SOV_EINVAL (z
+ * has no data, or a record ldns cannot print).
+ */
+int zone_print(const zone_t *z, FILE *out, uint64_t *records)
+    __attribute__((nonnull, warn_unused_result));
+
+struct ldns_struct_rr;
+
+/**
+ * One record of a zone as a new ldns record (ldns_rr_free() it): owner a
+ * wire name, type, TTL in seconds, rd the record's [RDLENGTH][RDATA] as
+ * stored in a zrrset_t. NULL when out of memory or ldns cannot read it.
+ */
+struct ldns_struct_rr *zone_rr_ldns(const uint8_t *owner, uint16_t type, uint32_t ttl_s,
+				    const uint8_t *rd) __attribute__((nonnull));
 
 /** Drops a reference; the last one frees the zone. NULL is allowed. */
 void zone_free(zone_t *z);

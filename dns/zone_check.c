@@ -2,7 +2,8 @@
  *
  * Runs once the tree is linked (parent, cut): one SOA and NS at the apex,
  * CNAME alone at its name (RFC 2181 §10.1), nothing but NS/DS at a zone cut
- * and nothing but glue below it (RFC 1034 §4.2.1), service names free of
+ * (and its own glue when its NS names it, RFC 9471 §2.1) and nothing but
+ * glue below it (RFC 1034 §4.2.1), service names free of
  * static addresses and above any cut.
  */
 #include <ldns/ldns.h>
@@ -79,15 +80,33 @@ static void validate_node(loader_t *L, const zone_t *z, uint32_t idx, const zrec
 				 name, others);
 	}
 
+	uint32_t dpos;
+	const zrrset_t *dname = znode_rrset_pos(n, LDNS_RR_TYPE_DNAME, &dpos);
+	if (dname != NULL) {
+		/* RFC 6672 §2.4: one DNAME per name (beside a CNAME: the CNAME
+		 * rule above). */
+		if (dname->count > 1)
+			zerr_rec(L, &recs[s[dpos].second],
+				 "two DNAME records at %s: a name has at most one (RFC 6672 §2.4)",
+				 name);
+	}
+
 	if (n->cut == idx) {
+		/* RFC 9471 §2.1: a cut whose NS names the cut itself ("sub NS
+		 * sub.example.test.") needs that name's addresses as glue; they
+		 * are the one data beside NS/DS at a cut (NSD, Knot, BIND). */
+		bool self_glue = is_ns_target(n, n->owner);
 		for (uint16_t i = 0; i < n->rrset_count; i++) {
 			uint16_t t = n->rrsets[i].type;
 			if (t == LDNS_RR_TYPE_NS || t == LDNS_RR_TYPE_DS ||
 			    t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_RRSIG)
 				continue;
+			if ((t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA) && self_glue)
+				continue;
 			zerr_rec(L, &recs[s[i].first],
 				 "%s at %s is occluded by the delegation (zone cut) at %s: only "
-				 "NS and DS records belong there",
+				 "NS and DS records belong there (and A/AAAA when an NS "
+				 "record names the cut itself)",
 				 zone_type_str(t, tbuf, sizeof(tbuf)), name, name);
 		}
 	} else if (n->cut != ZNODE_NONE) {
@@ -102,6 +121,40 @@ static void validate_node(loader_t *L, const zone_t *z, uint32_t idx, const zrec
 				 "%s at %s is below the zone cut at %s and is not glue for it",
 				 zone_type_str(t, tbuf, sizeof(tbuf)), name, cutname);
 		}
+	}
+}
+
+/* RFC 6672 §2.3: the names below a DNAME are never looked up (the DNAME
+ * redirects them): data there is occluded, refused as below a cut. Only
+ * zones with a DNAME pay for the walk up from each node. */
+static void check_below_dname(loader_t *L, const zone_t *z, const zrec_t *recs,
+			      const rrset_src_t *src)
+{
+	char name[DNAME_STR_MAX], dname[DNAME_STR_MAX], tbuf[16];
+	bool any = false;
+	for (uint32_t id = 0; id < z->node_count && !any; id++)
+		any = znode_rrset_pos(&z->nodes[id], LDNS_RR_TYPE_DNAME, NULL) != NULL;
+	if (!any)
+		return;
+	const zrrset_t *first = z->nodes[0].rrsets;
+	for (uint32_t id = 1; id < z->node_count; id++) {
+		const znode_t *n = &z->nodes[id];
+		if (n->rrset_count == 0)
+			continue;
+		const znode_t *up = NULL;
+		for (uint32_t p = n->parent; p != ZNODE_NONE && up == NULL; p = z->nodes[p].parent)
+			if (znode_rrset_pos(&z->nodes[p], LDNS_RR_TYPE_DNAME, NULL) != NULL)
+				up = &z->nodes[p];
+		if (up == NULL)
+			continue;
+		zone_name_str(n->owner, name, sizeof(name));
+		zone_name_str(up->owner, dname, sizeof(dname));
+		size_t base = (size_t)(n->rrsets - first);
+		for (uint16_t k = 0; k < n->rrset_count; k++)
+			zerr_rec(L, &recs[src[base + k].first],
+				 "%s at %s is occluded by the DNAME at %s: names below a DNAME "
+				 "are redirected, never looked up (RFC 6672 §2.3)",
+				 zone_type_str(n->rrsets[k].type, tbuf, sizeof(tbuf)), name, dname);
 	}
 }
 
@@ -125,6 +178,7 @@ void zone_check(loader_t *L, const zrec_t *recs, const rrset_src_t *src)
 		validate_node(L, z, id, recs, src, (uint32_t)base);
 		base += z->nodes[id].rrset_count;
 	}
+	check_below_dname(L, z, recs, src);
 	for (size_t i = 0; L->svcs != NULL && i < L->svcs->count; i++) {
 		const znode_t *n = &z->nodes[L->svc_node[i]];
 		zone_name_str(n->owner, name, sizeof(name));

@@ -61,11 +61,28 @@ void zerr_flush(loader_t *L, diag_t *diag)
 		qsort(L->errs, L->nerrs, sizeof(*L->errs), zerr_cmp);
 	for (size_t i = 0; i < L->nerrs; i++) {
 		const zerr_t *e = &L->errs[i];
+		if (L->wire) {
+			/* No file to point at: the source and the record's number. */
+			char where[1200];
+			if (e->seq != UINT32_MAX && e->line > 0)
+				snprintf(where, sizeof(where), "%s, record %u", L->files[0],
+					 e->line);
+			else
+				snprintf(where, sizeof(where), "%s", L->files[0]);
+			diag_add_where(diag, where, "%s", e->msg);
+			continue;
+		}
 		diag_add(diag, e->file < L->nfiles ? L->files[e->file] : L->z->path, e->line,
 			 e->col ? e->col : 1, "%s", e->msg);
 	}
-	if (L->errs_dropped > 0)
-		diag_add(diag, L->z->path, 0, 1, "%zu more errors not listed", L->errs_dropped);
+	if (L->errs_dropped > 0) {
+		if (L->wire)
+			diag_add_where(diag, L->files[0], "%zu more errors not listed",
+				       L->errs_dropped);
+		else
+			diag_add(diag, L->z->path, 0, 1, "%zu more errors not listed",
+				 L->errs_dropped);
+	}
 }
 
 /* Sets the line and column of the error just added (when it was added). */

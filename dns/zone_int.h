@@ -3,7 +3,8 @@
  * The loader is split by job, each file using only ones listed below it
  * (no file calls back into a higher one):
  *
- *   zone.c        zone_load(), zone_load_services(): the orchestrator (top)
+ *   zone.c        zone_load(), zone_load_services(), zone_builder_*(): the
+ *                 orchestrator (top): records from a file or given as wire data
  *   zone_build.c  sort, deduplicate, lay out nodes/RRsets/RDATA, link the tree
  *   zone_check.c  semantic rules on the built tree (SOA, NS, CNAME, cuts, services)
  *   zone_parse.c  reading files: $ directives, blank lines, fast path or ldns
@@ -12,6 +13,9 @@
  *   zone_names.c  the name table (ids, hash table that becomes the index), ENTs
  *   zone_err.c    diagnostics collected in loader_t and flushed in file order
  *   zone_index.c  zone_find(), znode_rrset(), zone_free() (also used by the above)
+ *
+ * Beside the loader, zone_print.c writes a loaded zone back as master file
+ * text (zone_print(), for a secondary's kept copy); it uses zone_index.c only.
  *
  * Everything here runs at load time on one thread; nothing is shared with
  * the query path except the zone_t the orchestrator hands out.
@@ -89,6 +93,8 @@ typedef struct loader {
 	unsigned ttl_warnings;
 	bool ttl_seen, ttl_missing_warned;
 	bool oom, io_error, syntax_error;
+	bool wire; /* records given by zone_builder_add(): files[0] names their source
+		      and zrec_t.line is the record's number (1-based) in it */
 	const struct zone_services *svcs;
 	uint32_t *svc_node; /* node id of svcs->names[i] */
 } loader_t;
@@ -150,6 +156,14 @@ void record_add(loader_t *L, const ldns_rr *rr, uint16_t file, uint32_t line)
  * (any case) and TTL in seconds. */
 void record_add_fast(loader_t *L, const zfast_t *r, const uint8_t *owner, uint32_t ttl_s,
 		     uint16_t file, uint32_t line) __attribute__((nonnull));
+
+/** Same for a record given in wire form (zone_builder_add()): `owner` any
+ * case, rdata[0..rdlen) uncompressed. The dedup hash lowercases the domain
+ * names the type's RDATA holds (the fields ldns parses as names, as for a
+ * file); RDATA whose names cannot be located is "malformed RDATA". */
+void record_add_rdata(loader_t *L, const uint8_t *owner, uint16_t rclass, uint16_t type,
+		      uint32_t ttl_s, const uint8_t *rdata, size_t rdlen, uint32_t line)
+    __attribute__((nonnull(1, 2)));
 
 /* ----------------------------------------------------- zone_lint.c: the text */
 

@@ -115,22 +115,16 @@ static void record_add_wire(loader_t *L, const uint8_t *owner, uint16_t rclass, 
 	dname_lower(lname, owner);
 	if (rclass != LDNS_RR_CLASS_IN) {
 		char *cls = ldns_rr_class2str((ldns_rr_class)rclass);
-		zerr_add(L, seq, file, line, "class %s is not supported: zones are class IN only",
-			 cls ? cls : "?");
+		zone_name_str(lname, name, sizeof(name));
+		zerr_add(L, seq, file, line,
+			 "class %s is not supported (%s %s): zones are class IN only",
+			 cls ? cls : "?", name, zone_type_str(type, tbuf, sizeof(tbuf)));
 		free(cls);
 		return;
 	}
 	if (!dname_is_subdomain(lname, z->origin)) {
 		zone_name_str(lname, name, sizeof(name));
 		zerr_add(L, seq, file, line, "%s is outside the zone %s", name, z->origin_str);
-		return;
-	}
-	if (type == LDNS_RR_TYPE_DNAME) {
-		zone_name_str(lname, name, sizeof(name));
-		zerr_add(
-		    L, seq, file, line,
-		    "DNAME at %s: DNAME records are not supported by sovdns (use CNAME records)",
-		    name);
 		return;
 	}
 	if (type_is_meta(type)) {
@@ -223,6 +217,30 @@ static uint64_t rdhash_start(size_t rdlen)
 	return hash64(14695981039346656037ull, len2, 2, false);
 }
 
+/**
+ * The dedup hash of an ldns record's RDATA (rdlen bytes in all): its rdfs
+ * back to back, the names among them lowercased. Copies them to `copy`
+ * (rdlen bytes; NULL: no copy); *total gets the bytes the rdfs hold.
+ */
+static uint64_t rdfs_hash(const ldns_rr *rr, size_t rdlen, uint8_t *copy, size_t *total)
+{
+	uint64_t h = rdhash_start(rdlen);
+	size_t o = 0;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		/* An empty field (CAA value "") has no data pointer at all. */
+		if (f == NULL || ldns_rdf_size(f) == 0)
+			continue;
+		if (copy != NULL && o + ldns_rdf_size(f) <= rdlen)
+			memcpy(copy + o, ldns_rdf_data(f), ldns_rdf_size(f));
+		h = hash64(h, ldns_rdf_data(f), ldns_rdf_size(f),
+			   ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME);
+		o += ldns_rdf_size(f);
+	}
+	*total = o;
+	return h;
+}
+
 /** record_add_wire() for a record parsed by ldns. */
 void record_add(loader_t *L, const ldns_rr *rr, uint16_t file, uint32_t line)
 {
@@ -247,18 +265,8 @@ void record_add(loader_t *L, const ldns_rr *rr, uint16_t file, uint32_t line)
 		L->oom = true;
 		return;
 	}
-	uint64_t h = rdhash_start(rdlen);
-	size_t o = 0;
-	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
-		const ldns_rdf *f = ldns_rr_rdf(rr, i);
-		/* An empty field (CAA value "") has no data pointer at all. */
-		if (f == NULL || ldns_rdf_size(f) == 0)
-			continue;
-		memcpy(buf + o, ldns_rdf_data(f), ldns_rdf_size(f));
-		h = hash64(h, buf + o, ldns_rdf_size(f),
-			   ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME);
-		o += ldns_rdf_size(f);
-	}
+	size_t total;
+	uint64_t h = rdfs_hash(rr, rdlen, buf, &total);
 	record_add_wire(L, ldns_rdf_data(owner), (uint16_t)ldns_rr_get_class(rr), type,
 			ldns_rr_ttl(rr), buf, rdlen, h, file, line);
 	if (buf != small)
@@ -274,4 +282,123 @@ void record_add_fast(loader_t *L, const zfast_t *r, const uint8_t *owner, uint32
 	h = hash64(h, r->rdata + r->name_at, (size_t)r->rdlen - r->name_at, true);
 	record_add_wire(L, owner, LDNS_RR_CLASS_IN, r->type, ttl_s, r->rdata, r->rdlen, h, file,
 			line);
+}
+
+/** Bytes of an RDATA field of fixed size, 0 for any other field type. */
+static size_t field_fixed_size(ldns_rdf_type t)
+{
+	switch (t) {
+	case LDNS_RDF_TYPE_INT8:
+	case LDNS_RDF_TYPE_ALG:
+	case LDNS_RDF_TYPE_CERT_ALG:
+		return 1;
+	case LDNS_RDF_TYPE_INT16:
+	case LDNS_RDF_TYPE_TYPE:
+	case LDNS_RDF_TYPE_CLASS:
+		return 2;
+	case LDNS_RDF_TYPE_INT32:
+	case LDNS_RDF_TYPE_A:
+	case LDNS_RDF_TYPE_TIME:
+	case LDNS_RDF_TYPE_PERIOD:
+		return 4;
+	case LDNS_RDF_TYPE_AAAA:
+		return 16;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The dedup hash of wire RDATA, names lowercased where ldns would parse a
+ * name (the fields of type DNAME in its descriptor), i.e. the hash
+ * record_add() computes for the same record read from a file. Walks the
+ * fields while they have a fixed size or are names, up to the last name;
+ * what follows has no name. False when that walk cannot locate the names
+ * (a variable-size field before a name): the caller asks ldns.
+ */
+static bool rdhash_walk(uint16_t type, const uint8_t *rd, size_t len, uint64_t *out)
+{
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	uint64_t h = rdhash_start(len);
+	size_t o = 0, names = 0, used = 0;
+	size_t want = d != NULL ? d->_dname_count : 0;
+	if (d != NULL && d->_variable == LDNS_RDF_TYPE_DNAME)
+		return false;
+	for (size_t i = 0; names < want; i++) {
+		ldns_rdf_type t = ldns_rr_descriptor_field_type(d, i);
+		size_t fs = field_fixed_size(t);
+		if (t == LDNS_RDF_TYPE_DNAME) {
+			if (!zone_wire_name_ok(rd + o, len - o, &used))
+				return false;
+			h = hash64(h, rd + o, used, true);
+			o += used;
+			names++;
+		} else if (fs > 0 && len - o >= fs) {
+			h = hash64(h, rd + o, fs, false);
+			o += fs;
+		} else {
+			return false;
+		}
+	}
+	*out = hash64(h, rd + o, len - o, false);
+	return true;
+}
+
+/* The same hash through ldns's RDATA parser (rare types: a name after a
+ * variable-size field). False when ldns cannot read the RDATA. */
+static bool rdhash_ldns(uint16_t type, const uint8_t *rd, size_t len, uint64_t *out)
+{
+	uint8_t small[1024];
+	uint8_t *buf = len + 2 <= sizeof(small) ? small : malloc(len + 2);
+	ldns_rr *rr = ldns_rr_new();
+	bool ok = false;
+	if (buf == NULL || rr == NULL)
+		goto finish;
+	buf[0] = (uint8_t)(len >> 8);
+	buf[1] = (uint8_t)len;
+	memcpy(buf + 2, rd, len);
+	ldns_rr_set_type(rr, (ldns_rr_type)type);
+	size_t pos = 0;
+	if (ldns_wire2rdf(rr, buf, len + 2, &pos) != LDNS_STATUS_OK || pos != len + 2)
+		goto finish;
+	size_t total;
+	*out = rdfs_hash(rr, len, NULL, &total);
+	ok = total == len;
+finish:
+	ldns_rr_free(rr);
+	if (buf != small)
+		free(buf);
+	return ok;
+}
+
+void record_add_rdata(loader_t *L, const uint8_t *owner, uint16_t rclass, uint16_t type,
+		      uint32_t ttl_s, const uint8_t *rdata, size_t rdlen, uint32_t line)
+{
+	size_t used = 0;
+	char name[DNAME_STR_MAX], tbuf[16];
+	uint64_t h = 0;
+	uint32_t seq = (uint32_t)L->nrecs;
+	static const uint8_t empty[1] = {0};
+	if (rdata == NULL)
+		rdata = empty;
+	if (!zone_wire_name_ok(owner, DNAME_MAXLEN, &used)) {
+		zerr_add(L, seq, 0, line, "malformed owner name");
+		return;
+	}
+	/* A file refuses what it cannot spell (zone_lint.c); the same bound here. */
+	if (ttl_s > INT32_MAX) {
+		zone_name_str(owner, name, sizeof(name));
+		zerr_add(L, seq, 0, line,
+			 "TTL %u of %s at %s is above 2147483647, the largest RFC 2181 §8 allows",
+			 ttl_s, zone_type_str(type, tbuf, sizeof(tbuf)), name);
+		return;
+	}
+	if (rdlen <= UINT16_MAX && !rdhash_walk(type, rdata, rdlen, &h) &&
+	    !rdhash_ldns(type, rdata, rdlen, &h)) {
+		zone_name_str(owner, name, sizeof(name));
+		zerr_add(L, seq, 0, line, "%s at %s: malformed RDATA",
+			 zone_type_str(type, tbuf, sizeof(tbuf)), name);
+		return;
+	}
+	record_add_wire(L, owner, rclass, type, ttl_s, rdata, rdlen, h, 0, line);
 }

@@ -196,6 +196,8 @@ static bool opt_options_parse(const uint8_t *rd, size_t rdlen, struct dns_query 
 			if (q->has_ecs || !ecs_parse(data, olen, &q->ecs))
 				goto finish;
 			q->has_ecs = true;
+		} else if (code == EDNS_OPT_NSID) {
+			q->has_nsid = true; /* a query's is empty (RFC 5001 §2.3) */
 		} else if (code == EDNS_OPT_EXPIRE) {
 			q->has_expire = true; /* a query's is empty; ignored if not */
 		} else if (code == EDNS_OPT_COOKIE) {
@@ -226,6 +228,7 @@ static void edns_options_clear(struct dns_query *q)
 	memset(&q->ecs, 0, sizeof(q->ecs));
 	q->has_cookie = false;
 	q->has_expire = false;
+	q->has_nsid = false;
 	q->cookie_len = 0;
 	memset(q->cookie, 0, sizeof(q->cookie));
 }
@@ -315,13 +318,16 @@ static enum dns_parse_result records_parse(const uint8_t *pkt, size_t len, size_
 			q->edns_udp_size = wire_read_u16(rr + 2);
 			q->edns_version = (uint8_t)(ttl >> 16);
 			q->edns_do = (ttl & EDNS_DO_BIT) != 0;
-			if (!opt_options_parse(pkt + pos, rdlen, q)) {
+			badvers = q->edns_version > 0;
+			/* RFC 6891 §6.1.3: options belong to their EDNS version;
+			 * those of a version we do not implement are not read (as
+			 * BIND does): the BADVERS reply echoes none of them. */
+			if (!badvers && !opt_options_parse(pkt + pos, rdlen, q)) {
 				/* RFC 6891 §7: a FORMERR for a bad option still
 				 * carries an OPT, so has_edns stays true. */
 				edns_options_clear(q);
 				goto finish;
 			}
-			badvers = q->edns_version > 0;
 		}
 		pos += rdlen;
 	}

@@ -39,6 +39,7 @@ enum dns_rcode {
 	DNS_RCODE_NXDOMAIN = 3,
 	DNS_RCODE_NOTIMP = 4,
 	DNS_RCODE_REFUSED = 5,
+	DNS_RCODE_YXDOMAIN = 6, /* RFC 6672 §2.2: the DNAME substitution is too long */
 	DNS_RCODE_NOTAUTH = 9,
 	DNS_RCODE_BADVERS = 16, /* extended: upper 8 bits go in the OPT TTL */
 };
@@ -75,6 +76,7 @@ enum dns_type {
 
 enum dns_class { DNS_CLASS_IN = 1, DNS_CLASS_CH = 3, DNS_CLASS_NONE = 254, DNS_CLASS_ANY = 255 };
 
+#define EDNS_OPT_NSID 3	   /* RFC 5001 */
 #define EDNS_OPT_ECS 8	   /* RFC 7871 */
 #define EDNS_OPT_EXPIRE 9  /* RFC 7314 */
 #define EDNS_OPT_COOKIE 10 /* RFC 7873 */
@@ -123,6 +125,7 @@ struct dns_query {
 	bool has_tsig;	      /* a TSIG record, last in the additional section (RFC 8945 §5.1) */
 	uint16_t tsig_offset; /* offset in the packet of that record's owner name */
 	bool has_expire;      /* an EXPIRE option was present (RFC 7314 §2; its data ignored) */
+	bool has_nsid;	      /* an NSID option was present (RFC 5001 §2.3; its data ignored) */
 	bool has_cookie;      /* a valid COOKIE option was present (RFC 7873) */
 	uint8_t cookie_len;   /* 8 (client only) or 16..40 (client + server) */
 	uint8_t cookie[40];
@@ -144,8 +147,10 @@ struct dns_query {
  * the family's address, ADDRESS octets != ceil(source/8), bits set beyond the
  * source prefix, scope prefix != 0, a second ECS option) → FORMERR; COOKIE
  * length not 8 or 16..40, or a second COOKIE (RFC 7873 §5.2.2) → FORMERR;
- * other options are ignored; EDNS version > 0 → BADVERS (checked after the
- * option list is validated, and only if nothing else is FORMERR). Records
+ * other options are ignored; EDNS version > 0 → BADVERS (only if nothing
+ * else is FORMERR); its option list is then not read at all (RFC 6891
+ * §6.1.3: options belong to the version; has_ecs, has_cookie,
+ * has_expire and has_nsid stay false, so the BADVERS reply carries only our OPT). Records
  * other than OPT (e.g. TSIG) are bounds-checked and skipped; their owner
  * names are fully validated. Opcode is NOT checked here.
  * On DROP/FORMERR without a question, qname_len is 0 and qname is the root.

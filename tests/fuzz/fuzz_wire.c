@@ -56,7 +56,8 @@ static void check_query(const uint8_t *data, size_t size, enum dns_parse_result 
 		CHECK(q->qname_len == 0 && q->question_end == 0);
 	}
 	if (res == DNS_PARSE_BADVERS)
-		CHECK(q->has_edns && q->edns_version > 0);
+		CHECK(q->has_edns && q->edns_version > 0 && !q->has_ecs && !q->has_cookie &&
+		      !q->has_expire);
 	if (res == DNS_PARSE_OK && q->has_edns)
 		CHECK(q->edns_version == 0);
 	if (q->has_ecs) {

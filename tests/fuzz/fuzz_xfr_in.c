@@ -3,7 +3,9 @@
  * The input is what a primary sends over TCP: messages, each after its
  * 2-byte length. Byte 0 chooses the query (bit 0: IXFR from serial 1 of a
  * small copy, else AXFR; bit 1: patch every message's ID to ours, so the
- * fuzzer gets past the ID check). Beyond "does not crash, leak or read
+ * fuzzer gets past the ID check; bit 2: full zones go into a zone builder,
+ * as the secondary does, which is finished and, when it gives a zone,
+ * printed back with zone_print()). Beyond "does not crash, leak or read
  * outside the input", it aborts when:
  *   - a finished full transfer wrote no record, or an up-to-date reply
  *     has a serial newer than ours;
@@ -17,7 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "dns/xfr_in.h"
+#include "dns/zone.h"
 #include "tests/fuzz/fuzz.h"
 #include "wire/wire.h"
 
@@ -54,7 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	FILE *out = fopen("/dev/null", "w");
 	CHECK(out != NULL);
-	bool ixfr = data[0] & 1, patch = data[0] & 2;
+	bool ixfr = data[0] & 1, patch = data[0] & 2, build = data[0] & 4;
+	zone_builder_t *b = NULL;
+	if (build)
+		CHECK(zone_builder_new("example.test", "/nonexistent/kept.zone", "fuzz", &b) ==
+		      SOV_OK);
 	static const uint8_t svc[] = "\x03"
 				     "geo\x07"
 				     "example\x04test";
@@ -69,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .skip_count = 1,
 	    .max_records = 100000,
 	    .out = out,
+	    .build = b,
 	};
 	struct xfr_in *x = xfr_in_new(&p);
 	CHECK(x != NULL);
@@ -98,6 +107,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(xfr_in_error(x)[0] != 0);
 	if (st != XFR_IN_MORE)
 		CHECK(xfr_in_feed(x, msg, 0) == st);
+	if (b != NULL && st == XFR_IN_DONE && xfr_in_kind(x) == XFR_IN_FULL) {
+		zone_t *z = NULL;
+		int r = zone_builder_finish(b, NULL, &z, NULL);
+		CHECK((r == SOV_OK) == (z != NULL));
+		uint64_t n = 0;
+		if (z != NULL)
+			CHECK(zone_print(z, out, &n) == SOV_OK && n == z->record_count);
+		zone_free(z);
+	} else {
+		zone_builder_free(b);
+	}
 	free(msg);
 	xfr_in_free(x);
 	fclose(out);

@@ -6,11 +6,13 @@ query had one, size limits, no TC over TCP.
 Expected data comes from the zone files themselves (ZoneData, fixture zd).
 """
 
+import subprocess
+
 import dns.flags
 import dns.rcode
 import pytest
 
-from sovtest.dnsclient import rrsets
+from sovtest.dnsclient import query, rrsets
 
 NOERROR, NXDOMAIN, REFUSED = dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.REFUSED
 
@@ -464,3 +466,120 @@ def test_out_of_zone_refused(ask, qname, qtype):
 def test_rd_copied_ra_never(ask, rd, qname):
     r = ask(qname, "A", rd=rd)  # check_reply verifies RD copied and RA clear
     assert bool(r.flags & dns.flags.RD) == rd
+
+
+# --- a delegation whose name server is the cut itself --------------------------------------
+
+SELF_GLUE_ZONE = """$ORIGIN selfglue.test.
+$TTL 3600
+@    SOA  ns1 hostmaster 1 7200 3600 1209600 300
+     NS   ns1
+ns1  A    192.0.2.53
+sub  NS   sub.selfglue.test.
+sub  A    192.0.2.70
+sub  AAAA 2001:db8::70
+"""
+
+
+@pytest.mark.parametrize("qname", ["sub.selfglue.test", "www.sub.selfglue.test"])
+def test_cut_whose_ns_is_the_cut_itself_loads_and_sends_its_glue(spawn, tmp_path, qname):
+    """RFC 9471 §2.1: `sub NS sub.selfglue.test.` needs `sub A/AAAA` as glue. The
+    zone loads (NSD, Knot and BIND load it too) and a referral at or below the
+    cut carries both addresses; a real client (kdig) sees the same."""
+    path = tmp_path / "selfglue.test.zone"
+    path.write_text(SELF_GLUE_ZONE)
+    srv = spawn([("selfglue.test", path)])
+    for transport in ("udp", "tcp"):
+        r = query(srv.target, qname, "A", transport=transport).msg
+        assert_referral(r, {("sub.selfglue.test.", "NS"): (3600, frozenset({"sub.selfglue.test."}))},
+                        {("sub.selfglue.test.", "A"): (3600, frozenset({"192.0.2.70"})),
+                         ("sub.selfglue.test.", "AAAA"): (3600, frozenset({"2001:db8::70"}))})
+    host, port = srv.target
+    out = subprocess.run(["kdig", f"@{host}", "-p", str(port), "+norec", qname, "A"],
+                         capture_output=True, text=True, timeout=60)
+    assert "status: NOERROR" in out.stdout, out.stdout + out.stderr
+    assert "192.0.2.70" in out.stdout and "2001:db8::70" in out.stdout, out.stdout
+
+
+# --- SVCB/HTTPS additional section (RFC 9460 §4.1) -----------------------------------------
+
+SVCB_ZONE = """$ORIGIN svcb.test.
+$TTL 3600
+@     SOA   ns1 hostmaster 1 7200 3600 1209600 300
+      NS    ns1
+      HTTPS 0 pool
+ns1   A     192.0.2.53
+pool  HTTPS 1 web alpn=h2
+web   A     192.0.2.80
+web   AAAA  2001:db8::80
+svc   HTTPS 1 . alpn=h3
+svc   A     192.0.2.81
+"""
+
+
+@pytest.mark.sovdns_only  # minimal_responses is sovdns' configuration
+def test_svcb_https_targets_in_additional(spawn, tmp_path):
+    """The apex's AliasMode HTTPS brings the target's HTTPS and its target's
+    addresses; a ServiceMode "." record its owner's; with minimal_responses
+    nothing (the client asks). Checked with dnspython and kdig."""
+    path = tmp_path / "svcb.test.zone"
+    path.write_text(SVCB_ZONE)
+    srv = spawn([("svcb.test", path)], config_mode=True)
+    for transport in ("udp", "tcp"):
+        r = query(srv.target, "svcb.test", "HTTPS", transport=transport).msg
+        assert r.rcode() == NOERROR and aa(r)
+        assert set(rrsets(r.answer)) == {("svcb.test.", "HTTPS")}
+        assert set(rrsets(r.additional)) == {("pool.svcb.test.", "HTTPS"),
+                                             ("web.svcb.test.", "A"), ("web.svcb.test.", "AAAA")}
+        r = query(srv.target, "svc.svcb.test", "HTTPS", transport=transport).msg
+        assert rrsets(r.additional) == {("svc.svcb.test.", "A"): (3600, frozenset({"192.0.2.81"}))}
+    host, port = srv.target
+    out = subprocess.run(["kdig", f"@{host}", "-p", str(port), "+norec", "svcb.test", "HTTPS"],
+                         capture_output=True, text=True, timeout=60)
+    assert "2001:db8::80" in out.stdout and "pool.svcb.test." in out.stdout, out.stdout
+
+    minimal = spawn([("svcb.test", path)], name="minimal", config_mode=True,
+                    config_extra={"minimal_responses": True})
+    r = query(minimal.target, "svcb.test", "HTTPS").msg
+    assert r.rcode() == NOERROR and len(r.answer) == 1
+    assert rrsets(r.additional) == {}, "minimal_responses: no SVCB/HTTPS additional data"
+
+
+# --- DNAME (RFC 6672) ----------------------------------------------------------------------
+
+DNAME_ZONE = """$ORIGIN dname.test.
+$TTL 3600
+@     SOA   ns1 hostmaster 1 7200 3600 1209600 300
+      NS    ns1
+ns1   A     192.0.2.53
+old   600 DNAME new.dname.test.
+x.new A     192.0.2.77
+away  DNAME elsewhere.test.
+long  DNAME {long}
+""".format(long=".".join(["a" * 50] * 4) + ".test.")
+
+
+def test_dname_substitution(spawn, tmp_path):
+    """RFC 6672 §3: below a DNAME, the DNAME, a synthesised CNAME with its TTL,
+    then the data at the new name; out of the zone the resolver goes on; a
+    name that would be too long is YXDOMAIN (§2.2). dnspython and kdig."""
+    path = tmp_path / "dname.test.zone"
+    path.write_text(DNAME_ZONE)
+    srv = spawn([("dname.test", path)])
+    for transport in ("udp", "tcp"):
+        r = query(srv.target, "x.old.dname.test", "A", transport=transport).msg
+        assert r.rcode() == NOERROR and aa(r)
+        assert rrsets(r.answer) == {
+            ("old.dname.test.", "DNAME"): (600, frozenset({"new.dname.test."})),
+            ("x.old.dname.test.", "CNAME"): (600, frozenset({"x.new.dname.test."})),
+            ("x.new.dname.test.", "A"): (3600, frozenset({"192.0.2.77"}))}
+        r = query(srv.target, "a.away.dname.test", "A", transport=transport).msg
+        assert r.rcode() == NOERROR
+        assert rrsets(r.answer)[("a.away.dname.test.", "CNAME")][1] == {"a.elsewhere.test."}
+        r = query(srv.target, "b" * 60 + ".long.dname.test", "A", transport=transport).msg
+        assert r.rcode() == dns.rcode.YXDOMAIN
+        assert set(rrsets(r.answer)) == {("long.dname.test.", "DNAME")}
+    host, port = srv.target
+    out = subprocess.run(["kdig", f"@{host}", "-p", str(port), "+norec", "x.old.dname.test", "A"],
+                         capture_output=True, text=True, timeout=60)
+    assert "DNAME" in out.stdout and "192.0.2.77" in out.stdout, out.stdout

@@ -118,7 +118,7 @@ def test_maintenance_overrides_a_healthy_probe(api):
     assert r.status_code == 200 and r.json()["changed"] is False
     assert api.answer()["datacenters"] == ["dc-east"]
     # ending maintenance does not end a drain
-    api.drain("dc-east")
+    assert api.drain("dc-east").status_code == 200
     r = api.post("/v1/datacenters/dc-east/maintenance", {"on": False})
     assert r.json()["state"] == "draining" and r.json()["changed"] is False
 
@@ -195,9 +195,9 @@ def test_lease_limits(api):
 
 
 def test_restart_keeps_drained_state(api):
-    api.drain("dc-east", reason="backup")
+    assert api.drain("dc-east", reason="backup").status_code == 200
     wait_until(lambda: api.admin_state("dc-east") == "drained", what="drained")
-    api.drain("dc-west", force=True, reason="second")  # draining at the restart
+    assert api.drain("dc-west", force=True, reason="second").status_code == 200  # draining at the restart
     api.restart()
     rec = api.dc("dc-east")["admin"]
     assert rec["state"] == "drained" and rec["reason"] == "backup" and rec["by"] == "ops"
@@ -211,13 +211,13 @@ def test_restart_keeps_drained_state(api):
 
 def test_restart_keeps_state_of_datacenters_gone_from_the_config(tmp_path):
     srv = ApiServer(tmp_path).start()
-    srv.drain("dc-west", reason="keep me")
+    assert srv.drain("dc-west", reason="keep me").status_code == 200
     srv.stop()
     srv.keep_only("dc-east")
     srv.start()
     try:
         assert srv.get("/v1/datacenters/dc-west").status_code == 404
-        srv.drain("dc-east", force=True)  # rewrites admin.json
+        assert srv.drain("dc-east", force=True).status_code == 200  # rewrites admin.json
         state = json.loads((srv.state_dir / "admin.json").read_text())
         assert state["datacenters"]["dc-west"]["state"] == "draining"
         assert "not in the configuration" in srv.log()
@@ -245,8 +245,8 @@ def test_corrupt_state_file_is_a_clear_refusal(tmp_path, name, content):
 
 
 def test_missing_state_file_with_prev_is_refused(api):
-    api.drain("dc-east")
-    api.drain("dc-east", reason="twice, so that .prev exists")
+    assert api.drain("dc-east").status_code == 200
+    assert api.drain("dc-east", reason="twice, so that .prev exists").status_code == 200
     api.stop()
     (api.state_dir / "admin.json").unlink()
     rc, out = api.start_failure()
@@ -327,8 +327,8 @@ def test_scoped_token_drains_only_its_datacenter(api):
 
 
 def test_audit_log_records_changes_and_refusals(api):
-    api.drain("dc-east", reason="audit me")
-    api.drain("dc-west", token="deploy-east")
+    assert api.drain("dc-east", reason="audit me").status_code == 200
+    assert api.drain("dc-west", token="deploy-east").status_code == 403
     lines = [json.loads(x) for x in (api.state_dir / "audit.log").read_text().splitlines()]
     ok = [x for x in lines if x["status"] == 200]
     assert ok[0]["who"] == "ops" and ok[0]["from"] == "127.0.0.1"

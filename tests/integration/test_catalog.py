@@ -214,3 +214,43 @@ def test_catalog_config_errors(tmp_path):
                            text=True, timeout=BOUND_S)
         assert r.returncode != 0 and says in r.stderr, r.stderr
         assert z.read_text() == SMALL.format(o="a.test."), "the zone file was overwritten"
+
+
+def test_check_config_writes_no_catalog(tmp_path):
+    """--check-config and --explain read the configuration and write nothing: the
+    catalog zone they check is rendered to a temporary file, the state_dir file is
+    neither created nor changed (the daemon writes it at start)."""
+    import os
+    import subprocess
+    from sovtest.paths import default_sovdns_bin
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # where a check renders the catalog
+    z = tmp_path / "a.zone"
+    z.write_text(SMALL.format(o="a.test."))
+    cat = tmp_path / "s" / "zones" / "catalog.test.zone"
+    conf = tmp_path / "c.json"
+
+    def write(zones):
+        conf.write_text(json.dumps({"listen": ["127.0.0.1:53"], "state_dir": str(tmp_path / "s"),
+                                    "zones": [{"origin": "catalog.test", "role": "catalog"}]
+                                    + zones}))
+    write([{"origin": "a.test", "file": str(z)}])
+    for args in (["--check-config", str(conf)],
+                 ["--config", str(conf), "--explain", "a.test", "A", "192.0.2.1"]):
+        r = subprocess.run([default_sovdns_bin(), *args], capture_output=True, text=True,
+                           timeout=BOUND_S, env=env)
+        assert not cat.exists(), f"{args[0]} wrote {cat}"
+        assert args[0] != "--check-config" or r.returncode == 0, r.stderr
+    # a catalog the daemon wrote earlier, then a zone added: the check reads it,
+    # renders the new member list elsewhere and leaves the file as it was
+    cat.parent.mkdir(parents=True)
+    old = ("; members-sha256: 00\n$TTL 0\ncatalog.test. 0 IN SOA invalid. invalid. 7 3600 600 "
+           "2147483646 0\ncatalog.test. 0 IN NS invalid.\nversion.catalog.test. 0 IN TXT \"2\"\n")
+    cat.write_text(old)
+    b = tmp_path / "b.zone"
+    b.write_text(SMALL.format(o="b.test."))
+    write([{"origin": "a.test", "file": str(z)}, {"origin": "b.test", "file": str(b)}])
+    r = subprocess.run([default_sovdns_bin(), "--check-config", str(conf)], capture_output=True,
+                       text=True, timeout=BOUND_S, env=env)
+    assert r.returncode == 0, r.stderr
+    assert cat.read_text() == old
+    assert not list(tmp_path.glob("sovdns-catalog.*"))

@@ -41,6 +41,25 @@ def test_unknown_edns_version_gets_badvers(ask_edns, server, qname, version):
     assert r.question[0].name.labels == r.query.question[0].name.labels
 
 
+@pytest.mark.parametrize("malformed", [False, True], ids=["valid", "malformed-ecs"])
+def test_badvers_reply_carries_only_our_opt(ask_edns, server, malformed):
+    """RFC 6891 §6.1.3: the options of an EDNS version we do not implement are
+    not processed. The BADVERS reply echoes neither ECS nor the cookie (and a
+    malformed ECS under version 1 is BADVERS, not FORMERR); version 0 echoes
+    both."""
+    ecs = (dns.edns.GenericOption(dns.edns.ECS, b"\x00\x05\x18\x00\xc0\x00\x02") if malformed
+           else dns.edns.ECSOption("192.0.2.0", 24))
+    cookie = dns.edns.GenericOption(dns.edns.COOKIE, bytes(range(1, 9)))  # client cookie
+    r = ask_edns("www.example.test", "A", version=1, options=[ecs, cookie])
+    assert r.rcode() == BADVERS, dns.rcode.to_text(r.rcode())
+    assert r.edns == 0
+    assert list(r.options) == [], f"options echoed in a BADVERS reply: {r.options}"
+    if not malformed:
+        r = ask_edns("www.example.test", "A", options=[ecs, cookie])
+        assert r.rcode() == dns.rcode.NOERROR
+        assert sorted(o.otype for o in r.options) == [dns.edns.ECS, dns.edns.COOKIE]
+
+
 def test_unknown_option_ignored(ask_edns, zd):
     opt = dns.edns.GenericOption(UNKNOWN_OPTION, b"\x01\x02\x03")
     r = ask_edns("www.example.test", "A", options=[opt])

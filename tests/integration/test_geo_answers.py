@@ -43,12 +43,14 @@ ALL = f"all.{ORIGIN}"
 APONLY = f"ap-only.{ORIGIN}"
 TWO = f"two.{ORIGIN}"
 PLAIN = f"plain.{ORIGIN}"
+V4PAIR = f"v4pair.{ORIGIN}"
 BLOG = f"blog.{ORIGIN}"
 STATIC = f"static.{ORIGIN}"
 
 EU_V4, EU_V6, EU_INTERNAL = ["192.0.2.10"], ["2001:db8:10::10"], ["10.1.0.10"]
 US_V4, US_V6 = ["198.51.100.10", "198.51.100.11"], ["2001:db8:20::10"]
 AP_V4 = ["203.0.113.10"]
+SA_V4 = ["198.51.100.200"]
 
 INSIDE_EU = "127.0.0.200"  # in dc-eu's internal network 127.0.0.192/26
 
@@ -63,6 +65,8 @@ DATACENTERS = [
      "regions": ["NA"]},
     # Singapore, IPv4 only.
     {"id": "dc-ap", "location": {"lat": 1.35, "lon": 103.82}, "ipv4": AP_V4, "regions": ["AP"]},
+    # São Paulo, IPv4 only; only V4PAIR uses it.
+    {"id": "dc-sa", "location": {"lat": -23.55, "lon": -46.63}, "ipv4": SA_V4},
 ]
 SERVICES = [
     {"name": WWW, "policy": "nearest", "datacenters": ["dc-eu", "dc-us", "dc-ap"], "ttl": 45},
@@ -73,6 +77,8 @@ SERVICES = [
     {"name": TWO, "policy": "nearest", "datacenters": ["dc-eu", "dc-us", "dc-ap"],
      "max_answers": 2},
     {"name": PLAIN, "datacenters": ["dc-eu", "dc-us"]},  # defaults: nearest, ttl 30
+    # nearest over two IPv4-only datacenters: AAAA is NODATA for everyone
+    {"name": V4PAIR, "policy": "nearest", "datacenters": ["dc-ap", "dc-sa"]},
 ]
 GEO = {
     "nets": {
@@ -263,6 +269,18 @@ def test_aaaa_with_an_ipv4_only_datacenter(geo):
     assert r.addrs() == AP_V4
     assert r.scope == 0, "a single-datacenter service does not depend on location"
     assert r.ttl == 30, "default service TTL"
+
+
+@pytest.mark.parametrize("ecs", ["203.0.113.0/25", "192.0.2.0/24", "2001:db8:30::/48"])
+def test_negative_service_answer_has_scope_zero(geo, ecs):
+    """RFC 7871 §7.4: a negative answer does not depend on the client. V4PAIR's
+    A is chosen by location; its AAAA (no datacenter has IPv6) is NODATA,
+    the same for every client: scope 0."""
+    r = ask(geo, V4PAIR, "A", ecs=ecs)
+    assert r.rcode == "NOERROR" and r.addrs(), r
+    r = ask(geo, V4PAIR, "AAAA", ecs=ecs)
+    assert r.nodata_soa, r
+    assert r.ecs is not None and r.scope == 0, f"NODATA with scope /{r.scope}"
 
 
 def test_max_answers(geo):

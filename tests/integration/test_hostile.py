@@ -740,6 +740,16 @@ for _op in range(1, 16):
                       hdr(flags=_op << 11) + quest("example.test", 6), Expect(NOTIMP),
                       peers=OPCODE_PEERS.get(_op, NSD_NO_Q)))
 
+# Header-only (QDCOUNT 0) of such an opcode: NOTIMP too, not FORMERR — the
+# opcode is decided before the question (RFC 8906's unknown-opcode test; NSD,
+# Knot and BIND answer NOTIMP).
+for _op in range(1, 16):
+    if _op == 4:
+        continue
+    CASES.append(case(f"opcode-{_op}-header-only-notimp-rfc8906",
+                      hdr(flags=_op << 11, qd=0), Expect(NOTIMP, question="none"),
+                      peers=OPCODE_PEERS.get(_op, ())))
+
 
 def _params():
     out = []
@@ -754,6 +764,17 @@ def _params():
 @pytest.mark.parametrize("wire,exp,transport", _params())
 def test_packet(server, zd, wire, exp, transport):
     run_case(server, zd, transport, wire, exp)
+
+
+def test_unknown_opcode_header_only_with_dig_rfc8906(server):
+    """RFC 8906's unknown-opcode check, with dig as the RFC writes it."""
+    host, port = server.target[0], server.target[1]
+    out = subprocess.run(["dig", f"@{host}", "-p", str(port), "+noedns", "+norec", "+header-only",
+                          "+opcode=15", "+tries=3", "+time=5"],
+                         capture_output=True, text=True, timeout=60)
+    assert "status: NOTIMP" in out.stdout, out.stdout + out.stderr
+    assert "opcode: RESERVED15" in out.stdout or "opcode: 15" in out.stdout, out.stdout
+    assert "QUERY: 0, ANSWER: 0, AUTHORITY: 0, ADDITIONAL: 0" in out.stdout, out.stdout
 
 
 # Separate because it accepts two behaviours: an authoritative answer with the

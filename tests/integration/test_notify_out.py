@@ -196,6 +196,18 @@ def test_unanswered_notify_is_retried_with_the_same_id(primary):
         t.close()
 
 
+def test_unsendable_notify_is_not_retried(primary):
+    """sovdns listens on loopback only, so its NOTIFY socket cannot reach
+    192.0.2.1 (sendto: EINVAL): said once, counted as failed, never retried."""
+    primary.change(SERIAL + 1, [("192.0.2.1", 53, None)])
+    wait_until(lambda: metric(primary, "sovdns_notify_failed_total") == 1, timeout=XFR_BOUND_S,
+               what="the NOTIFY given up")
+    log = primary.log()
+    assert "192.0.2.1:53 from" in log and "cannot be sent: Invalid argument; not retried" in log
+    assert "(try 2)" not in log and "no answer after" not in log
+    assert metric(primary, "sovdns_notify_sent_total") == 0
+
+
 def test_notimp_answer_ends_the_tries(primary):
     t = Target(rcode=dns.rcode.NOTIMP)
     try:

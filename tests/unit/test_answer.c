@@ -67,6 +67,7 @@ struct q_opts {
 	int rd;
 	enum dns_transport tr;
 	int opcode;
+	const char *edns_hex; /* the OPT's options, hex (NULL: none) */
 };
 
 static size_t build_query(const char *name, ldns_rr_type type, const struct q_opts *o, uint8_t *out)
@@ -81,7 +82,8 @@ static size_t build_query(const char *name, ldns_rr_type type, const struct q_op
 		ldns_pkt_set_edns_udp_size(p, o->udp_size);
 		ldns_pkt_set_edns_do(p, o->do_bit);
 		ldns_pkt_set_edns_version(p, (uint8_t)o->version);
-		ldns_pkt_set_edns_data(p, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_HEX, ""));
+		ldns_pkt_set_edns_data(
+		    p, ldns_rdf_new_frm_str(LDNS_RDF_TYPE_HEX, o->edns_hex ? o->edns_hex : ""));
 	}
 	uint8_t *wire = NULL;
 	size_t len = 0;
@@ -295,6 +297,25 @@ static void test_referral(void **state)
 	assert_int_equal(ldns_pkt_nscount(r), 1);
 	assert_int_equal(ldns_pkt_arcount(r), 0);
 	ldns_pkt_free(r);
+	/* A cut whose NS is the cut itself: its A and AAAA are the glue
+	 * (RFC 9471 §2.1), below it and at it (the A query is a referral too). */
+	static const char *const below_and_at[] = {"www.selfns.example.test.",
+						   "selfns.example.test."};
+	for (size_t i = 0; i < 2; i++) {
+		r = ask(snap_parent, below_and_at[i], LDNS_RR_TYPE_A, NULL, NULL, NULL);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_false(ldns_pkt_aa(r));
+		assert_int_equal(ldns_pkt_ancount(r), 0);
+		assert_int_equal(ldns_pkt_nscount(r), 2);
+		assert_owner(rr_at(ldns_pkt_authority(r), 0), "selfns.example.test.");
+		assert_int_equal(ldns_pkt_arcount(r), 2);
+		assert_owner(rr_at(ldns_pkt_additional(r), 0), "selfns.example.test.");
+		assert_int_equal(ldns_rr_get_type(rr_at(ldns_pkt_additional(r), 0)),
+				 LDNS_RR_TYPE_A);
+		assert_int_equal(ldns_rr_get_type(rr_at(ldns_pkt_additional(r), 1)),
+				 LDNS_RR_TYPE_AAAA);
+		ldns_pkt_free(r);
+	}
 }
 
 static void test_ds_parent_side(void **state)
@@ -441,6 +462,21 @@ static void test_edns(void **state)
 	assert_int_equal(ldns_pkt_edns_extended_rcode(r), 1); /* BADVERS = 16 */
 	assert_int_equal(ldns_pkt_ancount(r), 0);
 	ldns_pkt_free(r);
+	/* RFC 6891 §6.1.3: the options of a version we do not implement (here
+	 * ECS 192.0.2.0/24 and a client cookie) are not processed: the BADVERS
+	 * reply carries only our OPT, with no option. Version 0: both echoed. */
+	static const char ecs_cookie[] = "0008000700011800c00002"
+					 "000a00080102030405060708";
+	v1.edns_hex = ecs_cookie;
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &v1, NULL, NULL);
+	assert_int_equal(ldns_pkt_edns_extended_rcode(r), 1);
+	assert_true(ldns_pkt_edns_data(r) == NULL || ldns_rdf_size(ldns_pkt_edns_data(r)) == 0);
+	ldns_pkt_free(r);
+	struct q_opts v0 = {.edns = 1, .udp_size = 1232, .edns_hex = ecs_cookie};
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &v0, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_rdf_size(ldns_pkt_edns_data(r)), 11 + 4 + 8 + 16);
+	ldns_pkt_free(r);
 	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
 	assert_false(ldns_pkt_edns(r));
 	ldns_pkt_free(r);
@@ -476,6 +512,303 @@ static void test_opcodes_and_meta(void **state)
 	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_AXFR, &tcp, NULL, NULL);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTAUTH);
 	ldns_pkt_free(r);
+}
+
+/* The opcode is decided before the question (RFC 8906's unknown-opcode
+ * test, `dig +noedns +norec +header-only +opcode=15`): a header-only query
+ * of an opcode we do not implement is NOTIMP, not FORMERR; one of QUERY or
+ * NOTIFY without a question stays FORMERR. Opcode and ID are copied. */
+static void test_header_only_opcodes(void **state)
+{
+	(void)state;
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	uint8_t rbuf[DNS_REPLY_MAX];
+	for (unsigned op = 0; op < 16; op++) {
+		uint8_t q[DNS_HEADER_LEN] = {0x12, 0x34, (uint8_t)(op << 3), 0};
+		size_t n = query_process(&ctx, snap_parent, NULL, DNS_UDP, q, sizeof(q), rbuf,
+					 sizeof(rbuf));
+		assert_int_equal(n, DNS_HEADER_LEN);
+		unsigned want = (op == 0 || op == 4) ? DNS_RCODE_FORMERR : DNS_RCODE_NOTIMP;
+		assert_int_equal(rbuf[3] & 0xF, want);
+		assert_int_equal((rbuf[2] >> 3) & 0xF, op);
+		assert_true(rbuf[2] & 0x80); /* QR */
+		assert_int_equal(wire_read_u16(rbuf), 0x1234);
+		assert_int_equal(wire_read_u16(rbuf + 4), 0); /* QDCOUNT */
+	}
+	/* An unknown opcode with bytes after its question: still NOTIMP. */
+	uint8_t q[512];
+	size_t qlen = build_query("www.example.test.", LDNS_RR_TYPE_A, NULL, q);
+	q[2] = (uint8_t)(15 << 3);
+	q[qlen++] = 0;
+	size_t n = query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf));
+	assert_true(n >= DNS_HEADER_LEN);
+	assert_int_equal(rbuf[3] & 0xF, DNS_RCODE_NOTIMP);
+}
+
+/* "owner TYPE, owner TYPE" of a reply section (lowercase owners), for
+ * comparing whole sections. */
+static const char *section_str(ldns_rr_list *l)
+{
+	static char buf[2048];
+	size_t n = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(l); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(l, i);
+		char *o = ldns_rdf2str(ldns_rr_owner(rr));
+		char *t = ldns_rr_type2str(ldns_rr_get_type(rr));
+		for (char *c = o; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s %s", i ? ", " : "", o, t);
+		free(o);
+		free(t);
+	}
+	return buf;
+}
+
+/* RFC 9460 §4.1: the addresses of an SVCB/HTTPS answer's in-zone targets
+ * (the owner's for ServiceMode "."), and an AliasMode chain (the target's
+ * RRset, then its targets) in additional; nothing with minimal_responses. */
+static void test_svcb_additional(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		ldns_rr_type type;
+		const char *additional;
+	} cases[] = {
+	    {"svc.example.test.", LDNS_RR_TYPE_HTTPS,
+	     "svc.example.test. A, svc.example.test. AAAA"},
+	    {"_dns.example.test.", LDNS_RR_TYPE_SVCB,
+	     "ns2.example.test. A, ns2.example.test. AAAA"},
+	    {"alias.example.test.", LDNS_RR_TYPE_HTTPS,
+	     "pool.example.test. HTTPS, pool.example.test. HTTPS, www.example.test. A, "
+	     "www.example.test. AAAA, mail.example.test. A"},
+	    /* a loop ends: aloop2's RRset once, aloop's (the answer) not again */
+	    {"ALOOP.example.test.", LDNS_RR_TYPE_HTTPS, "aloop2.example.test. HTTPS"},
+	    /* AliasMode to ".": no service, nothing to add */
+	    {"nosvc.example.test.", LDNS_RR_TYPE_HTTPS, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ldns_pkt *r = ask(snap_parent, cases[i].name, cases[i].type, NULL, NULL, NULL);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_true(ldns_pkt_ancount(r) >= 1);
+		assert_string_equal(section_str(ldns_pkt_additional(r)), cases[i].additional);
+		ldns_pkt_free(r);
+		snap_parent->minimal_responses = true;
+		r = ask(snap_parent, cases[i].name, cases[i].type, NULL, NULL, NULL);
+		assert_int_equal(ldns_pkt_arcount(r), 0);
+		ldns_pkt_free(r);
+		snap_parent->minimal_responses = false;
+	}
+}
+
+/* The presentation form of record i of section l's first RDATA field. */
+static char *rdf0(ldns_rr_list *l, size_t i)
+{
+	return ldns_rdf2str(ldns_rr_rdf(rr_at(l, i), 0));
+}
+
+/* DNAME (RFC 6672): below its owner, the DNAME and a synthesised CNAME
+ * (the DNAME's TTL) then the data at the new name in the zone; the owner
+ * itself is not redirected; a target outside the zone ends the answer; a
+ * substitution over 255 bytes is YXDOMAIN with the DNAME. */
+static void test_dname(void **state)
+{
+	(void)state;
+	ldns_pkt *r = ask(snap_parent, "X.Old.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(r));
+	assert_string_equal(section_str(ldns_pkt_answer(r)),
+			    "old.example.test. DNAME, x.old.example.test. CNAME, "
+			    "x.new.example.test. A");
+	char *t = rdf0(ldns_pkt_answer(r), 1);
+	assert_string_equal(t, "X.new.example.test."); /* the client's case kept */
+	free(t);
+	assert_int_equal(ldns_rr_ttl(rr_at(ldns_pkt_answer(r), 1)), 600);
+	ldns_pkt_free(r);
+	/* The substituted name does not exist: NXDOMAIN after the CNAME (RFC
+	 * 6604 §2.1), and NODATA for a type it lacks. */
+	r = ask(snap_parent, "y.old.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "x.old.example.test.", LDNS_RR_TYPE_MX, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
+	ldns_pkt_free(r);
+	/* A CNAME query: the synthesised CNAME is the answer. */
+	r = ask(snap_parent, "x.old.example.test.", LDNS_RR_TYPE_CNAME, NULL, NULL, NULL);
+	assert_string_equal(section_str(ldns_pkt_answer(r)),
+			    "old.example.test. DNAME, x.old.example.test. CNAME");
+	ldns_pkt_free(r);
+	/* The owner: its own data, and the DNAME for a DNAME query. */
+	r = ask(snap_parent, "old.example.test.", LDNS_RR_TYPE_TXT, NULL, NULL, NULL);
+	assert_string_equal(section_str(ldns_pkt_answer(r)), "old.example.test. TXT");
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "old.example.test.", LDNS_RR_TYPE_DNAME, NULL, NULL, NULL);
+	assert_string_equal(section_str(ldns_pkt_answer(r)), "old.example.test. DNAME");
+	ldns_pkt_free(r);
+	/* Out of the zone: DNAME and CNAME, the resolver goes on. */
+	r = ask(snap_parent, "a.b.ext2.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_string_equal(section_str(ldns_pkt_answer(r)),
+			    "ext2.example.test. DNAME, a.b.ext2.example.test. CNAME");
+	t = rdf0(ldns_pkt_answer(r), 1);
+	assert_string_equal(t, "a.b.elsewhere.test.");
+	free(t);
+	ldns_pkt_free(r);
+	/* Too long: YXDOMAIN, the DNAME alone (RFC 6672 §2.2); a short prefix
+	 * fits. */
+	char q[300];
+	snprintf(q, sizeof(q), "%.60s.long.example.test.",
+		 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	r = ask(snap_parent, q, LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_YXDOMAIN);
+	assert_true(ldns_pkt_aa(r));
+	assert_string_equal(section_str(ldns_pkt_answer(r)), "long.example.test. DNAME");
+	ldns_pkt_free(r);
+	r = ask(snap_parent, "b.long.example.test.", LDNS_RR_TYPE_A, NULL, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+}
+
+/* Sets the identity of snapshot s (NULL name: all off, as make_snapshot). */
+static void set_identity(snapshot_t *s, const char *name, bool nsid, uint8_t chaos)
+{
+	s->identity = name;
+	s->identity_len = name ? (uint8_t)strlen(name) : 0;
+	s->version = name ? "sovdns 9.9-test" : NULL;
+	s->version_len = name ? (uint8_t)strlen(s->version) : 0;
+	s->nsid = nsid;
+	s->chaos = chaos;
+}
+
+/* The NSID option of reply r (its data into out, length returned), or -1. */
+static int reply_nsid(ldns_pkt *r, char *out, size_t cap)
+{
+	ldns_rdf *d = ldns_pkt_edns_data(r);
+	if (d == NULL)
+		return -1;
+	const uint8_t *p = ldns_rdf_data(d);
+	size_t n = ldns_rdf_size(d);
+	for (size_t i = 0; i + 4 <= n;) {
+		uint16_t code = (uint16_t)(p[i] << 8 | p[i + 1]);
+		size_t len = (size_t)(p[i + 2] << 8 | p[i + 3]);
+		if (code == 3) {
+			assert_true(len < cap);
+			memcpy(out, p + i + 4, len);
+			out[len] = 0;
+			return (int)len;
+		}
+		i += 4 + len;
+	}
+	return -1;
+}
+
+/* RFC 5001: an NSID request gets our identity when nsid is on, nothing when
+ * it is off or not asked; never in a BADVERS reply. */
+static void test_nsid(void **state)
+{
+	(void)state;
+	char got[256];
+	set_identity(snap_parent, "ns1.unit.example", true, 0);
+	struct q_opts o = {.edns = 1, .udp_size = 1232, .edns_hex = "00030000"};
+	ldns_pkt *r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), 16);
+	assert_string_equal(got, "ns1.unit.example");
+	ldns_pkt_free(r);
+	/* Also on negative answers, REFUSED, and beside ECS and a cookie. */
+	o.edns_hex = "0008000700011800c00002"
+		     "000a00080102030405060708"
+		     "00030000";
+	r = ask(snap_parent, "www.example.org.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), 16);
+	assert_int_equal(ldns_rdf_size(ldns_pkt_edns_data(r)), 11 + 4 + 8 + 16 + 4 + 16);
+	ldns_pkt_free(r);
+	/* Not asked: not sent. */
+	o.edns_hex = NULL;
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), -1);
+	ldns_pkt_free(r);
+	/* BADVERS: the options of version 1 are not read. */
+	o.edns_hex = "00030000";
+	o.version = 1;
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), -1);
+	ldns_pkt_free(r);
+	/* Turned off. */
+	o.version = 0;
+	set_identity(snap_parent, "ns1.unit.example", false, 0);
+	r = ask(snap_parent, "www.example.test.", LDNS_RR_TYPE_A, &o, NULL, NULL);
+	assert_int_equal(reply_nsid(r, got, sizeof(got)), -1);
+	ldns_pkt_free(r);
+	set_identity(snap_parent, NULL, false, 0);
+}
+
+/* Asks `name` class CH type `type` of snap_parent. */
+static ldns_pkt *ask_chaos(const char *name, ldns_rr_type type)
+{
+	static uint8_t q[512], rbuf[4096];
+	struct query_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	size_t qlen = build_query(name, type, NULL, q);
+	q[qlen - 1] = LDNS_RR_CLASS_CH; /* QCLASS, the last two bytes */
+	size_t n = query_process(&ctx, snap_parent, NULL, DNS_UDP, q, qlen, rbuf, sizeof(rbuf));
+	ldns_pkt *r = NULL;
+	assert_int_equal(ldns_wire2pkt(&r, rbuf, n), LDNS_STATUS_OK);
+	return r;
+}
+
+/* The CH TXT names: id.server and hostname.bind give the identity,
+ * version.bind the version, each only when on; other CH names REFUSED. */
+static void test_chaos_txt(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		uint8_t bit;
+		const char *want;
+	} cases[] = {{"id.server.", 1, "\"ns1.unit.example\""},
+		     {"HOSTNAME.bind.", 2, "\"ns1.unit.example\""},
+		     {"version.BIND.", 4, "\"sovdns 9.9-test\""}};
+	for (size_t i = 0; i < 3; i++) {
+		set_identity(snap_parent, "ns1.unit.example", false, 7);
+		ldns_pkt *r = ask_chaos(cases[i].name, LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_true(ldns_pkt_aa(r));
+		assert_int_equal(ldns_pkt_ancount(r), 1);
+		ldns_rr *rr = rr_at(ldns_pkt_answer(r), 0);
+		assert_int_equal(ldns_rr_get_class(rr), LDNS_RR_CLASS_CH);
+		assert_int_equal(ldns_rr_get_type(rr), LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_rr_ttl(rr), 0);
+		char *t = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+		assert_string_equal(t, cases[i].want);
+		free(t);
+		ldns_pkt_free(r);
+		/* Another type at the name: NOERROR, empty. */
+		r = ask_chaos(cases[i].name, LDNS_RR_TYPE_A);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+		assert_int_equal(ldns_pkt_ancount(r), 0);
+		ldns_pkt_free(r);
+		/* Each turned off alone: REFUSED for it, the others still answer. */
+		set_identity(snap_parent, "ns1.unit.example", false, (uint8_t)(7 & ~cases[i].bit));
+		r = ask_chaos(cases[i].name, LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+		ldns_pkt_free(r);
+		r = ask_chaos(cases[(i + 1) % 3].name, LDNS_RR_TYPE_TXT);
+		assert_int_equal(ldns_pkt_ancount(r), 1);
+		ldns_pkt_free(r);
+	}
+	set_identity(snap_parent, "ns1.unit.example", false, 7);
+	ldns_pkt *r = ask_chaos("authors.bind.", LDNS_RR_TYPE_TXT);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	set_identity(snap_parent, NULL, false, 0);
 }
 
 static void test_runt_and_response_dropped(void **state)
@@ -569,6 +902,11 @@ int main(void)
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_edns),
 	    cmocka_unit_test(test_opcodes_and_meta),
+	    cmocka_unit_test(test_svcb_additional),
+	    cmocka_unit_test(test_dname),
+	    cmocka_unit_test(test_nsid),
+	    cmocka_unit_test(test_chaos_txt),
+	    cmocka_unit_test(test_header_only_opcodes),
 	    cmocka_unit_test(test_runt_and_response_dropped),
 	    cmocka_unit_test(test_cookies),
 	};

@@ -86,7 +86,10 @@ static void test_tokens(void **state)
 	(void)state;
 	auth_t *a = auth_new();
 	char why[256];
-	const char *p = token_file("ops", "  0123456789abcdef-ops \n second line ignored\n", 0600);
+	const char *p = token_file("ops", "  0123456789abcdef-ops \n second line\n", 0600);
+	assert_int_not_equal(auth_add_token(a, "ops", p, "admin", why, sizeof(why)), SOV_OK);
+	assert_non_null(strstr(why, "goes on after its first line")); /* not cut silently */
+	p = token_file("ops", "  0123456789abcdef-ops \n\n", 0600);
 	assert_int_equal(auth_add_token(a, "ops", p, "admin", why, sizeof(why)), SOV_OK);
 	p = token_file("east", "0123456789abcdef-east", 0640);
 	assert_int_equal(auth_add_token(a, "deploy-east", p, "drain:dc-east", why, sizeof(why)),

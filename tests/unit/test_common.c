@@ -54,7 +54,7 @@ static int rd(void)
 static void test_accepted(void **state)
 {
 	(void)state;
-	put("a", "\t 0123456789abcdef \r\nsecond line is ignored\n", 44, 0600);
+	put("a", "\t 0123456789abcdef \r\n\n \r\n\t\n", 25, 0600); /* blank lines may follow */
 	assert_int_equal(rd(), SOV_OK);
 	assert_string_equal(out, "0123456789abcdef");
 	put("b", "0123456789abcdef", 16, 0640); /* no line end; group may read */
@@ -97,6 +97,16 @@ static void test_refused(void **state)
 	expect_refused(SOV_EINVAL, "longer than 64 bytes");
 	put("longer", big, sizeof(big), 0600); /* past what is read at all */
 	expect_refused(SOV_EINVAL, "longer than 64 bytes");
+	/* a wrapped secret (openssl rand -base64 64) is refused, not cut to line 1 */
+	put("wrapped", "0123456789abcdef\nghijklmn\n", 26, 0600);
+	expect_refused(SOV_EINVAL, "goes on after its first line");
+	put("wrapped2", "0123456789abcdef\r\n\n  x", 23, 0600);
+	expect_refused(SOV_EINVAL, "goes on after its first line");
+	static char huge[5000];
+	memset(huge, '\n', sizeof(huge));
+	memcpy(huge, "0123456789abcdef", 16); /* then more than is read at all */
+	put("huge", huge, sizeof(huge), 0600);
+	expect_refused(SOV_EINVAL, "goes on after its first line");
 	put("space", "0123456789 abcdef\n", 18, 0600);
 	expect_refused(SOV_EINVAL, "spaces or control characters");
 	put("nul", "0123456789\0abcdef\n", 18, 0600);

@@ -530,8 +530,44 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c->tcp_max_connections, CONFIG_DEFAULT_TCP_MAX_CONN);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
 	assert_false(c->log_syslog);
+	/* identity: the host name, NSID and every CH TXT name on */
+	char host[256] = "";
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	assert_string_equal(c->identity, host[0] ? host : "sovdns");
+	assert_string_equal(c->version, "sovdns " SOVDNS_VERSION);
+	assert_true(c->nsid);
+	assert_int_equal(c->chaos, CONFIG_CHAOS_ID_SERVER | CONFIG_CHAOS_HOSTNAME_BIND |
+				       CONFIG_CHAOS_VERSION_BIND);
 	config_free(c);
 	diag_free(d);
+
+	/* identity set, NSID off, only id.server */
+	assert_int_equal(load_text("{" GOOD_LISTEN ", " GOOD_ZONES
+				   ", \"identity\": {\"name\": \"ns1.fra\", \"version\": \"x\","
+				   " \"nsid\": false, \"chaos\": [\"id.server\"]}}",
+				   &c, &d),
+			 SOV_OK);
+	assert_string_equal(c->identity, "ns1.fra");
+	assert_string_equal(c->version, "x");
+	assert_false(c->nsid);
+	assert_int_equal(c->chaos, CONFIG_CHAOS_ID_SERVER);
+	config_free(c);
+	diag_free(d);
+	assert_int_equal(
+	    load_text("{" GOOD_LISTEN ", " GOOD_ZONES ", \"identity\": {\"chaos\": []}}", &c, &d),
+	    SOV_OK);
+	assert_int_equal(c->chaos, 0);
+	assert_true(c->nsid);
+	config_free(c);
+	diag_free(d);
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"identity\": {\"name\": \"\"}}", "\"\"", 0,
+		     "\"name\" must be 1 to 255 bytes long (no NUL), not 0");
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"identity\": {\"nsid\": 1}}", "1}}", 0,
+		     "\"nsid\" must be true or false, not an integer");
+	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES
+		     ", \"identity\": {\"chaos\": [\"authors.bind\"]}}",
+		     "\"authors.bind\"", 0,
+		     "\"chaos\" names are \"id.server\", \"hostname.bind\" and \"version.bind\"");
 
 	/* empty sections are fine */
 	assert_int_equal(
@@ -588,7 +624,7 @@ static void test_config_unknown_keys(void **state)
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ",\n  \"colour\": 1}", "\"colour\"", 0,
 		     "unknown key \"colour\" (expected one of: listen, threads, edns_payload, "
 		     "minimal_responses, tcp, "
-		     "log, zones, cookies, rrl, user)");
+		     "log, zones, cookies, rrl, user, identity)");
 	expect_error("{\"lisen\": [], " GOOD_ZONES "}", "\"lisen\"", 0,
 		     "unknown key \"lisen\" (did you mean \"listen\"?)");
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"idle_ms\": 5}}", "\"idle_ms\"",
@@ -609,7 +645,7 @@ static void test_config_unknown_keys(void **state)
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"a/b~c\": 1}", "\"a/b~c\"", 0,
 		     "unknown key \"a/b~c\" (expected one of: listen, threads, edns_payload, "
 		     "minimal_responses, tcp, "
-		     "log, zones, cookies, rrl, user)");
+		     "log, zones, cookies, rrl, user, identity)");
 }
 
 static void test_config_types(void **state)
@@ -834,7 +870,7 @@ static void test_config_all_errors_in_order(void **state)
 	    {"5}", "\"file\" must be a string (a path), not an integer"},
 	    {"\"bogus\"", "unknown key \"bogus\" (expected one of: listen, threads, edns_payload, "
 			  "minimal_responses, "
-			  "tcp, log, zones, cookies, rrl, user)"},
+			  "tcp, log, zones, cookies, rrl, user, identity)"},
 	    {"1000", "\"threads\" is 1000, out of range: must be from 0 to 256"},
 	    {"\"x\"", "invalid listen address \"x\": expected IPv4:PORT, [IPv6]:PORT, or an "
 		      "address alone for port 53"},

@@ -173,7 +173,11 @@ static void test_dconf_token_rules(void **state)
 	path_of("short", path, sizeof(path));
 	assert_int_not_equal(dconf_read_token(path, out, sizeof(out), why, sizeof(why)), SOV_OK);
 	assert_non_null(strstr(why, "shorter than 16 bytes"));
-	write_file("spaced", "  0123456789abcdef0123  \nsecond line\n", 0640);
+	write_file("wrapped", "0123456789abcdef0123\nsecond line\n", 0600);
+	path_of("wrapped", path, sizeof(path));
+	assert_int_not_equal(dconf_read_token(path, out, sizeof(out), why, sizeof(why)), SOV_OK);
+	assert_non_null(strstr(why, "goes on after its first line"));
+	write_file("spaced", "  0123456789abcdef0123  \n\n", 0640);
 	path_of("spaced", path, sizeof(path));
 	assert_int_equal(dconf_read_token(path, out, sizeof(out), why, sizeof(why)), SOV_OK);
 	assert_string_equal(out, "0123456789abcdef0123");

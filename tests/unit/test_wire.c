@@ -232,6 +232,7 @@ static void check_invariants(const uint8_t *buf, size_t len, enum dns_parse_resu
 	if (res == DNS_PARSE_BADVERS) {
 		assert_true(q->has_edns);
 		assert_true(q->edns_version > 0);
+		assert_false(q->has_ecs || q->has_cookie || q->has_expire);
 	}
 	if (res == DNS_PARSE_OK && q->has_edns)
 		assert_int_equal(q->edns_version, 0);
@@ -1488,17 +1489,19 @@ static void test_badvers(void **state)
 		assert_int_equal(q.edns_version, v);
 		assert_int_equal(q.edns_udp_size, 4000);
 		assert_true(q.edns_do);
-		assert_true(q.has_ecs);
-		assert_int_equal(q.ecs.source_prefix, 8);
-		assert_true(q.has_cookie);
+		/* RFC 6891 §6.1.3: the options of a version we do not
+		 * implement are not read, so none is echoed. */
+		assert_false(q.has_ecs);
+		assert_false(q.has_cookie);
 	}
-	/* A bad option beats BADVERS (the option list is checked first). */
+	/* ...not even checked: a malformed ECS under version 1 is BADVERS. */
 	put_query(&p, 1);
 	size_t at = opt_begin(&p, 4000, 0, 1, 0);
 	put_ecs(&p, 5, 8, 0, (const uint8_t *)"\x0a", 1);
 	opt_end(&p, at);
-	assert_int_equal(parse(&p, &q), DNS_PARSE_FORMERR);
+	assert_int_equal(parse(&p, &q), DNS_PARSE_BADVERS);
 	assert_true(q.has_edns);
+	assert_false(q.has_ecs);
 	assert_int_equal(q.edns_version, 1);
 
 	/* BADVERS with a TSIG after the OPT. */

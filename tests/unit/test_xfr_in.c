@@ -153,20 +153,26 @@ static void test_axfr_two_messages(void **state)
 	zone_free(z);
 }
 
+/* Differences from serial 1 to 3 in two messages: 1 -> 2: www .2 deleted
+ * (with another TTL than ours: records match without TTL), .3 added;
+ * 2 -> 3: ns A re-added with a new TTL (delete + add). */
+static void feed_1_to_3(struct run *r)
+{
+	size_t n;
+	uint8_t *m = reply(0x1234, LDNS_RR_TYPE_IXFR, 0, &n, SOA(3), SOA(1),
+			   "www.example.test. 999 IN A 192.0.2.2", SOA(2), WWW3, NULL);
+	assert_int_equal(feed(r, m, n), XFR_IN_MORE);
+	m = reply(0x1234, LDNS_RR_TYPE_IXFR, 0, &n, SOA(2), NSA, SOA(3),
+		  "ns.example.test. 60 IN A 192.0.2.1", SOA(3), NULL);
+	assert_int_equal(feed(r, m, n), XFR_IN_DONE);
+	assert_int_equal(xfr_in_kind(r->x), XFR_IN_INCREMENTAL);
+}
+
 static void test_ixfr_incremental(void **state)
 {
 	(void)state;
 	struct run r = start(DNS_TYPE_IXFR, 0);
-	size_t n;
-	/* 1 -> 2: www .2 deleted (with another TTL than ours: records match without
-	 * TTL), .3 added; 2 -> 3: ns A re-added with a new TTL (delete + add). */
-	uint8_t *m = reply(0x1234, LDNS_RR_TYPE_IXFR, 0, &n, SOA(3), SOA(1),
-			   "www.example.test. 999 IN A 192.0.2.2", SOA(2), WWW3, NULL);
-	assert_int_equal(feed(&r, m, n), XFR_IN_MORE);
-	m = reply(0x1234, LDNS_RR_TYPE_IXFR, 0, &n, SOA(2), NSA, SOA(3),
-		  "ns.example.test. 60 IN A 192.0.2.1", SOA(3), NULL);
-	assert_int_equal(feed(&r, m, n), XFR_IN_DONE);
-	assert_int_equal(xfr_in_kind(r.x), XFR_IN_INCREMENTAL);
+	feed_1_to_3(&r);
 	finish(&r);
 	zone_t *z = load_out();
 	assert_int_equal(z->serial, 3);
@@ -175,6 +181,63 @@ static void test_ixfr_incremental(void **state)
 	assert_true(has_a(z, "ns.example.test.", "192.0.2.1"));
 	assert_int_equal(z->record_count, 4);
 	zone_free(z);
+}
+
+/* The same differences applied to the zone we serve, into a builder
+ * (params.have_zone + build): the same zone as through the file. */
+static void test_ixfr_incremental_into_builder(void **state)
+{
+	(void)state;
+	zone_t *base = NULL;
+	diag_t *d = diag_new();
+	assert_int_equal(zone_load("example.test", have_path, &base, d), SOV_OK);
+	zone_builder_t *b = NULL;
+	assert_int_equal(zone_builder_new("example.test", out_path, "IXFR", &b), SOV_OK);
+	static const uint8_t *skip[] = {geo};
+	struct xfr_in_params p = {.origin = origin,
+				  .qtype = DNS_TYPE_IXFR,
+				  .id = 0x1234,
+				  .have_serial = 1,
+				  .skip_names = skip,
+				  .skip_count = 1,
+				  .build = b,
+				  .have_zone = base};
+	struct run r = {xfr_in_new(&p), NULL};
+	size_t n;
+	uint8_t *m;
+	feed_1_to_3(&r);
+	assert_int_equal(xfr_in_records(r.x), 4);
+	xfr_in_free(r.x);
+	zone_t *z = NULL;
+	assert_int_equal(zone_builder_finish(b, NULL, &z, d), SOV_OK);
+	assert_int_equal(z->serial, 3);
+	assert_true(has_a(z, "www.example.test.", "192.0.2.3"));
+	assert_false(has_a(z, "www.example.test.", "192.0.2.2"));
+	assert_true(has_a(z, "ns.example.test.", "192.0.2.1"));
+	assert_int_equal(z->record_count, 4);
+	uint8_t ns[DNAME_MAXLEN];
+	assert_true(dname_from_str("ns.example.test", ns) > 0);
+	assert_int_equal(znode_rrset(zone_find(z, ns), DNS_TYPE_A)->ttl_s, 60);
+	zone_free(z);
+
+	/* A deletion of what we do not have, an addition of what we have: refused. */
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(zone_builder_new("example.test", out_path, "IXFR", &b), SOV_OK);
+		p.build = b;
+		r.x = xfr_in_new(&p);
+		m = k == 0 ? reply(0x1234, LDNS_RR_TYPE_IXFR, 0, &n, SOA(2), SOA(1),
+				   "nope.example.test. 300 IN A 192.0.2.7", SOA(2), SOA(2), NULL)
+			   : reply(0x1234, LDNS_RR_TYPE_IXFR, 0, &n, SOA(2), SOA(1), SOA(2), NSA,
+				   SOA(2), NULL);
+		assert_int_equal(feed(&r, m, n), XFR_IN_FAILED);
+		assert_non_null(strstr(xfr_in_error(r.x), k == 0
+							      ? "deletes a record we do not have"
+							      : "adds a record we already have"));
+		xfr_in_free(r.x);
+		zone_builder_free(b);
+	}
+	zone_free(base);
+	diag_free(d);
 }
 
 static void test_ixfr_up_to_date_and_axfr_style(void **state)
@@ -198,6 +261,81 @@ static void test_ixfr_up_to_date_and_axfr_style(void **state)
 }
 
 /* Each reply fails, with a reason naming what was wrong. */
+/* The same AXFR into a zone builder (params.build) and into a file read back
+ * with zone_load(): the same zone. Names in RDATA arrive compressed. */
+static void test_axfr_into_builder(void **state)
+{
+	(void)state;
+	const char *recs[] = {
+	    SOA(2),
+	    NS,
+	    NSA,
+	    "example.test. 300 IN MX 10 Mail.example.test.",
+	    "www.example.test. 300 IN CNAME ns.example.test.",
+	    "t.example.test. 300 IN TXT \"a b\" \"c\"",
+	    "_s._tcp.example.test. 300 IN SRV 0 1 80 ns.example.test.",
+	    "sig.example.test. 300 IN NAPTR 1 1 \"S\" \"x\" \"\" ns.example.test.",
+	    "p.example.test. 300 IN PTR ns.Example.test.",
+	    "geo.example.test. 60 IN A 192.0.2.9",
+	    "geo.example.test. 60 IN TXT \"kept\"",
+	    SOA(2)};
+	size_t n;
+	zone_t *zf = NULL, *zb = NULL;
+	for (int mode = 0; mode < 2; mode++) {
+		struct run r = start(DNS_TYPE_AXFR, 0);
+		zone_builder_t *b = NULL;
+		if (mode == 1) {
+			assert_int_equal(zone_builder_new("example.test", out_path, "AXFR", &b),
+					 SOV_OK);
+			struct xfr_in *x = r.x;
+			xfr_in_free(x);
+			static const uint8_t *skip[] = {geo};
+			struct xfr_in_params p = {.origin = origin,
+						  .qtype = DNS_TYPE_AXFR,
+						  .id = 0x1234,
+						  .skip_names = skip,
+						  .skip_count = 1,
+						  .build = b};
+			r.x = xfr_in_new(&p);
+		}
+		uint8_t *m = reply(0x1234, LDNS_RR_TYPE_AXFR, 0, &n, recs[0], recs[1], recs[2],
+				   recs[3], recs[4], recs[5], recs[6], recs[7], recs[8], recs[9],
+				   recs[10], recs[11], NULL);
+		assert_int_equal(feed(&r, m, n), XFR_IN_DONE);
+		assert_int_equal(xfr_in_kind(r.x), XFR_IN_FULL);
+		assert_int_equal(xfr_in_records(r.x), 10);
+		finish(&r);
+		if (mode == 0) {
+			zf = load_out();
+		} else {
+			diag_t *d = diag_new();
+			int rc = zone_builder_finish(b, NULL, &zb, d);
+			for (size_t i = 0; i < diag_count(d); i++)
+				print_error("%s\n", diag_get(d, i));
+			diag_free(d);
+			assert_int_equal(rc, SOV_OK);
+		}
+	}
+	assert_int_equal(zf->record_count, zb->record_count);
+	assert_int_equal(zf->node_count, zb->node_count);
+	assert_int_equal(zf->serial, zb->serial);
+	for (uint32_t i = 0; i < zf->node_count; i++) {
+		const znode_t *a = &zf->nodes[i], *c = zone_find(zb, a->owner);
+		assert_non_null(c);
+		assert_int_equal(a->rrset_count, c->rrset_count);
+		for (uint16_t k = 0; k < a->rrset_count; k++) {
+			assert_int_equal(a->rrsets[k].type, c->rrsets[k].type);
+			assert_int_equal(a->rrsets[k].ttl_s, c->rrsets[k].ttl_s);
+			assert_int_equal(a->rrsets[k].rdata_len, c->rrsets[k].rdata_len);
+			assert_memory_equal(a->rrsets[k].rdata, c->rrsets[k].rdata,
+					    a->rrsets[k].rdata_len);
+		}
+	}
+	assert_false(has_a(zb, "geo.example.test.", "192.0.2.9"));
+	zone_free(zf);
+	zone_free(zb);
+}
+
 static void test_bad_replies(void **state)
 {
 	(void)state;
@@ -277,6 +415,8 @@ int main(void)
 	    cmocka_unit_test(test_axfr_two_messages),
 	    cmocka_unit_test(test_ixfr_incremental),
 	    cmocka_unit_test(test_ixfr_up_to_date_and_axfr_style),
+	    cmocka_unit_test(test_axfr_into_builder),
+	    cmocka_unit_test(test_ixfr_incremental_into_builder),
 	    cmocka_unit_test(test_bad_replies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -395,6 +395,22 @@ static void expect_bad_at(const char *file, int code, unsigned line, unsigned co
 	diag_free(d);
 }
 
+/** Loads a bad fixture and checks that no diagnostic is about line `line`. */
+static void expect_no_error_at(const char *file, unsigned line)
+{
+	char path[512], where[600];
+	diag_t *d = diag_new();
+	zone_t *z = NULL;
+	snprintf(path, sizeof(path), ZONES "%s", file);
+	assert_int_not_equal(zone_load("example.test", path, &z, d), SOV_OK);
+	snprintf(where, sizeof(where), "%s:%u:", path, line);
+	for (size_t i = 0; i < diag_count(d); i++) {
+		if (strncmp(diag_get(d, i), where, strlen(where)) == 0)
+			fail_msg("unexpected: %s", diag_get(d, i));
+	}
+	diag_free(d);
+}
+
 static void test_bad_syntax(void **state)
 {
 	(void)state;
@@ -435,7 +451,13 @@ static void test_bad_names_and_class(void **state)
 		   "www.example.org. is outside the zone example.test.");
 	expect_bad("bad-class.zone", SOV_ESEMANTIC, 6, "class CH is not supported");
 	expect_bad("bad-nons.zone", SOV_ESEMANTIC, 1, "no NS records at the zone apex");
-	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 6, "DNAME records are not supported");
+	/* DNAME is served (RFC 6672); its rules are checked. */
+	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 7,
+		   "A at x.old.example.test. is occluded by the DNAME at old.example.test.");
+	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 9,
+		   "two DNAME records at two.example.test.: a name has at most one");
+	expect_bad("bad-dname.zone", SOV_ESEMANTIC, 11,
+		   "CNAME at both.example.test. cannot coexist with other data (DNAME)");
 }
 
 static void test_bad_cname(void **state)
@@ -456,6 +478,12 @@ static void test_bad_cut(void **state)
 	(void)state;
 	expect_bad("bad-occluded.zone", SOV_ESEMANTIC, 7,
 		   "A at sub.example.test. is occluded by the delegation");
+	/* NS naming the cut itself: its A/AAAA are glue (RFC 9471 §2.1), only
+	 * the TXT is refused. */
+	expect_bad("bad-occluded-self.zone", SOV_ESEMANTIC, 9,
+		   "TXT at sub.example.test. is occluded by the delegation");
+	expect_no_error_at("bad-occluded-self.zone", 8);
+	expect_no_error_at("bad-occluded-self.zone", 10);
 	expect_bad("bad-notglue.zone", SOV_ESEMANTIC, 8,
 		   "A at www.sub.example.test. is below the zone cut at sub.example.test. and "
 		   "is not glue for it");

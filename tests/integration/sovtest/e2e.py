@@ -52,7 +52,7 @@ for _id, _d in DCS.items():
         ADDR_DC[_d["ipv6"]] = _id
 
 TTL = 2  # service TTL: drains wait TTL + max(margin 0, ceil(TTL/10)) = 3 s
-PROBE = {"interval_ms": 250, "timeout_ms": 200, "jitter_ms": 0, "rise": 1, "fall": 1}
+PROBE = {"interval_ms": 250, "timeout_ms": 250, "jitter_ms": 0, "rise": 1, "fall": 2}
 
 
 class Daemon(ApiDaemon):

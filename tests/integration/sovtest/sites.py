@@ -4,14 +4,25 @@ an http site to failing (503) and back without stopping it."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import select
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 from .paths import BOUND_S, PROBE_SERVERS, PY
 from .ports import fmt_hostport
+
+
+FAIL_FILES: list = []
+
+
+@atexit.register
+def _remove_fail_files():
+    for f in FAIL_FILES:
+        f.unlink(missing_ok=True)
 
 
 class Site:
@@ -21,8 +32,12 @@ class Site:
     def __init__(self, mode: str, bind: str, port: int = 0, extra=()):
         self.mode, self.bind, self.port, self.extra = mode, bind, port, list(extra)
         self.proc: subprocess.Popen | None = None
-        # exists only while the site is switched to failing
-        self.fail_file = Path(tempfile.gettempdir()) / f"sovtest-site-{os.getpid()}-{id(self)}"
+        # exists only while the site is switched to failing. Unique for ever: a
+        # name from id(self) was reused by a later Site once this one was
+        # gone, which then found the file of a site left failing and
+        # answered 503 from its first probe on.
+        self.fail_file = Path(tempfile.gettempdir()) / f"sovtest-site-{os.getpid()}-{uuid.uuid4().hex}"
+        FAIL_FILES.append(self.fail_file)
 
     # name kept for the probe tests
     @property

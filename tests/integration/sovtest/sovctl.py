@@ -76,6 +76,7 @@ class Instance:
 
     def __init__(self, name: str, workdir: Path, sites: dict, zone: Path):
         self.name = name
+        self.sites = sites
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.token_file = self.dir / "admin.token"
@@ -91,7 +92,7 @@ class Instance:
             "services": [{"name": SERVICE, "policy": "all", "datacenters": list(sites),
                           "ttl": 1}],
             "probes": {
-                "defaults": {"interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1,
+                "defaults": {"interval_ms": 200, "timeout_ms": 200, "rise": 1, "fall": 2,
                              "jitter_ms": 0},
                 "checks": [{"name": "web", "type": "http", "path": "/health",
                             "body_contains": "ok",
@@ -114,8 +115,17 @@ class Instance:
                                           self.server.log_text()),
                        what=f"{self.name}'s API port in its log")
         self.api_url = f"http://127.0.0.1:{m[-1]}"
-        wait_until(lambda: all(d["health"] == "up" for d in self.datacenters()),
-                   what=f"both sites up on {self.name}")
+        seen = {}
+
+        def all_up():
+            seen.update({d["id"]: d for d in self.datacenters()})
+            return all(d["health"] == "up" for d in seen.values())
+        try:
+            wait_until(all_up, what=f"both sites up on {self.name}")
+        except AssertionError as e:  # say why: the sites' processes and what sovdns saw
+            alive = {dc: s.alive() for dc, s in self.sites.items()}
+            raise AssertionError(f"{e}\nsites alive: {alive}\nseen: {json.dumps(seen)}\n"
+                                 f"log tail:\n{self.server.log_text()[-3000:]}") from None
         return self
 
     def stop(self) -> int:
