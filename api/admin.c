@@ -57,7 +57,19 @@ static void enter(struct admin_record *r, enum admin_state s, int64_t now_ms, co
 		r->lease_expires_ms = 0;
 		r->ttl_s = 0;
 		r->margin_s = 0;
+		r->drain_under = false;
 	}
+}
+
+/* The timing of a withdrawal from active (a drain, or maintenance). */
+static void set_wait(struct admin_record *r, int64_t now_ms, uint32_t ttl_s, uint32_t margin_s)
+{
+	r->ttl_s = ttl_s;
+	/* the margin applied, which 10 % of the TTL may raise above the
+	 * configured one: ttl_s + margin_s is the wait, as shown */
+	uint32_t wait_s = admin_drain_wait_s(ttl_s, margin_s);
+	r->margin_s = wait_s - (wait_s < ttl_s ? wait_s : ttl_s);
+	r->safe_at_ms = ceil_second_ms(now_ms + (int64_t)wait_s * 1000);
 }
 
 int admin_record_drain(struct admin_record *r, int64_t now_ms, uint32_t ttl_s, uint32_t margin_s,
@@ -70,10 +82,7 @@ int admin_record_drain(struct admin_record *r, int64_t now_ms, uint32_t ttl_s, u
 		goto finish;
 	case ADMIN_ACTIVE:
 		enter(r, ADMIN_DRAINING, now_ms, reason, who);
-		r->ttl_s = ttl_s;
-		r->margin_s = margin_s;
-		r->safe_at_ms =
-		    ceil_second_ms(now_ms + (int64_t)admin_drain_wait_s(ttl_s, margin_s) * 1000);
+		set_wait(r, now_ms, ttl_s, margin_s);
 		rc = ADMIN_CHANGED;
 		break;
 	default:
@@ -103,18 +112,22 @@ int admin_record_undrain(struct admin_record *r, int64_t now_ms, const char *rea
 	}
 }
 
-int admin_record_maintenance(struct admin_record *r, bool on, int64_t now_ms, const char *reason,
-			     const char *who)
+int admin_record_maintenance(struct admin_record *r, bool on, int64_t now_ms, uint32_t ttl_s,
+			     uint32_t margin_s, const char *reason, const char *who)
 {
 	if (on) {
 		if (r->state == ADMIN_MAINTENANCE)
 			return ADMIN_UNCHANGED;
+		bool from_active = r->state == ADMIN_ACTIVE;
 		enter(r, ADMIN_MAINTENANCE, now_ms, reason, who);
+		r->drain_under = !from_active;
+		if (from_active)
+			set_wait(r, now_ms, ttl_s, margin_s);
 		return ADMIN_CHANGED;
 	}
 	if (r->state != ADMIN_MAINTENANCE)
 		return ADMIN_UNCHANGED;
-	if (r->safe_at_ms != 0) {
+	if (r->drain_under) {
 		/* A drain was under the maintenance: ending maintenance never
 		 * ends a drain (only undrain or its lease does). */
 		enter(r, now_ms >= r->safe_at_ms ? ADMIN_DRAINED : ADMIN_DRAINING, now_ms, reason,

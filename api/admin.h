@@ -66,7 +66,12 @@ struct admin_record {
 	int64_t safe_at_ms;	       /* draining/drained: when it is (was) safe to stop */
 	int64_t lease_expires_ms;      /* draining/drained: automatic undrain time; 0 = no lease */
 	uint32_t ttl_s;		       /* draining/drained: the TTL the wait was computed from */
-	uint32_t margin_s;	       /* draining/drained: the margin added to it */
+	uint32_t
+	    margin_s; /* draining/drained: the margin applied, max(configured, ceil(ttl_s / 10)) */
+	/* maintenance: a drain is under it (ending maintenance returns to
+	 * draining/drained); false: it was entered from active, safe_at is its
+	 * own wait and ending it returns to active */
+	bool drain_under;
 };
 
 /** An active record with no history. */
@@ -101,11 +106,16 @@ int admin_record_undrain(struct admin_record *r, int64_t now_ms, const char *rea
 
 /**
  * Maintenance on: any state → maintenance (ADMIN_UNCHANGED if already).
- * Maintenance off: maintenance → active; other states are left alone
- * (ADMIN_UNCHANGED) so ending maintenance never ends a drain.
+ * From active it withdraws the datacenter like a drain, so it gets the same
+ * safe_at (now + the wait for ttl_s and margin_s, above); from a drain it
+ * keeps the drain's timing. Maintenance off: back to the drain under it
+ * (draining or drained by its safe_at), else active; other states are left
+ * alone (ADMIN_UNCHANGED) so ending maintenance never ends a drain.
+ * ttl_s and margin_s are only used when entering from active.
  */
-int admin_record_maintenance(struct admin_record *r, bool on, int64_t now_ms, const char *reason,
-			     const char *who) __attribute__((nonnull));
+int admin_record_maintenance(struct admin_record *r, bool on, int64_t now_ms, uint32_t ttl_s,
+			     uint32_t margin_s, const char *reason, const char *who)
+    __attribute__((nonnull));
 
 /**
  * Time passes: draining whose safe_at has come → drained; draining/drained

@@ -4,14 +4,17 @@
  * shared state the routes use is state.c's. */
 #include "api/api.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api/api_impl.h"
 #include "api/util.h"
+#include "common/addr.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/ident.h"
@@ -222,7 +225,9 @@ int api_start(api_t *api, diag_t *diag)
 	    .tls_key = api->conf.tls_key,
 	    .threads = api->conf.threads,
 	    .max_connections = api->conf.max_connections,
+	    .max_connections_per_client = api->conf.max_connections_per_client,
 	    .timeout_s = api->conf.timeout_s,
+	    .header_timeout_s = api->conf.header_timeout_s,
 	    .body_max_bytes = api->conf.body_max_bytes,
 	    .auth = api->auth,
 	    .read_without_token = api->conf.read_without_token,
@@ -234,8 +239,9 @@ int api_start(api_t *api, diag_t *diag)
 		diag_add(diag, NULL, 0, 0, "api: %s", why);
 		return rc;
 	}
-	log_info("api", "HTTP%s API listening on port %u with %zu token(s)%s",
-		 api->conf.tls_cert ? "S" : "", (unsigned)http_port(api->http),
+	char where[ADDR_STR_MAX];
+	log_info("api", "HTTP%s API listening on %s with %zu token(s)%s",
+		 api->conf.tls_cert ? "S" : "", api_listen_format(api, where, sizeof(where)),
 		 auth_count(api->auth), api->conf.read_without_token ? ", read routes open" : "");
 	return SOV_OK;
 }
@@ -272,4 +278,15 @@ void api_free(api_t *api)
 uint16_t api_port(const api_t *api)
 {
 	return api->http ? http_port(api->http) : 0;
+}
+
+const char *api_listen_format(const api_t *api, char *buf, size_t cap)
+{
+	struct sockaddr_storage ss = api->conf.listen;
+	uint16_t port = htons(api_port(api));
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)(void *)&ss)->sin_port = port;
+	else if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)(void *)&ss)->sin6_port = port;
+	return addr_format((const struct sockaddr *)&ss, buf, cap);
 }

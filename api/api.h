@@ -49,9 +49,19 @@
 
 #define API_DEFAULT_PORT 8053
 #define API_DEFAULT_THREADS 2 /* requests are short; two keep one slow client from blocking */
-#define API_DEFAULT_MAX_CONNECTIONS 64 /* operators and tooling, not the public */
-#define API_DEFAULT_TIMEOUT_S 10       /* idle connection timeout */
-#define API_DEFAULT_BODY_MAX 65536     /* bytes; the largest legit body is an operation result */
+/* Operators and tooling, not the public; half of it (128) is what idle or
+ * slow clients without a token can ever hold (api/guard.h), so a tool's
+ * burst of 50 concurrent calls fits beside an attack. */
+#define API_DEFAULT_MAX_CONNECTIONS 256
+#define API_DEFAULT_TIMEOUT_S 10 /* idle connection timeout */
+/* A request header is a few hundred bytes; a client that has not sent one in
+ * 5 s is not an operator's tool on any link worth running a drain over. */
+#define API_DEFAULT_HEADER_TIMEOUT_S 5
+/* sovctl uses one connection per instance at a time, a scraper one more; a
+ * script may make 50 calls at once. 64 fits that without letting one
+ * address hold more than a quarter of the slots. */
+#define API_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 64
+#define API_DEFAULT_BODY_MAX 65536 /* bytes; the largest legit body is an operation result */
 
 /** One configured token (see api/auth.h for scopes). Paths already resolved. */
 struct api_token_conf {
@@ -76,7 +86,9 @@ struct api_config {
 	bool read_without_token; /* GET routes open to anyone who can connect */
 	unsigned threads;
 	unsigned max_connections;
+	unsigned max_connections_per_client;
 	unsigned timeout_s;
+	unsigned header_timeout_s; /* a complete request header within this (api/guard.h) */
 	size_t body_max_bytes;
 	uint32_t drain_margin_s; /* see api/admin.h for the drain wait */
 	char *audit_log;	 /* default: <state_dir>/audit.log */
@@ -243,6 +255,13 @@ const char *api_dc_id(const api_t *api, size_t dc) __attribute__((nonnull));
 
 /** The port the server listens on (after api_start), 0 if not listening. */
 uint16_t api_port(const api_t *api) __attribute__((nonnull));
+
+/**
+ * The address the HTTP server listens on, with the bound port, as
+ * "127.0.0.1:8053" / "[::1]:8053" into buf (ADDR_STR_MAX bytes), for logs.
+ * Returns buf.
+ */
+const char *api_listen_format(const api_t *api, char *buf, size_t cap) __attribute__((nonnull));
 
 /**
  * Tells the API that datacenter dc's health changed (from the probe

@@ -30,6 +30,8 @@ void api_config_init(struct api_config *c)
 	c->threads = API_DEFAULT_THREADS;
 	c->max_connections = API_DEFAULT_MAX_CONNECTIONS;
 	c->timeout_s = API_DEFAULT_TIMEOUT_S;
+	c->header_timeout_s = API_DEFAULT_HEADER_TIMEOUT_S;
+	c->max_connections_per_client = API_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
 	c->body_max_bytes = API_DEFAULT_BODY_MAX;
 	c->drain_margin_s = ADMIN_DEFAULT_MARGIN_S;
 	c->events_max = EVENTS_DEFAULT_CAPACITY;
@@ -176,7 +178,39 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t
 	return SOV_OK;
 }
 
-static void parse_tokens(struct pctx *p, const json_t *arr, struct api_config *out)
+/* Is id one of the configured datacenters (root's "datacenters"[].id)? */
+static bool dc_configured(const json_t *root, const char *id)
+{
+	size_t i;
+	const json_t *d;
+	json_array_foreach(json_object_get(root, "datacenters"), i, d)
+	{
+		const json_t *v = json_object_get(d, "id");
+		if (json_is_string(v) && strcmp(json_string_value(v), id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The configured datacenter ids, "a, b" (for a message). */
+static void dc_list(const json_t *root, char *buf, size_t cap)
+{
+	size_t i, used = 0;
+	const json_t *d;
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(root, "datacenters"), i, d)
+	{
+		const json_t *v = json_object_get(d, "id");
+		if (json_is_string(v) && used < cap)
+			used += (size_t)snprintf(buf + used, cap - used, "%s%s", used ? ", " : "",
+						 json_string_value(v));
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, cap, "none");
+}
+
+static void parse_tokens(struct pctx *p, const json_t *root, const json_t *arr,
+			 struct api_config *out)
 {
 	static const char *const keys[] = {"name", "file", "scope", NULL};
 	if (!json_is_array(arr)) {
@@ -222,6 +256,17 @@ static void parse_tokens(struct pctx *p, const json_t *arr, struct api_config *o
 		if (auth_scope_parse(scope, &lvl, &dcs, why, sizeof(why)) != SOV_OK) {
 			perr(p, json_object_get(t, "scope"), "%s.scope: %s", where, why);
 			continue;
+		}
+		/* a scope for a datacenter that does not exist grants nothing: a
+		 * typo here would surface only when a deploy's drain gets 404 */
+		for (size_t k = 0; dcs != NULL && dcs[k] != NULL; k++) {
+			if (dc_configured(root, dcs[k]))
+				continue;
+			char known[256];
+			dc_list(root, known, sizeof(known));
+			perr(p, json_object_get(t, "scope"),
+			     "%s.scope: datacenter \"%s\" is not configured (datacenters: %s)",
+			     where, dcs[k], known);
 		}
 		auth_dcs_free(dcs);
 		struct api_token_conf *tc = &out->tokens[out->token_count];
@@ -283,7 +328,9 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 					   "read_without_token",
 					   "threads",
 					   "max_connections",
+					   "max_connections_per_client",
 					   "timeout_s",
+					   "header_timeout_s",
 					   "body_max_bytes",
 					   "drain_margin_s",
 					   "audit_log",
@@ -343,15 +390,19 @@ int api_config_parse(const json_t *root, const char *file, struct api_config *ou
 	}
 	const json_t *tokens = json_object_get(api, "tokens");
 	if (tokens != NULL)
-		parse_tokens(&p, tokens, out);
+		parse_tokens(&p, root, tokens, out);
 	(void)get_bool(&p, api, "read_without_token", "api", &out->read_without_token);
 	unsigned long long v;
 	if (get_uint(&p, api, "threads", "api", 1, 64, &v))
 		out->threads = (unsigned)v;
 	if (get_uint(&p, api, "max_connections", "api", 1, 10000, &v))
 		out->max_connections = (unsigned)v;
+	if (get_uint(&p, api, "max_connections_per_client", "api", 1, 10000, &v))
+		out->max_connections_per_client = (unsigned)v;
 	if (get_uint(&p, api, "timeout_s", "api", 1, 3600, &v))
 		out->timeout_s = (unsigned)v;
+	if (get_uint(&p, api, "header_timeout_s", "api", 1, 300, &v))
+		out->header_timeout_s = (unsigned)v;
 	if (get_uint(&p, api, "body_max_bytes", "api", 1024, 16u << 20, &v))
 		out->body_max_bytes = (size_t)v;
 	if (get_uint(&p, api, "drain_margin_s", "api", 0, 3600, &v))

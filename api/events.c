@@ -208,6 +208,14 @@ events_t *events_new(size_t capacity, const char *const *notify_argv, uint32_t t
 	pthread_cond_init(&e->wake, NULL);
 	pthread_cond_init(&e->idle, NULL);
 	e->cap = capacity ? capacity : 1;
+	/* Sequence numbers go on across restarts, so that a poller's
+	 * ?since=N never skips the events of a new run: a run starts after its
+	 * start time in ms times 1000. The previous run's numbers stay below as
+	 * long as it had fewer than 1000 events per millisecond of its life
+	 * (events are state changes: a handful a minute), and the clock did
+	 * not step back across the restart. 1.7e15 in 2026: within 2^53, so
+	 * exact in JavaScript clients too. */
+	e->seq = (uint64_t)clock_unix_ms() * EVENTS_SEQ_PER_MS;
 	e->timeout_ms = timeout_ms ? timeout_ms : EVENTS_DEFAULT_NOTIFY_TIMEOUT_MS;
 	e->ring = calloc(e->cap, sizeof(*e->ring));
 	if (e->ring == NULL)

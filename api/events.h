@@ -15,6 +15,11 @@
  * bounded (EVENTS_NOTIFY_QUEUE_MAX); when it is full the event is dropped
  * from notification (it is still in the ring) and counted.
  *
+ * seq increases by one per event and goes on across restarts: a run's
+ * first event is start time (unix ms) * EVENTS_SEQ_PER_MS + 1, above every
+ * number of the previous run (which would need 1000 events per ms of its
+ * life to reach it) unless the clock stepped back across the restart.
+ *
  * The command is an argv vector, run without a shell, with the daemon's
  * environment and stdout/stderr. All functions are thread-safe.
  */
@@ -25,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define EVENTS_SEQ_PER_MS 1000u /* a run's first seq: start ms * this + 1 (see above) */
 #define EVENTS_DEFAULT_CAPACITY 256
 #define EVENTS_NOTIFY_QUEUE_MAX 256
 #define EVENTS_DEFAULT_NOTIFY_TIMEOUT_MS 10000
@@ -63,7 +69,8 @@ uint64_t events_add(events_t *e, json_t *ev) __attribute__((nonnull(1)));
 /**
  * A new array with copies of the events whose seq > since, oldest first,
  * at most limit of them — the newest limit ones when since is 0 — or NULL
- * on ENOMEM. *last_seq is set to the newest seq so far (0 if none).
+ * on ENOMEM. *last_seq is set to the newest seq so far (if none, the number
+ * below this run's first event: a ?since= that skips nothing of it).
  */
 json_t *events_list(events_t *e, uint64_t since, size_t limit, uint64_t *last_seq)
     __attribute__((nonnull));

@@ -1,6 +1,7 @@
 #include "api/http.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -10,10 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/guard.h"
 #include "common/atomicfile.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 
+#define EVICT_HEADROOM 32 /* connections per API thread, above max_connections: see http_start */
 #define PEM_MAX (1024 * 1024) /* a certificate chain is a few KiB; this only guards memory */
 
 /* Status buckets for the request counters: the ones this API answers, plus "other". */
@@ -31,6 +35,7 @@ struct http_server {
 	size_t pem_key_len;
 	_Atomic uint64_t (*counts)[NBUCKETS]; /* route_count + 1 rows; the last is "no route" */
 	_Atomic uint64_t auth_failures;
+	guard_t *guard; /* header deadlines and eviction of pending connections */
 };
 
 /* Per-request state, from the headers to the response. */
@@ -232,6 +237,102 @@ static unsigned bucket_of(unsigned status)
 	return NBUCKETS - 1;
 }
 
+/* ---- libmicrohttpd's own error replies ----
+ *
+ * libmicrohttpd answers some requests itself, before any handler sees them,
+ * with a fixed HTML page (0.9.75, connection.c transmit_error_response_len;
+ * it has no option to change it): 400 (bad request line or header, no Host
+ * in HTTP/1.1, bad Content-Length or chunked encoding), 413 (a
+ * Content-Length or chunk it cannot hold), 414 (request line over its
+ * buffer), 431 (header over its buffer), 500 (no memory for the request)
+ * and 505 (HTTP version). Every error of this API is the JSON error body,
+ * so this file defines MHD_queue_response: the library's calls to its own
+ * exported function go through the PLT and reach this one (the linker
+ * exports it from the executable because libmicrohttpd refers to it), which
+ * passes the API's replies through and swaps the library's error pages for
+ * JSON. test_api_errors.py checks every status above: a libmicrohttpd
+ * built to bind its own calls (-Bsymbolic) would fail it, not pass HTML. */
+
+typedef enum MHD_Result (*mhd_queue_fn)(struct MHD_Connection *, unsigned int,
+					struct MHD_Response *);
+
+/* set while send_response queues the API's own reply, on that thread */
+static _Thread_local bool queueing_own_reply;
+
+static mhd_queue_fn real_queue(void)
+{
+	static _Atomic(mhd_queue_fn) fn;
+	mhd_queue_fn f = atomic_load_explicit(&fn, memory_order_acquire);
+	if (f == NULL) {
+		void *sym = dlsym(RTLD_NEXT, "MHD_queue_response");
+		memcpy(&f, &sym, sizeof(f));
+		atomic_store_explicit(&fn, f, memory_order_release);
+	}
+	return f;
+}
+
+/* The code and message of a reply libmicrohttpd makes by itself. */
+static void mhd_error_words(unsigned status, const char **code, const char **msg)
+{
+	switch (status) {
+	case MHD_HTTP_BAD_REQUEST:
+		*code = "bad_request";
+		*msg = "the request is not valid HTTP/1.1 (request line, header syntax, a missing "
+		       "Host header, Content-Length or chunked encoding)";
+		return;
+	case MHD_HTTP_CONTENT_TOO_LARGE:
+		*code = "payload_too_large";
+		*msg = "the request's Content-Length or a chunk is larger than the server accepts";
+		return;
+	case MHD_HTTP_URI_TOO_LONG:
+		*code = "uri_too_long";
+		*msg = "the request line does not fit the server's request buffer";
+		return;
+	case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
+		*code = "header_too_large";
+		*msg = "the request header does not fit the server's request buffer";
+		return;
+	case MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED:
+		*code = "http_version_not_supported";
+		*msg = "only HTTP/1.0 and HTTP/1.1 are served";
+		return;
+	case MHD_HTTP_INTERNAL_SERVER_ERROR:
+		*code = "internal";
+		*msg = "the server could not take the request (out of memory)";
+		return;
+	default:
+		*code = "http_error";
+		*msg = "the request could not be processed";
+		return;
+	}
+}
+
+enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status,
+				   struct MHD_Response *response)
+{
+	mhd_queue_fn queue = real_queue();
+	if (queue == NULL)
+		return MHD_NO; /* cannot happen: this file links against libmicrohttpd */
+	if (queueing_own_reply || status < 400)
+		return queue(c, status, response);
+	const char *code, *msg;
+	mhd_error_words(status, &code, &msg);
+	char body[512];
+	int n =
+	    snprintf(body, sizeof(body),
+		     "{\n  \"error\": {\n    \"code\": \"%s\",\n    \"message\": \"%s\"\n  }\n}\n",
+		     code, msg);
+	struct MHD_Response *json =
+	    MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (json == NULL)
+		return queue(c, status, response); /* no memory: the library's page */
+	MHD_add_response_header(json, "Content-Type", "application/json");
+	MHD_add_response_header(json, "Cache-Control", "no-store");
+	enum MHD_Result ret = queue(c, status, json);
+	MHD_destroy_response(json);
+	return ret;
+}
+
 static enum MHD_Result send_response(struct http_server *s, struct MHD_Connection *c,
 				     struct req_state *st)
 {
@@ -281,7 +382,9 @@ static enum MHD_Result send_response(struct http_server *s, struct MHD_Connectio
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"sovdns\"");
 	if (r->location[0] != '\0')
 		MHD_add_response_header(resp, "Location", r->location);
+	queueing_own_reply = true;
 	enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
+	queueing_own_reply = false;
 	MHD_destroy_response(resp);
 
 	size_t row = st->route >= 0 ? (size_t)st->route : s->route_count;
@@ -375,6 +478,10 @@ static bool prepare(struct http_server *s, struct req_state *st, struct MHD_Conn
 			return false;
 		}
 		req->who = auth_token_name(req->token);
+		const union MHD_ConnectionInfo *sc =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		if (sc != NULL)
+			guard_trust(s->guard, sc->socket_context);
 	} else if (!(route->access == HTTP_READ && s->conf.read_without_token)) {
 		http_error(&st->resp, 401, "unauthorized",
 			   "this route needs a token: send \"Authorization: Bearer <token>\"");
@@ -520,9 +627,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)c;
+	struct http_server *s = cls;
 	(void)toe;
+	const union MHD_ConnectionInfo *sc =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (sc != NULL)
+		guard_rearm(s->guard, sc->socket_context, clock_mono_ms());
 	struct req_state *st = *con_cls;
 	if (st == NULL)
 		return;
@@ -533,6 +643,25 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(st->pathbuf);
 	free(st);
 	*con_cls = NULL;
+}
+
+/* Every connection is known to the guard from accept to close (MHD tells
+ * CLOSED before it closes the descriptor: see api/guard.h). */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		guard_close(s->guard, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	const union MHD_ConnectionInfo *fd =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ca =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	*socket_context = guard_open(s->guard, ca ? ca->client_addr : NULL,
+				     fd ? fd->connect_fd : -1, clock_mono_ms());
 }
 
 /* libmicrohttpd's own format strings: the format attribute tells the compiler so. */
@@ -570,6 +699,17 @@ int http_start(const struct http_config *conf, const struct http_route *routes, 
 	s->counts = calloc(n + 1, sizeof(*s->counts));
 	if (s->counts == NULL)
 		goto finish;
+	/* Half the slots at most for connections that have not shown a valid
+	 * token: the other half stays free for operators. */
+	unsigned pending_max = conf->max_connections / 2 ? conf->max_connections / 2 : 1;
+	s->guard = guard_new(pending_max, (int64_t)conf->header_timeout_s * 1000, NULL, NULL);
+	if (s->guard == NULL)
+		goto finish;
+	if (!guard_start_reaper(s->guard)) {
+		snprintf(why, cap, "cannot start the connection guard thread");
+		rc = SOV_ESYS;
+		goto finish;
+	}
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	if (conf->listen->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -593,14 +733,23 @@ int http_start(const struct http_config *conf, const struct http_route *routes, 
 	    {MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
+	/* libmicrohttpd closes a connection at accept when a worker is at its
+	 * share of the limit, and an evicted connection holds its slot until
+	 * the worker sees the shutdown on a later turn. A worker accepts at
+	 * most 11 connections per turn (0.9.75, daemon.c), so two turns of
+	 * evictions fit in EVICT_HEADROOM per thread: evictions never make it
+	 * refuse the operator's connection. */
+	unsigned threads = conf->threads ? conf->threads : 1;
+	unsigned mhd_limit = conf->max_connections + EVICT_HEADROOM * threads;
 	s->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, s,
 	    /* first, so that every message of libmicrohttpd goes to our log */
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, conf->listen,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(conf->threads ? conf->threads : 1),
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)conf->max_connections_per_client,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, s, MHD_OPTION_ARRAY, conf->tls_cert ? tls_opts : no_opts, MHD_OPTION_END);
+	    on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY,
+	    conf->tls_cert ? tls_opts : no_opts, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		char addr[INET6_ADDRSTRLEN] = "?";
 		unsigned port = 0;
@@ -636,6 +785,7 @@ void http_stop(http_server_t *s)
 		return;
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
+	guard_free(s->guard);
 	if (s->pem_key != NULL)
 		explicit_bzero(s->pem_key, s->pem_key_len);
 	free(s->pem_key);
@@ -679,4 +829,14 @@ void http_metrics_write(http_server_t *s, FILE *out)
 		"# TYPE sovdns_api_auth_failures_total counter\n"
 		"sovdns_api_auth_failures_total %llu\n",
 		(unsigned long long)atomic_load(&s->auth_failures));
+	fprintf(out,
+		"# HELP sovdns_api_connections_dropped_total HTTP API connections shut down by "
+		"the server before a request with a valid token: header_timeout (no complete "
+		"header in api.header_timeout_s), evicted (too many pending connections; the "
+		"busiest client's oldest went).\n"
+		"# TYPE sovdns_api_connections_dropped_total counter\n"
+		"sovdns_api_connections_dropped_total{reason=\"header_timeout\"} %llu\n"
+		"sovdns_api_connections_dropped_total{reason=\"evicted\"} %llu\n",
+		(unsigned long long)guard_dropped(s->guard, GUARD_HEADER_TIMEOUT),
+		(unsigned long long)guard_dropped(s->guard, GUARD_EVICTED));
 }

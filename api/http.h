@@ -8,8 +8,11 @@
  *
  * Threads: libmicrohttpd's internal thread pool (threads workers, each with
  * its own epoll/poll loop); handlers run there, concurrently. Limits: at
- * most max_connections at once (further ones are closed at accept), idle
- * connections closed after timeout_s, request bodies above body_max_bytes
+ * most max_connections at once and max_connections_per_client from one
+ * address (further ones are closed at accept), idle connections closed
+ * after timeout_s, a connection without a complete request header after
+ * header_timeout_s, at most half the slots for connections that have not
+ * shown a valid token (api/guard.h), request bodies above body_max_bytes
  * answered 413 (bodies up to HTTP_DISCARD_FACTOR times the limit are read
  * and discarded first so the client sees the 413 instead of a reset;
  * larger ones get the 413 at once and the connection is closed).
@@ -89,7 +92,9 @@ struct http_config {
 	const char *tls_key;
 	unsigned threads;
 	unsigned max_connections;
-	unsigned timeout_s;
+	unsigned max_connections_per_client; /* per client address (libmicrohttpd's limit) */
+	unsigned timeout_s;		     /* idle connection */
+	unsigned header_timeout_s;	     /* complete header (api/guard.h) */
 	size_t body_max_bytes;
 	const auth_t *auth;
 	bool read_without_token;

@@ -185,7 +185,8 @@ static void admin_change(api_t *api, const struct http_request *req, struct http
 			 uint32_t lease_s)
 {
 	/* outside the lock: the backend may take its own locks to answer */
-	uint32_t ttl_s = act == ACT_DRAIN ? api->be.dc_max_ttl_s(api->be.ctx, dc) : 0;
+	uint32_t ttl_s =
+	    act == ACT_DRAIN || act == ACT_MAINT_ON ? api->be.dc_max_ttl_s(api->be.ctx, dc) : 0;
 	struct admin_record *cand = calloc(api->dc_count, sizeof(*cand));
 	if (cand == NULL) {
 		http_error(resp, 500, "internal", "out of memory");
@@ -205,8 +206,8 @@ static void admin_change(api_t *api, const struct http_request *req, struct http
 		break;
 	case ACT_MAINT_ON:
 	case ACT_MAINT_OFF:
-		rc =
-		    admin_record_maintenance(&cand[dc], act == ACT_MAINT_ON, now, reason, req->who);
+		rc = admin_record_maintenance(&cand[dc], act == ACT_MAINT_ON, now, ttl_s,
+					      api->conf.drain_margin_s, reason, req->who);
 		break;
 	}
 	if (rc == SOV_ESEMANTIC) {
@@ -264,6 +265,14 @@ static void h_drain(void *ctx, const struct http_request *req, struct http_respo
 		return;
 	const json_t *lease = json_object_get(req->body, "lease_s");
 	json_int_t lease_s = lease ? json_integer_value(lease) : 0;
+	if (lease != NULL && lease_s == 0) {
+		/* 0 reads as "expires at once" as much as "no lease": say which */
+		http_error(resp, 400, "invalid_value",
+			   "\"lease_s\": 0 is not a lease; omit \"lease_s\" for a drain that lasts "
+			   "until undrained, or give 1..%d seconds",
+			   LEASE_MAX_S);
+		return;
+	}
 	if (lease_s > LEASE_MAX_S) {
 		http_error(
 		    resp, 400, "invalid_value",

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,26 @@ struct store {
 	int lock_fd;
 };
 
+/* The file names inside state_dir. SOV_OK or SOV_EINVAL (too long, in diag). */
+static int store_paths(store_t *s, const char *state_dir, char *lock_path, size_t lock_cap,
+		       diag_t *diag)
+{
+	if (snprintf(s->admin_path, sizeof(s->admin_path), "%s/%s", state_dir, STORE_ADMIN_FILE) >=
+		(int)sizeof(s->admin_path) ||
+	    snprintf(s->ops_path, sizeof(s->ops_path), "%s/%s", state_dir, STORE_OPS_FILE) >=
+		(int)sizeof(s->ops_path) ||
+	    snprintf(lock_path, lock_cap, "%s/%s", state_dir, STORE_LOCK_FILE) >= (int)lock_cap) {
+		diag_add(diag, state_dir, 0, 0, "state_dir: path too long");
+		return SOV_EINVAL;
+	}
+	return SOV_OK;
+}
+
+/* Anyone could replace admin.json and undrain a site, or drain every one. */
+#define WORLD_WRITABLE_MSG                                                                         \
+	"state_dir %s may be written by any user (mode %04o): anyone could rewrite the "           \
+	"admin state; chmod o-w it"
+
 int store_open(const char *state_dir, store_t **out, diag_t *diag)
 {
 	int rc = SOV_EIO;
@@ -33,16 +55,9 @@ int store_open(const char *state_dir, store_t **out, diag_t *diag)
 		goto finish;
 	}
 	s->lock_fd = -1;
-	if (snprintf(s->admin_path, sizeof(s->admin_path), "%s/%s", state_dir, STORE_ADMIN_FILE) >=
-		(int)sizeof(s->admin_path) ||
-	    snprintf(s->ops_path, sizeof(s->ops_path), "%s/%s", state_dir, STORE_OPS_FILE) >=
-		(int)sizeof(s->ops_path) ||
-	    snprintf(lock_path, sizeof(lock_path), "%s/%s", state_dir, STORE_LOCK_FILE) >=
-		(int)sizeof(lock_path)) {
-		diag_add(diag, state_dir, 0, 0, "state_dir: path too long");
-		rc = SOV_EINVAL;
+	if ((rc = store_paths(s, state_dir, lock_path, sizeof(lock_path), diag)) != SOV_OK)
 		goto finish;
-	}
+	rc = SOV_EIO;
 	if (mkdir(state_dir, 0750) != 0 && errno != EEXIST) {
 		diag_add(diag, state_dir, 0, 0, "cannot create state_dir: %s", strerror(errno));
 		goto finish;
@@ -50,6 +65,11 @@ int store_open(const char *state_dir, store_t **out, diag_t *diag)
 	struct stat st;
 	if (stat(state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		diag_add(diag, state_dir, 0, 0, "state_dir is not a directory");
+		goto finish;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		diag_add(diag, state_dir, 0, 0, WORLD_WRITABLE_MSG, state_dir,
+			 (unsigned)(st.st_mode & 07777));
 		goto finish;
 	}
 	s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -102,13 +122,21 @@ json_t *admin_record_to_json(const struct admin_record *r)
 {
 	bool timed = r->state == ADMIN_DRAINING || r->state == ADMIN_DRAINED ||
 		     (r->state == ADMIN_MAINTENANCE && r->safe_at_ms != 0);
-	return json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "state",
-			 admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL,
-			 "by", r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms),
-			 "safe_at", time_or_null(timed ? r->safe_at_ms : 0), "lease_expires_at",
-			 time_or_null(timed ? r->lease_expires_ms : 0), "ttl_s",
-			 timed ? json_integer(r->ttl_s) : json_null(), "margin_s",
-			 timed ? json_integer(r->margin_s) : json_null());
+	json_t *o = json_pack("{s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:o}", "state",
+			      admin_state_name(r->state), "reason", r->reason[0] ? r->reason : NULL,
+			      "by", r->who[0] ? r->who : NULL, "since", time_or_null(r->since_ms),
+			      "safe_at", time_or_null(timed ? r->safe_at_ms : 0),
+			      "lease_expires_at", time_or_null(timed ? r->lease_expires_ms : 0),
+			      "ttl_s", timed ? json_integer(r->ttl_s) : json_null(), "margin_s",
+			      timed ? json_integer(r->margin_s) : json_null());
+	/* what ending the maintenance returns to: the drain under it, or active */
+	if (o != NULL && r->state == ADMIN_MAINTENANCE &&
+	    json_object_set_new(o, "after", json_string(r->drain_under ? "drain" : "active")) !=
+		0) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 /* An optional string member ("" when null or absent). */
@@ -176,6 +204,24 @@ int admin_record_from_json(const json_t *o, struct admin_record *r, char *why, s
 	    opt_u32(o, "ttl_s", &r->ttl_s, why, cap) ||
 	    opt_u32(o, "margin_s", &r->margin_s, why, cap))
 		return SOV_EPARSE;
+	if (r->state == ADMIN_MAINTENANCE) {
+		/* files written before "after" existed: a safe_at meant a drain under it */
+		const json_t *after = json_object_get(o, "after");
+		if (after == NULL) {
+			r->drain_under = r->safe_at_ms != 0;
+		} else if (json_is_string(after) &&
+			   (strcmp(json_string_value(after), "drain") == 0 ||
+			    strcmp(json_string_value(after), "active") == 0)) {
+			r->drain_under = strcmp(json_string_value(after), "drain") == 0;
+		} else {
+			snprintf(why, cap, "\"after\" must be \"drain\" or \"active\"");
+			return SOV_EPARSE;
+		}
+		if (r->drain_under && r->safe_at_ms == 0) {
+			snprintf(why, cap, "a maintenance over a drain needs \"safe_at\"");
+			return SOV_EPARSE;
+		}
+	}
 	if (r->state == ADMIN_DRAINING && r->safe_at_ms == 0) {
 		snprintf(why, cap, "a draining datacenter needs \"safe_at\"");
 		return SOV_EPARSE;
@@ -382,5 +428,146 @@ int store_save_ops(store_t *s, const op_store_t *ops, char *why, size_t cap)
 	json_t *doc = op_store_to_json(ops);
 	int rc = save_doc(s->ops_path, doc, why, cap);
 	json_decref(doc);
+	return rc;
+}
+
+/* May the account (uid and groups) do `want` (2 = write, 1 = search, as in
+ * a mode's rwx digit) in a directory with this owner and mode? The classic
+ * owner/group/other rule; ACLs are not looked at (docs/api.md). */
+static bool account_may(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups,
+			unsigned want)
+{
+	if (uid == 0)
+		return true;
+	unsigned shift = 0; /* other */
+	if (st->st_uid == uid) {
+		shift = 6;
+	} else {
+		for (int i = 0; i < ngroups; i++)
+			if (groups[i] == st->st_gid) {
+				shift = 3;
+				break;
+			}
+	}
+	return ((st->st_mode >> shift) & want) == want;
+}
+
+/* The first directory above dir (absolute, resolved) that the account may
+ * not search, into out; false when every one may be searched. */
+static bool ancestor_closed(const char *dir, uid_t uid, const gid_t *groups, int ngroups, char *out,
+			    size_t cap, struct stat *st)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", dir);
+	char *slash;
+	while ((slash = strrchr(path, '/')) != NULL) {
+		if (slash == path)
+			slash[1] = '\0'; /* "/" itself */
+		else
+			*slash = '\0';
+		if (stat(path, st) == 0 && !account_may(st, uid, groups, ngroups, 1)) {
+			snprintf(out, cap, "%s", path);
+			return true;
+		}
+		if (slash == path)
+			break;
+	}
+	return false;
+}
+
+int store_check_dir(const char *state_dir, const char *user, diag_t *diag)
+{
+	struct stat st;
+	if (stat(state_dir, &st) != 0) {
+		if (errno != ENOENT) {
+			diag_add(diag, state_dir, 0, 0, "state_dir: %s", strerror(errno));
+			return SOV_EIO;
+		}
+		if (user != NULL && geteuid() == 0) {
+			diag_add(diag, state_dir, 0, 0,
+				 "state_dir %s does not exist: sovdns would create it as root, and "
+				 "\"user\" %s could not write it; create it for that account first "
+				 "(install -d -o %s -m 0750 %s)",
+				 state_dir, user, user, state_dir);
+			return SOV_EIO;
+		}
+		return SOV_OK; /* created at start by this very account */
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		diag_add(diag, state_dir, 0, 0, "state_dir is not a directory");
+		return SOV_EIO;
+	}
+	if ((st.st_mode & S_IWOTH) != 0) {
+		diag_add(diag, state_dir, 0, 0, WORLD_WRITABLE_MSG, state_dir,
+			 (unsigned)(st.st_mode & 07777));
+		return SOV_EIO;
+	}
+	bool ok;
+	char who[64];
+	if (user == NULL) {
+		ok = access(state_dir, W_OK | X_OK) == 0;
+		snprintf(who, sizeof(who), "uid %u", (unsigned)geteuid());
+	} else {
+		struct passwd *pw = getpwnam(user);
+		if (pw == NULL) {
+			diag_add(diag, NULL, 0, 0, "\"user\": no such account \"%s\"", user);
+			return SOV_EINVAL;
+		}
+		gid_t groups[256];
+		int n = (int)(sizeof(groups) / sizeof(groups[0]));
+		if (getgrouplist(user, pw->pw_gid, groups, &n) < 0)
+			n = (int)(sizeof(groups) / sizeof(groups[0])); /* the first 256 */
+		ok = account_may(&st, pw->pw_uid, groups, n, 3);
+		snprintf(who, sizeof(who), "\"user\" %s", user);
+		char real[PATH_MAX], closed[PATH_MAX];
+		struct stat ast;
+		if (ok && realpath(state_dir, real) != NULL &&
+		    ancestor_closed(real, pw->pw_uid, groups, n, closed, sizeof(closed), &ast)) {
+			diag_add(diag, state_dir, 0, 0,
+				 "state_dir %s cannot be reached by %s: %s (owner uid %u, mode "
+				 "%04o) may not be searched by it; every drain would fail with "
+				 "state_write_failed",
+				 state_dir, who, closed, (unsigned)ast.st_uid,
+				 (unsigned)(ast.st_mode & 07777));
+			return SOV_EIO;
+		}
+	}
+	if (!ok) {
+		diag_add(diag, state_dir, 0, 0,
+			 "state_dir %s cannot be written by %s (owner uid %u, group gid %u, mode "
+			 "%04o): every drain would fail with state_write_failed; chown or chmod "
+			 "it",
+			 state_dir, who, (unsigned)st.st_uid, (unsigned)st.st_gid,
+			 (unsigned)(st.st_mode & 07777));
+		return SOV_EIO;
+	}
+	return SOV_OK;
+}
+
+int store_check_files(const char *state_dir, const char *const *ids, size_t count,
+		      size_t operations_keep, diag_t *diag)
+{
+	store_t s = {.lock_fd = -1};
+	char lock_path[PATH_MAX];
+	int rc = store_paths(&s, state_dir, lock_path, sizeof(lock_path), diag);
+	if (rc != SOV_OK)
+		return rc;
+	struct admin_record *records = calloc(count + 1, sizeof(*records));
+	op_store_t *ops = op_store_new(operations_keep);
+	json_t *orphans = NULL;
+	rc = SOV_ENOMEM;
+	if (records == NULL || ops == NULL) {
+		diag_add(diag, state_dir, 0, 0, "out of memory");
+		goto finish;
+	}
+	/* both files, so that one run shows every problem */
+	rc = store_load_admin(&s, ids, count, records, &orphans, diag);
+	int rc2 = store_load_ops(&s, ops, diag);
+	if (rc == SOV_OK)
+		rc = rc2;
+finish:
+	json_decref(orphans);
+	op_store_free(ops);
+	free(records);
 	return rc;
 }

@@ -45,6 +45,29 @@ typedef struct store store_t;
  */
 int store_open(const char *state_dir, store_t **out, diag_t *diag)
     __attribute__((nonnull, warn_unused_result));
+/**
+ * Checks state_dir as a start will use it, without creating or locking
+ * anything: a directory not writable by others, that `user` (an account
+ * name; NULL = this process) may write and enter. A missing directory is
+ * fine unless `user` is set and this process is root (the start would
+ * create it owned by root). SOV_OK, or SOV_EIO / SOV_EINVAL with the
+ * problem and its fix in diag. Called by a start after store_open (the
+ * directory then exists) and by --check-config.
+ */
+int store_check_dir(const char *state_dir, const char *user, diag_t *diag)
+    __attribute__((nonnull(1, 3), warn_unused_result));
+
+/**
+ * Reads admin.json and operations.json of state_dir exactly as a start does
+ * (store_load_admin, store_load_ops), without the lock: --check-config
+ * passes only when the start would accept them. Missing directory or files:
+ * SOV_OK (a fresh start). Otherwise as store_load_admin; both files are
+ * read, so every problem is in diag.
+ */
+int store_check_files(const char *state_dir, const char *const *ids, size_t count,
+		      size_t operations_keep, diag_t *diag)
+    __attribute__((nonnull(1, 5), warn_unused_result));
+
 /** Releases the lock; NULL allowed. */
 void store_close(store_t *s);
 

@@ -14,6 +14,7 @@
 
 #include "api/admin.h"
 #include "api/api.h"
+#include "api/store.h"
 #include "common/addr.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -79,6 +80,8 @@ static int monitor_attach(daemon_t *d, snapshot_t *s, monitor_t *cur, monitor_t 
 	if (r != SOV_OK)
 		return r;
 	monitor_set_listener(m, on_transition, d);
+	if (cur != NULL)
+		monitor_inherit(m, cur);
 	r = monitor_start(m);
 	if (r != SOV_OK) {
 		diag_add(diag, s->conf->path, 0, 0, "cannot start the probe thread: %s",
@@ -164,6 +167,12 @@ static int api_setup(daemon_t *d, snapshot_t *s, diag_t *diag)
 	daemon_backend_init(d, &be);
 	be.reload = reload_from_api;
 	r = api_new(&acfg, ids, n, &be, &d->api, diag);
+	if (r != SOV_OK)
+		goto finish;
+	/* the directory exists now (api_new creates it); the daemon writes it
+	 * as "user" after dropping root, so a drain's first write must not be
+	 * where a wrong owner shows */
+	r = store_check_dir(acfg.state_dir, s->conf->user, diag);
 	if (r != SOV_OK)
 		goto finish;
 	s->admin = api_admin_words(d->api);
@@ -376,9 +385,10 @@ void daemon_ready(daemon_t *d)
 	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned workers = d->fixed.threads ? d->fixed.threads : (ncpu > 0 ? (unsigned)ncpu : 1);
-	char api[80] = "";
+	char api[80] = "", where[ADDR_STR_MAX];
 	if (d->api != NULL && api_port(d->api) != 0)
-		snprintf(api, sizeof(api), ", HTTP API on port %u", api_port(d->api));
+		snprintf(api, sizeof(api), ", HTTP API on %s",
+			 api_listen_format(d->api, where, sizeof(where)));
 	pthread_mutex_lock(&d->reload_lock); /* the snapshot and monitor stay put */
 	const snapshot_t *s = snapshot_current();
 	log_info("main",

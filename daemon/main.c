@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/store.h"
 #include "common/addr.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -381,22 +382,54 @@ static int run_check_zones(const struct opts *o)
 }
 
 /* The "api" and "state_dir" sections as a start would check them: the
- * values, and every token file (present, long enough, not readable by
- * others). The state directory itself is only opened by a real start. */
-static int check_api(const config_t *c, diag_t *diag)
+ * values, every token file (present, long enough, not readable by others),
+ * the state directory (not writable by others, writable by "user") and the
+ * state files in it, read by the same code as a start. Nothing is created
+ * or locked. Every part runs, so one run shows every problem. */
+static int check_api(const snapshot_t *s, diag_t *diag, char *summary, size_t cap)
 {
 	int ret = SOV_OK;
+	const config_t *c = s->conf;
+	snprintf(summary, cap, "no HTTP API");
 	if (!daemon_conf_wants_api(c))
 		return SOV_OK;
 	struct api_config ac;
 	api_config_init(&ac);
 	ret = api_config_parse(c->json, c->path, &ac, diag);
-	auth_t *auth = ret == SOV_OK ? auth_new() : NULL;
-	if (auth != NULL)
-		ret = api_tokens_load(&ac, auth, diag);
-	else if (ret == SOV_OK)
+	if (ret != SOV_OK)
+		goto finish;
+	auth_t *auth = auth_new();
+	if (auth == NULL) {
 		ret = SOV_ENOMEM;
+		goto finish;
+	}
+	ret = api_tokens_load(&ac, auth, diag);
 	auth_free(auth);
+	char where[ADDR_STR_MAX];
+	if (ac.http_enabled)
+		snprintf(summary, cap, "HTTP%s API on %s with %zu token(s)%s, state in %s",
+			 ac.tls_cert ? "S" : "",
+			 addr_format((const struct sockaddr *)&ac.listen, where, sizeof(where)),
+			 ac.token_count, ac.read_without_token ? ", read routes open" : "",
+			 ac.state_dir);
+	else
+		snprintf(summary, cap, "HTTP API disabled, state in %s", ac.state_dir);
+	int r = store_check_dir(ac.state_dir, c->user, diag);
+	if (ret == SOV_OK)
+		ret = r;
+	size_t n = s->geo ? geo_dc_count(s->geo) : 0;
+	const char **ids = calloc(n + 1, sizeof(*ids));
+	if (ids == NULL) {
+		ret = SOV_ENOMEM;
+		goto finish;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = geo_dc_id(s->geo, i);
+	r = store_check_files(ac.state_dir, ids, n, ac.operations_keep, diag);
+	free(ids);
+	if (ret == SOV_OK)
+		ret = r;
+finish:
 	api_config_clear(&ac);
 	return ret;
 }
@@ -456,20 +489,28 @@ static int run_check_config(const struct opts *o)
 	c->check_only = true;
 	if (snapshot_build(c, &s, diag) != SOV_OK) /* takes c */
 		goto finish;
+	size_t nchecks = 0, nprobes = 0;
 	if (s->geo != NULL) {
 		monitor_t *m = NULL;
 		if (monitor_new(s->conf, s->geo, &m, diag) != SOV_OK)
 			goto finish;
+		const probe_config_t *pc = monitor_probes(m);
+		if (pc != NULL) {
+			nchecks = pc->check_count;
+			nprobes = pc->instance_count;
+		}
 		monitor_free(m);
 	}
-	if (check_api(s->conf, diag) != SOV_OK)
+	char api[160];
+	if (check_api(s, diag, api, sizeof(api)) != SOV_OK)
 		goto finish;
 	for (size_t i = 0; i < zonedb_count(s->zones); i++)
 		print_zone_check(s, i);
 	printf("%s: configuration ok: %zu zones, %zu records, %zu listen addresses, %zu TSIG "
-	       "keys\n",
+	       "keys, %zu datacenters, %zu services, %zu checks (%zu probes), %s\n",
 	       o->check_config, zonedb_count(s->zones), snapshot_record_count(s), nlisten,
-	       s->xfr ? s->xfr->key_count : 0);
+	       s->xfr ? s->xfr->key_count : 0, s->geo ? geo_dc_count(s->geo) : 0,
+	       s->geo ? geo_service_count(s->geo) : 0, nchecks, nprobes, api);
 	code = EXIT_OK;
 finish:
 	if (diag_count(diag) == 0 && code != EXIT_OK)

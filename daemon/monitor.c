@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,12 @@ struct monitor {
 	uint16_t **svc_dcs;
 	size_t *svc_dc_count;
 	bool *svc_all_down;
+	/* svc_all_down is judged only once the first round is done (a reload's
+	 * new monitor would otherwise log "healthy again" while its targets are
+	 * still unknown), by the probe thread and monitor_first_round's caller:
+	 * under svc_lock, which monitor_inherit also takes on the old monitor. */
+	pthread_mutex_t svc_lock;
+	bool svc_judged;
 };
 
 static const char *const monitor_keys[] = {"datacenters", "services", "probes"};
@@ -49,22 +56,12 @@ static json_t *sections_of(const config_t *conf)
 	return o;
 }
 
-/* Probe thread: a target changed state. Logs, once per change, when a
- * service is left with no healthy datacenter (fail-open or on_all_down
- * applies from now on) and when it recovers. */
-static void monitor_on_transition(const struct probe_transition *t, void *arg)
+/* Logs, once per change, when a service is left with no healthy datacenter
+ * (fail-open or on_all_down applies from now on) and when it recovers. */
+static void judge_services(monitor_t *m)
 {
-	monitor_t *m = arg;
-	/* The engine has published the new word: refresh every (service, dc)
-	 * cell (at most 64 dcs per service; transitions are rare). */
-	for (size_t s = 0; s < m->svc_count; s++)
-		for (size_t d = 0; d < m->dc_count; d++)
-			atomic_store_explicit(&m->live.svc_dc[s * m->dc_count + d],
-					      (uint8_t)monitor_health(m, s, d),
-					      memory_order_release);
-	if (m->listener != NULL)
-		m->listener(t, m->listener_arg);
-	for (size_t s = 0; s < m->svc_count; s++) {
+	pthread_mutex_lock(&m->svc_lock);
+	for (size_t s = 0; m->svc_judged && s < m->svc_count; s++) {
 		size_t up = 0;
 		for (size_t k = 0; k < m->svc_dc_count[s]; k++)
 			if (monitor_health(m, s, m->svc_dcs[s][k]) != HEALTH_DOWN)
@@ -82,6 +79,35 @@ static void monitor_on_transition(const struct probe_transition *t, void *arg)
 					 m->svc_names[s]);
 		}
 	}
+	pthread_mutex_unlock(&m->svc_lock);
+}
+
+/* Probe thread: a target changed state. */
+static void monitor_on_transition(const struct probe_transition *t, void *arg)
+{
+	monitor_t *m = arg;
+	/* The engine has published the new word: refresh every (service, dc)
+	 * cell (at most 64 dcs per service; transitions are rare). */
+	for (size_t s = 0; s < m->svc_count; s++)
+		for (size_t d = 0; d < m->dc_count; d++)
+			atomic_store_explicit(&m->live.svc_dc[s * m->dc_count + d],
+					      (uint8_t)monitor_health(m, s, d),
+					      memory_order_release);
+	if (m->listener != NULL)
+		m->listener(t, m->listener_arg);
+	judge_services(m);
+}
+
+void monitor_inherit(monitor_t *m, monitor_t *prev)
+{
+	pthread_mutex_lock(&prev->svc_lock);
+	for (size_t s = 0; s < m->svc_count; s++)
+		for (size_t k = 0; k < prev->svc_count; k++)
+			if (strcmp(m->svc_names[s], prev->svc_names[k]) == 0) {
+				m->svc_all_down[s] = prev->svc_all_down[k];
+				break;
+			}
+	pthread_mutex_unlock(&prev->svc_lock);
 }
 
 int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, diag_t *diag)
@@ -93,6 +119,7 @@ int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, dia
 	*out = NULL;
 	if (m == NULL)
 		goto finish;
+	pthread_mutex_init(&m->svc_lock, NULL);
 	m->dc_count = geo_dc_count(geo);
 	m->svc_count = geo_service_count(geo);
 	m->sections = sections_of(conf);
@@ -178,7 +205,7 @@ int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, dia
 	m->svc_names = calloc(m->svc_count + 1, sizeof(char *));
 	m->svc_dcs = calloc(m->svc_count + 1, sizeof(uint16_t *));
 	m->svc_dc_count = calloc(m->svc_count + 1, sizeof(size_t));
-	m->svc_all_down = calloc(m->svc_count + 1, sizeof(bool));
+	m->svc_all_down = calloc(m->svc_count + 1, sizeof(*m->svc_all_down));
 	if (!m->live.svc_dc || !m->svc_target || !m->svc_names || !m->svc_dcs || !m->svc_dc_count ||
 	    !m->svc_all_down)
 		goto finish;
@@ -233,6 +260,10 @@ void monitor_first_round(monitor_t *m)
 				 m->cfg->instance_count, m->cfg->target_count);
 	}
 	atomic_store_explicit(&m->live.ready, true, memory_order_release);
+	pthread_mutex_lock(&m->svc_lock);
+	m->svc_judged = true;
+	pthread_mutex_unlock(&m->svc_lock);
+	judge_services(m);
 }
 
 bool monitor_ready(const monitor_t *m)
@@ -281,6 +312,7 @@ void monitor_free(monitor_t *m)
 	free(m->svc_dcs);
 	free(m->svc_dc_count);
 	free(m->svc_all_down);
+	pthread_mutex_destroy(&m->svc_lock);
 	free(m->svc_target);
 	free(m->live.svc_dc);
 	json_decref(m->sections);

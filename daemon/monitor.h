@@ -39,6 +39,15 @@ typedef struct monitor monitor_t;
 int monitor_new(const config_t *conf, const geo_ctx_t *geo, monitor_t **out, diag_t *diag)
     __attribute__((warn_unused_result));
 
+/**
+ * Before monitor_start of m, the monitor replacing prev on a reload: m takes
+ * prev's "no datacenter is healthy" state of every service of the same
+ * name, so that its first probe round logs "a datacenter is healthy again"
+ * for a service the reload brought back (an alert keyed on the pair then
+ * clears). prev may still be running.
+ */
+void monitor_inherit(monitor_t *m, monitor_t *prev) __attribute__((nonnull));
+
 /** Starts the probe thread (does not wait). Returns SOV_OK or SOV_ESYS. */
 int monitor_start(monitor_t *m) __attribute__((warn_unused_result));
 

@@ -413,13 +413,21 @@ static int admin_command(struct sovctl *s, const char *dc, enum ctl_action act)
 						 "exit", rc));
 		return rc;
 	}
-	char list[512] = "";
+	/* what "nothing to do" means on an instance, in words: "(unchanged)"
+	 * did not say whether the action was refused or already done */
+	static const char *const already[] = {
+	    [ACT_DRAIN] = " (already drained or draining: reason and lease renewed)",
+	    [ACT_UNDRAIN] = " (already active)",
+	    [ACT_MAINT_ON] = " (already in maintenance)",
+	    [ACT_MAINT_OFF] = " (was not in maintenance)",
+	};
+	char list[1024] = "";
 	for (size_t i = 0; i < s->n; i++) {
 		if (!use[i])
 			continue;
 		size_t n = strlen(list);
 		snprintf(list + n, sizeof(list) - n, "%s%s%s", n ? ", " : "",
-			 client_name(s->clients[i]), changed[i] ? "" : " (unchanged)");
+			 client_name(s->clients[i]), changed[i] ? "" : already[act]);
 	}
 	switch (act) {
 	case ACT_DRAIN:

@@ -75,7 +75,7 @@ void dc_views_clear(struct dc_views *v)
 int ctl_precheck(struct sovctl *s, const char *dc, struct dc_views *v, bool use[])
 {
 	size_t ok = ctl_fetch_dc(s, dc, v);
-	size_t bad = 0;
+	size_t bad = 0, refused = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		use[i] = v->view[i] != NULL;
 		if (v->status[i] == 404) {
@@ -86,13 +86,27 @@ int ctl_precheck(struct sovctl *s, const char *dc, struct dc_views *v, bool use[
 		if (!use[i]) {
 			progress_error("instance %s: %s", client_name(s->clients[i]), v->error[i]);
 			bad++;
+			/* it answered, and said no: a token problem, not the network */
+			if (v->status[i] == 401 || v->status[i] == 403)
+				refused++;
 		}
 	}
 	if (bad == 0)
 		return CTL_OK;
 	if (!s->allow_partial || ok == 0) {
-		progress_error("nothing was changed: %zu of %zu instance(s) did not answer%s", bad,
-			       s->n,
+		char what[256];
+		if (refused == bad)
+			snprintf(what, sizeof(what),
+				 "refused sovctl's token (HTTP 401/403: check its token_file "
+				 "and scope)");
+		else if (refused > 0)
+			snprintf(what, sizeof(what),
+				 "could not be used (%zu refused sovctl's token, HTTP 401/403; "
+				 "%zu did not answer)",
+				 refused, bad - refused);
+		else
+			snprintf(what, sizeof(what), "did not answer");
+		progress_error("nothing was changed: %zu of %zu instance(s) %s%s", bad, s->n, what,
 			       ok ? "; with --allow-partial the others go ahead (the ones not "
 				    "reached keep answering with the datacenter)"
 				  : "");

@@ -97,6 +97,24 @@ __attribute__((format(printf, 3, 4))) static void perr(struct pctx *p, const cha
 	p->errors++;
 }
 
+/* An unknown or misplaced key: labelled with the object (path), placed at
+ * the key's member in the file, not at the object's opening brace. */
+__attribute__((format(printf, 4, 5))) static void perr_key(struct pctx *p, const char *path,
+							   const char *key, const char *fmt, ...)
+{
+	char msg[768], at[320];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	unsigned line = 0, col = 0;
+	snprintf(at, sizeof(at), "%s.%s", path, key);
+	if (p->section != NULL && !jsonpos_doc_path(p->section, at, &line, &col))
+		(void)jsonpos_doc_path(p->section, path, &line, &col);
+	diag_add(p->diag, p->file, line, col, "%s: %s", path, msg);
+	p->errors++;
+}
+
 static const char *probe_type_names[] = {"tcp", "http", "https", "dns"};
 
 const char *probe_type_name(enum probe_type t)
@@ -461,9 +479,10 @@ static void check_known_keys(struct pctx *p, const json_t *obj, const char *path
 		names[sizeof(check_keys) / sizeof(check_keys[0])] = NULL;
 		char msg[512];
 		if (rule == NULL)
-			perr(p, path, "%s", json_unknown_key(key, names, msg, sizeof(msg)));
+			perr_key(p, path, key, "%s",
+				 json_unknown_key(key, names, msg, sizeof(msg)));
 		else if (!(rule->types & (1u << t)))
-			perr(p, path, "\"%s\" does not apply to a %s check", key, type);
+			perr_key(p, path, key, "\"%s\" does not apply to a %s check", key, type);
 	}
 }
 
@@ -485,15 +504,14 @@ static void check_name(struct pctx *p, probe_config_t *cfg, size_t ci, const jso
 			perr(p, path, "name \"%s\" is already used by probes.checks[%zu]", name, k);
 }
 
-/* Timing: the check's own values over "defaults" over built-ins; timeout and jitter fit. */
-static void check_timing(struct pctx *p, const json_t *obj, const char *path,
-			 const struct timing *defaults, struct probe_check *c)
+/* The values of t (or the built-ins) into c; when report, says if timeout
+ * and jitter do not fit the interval, against path. */
+static void timing_apply(struct pctx *p, const char *path, const struct timing *t,
+			 struct probe_check *c, bool report)
 {
-	struct timing t = *defaults;
-	parse_timing(p, obj, path, &t);
-	c->interval_ms = t.has_interval ? t.interval_ms : PROBE_DEFAULT_INTERVAL_MS;
-	if (t.has_timeout) {
-		c->timeout_ms = t.timeout_ms;
+	c->interval_ms = t->has_interval ? t->interval_ms : PROBE_DEFAULT_INTERVAL_MS;
+	if (t->has_timeout) {
+		c->timeout_ms = t->timeout_ms;
 	} else {
 		/* gdnsd's rule of thumb, capped: half the interval, at most 2 s. */
 		c->timeout_ms = c->interval_ms / 2;
@@ -502,17 +520,43 @@ static void check_timing(struct pctx *p, const json_t *obj, const char *path,
 		if (c->timeout_ms < PROBE_MIN_TIMEOUT_MS)
 			c->timeout_ms = PROBE_MIN_TIMEOUT_MS;
 	}
-	c->jitter_ms = t.has_jitter ? t.jitter_ms : c->interval_ms / PROBE_DEFAULT_JITTER_DIVISOR;
-	c->rise = t.has_rise ? t.rise : PROBE_DEFAULT_RISE;
-	c->fall = t.has_fall ? t.fall : PROBE_DEFAULT_FALL;
-	if (c->timeout_ms > c->interval_ms)
+	c->jitter_ms = t->has_jitter ? t->jitter_ms : c->interval_ms / PROBE_DEFAULT_JITTER_DIVISOR;
+	c->rise = t->has_rise ? t->rise : PROBE_DEFAULT_RISE;
+	c->fall = t->has_fall ? t->fall : PROBE_DEFAULT_FALL;
+	if (report && c->timeout_ms > c->interval_ms)
 		perr(p, path,
 		     "timeout_ms (%u) must not exceed interval_ms (%u): a probe must end before "
 		     "the next one starts",
 		     c->timeout_ms, c->interval_ms);
-	if (c->jitter_ms > c->interval_ms / 2)
+	if (report && c->jitter_ms > c->interval_ms / 2)
 		perr(p, path, "jitter_ms (%u) must be at most half of interval_ms (%u)",
 		     c->jitter_ms, c->interval_ms);
+}
+
+/* Timing: the check's own values over "defaults" over built-ins; timeout and
+ * jitter fit. A misfit is the check's when one of its own keys takes part;
+ * one of the defaults alone was reported against "defaults" (parse_defaults). */
+static void check_timing(struct pctx *p, const json_t *obj, const char *path,
+			 const struct timing *defaults, struct probe_check *c)
+{
+	struct timing own;
+	memset(&own, 0, sizeof(own));
+	parse_timing(p, obj, path, &own);
+	struct timing t = *defaults;
+#define TAKE_OWN(v, has)                                                                           \
+	do {                                                                                       \
+		if (own.has) {                                                                     \
+			t.v = own.v;                                                               \
+			t.has = true;                                                              \
+		}                                                                                  \
+	} while (0)
+	TAKE_OWN(interval_ms, has_interval);
+	TAKE_OWN(timeout_ms, has_timeout);
+	TAKE_OWN(jitter_ms, has_jitter);
+	TAKE_OWN(rise, has_rise);
+	TAKE_OWN(fall, has_fall);
+#undef TAKE_OWN
+	timing_apply(p, path, &t, c, own.has_interval || own.has_timeout || own.has_jitter);
 }
 
 /* "expect_status" is one status code, or a list of 1 to PROBE_MAX_EXPECT_STATUS. */
@@ -813,8 +857,8 @@ static void check_section_keys(struct pctx *p, const json_t *sec)
 	{
 		char msg[512];
 		if (!json_key_known(key, section_keys))
-			perr(p, "probes", "%s",
-			     json_unknown_key(key, section_keys, msg, sizeof(msg)));
+			perr_key(p, "probes", key, "%s",
+				 json_unknown_key(key, section_keys, msg, sizeof(msg)));
 	}
 }
 
@@ -834,10 +878,15 @@ static void parse_defaults(struct pctx *p, const json_t *sec, struct timing *def
 	{
 		char msg[512];
 		if (!json_key_known(key, timing_keys))
-			perr(p, "probes.defaults", "%s",
-			     json_unknown_key(key, timing_keys, msg, sizeof(msg)));
+			perr_key(p, "probes.defaults", key, "%s",
+				 json_unknown_key(key, timing_keys, msg, sizeof(msg)));
 	}
 	parse_timing(p, def, "probes.defaults", defaults);
+	/* a conflict of the defaults themselves is theirs, reported once here
+	 * (check_timing reports only what a check's own keys bring in) */
+	struct probe_check c;
+	memset(&c, 0, sizeof(c));
+	timing_apply(p, "probes.defaults", defaults, &c, true);
 }
 
 /* "checks" is a list; parses each check in turn. */

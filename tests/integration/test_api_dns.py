@@ -89,7 +89,8 @@ def test_full_drain_cycle_seen_in_dns(e2e):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["state"] == "draining" and body["changed"] is True and body["by"] == "ops"
-    assert body["ttl_s"] == TTL and body["margin_s"] == 0  # the configured margin
+    # the margin applied: max(configured 0, ceil(TTL / 10)), so ttl_s + margin_s is the wait
+    assert body["ttl_s"] == TTL and body["margin_s"] == WAIT_S - TTL
     safe_at = parse_time(body["safe_at"])
     # never early: at least the full wait after the request was sent
     assert safe_at >= t_req + WAIT_S - 1e-3 and safe_at <= t_resp + WAIT_S + 1, body
@@ -211,7 +212,8 @@ def test_maintenance_overrides_a_healthy_probe(e2e):
     assert d.answer_dcs(client=CLIENT["dc-b"]) == {"dc-b"}
     r = d.maintenance("dc-b", True, reason="restore after disk loss")
     assert r.status_code == 200 and r.json()["state"] == "maintenance", r.text
-    assert r.json()["safe_at"] is None
+    # from active: withdrawn like a drain, with the same wait (it was null)
+    assert r.json()["safe_at"] is not None and r.json()["after"] == "active"
     checks = d.dc("dc-b")["probes"]["checks_total"]
     # a few probe rounds later the probe still says up, and it stays out
     wait_until(lambda: d.dc("dc-b")["probes"]["checks_total"] >= checks + 3, timeout=5,

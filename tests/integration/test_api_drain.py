@@ -26,7 +26,7 @@ def test_full_drain_cycle(api):
     # TTL 1 s, margin 0 → wait 1 + max(0, ceil(0.1)) = 2 s, safe_at rounded up to a second
     since, safe_at = parse_time(body["since"]), parse_time(body["safe_at"])
     assert 2 <= safe_at - since <= 3, body
-    assert body["ttl_s"] == 1 and body["margin_s"] == 0
+    assert body["ttl_s"] == 1 and body["margin_s"] == 1  # the margin applied
 
     # out of answers at once
     assert api.answer()["datacenters"] == ["dc-west"]
@@ -100,7 +100,8 @@ def test_fail_open_never_names_a_draining_datacenter(tmp_path):
 def test_maintenance_overrides_a_healthy_probe(api):
     r = api.post("/v1/datacenters/dc-east/maintenance", {"on": True, "reason": "restore"})
     assert r.status_code == 200, r.text
-    assert r.json()["state"] == "maintenance" and r.json()["safe_at"] is None
+    # from active: withdrawn like a drain, with the same wait (issue 16: it was null)
+    assert r.json()["state"] == "maintenance" and r.json()["safe_at"] is not None
     dc = api.dc("dc-east")
     assert dc["health"] == "up" and dc["in_answers"] is False
     assert api.answer()["datacenters"] == ["dc-west"]
@@ -127,6 +128,35 @@ def test_maintenance_needs_a_reason_to_start(api):
                  "invalid_value")
     assert_error(api.post("/v1/datacenters/dc-east/maintenance", {"reason": "x"}), 400,
                  "missing_field")
+
+
+def test_drain_reply_shows_the_margin_applied_and_refuses_lease_0(api):
+    # TTL 1 s, drain_margin_s 0: 10 % of the TTL (rounded up to 1 s) is applied
+    assert_error(api.drain("dc-east", lease_s=0), 400, "invalid_value")
+    assert api.admin_state("dc-east") == "active"
+    body = api.drain("dc-east").json()
+    assert body["ttl_s"] == 1 and body["margin_s"] == 1, body
+    wait = parse_time(body["safe_at"]) - parse_time(body["since"])
+    assert body["ttl_s"] + body["margin_s"] <= wait <= body["ttl_s"] + body["margin_s"] + 1
+
+
+def test_maintenance_from_active_says_when_it_is_safe(api):
+    # maintenance withdraws the datacenter like a drain: the same wait
+    r = api.maintenance("dc-east", True)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["state"] == "maintenance" and body["after"] == "active", body
+    assert body["safe_at"] is not None and body["ttl_s"] == 1 and body["margin_s"] == 1, body
+    wait = parse_time(body["safe_at"]) - parse_time(body["since"])
+    assert 2 <= wait <= 3, body
+    assert api.answer()["datacenters"] == ["dc-west"]
+    r = api.maintenance("dc-east", False)
+    assert r.status_code == 200 and r.json()["state"] == "active", r.text
+    # over a drain: ending it returns to the drain, whose safe_at it shows
+    drain = api.drain("dc-east").json()
+    body = api.maintenance("dc-east", True).json()
+    assert body["after"] == "drain" and body["safe_at"] == drain["safe_at"], body
+    assert api.maintenance("dc-east", False).json()["state"] in ("draining", "drained")
 
 
 def test_lease_expiry_ends_the_drain(api):

@@ -3,6 +3,7 @@ robustness against malformed requests."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import requests
@@ -193,3 +194,53 @@ def test_malformed_requests_do_not_hurt(api):
         assert api.alive(), f"died on {j[:60]!r}"
     assert api.get("/v1/status").status_code == 200
     assert api.admin_state("dc-east") == "active"
+
+
+def parse_raw(reply: bytes) -> tuple[int, dict, bytes]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    # libmicrohttpd 0.9.75 sends its status line and header twice when it
+    # refuses a Content-Length (a bug of the library; main's HTML page had it
+    # too): the reply is the last header block and what follows
+    while body.startswith(b"HTTP/1."):
+        head, _, body = body.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, v in
+               (line.split(":", 1) for line in lines[1:] if ":" in line)}
+    return status, headers, body
+
+
+def test_errors_libmicrohttpd_makes_itself_are_json_too(api):
+    # every status libmicrohttpd 0.9.75 answers by itself (connection.c,
+    # transmit_error_response_len) before a handler sees the request
+    cases = [
+        (400, "bad_request", b"GET /v1/status HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n"),
+        (400, "bad_request", b"POST /v1/reload HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Length: -5\r\n\r\n"),
+        (400, "bad_request", b"POST /v1/reload HTTP/1.1\r\nHost: x\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        (413, "payload_too_large", b"POST /v1/reload HTTP/1.1\r\nHost: x\r\n"
+                                   b"Content-Length: 99999999999999999999\r\n\r\n"),
+        (414, "uri_too_long", b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (431, "header_too_large", b"GET /v1/status HTTP/1.1\r\nHost: x\r\n"
+                                  + b"X-Junk: y\r\n" * 4000 + b"\r\n"),
+        (505, "http_version_not_supported", b"GET /v1/status HTTP/2.0\r\nHost: x\r\n\r\n"),
+    ]
+    for status, code, request in cases:
+        # libmicrohttpd answers an oversized request before reading all of it
+        # and closes; the unread rest makes the kernel reset the connection,
+        # which may discard the reply before we read it: ask again (bounded)
+        reply = b""
+        for _ in range(10):
+            reply = raw(api, request)
+            if reply:
+                break
+        assert reply, f"no reply to {request[:60]!r} in 10 tries"
+        got, headers, body = parse_raw(reply)
+        assert got == status, (request[:60], got, body[:200])
+        assert headers["content-type"] == "application/json", (request[:60], headers)
+        err = json.loads(body)["error"]
+        assert err["code"] == code, (request[:60], err)
+        assert err["message"]
+    # the API's own replies are untouched
+    assert_error(api.get("/v1/nothing"), 404, "not_found")

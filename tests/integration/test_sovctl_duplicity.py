@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from sovtest.paths import BOUND_S
 from sovtest.sovctl import REPO, cluster  # noqa: F401
 
 HOOKS = REPO / "conf" / "hooks"
@@ -39,6 +41,14 @@ def dir_digest(root: Path) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
+def agent_running(gnupg: Path) -> bool:
+    """Is a gpg-agent serving this keyring? (never starts one)"""
+    r = subprocess.run(["gpg-connect-agent", "--no-autostart", "GETINFO pid", "/bye"],
+                       capture_output=True, text=True, env={**os.environ, "GNUPGHOME": str(gnupg)},
+                       timeout=BOUND_S)
+    return any(line.startswith("D ") for line in r.stdout.splitlines())  # exits 0 either way
+
+
 def test_duplicity_backup_damage_restore(cluster, tmp_path):
     c = cluster
     data = tmp_path / "site" / "data"
@@ -65,6 +75,8 @@ def test_duplicity_backup_damage_restore(cluster, tmp_path):
 
     # 1. backup: encrypted, its digest recorded
     p, doc = c.run_json("backup", "dc-a")
+    # gpg started an agent for the keyring; the hook stopped it on its way out
+    assert not agent_running(tmp_path / "gnupg"), "backup-duplicity left a gpg-agent running"
     assert p.returncode == 0, p.stderr + (c.log_dir / f"{doc['id']}.log").read_text()
     archive = doc["result"]["archive"]
     adir = backups / archive
@@ -87,6 +99,7 @@ def test_duplicity_backup_damage_restore(cluster, tmp_path):
     p, rdoc = c.run_json("restore", "dc-a", "--archive", archive)
     rlog = (c.log_dir / f"{rdoc['id']}.log").read_text()
     assert p.returncode == 0, p.stderr + rlog
+    assert not agent_running(tmp_path / "gnupg"), "restore-duplicity left a gpg-agent running"
     assert "matches its recorded sha256" in rlog
     assert tree(data) == original
     kept = list((tmp_path / "site").glob("data.before-restore-*"))

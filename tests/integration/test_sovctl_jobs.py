@@ -460,3 +460,25 @@ def test_status_drain_undrain_maintenance(cluster, tmp_path):
     assert c.run("backup", "dc-a").returncode == 2  # no backup hook configured
     assert c.run("frobnicate").returncode == 2
     assert c.run("operations", "sovctl-nope").returncode == 6
+
+
+def test_a_refused_token_is_not_reported_as_no_answer(cluster, tmp_path):
+    c = cluster
+    conf = c.write_config({})
+    bad = tmp_path / "wrong.token"
+    bad.write_text("not-the-secret-of-ns2-at-all-0123\n")
+    bad.chmod(0o600)
+    doc = json.loads(conf.read_text())
+    doc["instances"][1]["token_file"] = str(bad)
+    conf.write_text(json.dumps(doc))
+    p = c.run("drain", "dc-a")
+    assert p.returncode == 3, p.stderr
+    assert "1 of 2 instance(s) refused sovctl's token" in p.stderr, p.stderr
+    assert "did not answer" not in p.stderr
+    assert c.admin_states("dc-a") == {"ns1": "active", "ns2": "active"}
+    # "nothing to do" says what it found
+    c.write_config({})
+    p = c.run("undrain", "dc-a")
+    assert p.returncode == 0, p.stderr
+    assert "ns1 (already active), ns2 (already active)" in p.stderr, p.stderr
+    assert "(unchanged)" not in p.stderr

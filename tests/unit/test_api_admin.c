@@ -50,7 +50,7 @@ static void test_drain_cycle(void **state)
 	/* 60 + max(5, 6) = 66 s after the drain, rounded up to a whole second */
 	assert_int_equal(r.safe_at_ms, T0 + 67000);
 	assert_int_equal(r.ttl_s, 60);
-	assert_int_equal(r.margin_s, 5);
+	assert_int_equal(r.margin_s, 6); /* the margin applied: 10 % of 60 beats 5 */
 	assert_int_equal(r.lease_expires_ms, 0);
 
 	int64_t next = INT64_MAX;
@@ -118,23 +118,31 @@ static void test_maintenance(void **state)
 	struct admin_record r;
 	admin_record_init(&r);
 	/* active → maintenance → active */
-	assert_int_equal(admin_record_maintenance(&r, true, T0, "disk", "ops"), ADMIN_CHANGED);
+	assert_int_equal(admin_record_maintenance(&r, true, T0, 60, 5, "disk", "ops"),
+			 ADMIN_CHANGED);
 	assert_int_equal(r.state, ADMIN_MAINTENANCE);
+	/* withdrawn like a drain: the same wait, 60 + max(5, 6) s */
+	assert_int_equal(r.safe_at_ms, T0 + 66000);
+	assert_int_equal(r.ttl_s, 60);
+	assert_int_equal(r.margin_s, 6);
+	assert_false(r.drain_under);
+	assert_int_equal(admin_record_maintenance(&r, false, T0 + 1, 60, 5, "over", "ops"),
+			 ADMIN_CHANGED);
+	assert_int_equal(r.state, ADMIN_ACTIVE); /* no drain under it: active */
 	assert_int_equal(r.safe_at_ms, 0);
-	assert_int_equal(admin_record_maintenance(&r, false, T0 + 1, "over", "ops"), ADMIN_CHANGED);
-	assert_int_equal(r.state, ADMIN_ACTIVE);
 
 	/* A drain under maintenance survives it (ending maintenance never ends
 	 * a drain): its safe_at and lease are kept. */
 	admin_record_drain(&r, T0, 10, 5, 60, "d", "ops");
 	int64_t safe_at = r.safe_at_ms, lease = r.lease_expires_ms;
 	assert_true(safe_at > T0 && lease > T0);
-	assert_int_equal(admin_record_maintenance(&r, true, T0 + 1, "restore", "ops"),
+	assert_int_equal(admin_record_maintenance(&r, true, T0 + 1, 60, 5, "restore", "ops"),
 			 ADMIN_CHANGED);
 	assert_int_equal(r.state, ADMIN_MAINTENANCE);
 	assert_int_equal(r.safe_at_ms, safe_at);
 	assert_int_equal(r.lease_expires_ms, lease);
-	assert_int_equal(admin_record_maintenance(&r, true, T0 + 2, "x", "ops"), ADMIN_UNCHANGED);
+	assert_int_equal(admin_record_maintenance(&r, true, T0 + 2, 60, 5, "x", "ops"),
+			 ADMIN_UNCHANGED);
 	assert_int_equal(admin_record_drain(&r, T0 + 3, 10, 5, 0, "d", "ops"), SOV_ESEMANTIC);
 	assert_int_equal(admin_record_undrain(&r, T0 + 3, "u", "ops"), SOV_ESEMANTIC);
 	int64_t next = INT64_MAX;
@@ -142,16 +150,18 @@ static void test_maintenance(void **state)
 	assert_int_equal(admin_record_tick(&r, T0 + 30000, &next), ADMIN_UNCHANGED);
 	assert_int_equal(r.state, ADMIN_MAINTENANCE);
 	/* ended before safe_at: draining again; after it: drained */
-	assert_int_equal(admin_record_maintenance(&r, false, T0 + 4, "over", "ops"), ADMIN_CHANGED);
+	assert_int_equal(admin_record_maintenance(&r, false, T0 + 4, 60, 5, "over", "ops"),
+			 ADMIN_CHANGED);
 	assert_int_equal(r.state, ADMIN_DRAINING);
 	assert_int_equal(r.safe_at_ms, safe_at);
-	assert_int_equal(admin_record_maintenance(&r, true, T0 + 5, "again", "ops"), ADMIN_CHANGED);
-	assert_int_equal(admin_record_maintenance(&r, false, safe_at + 1, "over", "ops"),
+	assert_int_equal(admin_record_maintenance(&r, true, T0 + 5, 60, 5, "again", "ops"),
+			 ADMIN_CHANGED);
+	assert_int_equal(admin_record_maintenance(&r, false, safe_at + 1, 60, 5, "over", "ops"),
 			 ADMIN_CHANGED);
 	assert_int_equal(r.state, ADMIN_DRAINED);
 	assert_int_equal(r.lease_expires_ms, lease);
 	/* ...and only undrain (or the lease) makes it active */
-	assert_int_equal(admin_record_maintenance(&r, false, safe_at + 2, "x", "ops"),
+	assert_int_equal(admin_record_maintenance(&r, false, safe_at + 2, 60, 5, "x", "ops"),
 			 ADMIN_UNCHANGED);
 	assert_int_equal(admin_record_undrain(&r, safe_at + 3, "u", "ops"), ADMIN_CHANGED);
 	assert_int_equal(r.state, ADMIN_ACTIVE);

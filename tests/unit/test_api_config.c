@@ -57,12 +57,13 @@ static void test_full(void **state)
 	struct api_config c;
 	diag_t *d = diag_new();
 	const char *text =
-	    "{\"state_dir\": \"state\", \"api\": {"
+	    "{\"state_dir\": \"state\", \"datacenters\": [{\"id\": \"dc-east\"}], \"api\": {"
 	    "\"listen\": \"[::1]:9053\", \"tls\": {\"cert\": \"tls/c.pem\", \"key\": \"/k.pem\"},"
 	    "\"tokens\": [{\"name\": \"ops\", \"file\": \"tokens/ops\", \"scope\": \"admin\"},"
 	    "             {\"name\": \"east\", \"file\": \"/t/e\", \"scope\": \"drain:dc-east\"}],"
 	    "\"read_without_token\": true, \"threads\": 4, \"max_connections\": 10,"
 	    "\"timeout_s\": 3, \"body_max_bytes\": 2048, \"drain_margin_s\": 0,"
+	    "\"header_timeout_s\": 2, \"max_connections_per_client\": 3,"
 	    "\"audit_log\": \"/var/log/sovdns-audit.log\", \"events_max\": 10,"
 	    "\"operations_keep\": 5, \"notify\": {\"command\": [\"/bin/alert\", \"-x\"], "
 	    "\"timeout_ms\": 500}}}";
@@ -80,6 +81,8 @@ static void test_full(void **state)
 	assert_string_equal(c.tokens[1].scope, "drain:dc-east");
 	assert_true(c.read_without_token);
 	assert_int_equal(c.threads, 4);
+	assert_int_equal(c.header_timeout_s, 2);
+	assert_int_equal(c.max_connections_per_client, 3);
 	assert_int_equal(c.body_max_bytes, 2048);
 	assert_int_equal(c.drain_margin_s, 0);
 	assert_int_equal(c.operations_keep, 5);
@@ -164,6 +167,23 @@ static void test_errors_are_all_reported(void **state)
 	diag_free(d);
 }
 
+static void test_scope_names_a_configured_datacenter(void **state)
+{
+	(void)state;
+	struct api_config c;
+	diag_t *d = diag_new();
+	const char *text = "{\"state_dir\": \"s\",\n"
+			   " \"datacenters\": [{\"id\": \"dc-east\"}, {\"id\": \"dc-west\"}],\n"
+			   " \"api\": {\"tokens\": [{\"name\": \"d\", \"file\": \"f\",\n"
+			   "   \"scope\": \"drain:dc-east,dc-wets\"}]}}";
+	assert_int_equal(parse(text, &c, d), SOV_ESEMANTIC);
+	diag_print(d, stderr);
+	assert_true(has(d, "api.tokens[0].scope: datacenter \"dc-wets\" is not configured "
+			   "(datacenters: dc-east, dc-west)"));
+	assert_int_equal(diag_count(d), 1); /* dc-east is fine */
+	diag_free(d);
+}
+
 static void test_nobody_could_use_it(void **state)
 {
 	(void)state;
@@ -188,6 +208,7 @@ int main(void)
 	    cmocka_unit_test(test_listen_forms),
 	    cmocka_unit_test(test_errors_are_all_reported),
 	    cmocka_unit_test(test_nobody_could_use_it),
+	    cmocka_unit_test(test_scope_names_a_configured_datacenter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

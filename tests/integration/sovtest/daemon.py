@@ -2,7 +2,7 @@
 on loopback, for the API tests (test_api_*.py) and the end-to-end tests.
 
 The API listens on port 0 unless the configuration says otherwise: the daemon
-binds it and logs "HTTP API listening on port N", which is where the port is
+binds it and logs "HTTP API listening on ADDR:N", which is where the port is
 read from (no pick-then-bind race). The DNS listen address must be written in
 the configuration, so it is picked (ports.pick_endpoint) and start() tries
 another one when the daemon exits because it was taken meanwhile.
@@ -29,7 +29,7 @@ from .servers import soa_answers
 from .wait import wait_until
 
 START_ATTEMPTS = 5
-API_PORT_RE = r"API listening on port (\d+)"
+API_PORT_RE = r"API listening on (?:port |\S+:)(\d+) "  # ADDR:N (older builds: port N)
 
 
 class StartRefused(Exception):

@@ -111,7 +111,7 @@ class Instance:
             self.server.start()
         except ServerError as e:
             pytest.fail(str(e), pytrace=False)
-        m = wait_until(lambda: re.findall(r"HTTP API listening on port (\d+)",
+        m = wait_until(lambda: re.findall(r"HTTP API listening on \S+:(\d+) ",
                                           self.server.log_text()),
                        what=f"{self.name}'s API port in its log")
         self.api_url = f"http://127.0.0.1:{m[-1]}"
