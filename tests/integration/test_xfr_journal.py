@@ -354,8 +354,10 @@ def test_zone_bounds_override_the_server_wide_ones(tmp_path):
 
 
 @pytest.mark.parametrize("where,value,want", [
-    ("transfers", {"journal_max_bytes": 10}, "transfers.journal_max_bytes must be an integer"),
-    ("transfers", {"journal_max_entries": -1}, "transfers.journal_max_entries must be"),
+    ("transfers", {"journal_max_bytes": 10},
+     "transfers.journal_max_bytes is 10, out of range: must be from 4096"),
+    ("transfers", {"journal_max_entries": -1},
+     "transfers.journal_max_entries is -1, out of range: must be from 0"),
     ("zone", {"journal_max_bytes": "big"}, "zones[0].transfer.journal_max_bytes must be"),
     ("zone", {"journal_max": 3}, "journal_max"),
 ])
