@@ -575,7 +575,8 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 	bool ok = true;
 
 	if (origin == NULL) {
-		cfg_error(cx, "zone %zu has no \"origin\" (the zone's name, e.g. \"example.com\")",
+		cfg_error(cx,
+			  "zones[%zu] has no \"origin\" (the zone's name, e.g. \"example.com\")",
 			  idx);
 		ok = false;
 	} else {
@@ -640,7 +641,8 @@ static void cfg_zone(struct cfg_ctx *cx, config_t *c, json_t *all, size_t idx)
 		if (resolved == NULL)
 			ok = false;
 	} else if (file == NULL) {
-		cfg_error(cx, "zone %zu has no \"file\" (the path of its zone file)", idx);
+		cfg_error(cx, "zones[%zu] (%s) has no \"file\" (the path of its zone file)", idx,
+			  json_is_string(origin) ? json_string_value(origin) : "no origin");
 		ok = false;
 	} else {
 		cfg_push_key(cx, "file");

@@ -230,7 +230,8 @@ static void parse_key(struct xc *c, const json_t *entry, size_t i, bool allow_md
 		if (dname_equal(c->x->keys[j].name, k->name)) {
 			char n[DNAME_STR_MAX];
 			dname_to_str(k->name, n, sizeof(n));
-			xc_err(c, entry, "%s: key %s is defined twice", where, n);
+			xc_err(c, entry, "%s: key %s is defined twice (first as tsig.keys[%zu])",
+			       where, n, j);
 			OPENSSL_cleanse(k, sizeof(*k));
 			return;
 		}

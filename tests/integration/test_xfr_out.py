@@ -637,7 +637,8 @@ def test_config_key_file_readable_by_others(tmp_path):
     ([{"file": "k.key"}], [{"from": "127.0.0.1", "key": "nokey"}], 'no key "nokey" in tsig.keys'),
     ([{"file": "k.key"}], [{"from": "127.0.0.1/8"}], "is not an IP network"),
     ([{"file": "k.key"}], [{"frm": "127.0.0.1"}], 'did you mean "from"'),
-    ([{"file": "k.key"}, {"file": "k.key"}], [{"from": "::1"}], "defined twice"),
+    ([{"file": "k.key"}, {"file": "k.key"}], [{"from": "::1"}],
+     "defined twice (first as tsig.keys[0])"),
     ([{"file": "missing.key"}], [{"from": "::1"}], "missing.key"),
 ])
 def test_config_errors_point_at_the_value(tmp_path, keys, allow, want):

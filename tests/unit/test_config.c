@@ -733,11 +733,12 @@ static void test_config_required(void **state)
 	expect_error("{" GOOD_LISTEN ", \"zones\": []}", "[]", 0,
 		     "\"zones\" is empty: at least one zone is required");
 	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"file\": \"zones/a.zone\"}]}", "{\"file", 0,
-		     "zone 0 has no \"origin\" (the zone's name, e.g. \"example.com\")");
+		     "zones[0] has no \"origin\" (the zone's name, e.g. \"example.com\")");
 	expect_error("{" GOOD_LISTEN ", \"zones\": ["
 		     "{\"origin\": \"a.test\", \"file\": \"zones/a.zone\"}, "
 		     "{\"origin\": \"b.test\"}]}",
-		     "{\"origin\": \"b", 0, "zone 1 has no \"file\" (the path of its zone file)");
+		     "{\"origin\": \"b", 0,
+		     "zones[1] (b.test) has no \"file\" (the path of its zone file)");
 	expect_error("{" GOOD_LISTEN ", \"zones\": [{\"origin\": \"a.test\", \"file\": \"\"}]}",
 		     "\"\"", 0, "\"file\" is empty: expected the path of the zone file");
 }
