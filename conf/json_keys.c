@@ -38,6 +38,20 @@ static unsigned edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
+const char *json_closest(const char *word, const char *const *list, size_t n)
+{
+	const char *best = NULL;
+	unsigned best_d = 3;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = edit_distance(word, list[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = list[i];
+		}
+	}
+	return best;
+}
+
 const char *json_unknown_key(const char *key, const char *const *known, char *buf, size_t cap)
 {
 	char expected[256] = "";

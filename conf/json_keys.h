@@ -23,4 +23,12 @@ bool json_key_known(const char *key, const char *const *list) __attribute__((non
 const char *json_unknown_key(const char *key, const char *const *known, char *buf, size_t cap)
     __attribute__((nonnull, returns_nonnull));
 
+/**
+ * The word of list[0..n) closest to `word` when it is at most 2 edits away
+ * (a likely typo of it), else NULL: for "did you mean" about values, e.g.
+ * a TSIG key name that no key has. Borrowed from list.
+ */
+const char *json_closest(const char *word, const char *const *list, size_t n)
+    __attribute__((nonnull(1)));
+
 #endif

@@ -280,6 +280,37 @@ int xfr_key_index(const struct xfr_conf *x, const char *name)
 	return -1;
 }
 
+/* "no key X in tsig.keys", with the defined name X is a likely typo of. */
+static void no_such_key(struct xc *c, const json_t *at, const char *where, const char *key)
+{
+	size_t n = c->x->key_count;
+	char(*names)[DNAME_STR_MAX] = calloc(n ? n : 1, sizeof(*names));
+	const char **list = calloc(n ? n : 1, sizeof(*list));
+	const char *close = NULL;
+	if (names != NULL && list != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			dname_to_str(c->x->keys[i].name, names[i], sizeof(names[i]));
+			size_t l = strlen(names[i]);
+			if (l > 1 && names[i][l - 1] == '.')
+				names[i][l - 1] = 0;
+			list[i] = names[i];
+		}
+		char want[DNAME_STR_MAX];
+		snprintf(want, sizeof(want), "%s", key);
+		size_t wl = strlen(want);
+		if (wl > 1 && want[wl - 1] == '.')
+			want[wl - 1] = 0;
+		close = json_closest(want, list, n);
+	}
+	if (close != NULL)
+		xc_err(c, at, "%s.key: no key \"%s\" in tsig.keys (did you mean \"%s\"?)", where,
+		       key, close);
+	else
+		xc_err(c, at, "%s.key: no key \"%s\" in tsig.keys", where, key);
+	free(names);
+	free(list);
+}
+
 /* "from": one network or a list of them. */
 static void parse_from(struct xc *c, const json_t *v, const char *where, struct xfr_rule *r)
 {
@@ -329,8 +360,7 @@ static void parse_rule(struct xc *c, const json_t *e, const char *where, struct 
 		parse_from(c, from, where, r);
 	const char *key = xc_string(c, e, where, "key");
 	if (key != NULL && (r->key = xfr_key_index(c->x, key)) < 0 && !c->key_failed)
-		xc_err(c, json_object_get(e, "key"), "%s.key: no key \"%s\" in tsig.keys", where,
-		       key);
+		no_such_key(c, json_object_get(e, "key"), where, key);
 }
 
 /* One {"address": ..., "key": ...} of a list; where names it. */
@@ -354,8 +384,7 @@ static void parse_remote(struct xc *c, const json_t *e, const char *where, struc
 		       json_is_string(a) ? "\"" : "");
 	const char *key = xc_string(c, e, where, "key");
 	if (key != NULL && (r->key = xfr_key_index(c->x, key)) < 0 && !c->key_failed)
-		xc_err(c, json_object_get(e, "key"), "%s.key: no key \"%s\" in tsig.keys", where,
-		       key);
+		no_such_key(c, json_object_get(e, "key"), where, key);
 }
 
 /* A non-empty array of remotes into *out, its length in *count. */

@@ -635,6 +635,8 @@ def test_config_key_file_readable_by_others(tmp_path):
 @pytest.mark.parametrize("keys,allow,want", [
     ([{"file": "k.key", "name": "other"}], [{"from": "127.0.0.1"}], "differs from the name"),
     ([{"file": "k.key"}], [{"from": "127.0.0.1", "key": "nokey"}], 'no key "nokey" in tsig.keys'),
+    ([{"file": "k.key"}], [{"from": "127.0.0.1", "key": "transfr"}],
+     'no key "transfr" in tsig.keys (did you mean "transfer"?)'),
     ([{"file": "k.key"}], [{"from": "127.0.0.1/8"}], "is not an IP network"),
     ([{"file": "k.key"}], [{"frm": "127.0.0.1"}], 'did you mean "from"'),
     ([{"file": "k.key"}, {"file": "k.key"}], [{"from": "::1"}],
