@@ -3,6 +3,7 @@
  * status, as JSON (reload is daemon.c's). Called on API threads, each under view_lock
  * while it reads the current snapshot and the monitor. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,12 @@ static json_t *be_zones(void *ctx)
 	for (size_t i = 0; arr != NULL && s != NULL && i < zonedb_count(s->zones); i++) {
 		const zone_t *z = zonedb_get(s->zones, i);
 		bool secondary = i < s->conf->zone_count && s->conf->zones[i].secondary;
+		const char *file = i < s->conf->zone_count ? s->conf->zones[i].file : z->path;
+		/* absolute, as a secondary's default (state_dir) path is: a
+		 * relative one is relative to where sovdns was started */
+		char abs[PATH_MAX];
+		if (file[0] != '/' && realpath(file, abs) != NULL)
+			file = abs;
 		json_t *o = json_pack(
 		    "{s:s, s:s, s:o, s:b, s:I, s:s}", "origin", z->origin_str, "role",
 		    secondary						   ? "secondary"
@@ -250,7 +257,7 @@ static json_t *be_zones(void *ctx)
 									   : "primary",
 		    "serial", zone_has_data(z) ? json_integer((json_int_t)z->serial) : json_null(),
 		    "serving", zone_has_data(z), "records", (json_int_t)z->record_count, "file",
-		    i < s->conf->zone_count ? s->conf->zones[i].file : z->path);
+		    file);
 		struct notifier_zone_state ns;
 		if (o != NULL && d->notifier != NULL) {
 			notifier_zone_state(d->notifier, z->origin, &ns);

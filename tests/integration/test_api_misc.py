@@ -424,3 +424,22 @@ def test_event_numbers_go_on_across_a_restart(tmp_path):
     assert body["events"][0]["seq"] > last and body["last_seq"] > last
     # the first probe round of the new run is among them
     assert any(e["type"] == "health" for e in body["events"]), body
+
+
+def test_zone_files_in_the_api_are_absolute(tmp_path):
+    """Started with a relative --config and a relative zone file, GET /v1/zones
+    names the file absolutely (as a secondary's state_dir path is): the
+    operator reading it need not know where sovdns was started."""
+    import os
+    from sovtest.paths import default_sovdns_bin
+    srv = ApiServer(tmp_path)
+    srv.conf["zones"][0]["file"] = "example.com.zone"  # beside the configuration
+    srv.write_config()
+    srv.command = lambda: [str(default_sovdns_bin()), "--config",
+                           os.path.relpath(srv.config_path, srv.dir)]
+    srv.start()
+    try:
+        z = srv.get("/v1/zones").json()["zones"][0]
+        assert z["file"] == os.path.realpath(tmp_path / "example.com.zone"), z
+    finally:
+        srv.stop()
