@@ -62,6 +62,8 @@ struct sec_zone {
 	bool has_data;
 	uint32_t serial;
 	uint32_t refresh_s, retry_s, expire_s;
+	int64_t option_left_s;	  /* >= 0: the last confirmation's EDNS EXPIRE (RFC 7314)
+				     shortened our expire to this many seconds */
 	uint32_t max_time_s;	  /* transfers.max_time_s: the longest transfer */
 	unsigned bootstrap_fails; /* failures in a row without data (back-off) */
 	int64_t next_ms;	  /* monotonic: next SOA check */
@@ -132,6 +134,7 @@ static void take_zone_state(struct sec_zone *z, const zone_t *zz)
 	z->refresh_s = clamp_s(t.refresh);
 	z->retry_s = clamp_s(t.retry);
 	z->expire_s = t.expire;
+	z->option_left_s = -1; /* until a primary confirms */
 }
 
 static int zone_from(struct sec_zone *z, const snapshot_t *s, size_t i)
@@ -592,10 +595,21 @@ static void expire_zone(secondary_t *e, struct sec_zone *z)
 	if (idx >= 0 && zone_has_data(zonedb_get(cur->zones, (size_t)idx))) {
 		zone_t *nz = zone_new_empty(z->origin_str, z->file);
 		if (nz != NULL && publish_zone(d, cur, (size_t)idx, nz) == SOV_OK) {
-			log_err("xfr",
-				"%s: expired: no primary has confirmed serial %u for %u s (SOA "
-				"expire); answering SERVFAIL until one does",
-				z->origin_str, z->serial, z->expire_s);
+			if (z->option_left_s >= 0)
+				log_err(
+				    "xfr",
+				    "%s: expired: when a primary last confirmed serial %u, its own "
+				    "copy was good for %lld s more (its EDNS EXPIRE, RFC 7314), "
+				    "and "
+				    "none has confirmed it since; answering SERVFAIL until one "
+				    "does",
+				    z->origin_str, z->serial, (long long)z->option_left_s);
+			else
+				log_err(
+				    "xfr",
+				    "%s: expired: no primary has confirmed serial %u for %u s (SOA "
+				    "expire); answering SERVFAIL until one does",
+				    z->origin_str, z->serial, z->expire_s);
 			atomic_fetch_add_explicit(&e->expired, 1, memory_order_relaxed);
 			pthread_mutex_lock(&e->mu);
 			z->has_data = false;
@@ -769,8 +783,11 @@ static void confirmed(secondary_t *e, struct sec_zone *z, int64_t their_expire)
 	z->bootstrap_fails = 0;
 	int64_t now = time(NULL);
 	int64_t left = z->expire_s;
-	if (their_expire >= 0 && their_expire < left)
+	z->option_left_s = -1;
+	if (their_expire >= 0 && their_expire < left) {
 		left = their_expire;
+		z->option_left_s = their_expire;
+	}
 	pthread_mutex_lock(&e->mu); /* secondary_zone_json reads these */
 	z->confirmed_unix_s = now - ((int64_t)z->expire_s - left);
 	z->next_ms = clock_mono_ms() + (int64_t)z->refresh_s * 1000;

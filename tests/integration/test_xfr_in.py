@@ -852,3 +852,36 @@ def test_kept_copy_that_cannot_be_written_is_said(tmp_path):
     finally:
         stop_and_check(sec)
         prim.close()
+
+
+def test_chained_expiry_says_edns_expire(tmp_path, key):
+    """A fake primary -> B (sovdns) -> C (sovdns), SOA refresh 1 s, expire 60 s
+    but B's copy is from a primary gone long enough that its EDNS EXPIRE (RFC
+    7314) tells C only seconds are left: when C expires, its log says so, not
+    that no primary confirmed it for 60 s."""
+    soa, rest = zone_rrsets_of(zone_text(SERIAL, refresh=1, retry=1, expire=8))
+    prim = FakePrimary(SERIAL, lambda q: [message(q, [soa] + rest + [soa])])
+    c = SovdnsSecondary(tmp_path / "c", [("127.0.0.1", 1)], key, api=False)
+    b = SovdnsSecondary(tmp_path / "b", [prim.target], None, allow_key=key)
+    servers = []
+    try:
+        for srv in (c, b):
+            srv.command()
+        start_or_fail(b)
+        servers.append(b)
+        wait_for("B has the zone", lambda: serial_of(b) == SERIAL, log=b.log_text)
+        prim.close()  # from now on B's copy only ages
+        c.config_extra["zones"][1]["primaries"] = [{"address": "%s:%d" % b.target,
+                                                    "key": key.name}]
+        c.command()
+        start_or_fail(c)
+        servers.append(c)
+        wait_for("C has the zone", lambda: serial_of(c) == SERIAL, log=c.log_text)
+        wait_for("C expired", lambda: "expired:" in c.log_text(), timeout=8 + XFR_BOUND_S,
+                 log=c.log_text)
+        assert "its EDNS EXPIRE, RFC 7314" in c.log_text(), c.log_text()[-2000:]
+    finally:
+        for srv in servers:
+            stop_and_check(srv)
+        if not prim.stop.is_set():
+            prim.close()
