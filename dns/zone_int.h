@@ -119,7 +119,7 @@ void zerr_rec(loader_t *L, const zrec_t *r, const char *fmt, ...)
 /** Sets the line and 1-based column of the error just added (if L->nerrs > before). */
 void zerr_set_pos(loader_t *L, size_t before, uint32_t line, size_t col) __attribute__((nonnull));
 /** Moves the collected errors to diag as "file:line:column: message", in file order. */
-void zerr_flush(loader_t *L, diag_t *diag) __attribute__((nonnull));
+void zerr_flush(loader_t *L, diag_t *diag) __attribute__((nonnull(1))); /* diag may be NULL */
 /** Presentation form of a wire name into buf[0..cap) (a placeholder if too long). */
 void zone_name_str(const uint8_t *name, char *buf, size_t cap) __attribute__((nonnull));
 /** RR type mnemonic ("A", "TYPE65280"); points to buf or a static string. */
