@@ -35,7 +35,91 @@ bool zone_wire_name_ok(const uint8_t *p, size_t len, size_t *used)
 	return *used <= DNAME_MAXLEN;
 }
 
-/** True if the RDATA of a type whose layout the server relies on is well formed. */
+/** Bytes of an RDATA field of fixed size, 0 for any other field type. */
+static size_t field_fixed_size(ldns_rdf_type t)
+{
+	switch (t) {
+	case LDNS_RDF_TYPE_INT8:
+	case LDNS_RDF_TYPE_ALG:
+	case LDNS_RDF_TYPE_CERT_ALG:
+		return 1;
+	case LDNS_RDF_TYPE_INT16:
+	case LDNS_RDF_TYPE_TYPE:
+	case LDNS_RDF_TYPE_CLASS:
+		return 2;
+	case LDNS_RDF_TYPE_INT32:
+	case LDNS_RDF_TYPE_A:
+	case LDNS_RDF_TYPE_TIME:
+	case LDNS_RDF_TYPE_PERIOD:
+		return 4;
+	case LDNS_RDF_TYPE_AAAA:
+		return 16;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * RDATA of a type ldns knows, checked field by field against its
+ * descriptor for the usual field kinds (fixed size, names, <character-
+ * string>s): 1 well formed (every field whole, at least the minimum count,
+ * nothing left over), 0 malformed, -1 a field kind this walk does not know
+ * (the caller asks ldns).
+ */
+static int rdata_walk(const ldns_rr_descriptor *d, const uint8_t *p, size_t len)
+{
+	size_t o = 0, i = 0, used = 0;
+	size_t max = ldns_rr_descriptor_maximum(d);
+	for (; o < len && i < max; i++) {
+		ldns_rdf_type t = ldns_rr_descriptor_field_type(d, i);
+		size_t fs = field_fixed_size(t);
+		if (t == LDNS_RDF_TYPE_DNAME) {
+			if (!zone_wire_name_ok(p + o, len - o, &used))
+				return 0;
+			o += used;
+		} else if (t == LDNS_RDF_TYPE_STR) {
+			if ((size_t)p[o] + 1 > len - o)
+				return 0;
+			o += (size_t)p[o] + 1;
+		} else if (fs > 0) {
+			if (fs > len - o)
+				return 0;
+			o += fs;
+		} else {
+			return -1;
+		}
+	}
+	return o == len && i >= ldns_rr_descriptor_minimum(d);
+}
+
+/* The same question put to ldns's RDATA parser: does it read all of it? */
+static bool rdata_ldns_ok(uint16_t type, const uint8_t *p, size_t len)
+{
+	uint8_t small[1024];
+	uint8_t *buf = len + 2 <= sizeof(small) ? small : malloc(len + 2);
+	ldns_rr *rr = ldns_rr_new();
+	bool ok = false;
+	if (buf != NULL && rr != NULL) {
+		buf[0] = (uint8_t)(len >> 8);
+		buf[1] = (uint8_t)len;
+		memcpy(buf + 2, p, len);
+		ldns_rr_set_type(rr, (ldns_rr_type)type);
+		size_t pos = 0;
+		ok = ldns_wire2rdf(rr, buf, len + 2, &pos) == LDNS_STATUS_OK && pos == len + 2;
+	}
+	ldns_rr_free(rr);
+	if (buf != small)
+		free(buf);
+	return ok;
+}
+
+/*
+ * True if the RDATA is well formed for its type: exactly for the types
+ * whose layout the answer path relies on; for every other type ldns knows,
+ * its fields decode whole (what zone_print() and a secondary's copy need;
+ * a transfer or an RFC 3597 "\#" is not trusted to be right); a type ldns
+ * does not know is opaque (RFC 3597).
+ */
 static bool rdata_ok(uint16_t type, const uint8_t *p, size_t len)
 {
 	size_t used = 0, used2 = 0;
@@ -54,8 +138,13 @@ static bool rdata_ok(uint16_t type, const uint8_t *p, size_t len)
 		return zone_wire_name_ok(p, len, &used) &&
 		       zone_wire_name_ok(p + used, len - used, &used2) && len - used - used2 == 20;
 	default:
-		return true;
+		break;
 	}
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	if (d == NULL || (uint16_t)d->_type != type || ldns_rr_descriptor_maximum(d) == 0)
+		return true; /* ldns's stand-in descriptor of a type it does not know */
+	int w = rdata_walk(d, p, len);
+	return w < 0 ? rdata_ldns_ok(type, p, len) : w == 1;
 }
 
 int zone_file_add(loader_t *L, const char *path, uint16_t *id)
@@ -282,30 +371,6 @@ void record_add_fast(loader_t *L, const zfast_t *r, const uint8_t *owner, uint32
 	h = hash64(h, r->rdata + r->name_at, (size_t)r->rdlen - r->name_at, true);
 	record_add_wire(L, owner, LDNS_RR_CLASS_IN, r->type, ttl_s, r->rdata, r->rdlen, h, file,
 			line);
-}
-
-/** Bytes of an RDATA field of fixed size, 0 for any other field type. */
-static size_t field_fixed_size(ldns_rdf_type t)
-{
-	switch (t) {
-	case LDNS_RDF_TYPE_INT8:
-	case LDNS_RDF_TYPE_ALG:
-	case LDNS_RDF_TYPE_CERT_ALG:
-		return 1;
-	case LDNS_RDF_TYPE_INT16:
-	case LDNS_RDF_TYPE_TYPE:
-	case LDNS_RDF_TYPE_CLASS:
-		return 2;
-	case LDNS_RDF_TYPE_INT32:
-	case LDNS_RDF_TYPE_A:
-	case LDNS_RDF_TYPE_TIME:
-	case LDNS_RDF_TYPE_PERIOD:
-		return 4;
-	case LDNS_RDF_TYPE_AAAA:
-		return 16;
-	default:
-		return 0;
-	}
 }
 
 /*

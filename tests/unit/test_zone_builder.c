@@ -304,6 +304,27 @@ static void test_refused_wire_only(void **state)
 	assert_true(nosoa);
 	diag_free(d);
 
+	/* Every type ldns knows is checked field by field, not only the ones
+	 * the answer path reads: a CAA whose tag runs past the end, a TXT with
+	 * no string or a string past the end, an MX, SRV or DS cut short. A
+	 * type ldns does not know stays opaque (RFC 3597), even empty. */
+	assert_int_equal(zone_builder_new("example.test", "/k", SOURCE, &b), SOV_OK);
+	const uint8_t caa_bad[4] = {0, 0xed, 2, 1}, caa_ok[7] = {0, 5, 'i', 's', 's', 'u', 'e'};
+	const uint8_t txt_bad[3] = {5, 'a', 'b'}, txt_ok[6] = {2, 'a', 'b', 2, 'c', 'd'};
+	const uint8_t srv_short[5] = {0, 1, 0, 1, 0}, ds_short[3] = {1, 2, 13};
+	const uint8_t opaque[3] = {1, 2, 3};
+	assert_int_equal(zone_builder_add(b, www, 1, 257, 60, caa_bad, 4), SOV_ESEMANTIC);
+	assert_int_equal(zone_builder_add(b, www, 1, 257, 60, caa_ok, 7), SOV_OK);
+	assert_int_equal(zone_builder_add(b, www, 1, 16, 60, txt_bad, 3), SOV_ESEMANTIC);
+	assert_int_equal(zone_builder_add(b, www, 1, 16, 60, NULL, 0), SOV_ESEMANTIC);
+	assert_int_equal(zone_builder_add(b, www, 1, 16, 60, txt_ok, 6), SOV_OK);
+	assert_int_equal(zone_builder_add(b, www, 1, 33, 60, srv_short, 5), SOV_ESEMANTIC);
+	assert_int_equal(zone_builder_add(b, www, 1, 43, 60, ds_short, 3), SOV_ESEMANTIC);
+	assert_int_equal(zone_builder_add(b, www, 1, 65280, 60, opaque, 3), SOV_OK);
+	assert_int_equal(zone_builder_add(b, www, 1, 65281, 60, NULL, 0), SOV_OK);
+	assert_int_equal(zone_builder_errors(b), 5);
+	zone_builder_free(b);
+
 	/* A builder given up on is freed without a result; a bad origin is refused. */
 	assert_int_equal(zone_builder_new("example.test", "/k", SOURCE, &b), SOV_OK);
 	assert_int_equal(zone_builder_add(b, www, 1, 1, 60, addr, 4), SOV_OK);
