@@ -39,8 +39,12 @@ enum dns_rcode {
 	DNS_RCODE_NXDOMAIN = 3,
 	DNS_RCODE_NOTIMP = 4,
 	DNS_RCODE_REFUSED = 5,
-	DNS_RCODE_YXDOMAIN = 6, /* RFC 6672 §2.2: the DNAME substitution is too long */
+	DNS_RCODE_YXDOMAIN = 6, /* RFC 6672 §2.2: the DNAME substitution is too long;
+				   RFC 2136 §2.2: a name that should not exist does */
+	DNS_RCODE_YXRRSET = 7,	/* RFC 2136 §2.2: an RRset that should not exist does */
+	DNS_RCODE_NXRRSET = 8,	/* RFC 2136 §2.2: an RRset that should exist does not */
 	DNS_RCODE_NOTAUTH = 9,
+	DNS_RCODE_NOTZONE = 10, /* RFC 2136 §2.2: a name outside the zone section's zone */
 	DNS_RCODE_BADVERS = 16, /* extended: upper 8 bits go in the OPT TTL */
 };
 
