@@ -41,8 +41,8 @@ static const char *const top_keys[] = {
 };
 static const char *const tcp_keys[] = {"idle_timeout_ms", "max_connections", NULL};
 static const char *const log_keys[] = {"level", "syslog", NULL};
-static const char *const zone_keys[] = {"origin",    "file",   "role", "transfer",
-					"primaries", "notify", NULL};
+static const char *const zone_keys[] = {"origin",    "file",   "role",	 "transfer",
+					"primaries", "notify", "update", NULL};
 
 /* One validation error, kept until the end so that all of them can be
  * reported in file order rather than in the order the checks ran. */

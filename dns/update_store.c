@@ -594,7 +594,9 @@ static int dyn_load(const update_store_t *st, const zone_t *z, struct journal_en
 	size_t len = 0;
 	char why[256] = "";
 	int ret = path ? atomicfile_read(path, DYN_FILE_MAX, &buf, &len) : SOV_ENOMEM;
-	if (ret == SOV_ENOENT) {
+	/* ENOTDIR: a component of the path is a file, so no update was ever
+	 * stored there; the first commit reports the unusable directory. */
+	if (ret == SOV_ENOENT || (ret == SOV_EIO && errno == ENOTDIR)) {
 		ret = SOV_OK;
 		goto finish;
 	}

@@ -20,6 +20,7 @@
 #include "common/secretfile.h"
 #include "conf/json_keys.h"
 #include "conf/json_kind.h"
+#include "dns/update_conf.h"
 #include "wire/dname.h"
 
 /* A key file's line: ALGORITHM (24) ':' NAME (presentation, escaped) ':'
@@ -473,6 +474,14 @@ static void parse_zone(struct xc *c, const json_t *zone, size_t zi)
 	static const char *const transfer_keys[] = {"allow", "journal_max_entries",
 						    "journal_max_bytes", NULL};
 	parse_peers(c, zone, zi);
+	const json_t *u = json_object_get(zone, "update");
+	if (u != NULL) {
+		int n = update_policy_load(c->conf, u, zi, c->x, &c->x->zones[zi].update, c->diag);
+		if (n < 0)
+			c->nomem = true;
+		else
+			c->errors += (unsigned)n;
+	}
 	const json_t *t = json_object_get(zone, "transfer");
 	char where[64];
 	snprintf(where, sizeof(where), "zones[%zu].transfer", zi);
@@ -580,6 +589,7 @@ void xfr_conf_free(struct xfr_conf *x)
 		free(x->zones[i].allow);
 		free(x->zones[i].primaries);
 		free(x->zones[i].notify);
+		update_policy_free(x->zones[i].update);
 	}
 	free(x->zones);
 	free(x);

@@ -61,6 +61,8 @@
 #define XFR_JOURNAL_MAX_BYTES_LIMIT (1024LL * 1024 * 1024)
 
 /** One rule of a zone's "allow" list. */
+struct update_policy;
+
 struct xfr_rule {
 	sov_net_t *from; /* owned */
 	size_t from_count;
@@ -90,6 +92,8 @@ struct xfr_zone {
 	uint32_t journal_max_entries; /* "transfer.journal_max_entries", else the
 					 server-wide "transfers" value */
 	uint32_t journal_max_bytes;   /* "transfer.journal_max_bytes", else likewise */
+	struct update_policy *update; /* owned: "update" (dns/update_conf.h); NULL: every
+					 UPDATE of the zone is REFUSED */
 };
 
 /** The transfer settings of one configuration. Immutable once built. */

@@ -637,7 +637,7 @@ static void test_config_unknown_keys(void **state)
 		     " \"ttl\": 5}]}",
 		     "\"ttl\"", 0,
 		     "unknown key \"ttl\" (expected one of: origin, file, role, transfer, "
-		     "primaries, notify)");
+		     "primaries, notify, update)");
 	/* reserved names are only reserved at the top level */
 	expect_error("{" GOOD_LISTEN ", " GOOD_ZONES ", \"tcp\": {\"api\": 1}}", "\"api\"", 0,
 		     "unknown key \"api\" (expected one of: idle_timeout_ms, max_connections)");
