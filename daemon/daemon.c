@@ -324,6 +324,9 @@ int daemon_start(daemon_config_fn load, void *arg, daemon_t **out, diag_t *diag)
 		goto fail;
 	}
 	secondary_sync(d->sec, s); /* before publishing: it sets the NOTIFY hook */
+	ret = daemon_updates_apply(d, NULL, s, diag);
+	if (ret != SOV_OK)
+		goto fail;
 	journal_hook(d, NULL, s);
 	const config_t *conf = s->conf; /* lives as long as the published snapshot */
 	snapshot_publish(s);
@@ -472,6 +475,14 @@ static int reload_build(daemon_t *d, snapshot_t **out, monitor_t **next, diag_t 
 	 * snapshot keeps answering. */
 	if (r == SOV_OK)
 		r = monitor_attach(d, s, d->mon, next, true, diag);
+	/* Last: it takes s's zones as the bases of the dynamic data. */
+	if (r == SOV_OK) {
+		r = daemon_updates_apply(d, snapshot_current(), s, diag);
+		if (r != SOV_OK && *next != d->mon)
+			monitor_free(*next);
+		if (r != SOV_OK)
+			*next = NULL;
+	}
 	if (r != SOV_OK) {
 		snapshot_free(s);
 		return r;
@@ -598,6 +609,7 @@ void daemon_stop(daemon_t *d)
 		snapshot_publish(NULL); /* frees the last snapshot */
 	monitor_free(d->mon);
 	journal_store_free(d->journals);
+	daemon_updates_free(d);
 	json_decref(d->api_sections);
 	free(d->dc_ttl_prev);
 	free(d->own);

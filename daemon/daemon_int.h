@@ -8,6 +8,8 @@
  *   monitor.c  the probes of one configuration and the live health table
  *   secondary.c the secondary engine: SOA checks, transfers in, expiry
  *   notify.c   NOTIFY out of one zone (after a reload or a transfer in)
+ *   update.c   RFC 2136 UPDATE: the workers' hook, the store of dynamic data
+ *   publish.c  one zone of the current snapshot replaced (transfer in, UPDATE)
  *
  * Locks: reload_lock serializes reloads (SIGHUP on the main thread, POST
  * /v1/reload on an API thread). view_lock is held by every backend
@@ -69,8 +71,10 @@ struct daemon {
 	 * valid until this time. */
 	uint32_t *dc_ttl_prev;
 	int64_t dc_ttl_prev_until_ms;
-	journal_store_t *journals; /* each zone's IXFR journal across reloads (journal_hook);
-				      touched only under reload_lock or before start */
+	journal_store_t *journals;	/* each zone's IXFR journal across reloads (journal_hook);
+					   touched only under reload_lock or before start */
+	struct daemon_updates *updates; /* update.c: dynamic data, rates, replays; touched
+					   only under reload_lock or before start */
 };
 
 /**
@@ -84,6 +88,30 @@ struct daemon {
  * kept. A zone without data or without targets sends nothing.
  */
 void daemon_notify_zone(daemon_t *d, const snapshot_t *s, size_t zone_idx) __attribute__((nonnull));
+
+/**
+ * Publishes nz (taken, in every case) as zone number idx of cur, the
+ * current snapshot (the caller holds reload_lock): respins the snapshot,
+ * records the difference in the zone's IXFR journal, swaps it in under
+ * view_lock, NOTIFYs the zone's secondaries and retires cur. For a
+ * secondary zone transferred in and for an accepted UPDATE. SOV_OK or
+ * SOV_ENOMEM (cur keeps serving).
+ */
+int daemon_publish_zone(daemon_t *d, const snapshot_t *cur, size_t idx, zone_t *nz)
+    __attribute__((nonnull, warn_unused_result));
+
+/**
+ * Lays every primary zone's dynamic data (accepted UPDATEs, kept under
+ * state_dir) over s, which is about to replace cur (NULL at start), and
+ * sets s's update hook (update.c). Under reload_lock or before start.
+ * SOV_OK, or an error with the problems in diag (a .dyn file unreadable, or
+ * in conflict with the zone file): the start or reload is refused.
+ */
+int daemon_updates_apply(daemon_t *d, const snapshot_t *cur, snapshot_t *s, diag_t *diag)
+    __attribute__((nonnull(1, 3), warn_unused_result));
+
+/** Frees what daemon_updates_apply() set up (after the workers stopped). */
+void daemon_updates_free(daemon_t *d) __attribute__((nonnull));
 
 /** The backend callbacks the API is built with (backend.c); ctx = d.
  * All but .reload, which daemon.c fills (it owns reload). */

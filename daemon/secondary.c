@@ -324,29 +324,6 @@ static int current_index(const snapshot_t *cur, const struct sec_zone *z)
 	return -1;
 }
 
-/* Publishes a snapshot with zone number idx replaced by nz (taken). Under reload_lock. */
-static int publish_zone(struct daemon *d, const snapshot_t *cur, size_t idx, zone_t *nz)
-{
-	snapshot_t *s = NULL;
-	int r = snapshot_respin(cur, idx, nz, &s);
-	if (r != SOV_OK)
-		return r;
-	/* The difference goes into the zone's IXFR journal, so our own
-	 * secondaries get IXFR from us too (dns/journal.h). */
-	if (d->journals == NULL)
-		d->journals = journal_store_new(s->conf);
-	if (d->journals != NULL)
-		journal_store_apply(d->journals, cur, s);
-	pthread_mutex_lock(&d->view_lock);
-	snapshot_t *old = snapshot_swap(s);
-	pthread_mutex_unlock(&d->view_lock);
-	/* Our own secondaries (a chain, or notify.also) hear of it at once. */
-	if (zone_has_data(zonedb_get(s->zones, idx)))
-		daemon_notify_zone(d, s, idx);
-	snapshot_retire(old);
-	return SOV_OK;
-}
-
 static void fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
@@ -416,7 +393,7 @@ static int install(secondary_t *e, struct sec_zone *z, const char *tmp, char *wh
 		pthread_mutex_lock(&e->mu); /* secondary_zone_json reads it */
 		take_zone_state(z, nz);
 		pthread_mutex_unlock(&e->mu);
-		r = publish_zone(d, cur, (size_t)idx, nz);
+		r = daemon_publish_zone(d, cur, (size_t)idx, nz);
 		nz = NULL;
 		if (r != SOV_OK)
 			snprintf(why, cap, "out of memory publishing the zone");
@@ -560,7 +537,7 @@ static int install_built(secondary_t *e, struct sec_zone *z, zone_builder_t *b,
 	/* nz stays valid: the published snapshot holds it until the next respin,
 	 * which only this thread (holding reload_lock) or a reload can make. */
 	const zone_t *served = nz;
-	r = publish_zone(d, cur, (size_t)idx, nz);
+	r = daemon_publish_zone(d, cur, (size_t)idx, nz);
 	nz = NULL;
 	if (r != SOV_OK) {
 		snprintf(why, cap, "out of memory publishing the zone");
@@ -594,7 +571,7 @@ static void expire_zone(secondary_t *e, struct sec_zone *z)
 	int idx = current_index(cur, z);
 	if (idx >= 0 && zone_has_data(zonedb_get(cur->zones, (size_t)idx))) {
 		zone_t *nz = zone_new_empty(z->origin_str, z->file);
-		if (nz != NULL && publish_zone(d, cur, (size_t)idx, nz) == SOV_OK) {
+		if (nz != NULL && daemon_publish_zone(d, cur, (size_t)idx, nz) == SOV_OK) {
 			if (z->option_left_s >= 0)
 				log_err(
 				    "xfr",

@@ -113,10 +113,13 @@ static void answer_query(struct answer *a, struct query_ctx *ctx, enum dns_parse
 	} else if (pr == DNS_PARSE_BADVERS) {
 		a->rcode = 0;
 		*ext_rcode = DNS_RCODE_BADVERS >> 4;
-	} else if (opcode != DNS_OPCODE_QUERY && opcode != DNS_OPCODE_NOTIFY) {
+	} else if (opcode != DNS_OPCODE_QUERY && opcode != DNS_OPCODE_NOTIFY &&
+		   (opcode != DNS_OPCODE_UPDATE || snap->update == NULL)) {
 		a->rcode = DNS_RCODE_NOTIMP;
 	} else if (pr == DNS_PARSE_FORMERR) {
 		a->rcode = DNS_RCODE_FORMERR;
+	} else if (opcode == DNS_OPCODE_UPDATE) {
+		answer_update(a, ctx);
 	} else if (opcode == DNS_OPCODE_NOTIFY) {
 		if (pq->qclass != DNS_CLASS_IN)
 			a->rcode = DNS_RCODE_REFUSED;
@@ -267,6 +270,7 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	size_t opt_len = pq.has_edns ? opt_size(&pq) + nsid_len : 0;
 
 	ctx->last.xfr_pending = false;
+	ctx->last.update_pending = false;
 	a.tsig_key = NULL;
 	a.tsig_rcode = 0;
 	struct tsig_ctx tsig;
@@ -353,8 +357,9 @@ size_t query_process(struct query_ctx *ctx, const snapshot_t *snap, const struct
 	wire_write_u16(reply + 10, arcount);
 	if (tsig_len > 0)
 		len = tsig_finish(reply, len, limit, &tsig, &verdict, a.tsig_key != NULL, now_s);
-	if (ctx->last.xfr_pending)
-		len = 0; /* the transport streams the transfer (ctx->last.xfr) */
+	if (ctx->last.xfr_pending || ctx->last.update_pending)
+		len = 0; /* the transport streams the transfer (ctx->last.xfr) or
+			    calls the update hook */
 
 	ctx->stats.rcode[ext_rcode ? 16 : (a.rcode & 0xF)]++;
 	ctx->last.question_end = (uint16_t)question_end;

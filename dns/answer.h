@@ -49,6 +49,13 @@ struct query_last {
 				  (returned length 0) and `xfr` says what to send;
 				  the transport owns xfr.slot from now on */
 	struct xfr_start xfr;
+	bool update_pending; /* an UPDATE worth processing: the reply is empty
+				(returned length 0); the transport, after leaving
+				the read lock, calls update_fn(update_arg, ...)
+				with the same query for the reply */
+	size_t (*update_fn)(void *arg, const struct sockaddr *client, bool over_udp,
+			    const uint8_t *q, size_t qlen, uint8_t *reply, size_t cap);
+	void *update_arg;
 };
 
 /** Per-worker context: scratch and counters; zero-initialise before first use. */

@@ -5,6 +5,8 @@
  *   lookup.c          RFC 1034 §4.3.2 in one zone, additional section
  *   answer_service.c  geo services: health/admin state, geo_select(), the A/AAAA records
  *   answer_xfr.c      AXFR/IXFR requests: rcodes, the ACL, the go-ahead for xfr_out.c
+ *   answer_notify.c   NOTIFY received for a secondary zone
+ *   answer_update.c   UPDATE: the cheap rcodes, the go-ahead for the update hook
  *   reply.c, opt.c, cookie.c, tsig_err.c   writers with no knowledge of struct answer
  */
 #ifndef SOV_DNS_ANSWER_INT_H
@@ -85,5 +87,12 @@ void answer_transfer(struct answer *a, struct query_ctx *ctx) __attribute__((non
 
 /** A NOTIFY (RFC 1996) for a secondary zone: rcode and AA (answer_notify.c). */
 void answer_notify(struct answer *a) __attribute__((nonnull));
+
+/**
+ * An UPDATE (RFC 2136) that parsed and whose TSIG, if any, verified: the
+ * rcodes decided without the zone's data (answer_update.c), or
+ * ctx->last.update_pending for the transport to call snap->update.
+ */
+void answer_update(struct answer *a, struct query_ctx *ctx) __attribute__((nonnull));
 
 #endif

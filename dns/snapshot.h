@@ -12,7 +12,9 @@
 #define SOV_DNS_SNAPSHOT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "common/diag.h"
@@ -65,6 +67,14 @@ typedef struct snapshot {
 	 * one of its primaries (dns/answer_notify.c); NULL: nobody listens. */
 	void (*notify_in)(void *arg, size_t zone_idx);
 	void *notify_arg;
+	/* Borrowed: answers an UPDATE (RFC 2136) q[0..qlen) from client into
+	 * reply[0..cap), returning its length (0: no reply; over UDP it fits the
+	 * client's EDNS size, else 512 bytes); the transport calls
+	 * it outside the read lock, since it waits for the daemon's reload lock
+	 * and the disk (dns/update_respond.h). NULL: UPDATE gets NOTIMP. */
+	size_t (*update)(void *arg, const struct sockaddr *client, bool over_udp, const uint8_t *q,
+			 size_t qlen, uint8_t *reply, size_t cap);
+	void *update_arg;
 	struct journal **journals; /* owned references, by zonedb index (zonedb_get):
 				      each zone's IXFR journal (dns/journal.h), set
 				      by the daemon's journal store before publishing;

@@ -211,7 +211,10 @@ static bool tcp_process(struct tcp_conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer *outb = bufferevent_get_output(c->bev);
 	bool bad = false;
+	bool update = false; /* an UPDATE in w->tcp_query waits for its hook */
+	size_t ulen = 0;
 
+again:
 	snapshot_read_lock();
 	const snapshot_t *snap = snapshot_current();
 	for (;;) {
@@ -265,6 +268,13 @@ static bool tcp_process(struct tcp_conn *c)
 			}
 			continue;
 		}
+		if (snap != NULL && w->ctx.last.update_pending) {
+			/* Answered below, outside the read lock; then the
+			 * frames after it, in order. */
+			update = true;
+			ulen = flen;
+			break;
+		}
 		if (rlen == 0)
 			continue;
 		w->tcp_reply[0] = (uint8_t)(rlen >> 8);
@@ -276,6 +286,18 @@ static bool tcp_process(struct tcp_conn *c)
 	}
 	snapshot_read_unlock();
 
+	if (update) {
+		update = false;
+		size_t rlen = w->ctx.last.update_fn(
+		    w->ctx.last.update_arg, (const struct sockaddr *)&c->peer, false, w->tcp_query,
+		    ulen, w->tcp_reply + 2, DNS_REPLY_MAX);
+		w->tcp_reply[0] = (uint8_t)(rlen >> 8);
+		w->tcp_reply[1] = (uint8_t)rlen;
+		if (rlen > 0 && evbuffer_add(outb, w->tcp_reply, rlen + 2) != 0)
+			bad = true;
+		if (!bad)
+			goto again;
+	}
 	if (bad) {
 		tcp_close(c);
 		return false;

@@ -658,3 +658,15 @@ bool tsig_reply_complete(const struct tsig_ctx *ctx)
 {
 	return ctx->in_reply && ctx->open == NULL;
 }
+
+int tsig_keyring_index(const struct tsig_keyring *ring, const char *name)
+{
+	uint8_t w[DNAME_MAXLEN];
+	if (dname_from_str(name, w) < 1)
+		return -1;
+	dname_lower(w, w);
+	for (size_t i = 0; i < ring->count; i++)
+		if (dname_equal(ring->keys[i].name, w))
+			return (int)i;
+	return -1;
+}

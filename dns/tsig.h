@@ -106,6 +106,11 @@ size_t tsig_alg_mac_len(enum tsig_alg alg);
 int tsig_key_parse(const char *line, struct tsig_key *out, char *err, size_t errcap)
     __attribute__((nonnull(1, 2)));
 
+/** Index in ring->keys of the key named `name` (presentation form, any
+ * case, final dot optional), or -1. */
+int tsig_keyring_index(const struct tsig_keyring *ring, const char *name)
+    __attribute__((nonnull, pure));
+
 /** A received TSIG record (RFC 8945 §4.2). Pointers point into the message. */
 struct tsig_rr {
 	size_t rr_offset;		/* where the record (its owner) starts */

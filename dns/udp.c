@@ -97,10 +97,35 @@ static void udp_send(struct udp_sock *us, unsigned count)
 	}
 }
 
+/* Queues reply tx_buf[i] (len bytes) to the sender of datagram i as
+ * message number out of the batch. */
+static void udp_queue(struct udp_sock *us, unsigned i, unsigned out, size_t len)
+{
+	struct msghdr *h = &us->rx_msgs[i].msg_hdr;
+	struct msghdr *o = &us->tx_msgs[out].msg_hdr;
+	us->tx_iov[out].iov_base = us->tx_buf[i];
+	us->tx_iov[out].iov_len = len;
+	o->msg_name = &us->rx_addr[i];
+	o->msg_namelen = h->msg_namelen;
+	o->msg_iov = &us->tx_iov[out];
+	o->msg_iovlen = 1;
+	o->msg_control = NULL;
+	o->msg_controllen = 0;
+	o->msg_flags = 0;
+	if (us->pktinfo)
+		udp_reply_source(h, o, &us->tx_ctl[out]);
+}
+
 /* Answers the n datagrams of one batch and sends the replies. */
 static void udp_batch(struct udp_sock *us, unsigned n)
 {
 	unsigned out = 0;
+	/* UPDATEs of the batch: answered after the read lock is left (their
+	 * hook waits for the daemon's reload lock and the disk). */
+	unsigned pending[UDP_BATCH], npending = 0;
+	size_t (*update_fn)(void *, const struct sockaddr *, bool, const uint8_t *, size_t,
+			    uint8_t *, size_t) = NULL;
+	void *update_arg = NULL;
 	/* One read-side critical section per batch: the snapshot cannot be
 	 * freed under us, and the cost (two counter updates) is paid once per
 	 * up to 32 queries. A reload waits at most one batch. */
@@ -121,8 +146,14 @@ static void udp_batch(struct udp_sock *us, unsigned n)
 		size_t len = query_process(&us->ctx, snap, (const struct sockaddr *)&us->rx_addr[i],
 					   DNS_UDP, us->rx_buf[i], us->rx_msgs[i].msg_len,
 					   us->tx_buf[i], UDP_REPLY_MAX);
-		if (len == 0)
+		if (len == 0) {
+			if (us->ctx.last.update_pending) {
+				pending[npending++] = i;
+				update_fn = us->ctx.last.update_fn;
+				update_arg = us->ctx.last.update_arg;
+			}
 			continue;
+		}
 		if (snap->rrl != NULL && !us->ctx.last.cookie_valid) {
 			enum rrl_action act =
 			    rrl_account(snap->rrl, (const struct sockaddr *)&us->rx_addr[i],
@@ -136,21 +167,17 @@ static void udp_batch(struct udp_sock *us, unsigned n)
 				len = rrl_slip_reply(us->tx_buf[i], len, us->ctx.last.question_end);
 			}
 		}
-		struct msghdr *o = &us->tx_msgs[out].msg_hdr;
-		us->tx_iov[out].iov_base = us->tx_buf[i];
-		us->tx_iov[out].iov_len = len;
-		o->msg_name = &us->rx_addr[i];
-		o->msg_namelen = h->msg_namelen;
-		o->msg_iov = &us->tx_iov[out];
-		o->msg_iovlen = 1;
-		o->msg_control = NULL;
-		o->msg_controllen = 0;
-		o->msg_flags = 0;
-		if (us->pktinfo)
-			udp_reply_source(h, o, &us->tx_ctl[out]);
-		out++;
+		udp_queue(us, i, out++, len);
 	}
 	snapshot_read_unlock();
+	for (unsigned k = 0; k < npending; k++) {
+		unsigned i = pending[k];
+		size_t len =
+		    update_fn(update_arg, (const struct sockaddr *)&us->rx_addr[i], true,
+			      us->rx_buf[i], us->rx_msgs[i].msg_len, us->tx_buf[i], UDP_REPLY_MAX);
+		if (len > 0)
+			udp_queue(us, i, out++, len);
+	}
 	if (out > 0)
 		udp_send(us, out);
 }

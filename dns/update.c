@@ -78,16 +78,6 @@ static void *arena_alloc(update_msg_t *u, size_t n)
 	return p;
 }
 
-/* RR type mnemonic for messages ("A", "TYPE65280"). */
-static const char *type_str(uint16_t type, char *buf, size_t cap)
-{
-	const ldns_rr_descriptor *d = ldns_rr_descript(type);
-	if (d != NULL && (uint16_t)d->_type == type && d->_name != NULL)
-		return d->_name;
-	snprintf(buf, cap, "TYPE%u", type);
-	return buf;
-}
-
 static void name_str(const uint8_t *name, char *buf, size_t cap)
 {
 	if (dname_to_str(name, buf, cap) < 0)
@@ -100,7 +90,7 @@ static void rr_str(const struct update_rr *rr, size_t i, const char *section, ch
 	char name[DNAME_STR_MAX], tbuf[16];
 	name_str(rr->owner, name, sizeof(name));
 	snprintf(buf, cap, "record %zu of the %s section (%s %s)", i + 1, section, name,
-		 type_str(rr->type, tbuf, sizeof(tbuf)));
+		 zone_type_str(rr->type, tbuf, sizeof(tbuf)));
 }
 
 /* True when ldns has a descriptor of its own for type (not its stand-in

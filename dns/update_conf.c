@@ -198,7 +198,9 @@ static void parse_rule(struct uc *c, const json_t *e, const char *where, const u
 		       "%s needs \"key\": the TSIG key (in tsig.keys) updates must be signed "
 		       "with",
 		       where);
-	} else if ((r->key = xfr_key_index(x, json_string_value(k))) < 0) {
+	} else if ((r->key = tsig_keyring_index(
+			&(const struct tsig_keyring){x->keys, x->key_count, true},
+			json_string_value(k))) < 0) {
 		uc_err(c, k, "%s.key: no key \"%s\" in tsig.keys", where, json_string_value(k));
 	}
 	const json_t *names = json_object_get(e, "names");

@@ -24,6 +24,7 @@
 #ifndef SOV_DNS_UPDATE_RESPOND_H
 #define SOV_DNS_UPDATE_RESPOND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -53,13 +54,15 @@ struct update_env {
  * Answers the UPDATE q[0..qlen) from `client` (NULL allowed in tests)
  * against snapshot s, which must stay current during the call (the caller
  * holds the lock every publisher takes). Writes the reply to
- * reply[0..cap) (cap >= 512) and returns its length; 0 for a message
+ * reply[0..cap) (cap >= 512; over_udp: at most the client's EDNS payload
+ * size, 512 without EDNS) and returns its length; 0 for a message
  * that gets no reply (a response, a runt). Logs every outcome but the
  * FORMERR of garbage (rate-limited).
  */
 size_t update_respond(const snapshot_t *s, const struct update_env *env,
-		      const struct sockaddr *client, const uint8_t *q, size_t qlen, uint8_t *reply,
-		      size_t cap) __attribute__((nonnull(1, 2, 4, 6), warn_unused_result));
+		      const struct sockaddr *client, bool over_udp, const uint8_t *q, size_t qlen,
+		      uint8_t *reply, size_t cap)
+    __attribute__((nonnull(1, 2, 5, 7), warn_unused_result));
 
 /**
  * The serial an update gives zone serial `serial` (docs/updates.md,

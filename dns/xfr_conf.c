@@ -271,14 +271,8 @@ static void parse_tsig(struct xc *c, const json_t *root)
 
 int xfr_key_index(const struct xfr_conf *x, const char *name)
 {
-	uint8_t w[DNAME_MAXLEN];
-	if (dname_from_str(name, w) < 1)
-		return -1;
-	dname_lower(w, w);
-	for (size_t i = 0; i < x->key_count; i++)
-		if (dname_equal(x->keys[i].name, w))
-			return (int)i;
-	return -1;
+	const struct tsig_keyring ring = {x->keys, x->key_count, true};
+	return tsig_keyring_index(&ring, name);
 }
 
 /* "no key X in tsig.keys", with the defined name X is a likely typo of. */

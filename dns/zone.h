@@ -268,6 +268,10 @@ struct ldns_struct_rr *zone_rr_ldns(const uint8_t *owner, uint16_t type, uint32_
 /** Drops a reference; the last one frees the zone. NULL is allowed. */
 void zone_free(zone_t *z);
 
+/** RR type mnemonic for messages ("A", "TYPE65280"): points to buf[0..cap)
+ * (cap >= 16) or to a static string. */
+const char *zone_type_str(uint16_t type, char *buf, size_t cap) __attribute__((nonnull));
+
 /** Exact-match lookup of a lowercased wire name; NULL if the name is not in the zone. */
 const znode_t *zone_find(const zone_t *z, const uint8_t *lower_name);
 

@@ -122,8 +122,6 @@ void zerr_set_pos(loader_t *L, size_t before, uint32_t line, size_t col) __attri
 void zerr_flush(loader_t *L, diag_t *diag) __attribute__((nonnull(1))); /* diag may be NULL */
 /** Presentation form of a wire name into buf[0..cap) (a placeholder if too long). */
 void zone_name_str(const uint8_t *name, char *buf, size_t cap) __attribute__((nonnull));
-/** RR type mnemonic ("A", "TYPE65280"); points to buf or a static string. */
-const char *zone_type_str(uint16_t type, char *buf, size_t cap) __attribute__((nonnull));
 
 /* --------------------------------------------------- zone_names.c: name table */
 

@@ -724,31 +724,38 @@ CASES = [
          Expect(NOERROR, opt=True, extra=answered()), ("tcp",)),
 ]
 
-# Opcodes other than QUERY and NOTIFY: NOTIMP, opcode copied, question echoed
-# (RFC 1035 §4.1.1, RFC 6895 §2.2); UPDATE is not implemented yet. NSD answers
-# NOTIMP without the question; Knot answers UPDATE with NOTAUTH.
-OPCODE_PEERS = {5: ("knot", "nsd")}
+# Opcodes other than QUERY, NOTIFY and UPDATE: NOTIMP, opcode copied, question
+# echoed (RFC 1035 §4.1.1, RFC 6895 §2.2). NSD answers NOTIMP without the
+# question.
 # NOTIFY (RFC 1996) of a zone we are the primary of: REFUSED, question echoed
 # (docs/transfers.md); Knot answers NOTAUTH, NSD REFUSED without the question.
 CASES.append(case("opcode-4-notify-of-primary-zone-refused-rfc1996",
                   hdr(flags=4 << 11) + quest("example.test", 6), Expect(REFUSED),
                   peers=("knot", "nsd")))
+# UPDATE (RFC 2136) of a zone without an "update" section: REFUSED, zone
+# section echoed (docs/updates.md); without a zone section (ZOCOUNT 0):
+# FORMERR (§3.1.1). Knot answers NOTAUTH, NSD NOTIMP.
+CASES.append(case("opcode-5-update-of-zone-without-policy-refused-rfc2136",
+                  hdr(flags=5 << 11) + quest("example.test", 6), Expect(REFUSED),
+                  peers=("knot", "nsd")))
+CASES.append(case("opcode-5-update-without-zone-section-formerr-rfc2136-3.1.1",
+                  hdr(flags=5 << 11, qd=0), Expect(FORMERR, question="none"),
+                  peers=("knot", "nsd")))
 for _op in range(1, 16):
-    if _op == 4:
+    if _op in (4, 5):
         continue
     CASES.append(case(f"opcode-{_op}-notimp-question-echoed-rfc6895-2.2",
                       hdr(flags=_op << 11) + quest("example.test", 6), Expect(NOTIMP),
-                      peers=OPCODE_PEERS.get(_op, NSD_NO_Q)))
+                      peers=NSD_NO_Q))
 
 # Header-only (QDCOUNT 0) of such an opcode: NOTIMP too, not FORMERR — the
 # opcode is decided before the question (RFC 8906's unknown-opcode test; NSD,
 # Knot and BIND answer NOTIMP).
 for _op in range(1, 16):
-    if _op == 4:
+    if _op in (4, 5):
         continue
     CASES.append(case(f"opcode-{_op}-header-only-notimp-rfc8906",
-                      hdr(flags=_op << 11, qd=0), Expect(NOTIMP, question="none"),
-                      peers=OPCODE_PEERS.get(_op, ())))
+                      hdr(flags=_op << 11, qd=0), Expect(NOTIMP, question="none")))
 
 
 def _params():
